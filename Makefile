@@ -1,0 +1,53 @@
+# hutch: build, test, demo and benchmarks. Everything here runs as root.
+SHELL   := /bin/bash
+GO      ?= $(shell command -v go || echo /usr/local/go/bin/go)
+BIN     := $(CURDIR)/bin/hutch
+# The team's leak check, when this clone sits beside shared/ (CI); the
+# integration tests also check for their own leftovers either way.
+LEAK    := $(or $(wildcard ../shared/tools/leakcheck),true)
+SOURCES := $(shell find cmd runtime rootfs -name '*.go' -o -name '*.c') go.mod go.sum
+
+.PHONY: all build deps test unit integration vet demo bench clean
+
+all: build
+
+build: $(BIN)
+
+$(BIN): $(SOURCES)
+	CGO_ENABLED=1 $(GO) build -o $(BIN) ./cmd/hutch
+
+# Installs what hutch and its tests need, only when it is missing.
+deps:
+	@need=""; \
+	dpkg -s busybox-static >/dev/null 2>&1 || need="$$need busybox-static"; \
+	command -v gcc >/dev/null || need="$$need gcc libc6-dev"; \
+	command -v script >/dev/null || need="$$need bsdutils"; \
+	command -v ip >/dev/null || need="$$need iproute2"; \
+	if [ -n "$$need" ]; then \
+		echo "installing:$$need"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; \
+	fi
+
+vet:
+	$(GO) vet ./...
+	$(GO) vet -tags integration ./integration/...
+	@test -z "$$(gofmt -l cmd runtime rootfs integration)" || { gofmt -l cmd runtime rootfs integration; exit 1; }
+
+unit:
+	$(GO) test -count=1 ./...
+
+integration: build
+	@$(LEAK) snapshot /tmp/hutch-leak.$$PPID
+	HUTCH_BIN=$(BIN) $(GO) test -count=1 -timeout 20m -tags integration ./integration/... ; rc=$$?; \
+	$(LEAK) diff /tmp/hutch-leak.$$PPID || rc=1; rm -f /tmp/hutch-leak.$$PPID; exit $$rc
+
+test: deps vet unit integration
+
+demo: deps build
+	@./integration/demo.sh $(BIN)
+
+bench: deps build
+	@./integration/bench.sh $(BIN)
+
+clean:
+	rm -rf bin

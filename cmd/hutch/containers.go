@@ -1,0 +1,291 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/hutchrt/hutch/runtime"
+	"github.com/hutchrt/hutch/runtime/logs"
+)
+
+func psCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "ps",
+		Usage: "list containers",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "show all containers, not only running ones"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only show ids"},
+		},
+		OnUsageError: usageErr,
+		Action: func(ctx *cli.Context) error {
+			s, err := openStore(ctx)
+			if err != nil {
+				return err
+			}
+			all, err := s.List()
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 0, 3, ' ', 0)
+			if !ctx.Bool("quiet") {
+				fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
+			}
+			now := time.Now()
+			// Newest first, as Docker lists them.
+			for i := len(all) - 1; i >= 0; i-- {
+				c := all[i]
+				if !ctx.Bool("all") && !c.Running() {
+					continue
+				}
+				if ctx.Bool("quiet") {
+					fmt.Fprintln(tw, c.ShortID())
+					continue
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s ago\t%s\t%s\t%s\n", c.ShortID(), c.Image,
+					quoteCommand(c.Command), humanDuration(now.Sub(c.Created)), statusText(c, now), "", c.Name)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+// quoteCommand is Docker's COMMAND column: quoted, cut at 20 characters.
+func quoteCommand(args []string) string {
+	s := strings.Join(args, " ")
+	if r := []rune(s); len(r) > 19 {
+		s = string(r[:19]) + "…"
+	}
+	return `"` + s + `"`
+}
+
+func statusText(c *runtime.Container, now time.Time) string {
+	switch c.Status {
+	case runtime.StatusRunning:
+		return "Up " + humanDuration(now.Sub(c.StartedAt))
+	case runtime.StatusExited:
+		return fmt.Sprintf("Exited (%d) %s ago", c.ExitCode, humanDuration(now.Sub(c.FinishedAt)))
+	}
+	return "Created"
+}
+
+// humanDuration follows Docker's (go-units) wording.
+func humanDuration(d time.Duration) string {
+	switch s := int(d.Seconds()); {
+	case s < 1:
+		return "Less than a second"
+	case s == 1:
+		return "1 second"
+	case s < 60:
+		return fmt.Sprintf("%d seconds", s)
+	}
+	switch m := int(d.Minutes()); {
+	case m == 1:
+		return "About a minute"
+	case m < 60:
+		return fmt.Sprintf("%d minutes", m)
+	}
+	switch h := int(d.Round(time.Hour).Hours()); {
+	case h == 1:
+		return "About an hour"
+	case h < 48:
+		return fmt.Sprintf("%d hours", h)
+	case h < 24*7*2:
+		return fmt.Sprintf("%d days", h/24)
+	case h < 24*30*2:
+		return fmt.Sprintf("%d weeks", h/24/7)
+	case h < 24*365*2:
+		return fmt.Sprintf("%d months", h/24/30)
+	default:
+		return fmt.Sprintf("%d years", h/24/365)
+	}
+}
+
+func logsCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "logs",
+		Usage:     "show a container's output",
+		ArgsUsage: "CONTAINER",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new output until the container stops"},
+			&cli.StringFlag{Name: "tail", Aliases: []string{"n"}, Value: "all", Usage: "number of lines from the end"},
+			&cli.BoolFlag{Name: "timestamps", Aliases: []string{"t"}, Usage: "show timestamps"},
+		},
+		OnUsageError: usageErr,
+		Action: func(ctx *cli.Context) error {
+			if err := needArgs(ctx, 1, "a container"); err != nil {
+				return err
+			}
+			tail := -1
+			if t := ctx.String("tail"); t != "all" {
+				if _, err := fmt.Sscanf(t, "%d", &tail); err != nil || tail < 0 {
+					return fmt.Errorf("logs: --tail %q: want a number or all", t)
+				}
+			}
+			s, err := openStore(ctx)
+			if err != nil {
+				return err
+			}
+			opt := logs.ReadOptions{Tail: tail, Timestamps: ctx.Bool("timestamps"), Follow: ctx.Bool("follow")}
+			return s.Logs(ctx.Context, ctx.Args().First(), opt, os.Stdout, os.Stderr)
+		},
+	}
+}
+
+// eachContainer applies fn to every CONTAINER argument, printing the argument
+// on success like Docker, and fails (after trying all) if any failed.
+func eachContainer(ctx *cli.Context, fn func(s *runtime.Store, ref string) error) error {
+	if err := needArgs(ctx, 1, "at least one container"); err != nil {
+		return err
+	}
+	s, err := openStore(ctx)
+	if err != nil {
+		return err
+	}
+	var failed error
+	for _, ref := range ctx.Args().Slice() {
+		if err := fn(s, ref); err != nil {
+			if failed != nil {
+				fmt.Fprintf(os.Stderr, "hutch: %v\n", failed)
+			}
+			failed = err
+			continue
+		}
+		fmt.Println(ref)
+	}
+	return failed
+}
+
+func stopCommand() *cli.Command {
+	return &cli.Command{
+		Name:         "stop",
+		Usage:        "stop containers (SIGTERM, then SIGKILL after a grace period)",
+		ArgsUsage:    "CONTAINER...",
+		Flags:        []cli.Flag{&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Value: 10, Usage: "seconds to wait before killing"}},
+		OnUsageError: usageErr,
+		Action: func(ctx *cli.Context) error {
+			timeout := time.Duration(ctx.Int("time")) * time.Second
+			return eachContainer(ctx, func(s *runtime.Store, ref string) error {
+				_, err := s.Stop(ref, timeout)
+				return err
+			})
+		},
+	}
+}
+
+func killCommand() *cli.Command {
+	return &cli.Command{
+		Name:         "kill",
+		Usage:        "send a signal to containers",
+		ArgsUsage:    "CONTAINER...",
+		Flags:        []cli.Flag{&cli.StringFlag{Name: "signal", Aliases: []string{"s"}, Value: "KILL", Usage: "signal name or number"}},
+		OnUsageError: usageErr,
+		Action: func(ctx *cli.Context) error {
+			sig, err := runtime.ParseSignal(ctx.String("signal"))
+			if err != nil {
+				return err
+			}
+			return eachContainer(ctx, func(s *runtime.Store, ref string) error {
+				_, err := s.Kill(ref, sig)
+				return err
+			})
+		},
+	}
+}
+
+func startCommand() *cli.Command {
+	return &cli.Command{
+		Name:         "start",
+		Usage:        "start stopped containers again",
+		ArgsUsage:    "CONTAINER...",
+		OnUsageError: usageErr,
+		Action: func(ctx *cli.Context) error {
+			return eachContainer(ctx, func(s *runtime.Store, ref string) error {
+				_, err := s.Start(ref)
+				return err
+			})
+		},
+	}
+}
+
+func waitCommand() *cli.Command {
+	return &cli.Command{
+		Name:         "wait",
+		Usage:        "wait for containers to stop and print their exit codes",
+		ArgsUsage:    "CONTAINER...",
+		OnUsageError: usageErr,
+		Action: func(ctx *cli.Context) error {
+			if err := needArgs(ctx, 1, "at least one container"); err != nil {
+				return err
+			}
+			s, err := openStore(ctx)
+			if err != nil {
+				return err
+			}
+			for _, ref := range ctx.Args().Slice() {
+				code, err := s.Wait(ref)
+				if err != nil {
+					return err
+				}
+				fmt.Println(code)
+			}
+			return nil
+		},
+	}
+}
+
+func rmCommand() *cli.Command {
+	return &cli.Command{
+		Name:         "rm",
+		Usage:        "remove containers",
+		ArgsUsage:    "CONTAINER...",
+		Flags:        []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill a running container first"}},
+		OnUsageError: usageErr,
+		Action: func(ctx *cli.Context) error {
+			return eachContainer(ctx, func(s *runtime.Store, ref string) error {
+				_, err := s.Remove(ref, ctx.Bool("force"))
+				return err
+			})
+		},
+	}
+}
+
+func inspectCommand() *cli.Command {
+	return &cli.Command{
+		Name:         "inspect",
+		Usage:        "show containers in detail, as JSON",
+		ArgsUsage:    "CONTAINER...",
+		OnUsageError: usageErr,
+		Action: func(ctx *cli.Context) error {
+			if err := needArgs(ctx, 1, "at least one container"); err != nil {
+				return err
+			}
+			s, err := openStore(ctx)
+			if err != nil {
+				return err
+			}
+			out := []any{}
+			var failed error
+			for _, ref := range ctx.Args().Slice() {
+				d, err := s.Inspect(ref)
+				if err != nil {
+					failed = errors.Join(failed, err)
+					continue
+				}
+				out = append(out, d)
+			}
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetIndent("", "    ")
+			if err := enc.Encode(out); err != nil {
+				return err
+			}
+			return failed
+		},
+	}
+}

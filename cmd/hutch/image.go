@@ -1,0 +1,89 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+func imageCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "image",
+		Usage: "manage images",
+		Subcommands: []*cli.Command{
+			{
+				Name: "ls", Aliases: []string{"list"}, Usage: "list images", OnUsageError: usageErr,
+				Action: func(ctx *cli.Context) error {
+					s, err := openStore(ctx)
+					if err != nil {
+						return err
+					}
+					imgs, err := s.Images().List()
+					if err != nil {
+						return err
+					}
+					tw := tabwriter.NewWriter(os.Stdout, 0, 0, 3, ' ', 0)
+					fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+					for _, img := range imgs {
+						fmt.Fprintf(tw, "%s\tlatest\t%s\t%s ago\t%s\n", img.Name, img.ID[:12],
+							humanDuration(time.Since(img.Created)), humanSize(img.Size))
+					}
+					return tw.Flush()
+				},
+			},
+			{
+				Name: "import", Usage: "import a root filesystem (directory, tar or tar.gz) as an image",
+				ArgsUsage: "NAME SOURCE", OnUsageError: usageErr,
+				Action: func(ctx *cli.Context) error {
+					if err := needArgs(ctx, 2, "a name and a source"); err != nil {
+						return err
+					}
+					s, err := openStore(ctx)
+					if err != nil {
+						return err
+					}
+					img, err := s.ImportImage(ctx.Args().Get(0), ctx.Args().Get(1))
+					if err != nil {
+						return err
+					}
+					fmt.Println(img.ID)
+					return nil
+				},
+			},
+			{
+				Name: "rm", Usage: "remove images", ArgsUsage: "IMAGE...", OnUsageError: usageErr,
+				Action: func(ctx *cli.Context) error {
+					if err := needArgs(ctx, 1, "at least one image"); err != nil {
+						return err
+					}
+					s, err := openStore(ctx)
+					if err != nil {
+						return err
+					}
+					for _, name := range ctx.Args().Slice() {
+						if err := s.RemoveImage(name); err != nil {
+							return err
+						}
+						fmt.Println("Deleted: " + name)
+					}
+					return nil
+				},
+			},
+		},
+	}
+}
+
+// humanSize is Docker's SIZE column (decimal units).
+func humanSize(n int64) string {
+	units := []string{"B", "kB", "MB", "GB", "TB"}
+	f := float64(n)
+	i := 0
+	for f >= 1000 && i < len(units)-1 {
+		f /= 1000
+		i++
+	}
+	return fmt.Sprintf("%.3g%s", f, units[i])
+}

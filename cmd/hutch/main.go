@@ -1,0 +1,96 @@
+// Command hutch is a minimal, daemonless, single-host container runtime.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/hutchrt/hutch/runtime"
+)
+
+func main() {
+	// The re-exec'd halves of hutch run before anything else.
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case runtime.InitCommand:
+			runtime.Init(os.Args[2])
+		case runtime.MonitorCommand:
+			runtime.MonitorMain(os.Args[2], os.Args[3])
+		case runtime.ExecCommand:
+			runtime.ExecInit()
+		}
+	}
+	os.Exit(run(os.Args))
+}
+
+// exitError carries an exit code other than 125 (the container's own, or
+// 126/127 for a command that cannot run).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
+
+func run(args []string) int {
+	err := newApp().Run(args)
+	if err == nil {
+		return 0
+	}
+	code := 125 // hutch itself failed, Docker's convention
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+		err = ee.err
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "hutch: %v\n", err)
+	}
+	return code
+}
+
+func newApp() *cli.App {
+	return &cli.App{
+		Name:                      "hutch",
+		Usage:                     "run containers on this host, without a daemon",
+		Version:                   "0.1.0",
+		HideHelpCommand:           true,
+		UseShortOptionHandling:    true,
+		DisableSliceFlagSeparator: true,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "root", Value: "/var/lib/hutch", EnvVars: []string{"HUTCH_ROOT"}, Usage: "directory for images, containers and state"},
+		},
+		Commands: []*cli.Command{
+			runCommand(), psCommand(), logsCommand(), execCommand(), stopCommand(),
+			killCommand(), startCommand(), waitCommand(), rmCommand(), inspectCommand(),
+			imageCommand(),
+		},
+		OnUsageError:   func(_ *cli.Context, err error, _ bool) error { return err },
+		ExitErrHandler: func(*cli.Context, error) {},
+	}
+}
+
+func openStore(ctx *cli.Context) (*runtime.Store, error) {
+	return runtime.OpenStore(ctx.String("root"))
+}
+
+// usageErr makes urfave/cli's flag errors one line naming the command.
+func usageErr(ctx *cli.Context, err error, _ bool) error {
+	return fmt.Errorf("%s: %v (see 'hutch %s --help')", ctx.Command.Name, err, ctx.Command.Name)
+}
+
+// needArgs checks the count of positional arguments.
+func needArgs(ctx *cli.Context, min int, what string) error {
+	if ctx.NArg() < min {
+		return fmt.Errorf("%s: needs %s (see 'hutch %s --help')", ctx.Command.Name, what, ctx.Command.Name)
+	}
+	return nil
+}

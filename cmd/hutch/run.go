@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/hutchrt/hutch/runtime"
+)
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "run a command in a new container",
+		ArgsUsage: "IMAGE [COMMAND [ARG...]]",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run in the background and print the container id"},
+			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin open"},
+			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-terminal"},
+			&cli.BoolFlag{Name: "rm", Usage: "remove the container when it exits"},
+			&cli.StringFlag{Name: "name", Usage: "container name"},
+			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set an environment variable (K=V, or K to copy it from here)"},
+			&cli.StringSliceFlag{Name: "env-file", Usage: "read environment variables from a file"},
+			&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "working directory (absolute)"},
+			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "user: name|uid[:group|gid]"},
+			&cli.StringFlag{Name: "hostname", Usage: "container host name"},
+			&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "none", Usage: "none or host"},
+			&cli.StringSliceFlag{Name: "cap-add", Usage: "add a Linux capability"},
+			&cli.StringSliceFlag{Name: "cap-drop", Usage: "drop a Linux capability"},
+			&cli.BoolFlag{Name: "privileged", Usage: "every capability the host allows, no masked paths"},
+			&cli.StringSliceFlag{Name: "security-opt", Usage: "no-new-privileges[:true|false]"},
+			&cli.BoolFlag{Name: "read-only", Usage: "mount the root filesystem read-only"},
+			&cli.BoolFlag{Name: "init", Usage: "run a reaper as pid 1"},
+			&cli.StringFlag{Name: "memory", Aliases: []string{"m"}, Usage: "memory limit (e.g. 256m)"},
+			&cli.StringFlag{Name: "cpus", Usage: "number of CPUs (e.g. 1.5)"},
+			&cli.Int64Flag{Name: "pids-limit", Usage: "maximum number of processes (0: unlimited)"},
+		},
+		OnUsageError: usageErr,
+		Action: func(ctx *cli.Context) error {
+			if err := needArgs(ctx, 1, "an image"); err != nil {
+				return err
+			}
+			s, err := openStore(ctx)
+			if err != nil {
+				return err
+			}
+			o := runtime.RunOptions{
+				Name: ctx.String("name"), Image: ctx.Args().First(), Args: ctx.Args().Tail(),
+				Env: ctx.StringSlice("env"), EnvFiles: ctx.StringSlice("env-file"),
+				Workdir: ctx.String("workdir"), User: ctx.String("user"), Hostname: ctx.String("hostname"),
+				Network: ctx.String("network"),
+				CapAdd:  ctx.StringSlice("cap-add"), CapDrop: ctx.StringSlice("cap-drop"),
+				Privileged: ctx.Bool("privileged"), SecurityOpts: ctx.StringSlice("security-opt"),
+				ReadOnly: ctx.Bool("read-only"), Init: ctx.Bool("init"),
+				Memory: ctx.String("memory"), CPUs: ctx.String("cpus"), PidsLimit: ctx.Int64("pids-limit"),
+				Tty: ctx.Bool("tty"), Interactive: ctx.Bool("interactive"),
+				Detach: ctx.Bool("detach"), AutoRemove: ctx.Bool("rm"),
+			}
+			code, c, err := s.Run(o, os.Stdin, os.Stdout, os.Stderr)
+			if err == nil && o.Detach {
+				fmt.Println(c.ID)
+			}
+			if code != 0 || err != nil {
+				return &exitError{code: code, err: err}
+			}
+			return nil
+		},
+	}
+}

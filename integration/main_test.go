@@ -1,0 +1,186 @@
+//go:build integration
+
+// Package integration drives the built hutch binary as root, end to end.
+// Every test gets its own --root; its cleanup removes every container it
+// made and fails the test if anything of hutch's is left behind.
+package integration
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var hutchBin string
+
+func TestMain(m *testing.M) {
+	hutchBin = os.Getenv("HUTCH_BIN")
+	if hutchBin == "" {
+		dir, err := os.MkdirTemp("", "hutch-bin")
+		if err != nil {
+			panic(err)
+		}
+		hutchBin = filepath.Join(dir, "hutch")
+		build := exec.Command("go", "build", "-o", hutchBin, "../cmd/hutch")
+		build.Stdout, build.Stderr = os.Stdout, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build hutch:", err)
+			os.Exit(1)
+		}
+		defer os.RemoveAll(dir)
+	}
+	os.Exit(m.Run())
+}
+
+// env is one isolated hutch instance (its own --root).
+type env struct {
+	t    *testing.T
+	root string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	root, err := os.MkdirTemp("", "hutch-it-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, root: root}
+	t.Cleanup(e.cleanup)
+	return e
+}
+
+// result is what one hutch command did.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+}
+
+// command builds a hutch command for this env (not started).
+func (e *env) command(args ...string) *exec.Cmd {
+	cmd := exec.Command(hutchBin, append([]string{"--root", e.root}, args...)...)
+	cmd.Env = append(os.Environ(), "HUTCH_ROOT=") // the flag, not the caller's env, picks the root
+	return cmd
+}
+
+// run runs hutch with a 60 s timeout and returns what it did.
+func (e *env) run(args ...string) result {
+	return e.runStdin("", args...)
+}
+
+func (e *env) runStdin(stdin string, args ...string) result {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := e.command(args...)
+	cmd = exec.CommandContext(ctx, cmd.Path, cmd.Args[1:]...)
+	cmd.Env = append(os.Environ(), "HUTCH_ROOT=")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatalf("hutch %v: %v", args, err)
+	}
+	if ctx.Err() != nil {
+		e.t.Fatalf("hutch %v: timed out (%s)", args, r)
+	}
+	return r
+}
+
+// ok runs hutch, fails the test unless it exits 0, and returns trimmed stdout.
+func (e *env) ok(args ...string) string {
+	e.t.Helper()
+	r := e.run(args...)
+	if r.code != 0 {
+		e.t.Fatalf("hutch %s: %s", strings.Join(args, " "), r)
+	}
+	return strings.TrimSpace(r.stdout)
+}
+
+// fails runs hutch and checks it exits with code and one stderr line containing want.
+func (e *env) fails(code int, want string, args ...string) result {
+	e.t.Helper()
+	r := e.run(args...)
+	if r.code != code {
+		e.t.Fatalf("hutch %s: %s, want exit %d", strings.Join(args, " "), r, code)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if len(lines) != 1 || !strings.Contains(r.stderr, want) {
+		e.t.Fatalf("hutch %s: stderr %q, want one line containing %q", strings.Join(args, " "), r.stderr, want)
+	}
+	return r
+}
+
+// ids lists every container id of this env (ps -aq gives short ids).
+func (e *env) ids() []string {
+	ents, _ := os.ReadDir(filepath.Join(e.root, "containers"))
+	var ids []string
+	for _, d := range ents {
+		if d.IsDir() && !strings.HasPrefix(d.Name(), ".") {
+			ids = append(ids, d.Name())
+		}
+	}
+	return ids
+}
+
+// cleanup removes every container and checks that nothing of this env is
+// left: no monitor process, no mount, no cgroup, no state.
+func (e *env) cleanup() {
+	t := e.t
+	ids := e.ids()
+	if len(ids) > 0 {
+		if r := e.run(append([]string{"rm", "-f"}, ids...)...); r.code != 0 {
+			t.Errorf("cleanup: rm -f: %s", r)
+		}
+	}
+	for _, leak := range leftovers(e.root, ids) {
+		t.Errorf("leak: %s", leak)
+	}
+	os.RemoveAll(e.root)
+}
+
+// leftovers lists what hutch processes, mounts and cgroups of root and ids remain.
+func leftovers(root string, ids []string) []string {
+	var out []string
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out = out[:0]
+		procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+		for _, p := range procs {
+			b, err := os.ReadFile(p)
+			if err != nil || len(b) == 0 { // zombies have an empty cmdline: not a leak here
+				continue
+			}
+			if bytes.Contains(b, []byte(root)) {
+				out = append(out, fmt.Sprintf("process %s: %q", filepath.Dir(p), bytes.ReplaceAll(b, []byte{0}, []byte{' '})))
+			}
+		}
+		if mi, err := os.ReadFile("/proc/self/mountinfo"); err == nil && bytes.Contains(mi, []byte(root)) {
+			out = append(out, "mount under "+root)
+		}
+		for _, id := range ids {
+			if m, _ := filepath.Glob("/sys/fs/cgroup/*/hutch/" + id); len(m) > 0 {
+				out = append(out, "cgroup "+m[0])
+			}
+		}
+		if len(out) == 0 || time.Now().After(deadline) {
+			return out
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -1,0 +1,295 @@
+// Package rootfs is the image store: unpacked root filesystems under <root>/images, the
+// built-in busybox image, and import of rootfs directories and tarballs.
+package rootfs
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrNotFound is returned, wrapped with the name, for an image that is not in the store.
+var ErrNotFound = errors.New("no such image")
+
+const (
+	busyboxName = "busybox"
+	lockName    = ".lock"
+	tmpPrefix   = ".tmp-" // every image is built under such a dir, then renamed into place
+	metaName    = "image.json"
+	rootfsName  = "rootfs"
+)
+
+// Image is the metadata stored beside an image's root filesystem.
+type Image struct {
+	Name    string    `json:"Name"`
+	ID      string    `json:"Id"`
+	Created time.Time `json:"Created"`
+	Size    int64     `json:"Size"`   // bytes of regular files in the rootfs
+	Source  string    `json:"Source"` // "builtin" for busybox, else the imported path
+}
+
+// Store keeps images as <dir>/<name>/{image.json,rootfs/}.
+type Store struct {
+	dir string
+}
+
+// NewStore returns the store rooted at dir, which is created on first write.
+func NewStore(dir string) *Store {
+	return &Store{dir: dir}
+}
+
+var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// ValidName reports whether name may name an image; the rule also keeps it a single safe path
+// component.
+func ValidName(name string) error {
+	if len(name) > 128 || !nameRE.MatchString(name) {
+		return fmt.Errorf("invalid image name %q: must match [a-zA-Z0-9][a-zA-Z0-9_.-]* (at most 128 characters)", name)
+	}
+	return nil
+}
+
+// Normalize strips a trailing ":latest" so that Docker habits ("busybox:latest") work.
+func Normalize(name string) string {
+	return strings.TrimSuffix(name, ":latest")
+}
+
+// RootfsPath is the image's root filesystem, the read-only lower layer of a container's overlay.
+// It does not check that the image exists: call Get first.
+func (s *Store) RootfsPath(name string) string {
+	return filepath.Join(s.dir, Normalize(name), rootfsName)
+}
+
+// Get returns the named image, building the built-in busybox image on first use.
+func (s *Store) Get(name string) (Image, error) {
+	name = Normalize(name)
+	if err := ValidName(name); err != nil {
+		return Image{}, err
+	}
+	img, err := s.read(name)
+	if err == nil || name != busyboxName || !errors.Is(err, ErrNotFound) {
+		return img, err
+	}
+	unlock, err := s.lock()
+	if err != nil {
+		return Image{}, err
+	}
+	defer unlock()
+	// Another process may have built it while we waited for the lock.
+	if img, err := s.read(name); !errors.Is(err, ErrNotFound) {
+		return img, err
+	}
+	img, err = s.create(name, "builtin", buildBusybox)
+	if err != nil {
+		return Image{}, fmt.Errorf("busybox image: %w", err)
+	}
+	return img, nil
+}
+
+// List returns the images in the store, sorted by name.
+func (s *Store) List() ([]Image, error) {
+	entries, err := os.ReadDir(s.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list images: %w", err)
+	}
+	var imgs []Image
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		img, err := s.read(e.Name())
+		if errors.Is(err, ErrNotFound) {
+			continue // not an image: a stray directory
+		}
+		if err != nil {
+			return nil, err
+		}
+		imgs = append(imgs, img)
+	}
+	slices.SortFunc(imgs, func(a, b Image) int { return strings.Compare(a.Name, b.Name) })
+	return imgs, nil
+}
+
+// Remove deletes the named image. It does not know about containers: callers check "in use".
+func (s *Store) Remove(name string) error {
+	name = Normalize(name)
+	if err := ValidName(name); err != nil {
+		return err
+	}
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, err := s.read(name); err != nil {
+		return err
+	}
+	// Rename first so the image disappears at once; a failed RemoveAll leaves only a temp dir,
+	// which the next locked operation sweeps.
+	tmp, err := os.MkdirTemp(s.dir, tmpPrefix)
+	if err != nil {
+		return fmt.Errorf("remove image %q: %w", name, err)
+	}
+	if err := os.Rename(filepath.Join(s.dir, name), filepath.Join(tmp, name)); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("remove image %q: %w", name, err)
+	}
+	if err := os.RemoveAll(tmp); err != nil {
+		return fmt.Errorf("remove image %q: %w", name, err)
+	}
+	return nil
+}
+
+func (s *Store) read(name string) (Image, error) {
+	data, err := os.ReadFile(filepath.Join(s.dir, name, metaName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return Image{}, fmt.Errorf("image %q: %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return Image{}, fmt.Errorf("read image %q: %w", name, err)
+	}
+	var img Image
+	if err := json.Unmarshal(data, &img); err != nil {
+		return Image{}, fmt.Errorf("read image %q: %w", name, err)
+	}
+	return img, nil
+}
+
+func (s *Store) exists(name string) bool {
+	_, err := os.Lstat(filepath.Join(s.dir, name))
+	return err == nil
+}
+
+// create fills a fresh rootfs under a temp dir and renames the whole image into place, so readers
+// see a complete image or none. The caller holds the lock. On any error nothing is left behind.
+func (s *Store) create(name, source string, fill func(root string) (int64, error)) (img Image, err error) {
+	tmp, err := os.MkdirTemp(s.dir, tmpPrefix)
+	if err != nil {
+		return Image{}, fmt.Errorf("create image dir: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	root := filepath.Join(tmp, rootfsName)
+	if err := mkdirMode(root, 0o755); err != nil {
+		return Image{}, err
+	}
+	size, err := fill(root)
+	if err != nil {
+		return Image{}, err
+	}
+	id, err := newID()
+	if err != nil {
+		return Image{}, err
+	}
+	img = Image{Name: name, ID: id, Created: time.Now().UTC(), Size: size, Source: source}
+	if err := writeMeta(filepath.Join(tmp, metaName), img); err != nil {
+		return Image{}, err
+	}
+	if err := syncDir(tmp); err != nil {
+		return Image{}, err
+	}
+	if err := os.Rename(tmp, filepath.Join(s.dir, name)); err != nil {
+		return Image{}, fmt.Errorf("install image %q: %w", name, err)
+	}
+	return img, nil
+}
+
+// lock takes the store's exclusive flock (held by building, importing and removing) and sweeps
+// temp dirs: under the lock, any that exist were left by a process that died mid-build.
+func (s *Store) lock() (unlock func(), err error) {
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create image store: %w", err)
+	}
+	path := filepath.Join(s.dir, lockName)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600) // CLOEXEC: never leaks into a container
+	if err != nil {
+		return nil, fmt.Errorf("open lock: %w", err)
+	}
+	for {
+		if err = unix.Flock(int(f.Fd()), unix.LOCK_EX); !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("flock %s: %w", path, err)
+	}
+	if stale, _ := filepath.Glob(filepath.Join(s.dir, tmpPrefix+"*")); len(stale) > 0 {
+		for _, p := range stale {
+			os.RemoveAll(p)
+		}
+	}
+	return func() { f.Close() }, nil
+}
+
+func writeMeta(path string, img Image) error {
+	data, err := json.MarshalIndent(img, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode image: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", metaName, err)
+	}
+	_, err = f.Write(append(data, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", metaName, err)
+	}
+	return nil
+}
+
+// syncDir flushes the file system holding dir, so that after a crash a renamed-in image never
+// holds files whose data was lost (one syncfs is far cheaper than an fsync per file).
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync image: %w", err)
+	}
+	defer f.Close()
+	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		return fmt.Errorf("sync image: %w", err)
+	}
+	return nil
+}
+
+// mkdirMode creates dir with exactly mode: the umask must not decide what containers may read.
+func mkdirMode(dir string, mode os.FileMode) error {
+	if err := os.Mkdir(dir, mode); err != nil {
+		return err
+	}
+	if err := os.Chmod(dir, mode); err != nil {
+		return err
+	}
+	return nil
+}
+
+func newID() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("make image id: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}

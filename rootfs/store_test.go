@@ -1,0 +1,148 @@
+package rootfs
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+func newTestStore(t *testing.T) *Store {
+	t.Helper()
+	return NewStore(filepath.Join(t.TempDir(), "images"))
+}
+
+// storeEntries lists what is in the store dir apart from the lock file.
+func storeEntries(t *testing.T, s *Store) []string {
+	t.Helper()
+	entries, err := os.ReadDir(s.dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		if e.Name() != lockName {
+			names = append(names, e.Name())
+		}
+	}
+	return names
+}
+
+// wantStore fails unless the store holds exactly the named entries: no temp dir, nothing else.
+func wantStore(t *testing.T, s *Store, want ...string) {
+	t.Helper()
+	if got := storeEntries(t, s); !slices.Equal(got, want) {
+		t.Errorf("store holds %q, want %q", got, want)
+	}
+}
+
+func TestValidName(t *testing.T) {
+	tests := []struct {
+		name string
+		ok   bool
+	}{
+		{"busybox", true},
+		{"a", true},
+		{"My_image-1.0", true},
+		{"0x", true},
+		{"", false},
+		{".hidden", false},
+		{"-x", false},
+		{"_x", false},
+		{"..", false},
+		{"a/b", false},
+		{"../etc", false},
+		{"busybox:latest", false},
+		{"a b", false},
+		{string(make([]byte, 129)), false},
+	}
+	for _, tt := range tests {
+		if err := ValidName(tt.name); (err == nil) != tt.ok {
+			t.Errorf("ValidName(%q) = %v, want ok=%v", tt.name, err, tt.ok)
+		}
+	}
+}
+
+func TestNormalize(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"busybox", "busybox"},
+		{"busybox:latest", "busybox"},
+		{"busybox:1.36", "busybox:1.36"},
+		{"latest", "latest"},
+		{":latest", ""},
+	}
+	for _, tt := range tests {
+		if got := Normalize(tt.in); got != tt.want {
+			t.Errorf("Normalize(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestGetMissing(t *testing.T) {
+	s := newTestStore(t)
+	if _, err := s.Get("nope"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get(nope) = %v, want ErrNotFound", err)
+	}
+	if _, err := s.Get("../etc"); err == nil || errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get(../etc) = %v, want an invalid name error", err)
+	}
+	wantStore(t, s)
+}
+
+func TestListRemove(t *testing.T) {
+	s := newTestStore(t)
+	if imgs, err := s.List(); err != nil || len(imgs) != 0 {
+		t.Fatalf("List() on a new store = %v, %v; want none", imgs, err)
+	}
+	src := writeTree(t, []testEntry{{name: "hello", body: "hi"}})
+	for _, n := range []string{"zeta", "alpha:latest", "mid"} {
+		if _, err := s.Import(n, src); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A stray directory without image.json is not an image.
+	if err := os.Mkdir(filepath.Join(s.dir, "stray"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	imgs, err := s.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, img := range imgs {
+		names = append(names, img.Name)
+	}
+	if want := []string{"alpha", "mid", "zeta"}; !slices.Equal(names, want) {
+		t.Fatalf("List() names = %q, want %q", names, want)
+	}
+
+	if err := s.Remove("alpha:latest"); err != nil {
+		t.Fatalf("Remove(alpha:latest) = %v", err)
+	}
+	if _, err := s.Get("alpha"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get after Remove = %v, want ErrNotFound", err)
+	}
+	if err := s.Remove("alpha"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("second Remove = %v, want ErrNotFound", err)
+	}
+	if err := s.Remove("stray"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Remove(stray) = %v, want ErrNotFound", err)
+	}
+	wantStore(t, s, "mid", "stray", "zeta")
+}
+
+func TestStaleTempSwept(t *testing.T) {
+	s := newTestStore(t)
+	stale := filepath.Join(s.dir, tmpPrefix+"dead", "rootfs")
+	if err := os.MkdirAll(stale, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Import("x", writeTree(t, []testEntry{{name: "f", body: "1"}})); err != nil {
+		t.Fatal(err)
+	}
+	wantStore(t, s, "x")
+}

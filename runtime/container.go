@@ -1,0 +1,57 @@
+package runtime
+
+import (
+	"time"
+)
+
+// Status is a container's place in its lifecycle, with Docker's names.
+type Status string
+
+const (
+	StatusCreated Status = "created" // record made, never started (or start failed)
+	StatusRunning Status = "running"
+	StatusExited  Status = "exited"
+)
+
+// Container is the persisted record of one container (state.json).
+type Container struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	Image   string    `json:"image"`
+	Command []string  `json:"command"`
+	Created time.Time `json:"created"`
+
+	// What the user asked for that the spec does not carry.
+	AutoRemove bool     `json:"autoRemove,omitempty"`
+	Init       bool     `json:"init,omitempty"`
+	Network    string   `json:"network"`
+	Privileged bool     `json:"privileged,omitempty"`
+	CapAdd     []string `json:"capAdd,omitempty"`
+	CapDrop    []string `json:"capDrop,omitempty"`
+
+	Status     Status    `json:"status"`
+	ExitCode   int       `json:"exitCode"`
+	Error      string    `json:"error,omitempty"` // why the last start failed
+	StartedAt  time.Time `json:"startedAt"`
+	FinishedAt time.Time `json:"finishedAt"`
+
+	// Processes of the current run. A pid alone can be reused after the process
+	// dies, so each is stored with its start time and the boot it belongs to.
+	Pid          int    `json:"pid,omitempty"`
+	PidStart     uint64 `json:"pidStart,omitempty"`
+	MonitorPid   int    `json:"monitorPid,omitempty"`
+	MonitorStart uint64 `json:"monitorStart,omitempty"`
+	BootID       string `json:"bootId,omitempty"`
+}
+
+// ShortID is the 12-character id Docker shows.
+func (c *Container) ShortID() string {
+	if len(c.ID) < 12 {
+		return c.ID
+	}
+	return c.ID[:12]
+}
+
+// Running reports whether the record says the container is running. Load
+// reconciles records with the processes they name, so this is current.
+func (c *Container) Running() bool { return c.Status == StatusRunning }

@@ -1,0 +1,159 @@
+package runtime
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hutchrt/hutch/rootfs"
+	"github.com/hutchrt/hutch/runtime/caps"
+	"github.com/hutchrt/hutch/runtime/cgroups"
+	"github.com/hutchrt/hutch/runtime/user"
+)
+
+// Images is the image store of this root.
+func (s *Store) Images() *rootfs.Store { return rootfs.NewStore(filepath.Join(s.Root, "images")) }
+
+// Create checks everything in o, then makes the container's record, spec and
+// files. Bad input fails before anything exists.
+func (s *Store) Create(o RunOptions) (*Container, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	res, err := cgroups.Resources(o.Memory, o.CPUs, o.PidsLimit)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	capList, err := caps.Resolve(o.CapAdd, o.CapDrop, o.Privileged)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	env, err := o.environment(os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	nnp, _ := o.noNewPrivileges()
+	imageName := rootfs.Normalize(o.Image)
+	images := s.Images()
+	if _, err := images.Get(imageName); err != nil {
+		return nil, err
+	}
+	lower := images.RootfsPath(imageName)
+	u, err := user.Lookup(lower, o.User)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	args := o.Args
+	if len(args) == 0 {
+		args = []string{"sh"} // busybox's default command, as in Docker's busybox image
+	}
+
+	id := newID()
+	name := o.Name
+	if name == "" {
+		name = randomName()
+	}
+	network := o.Network
+	if network == "" {
+		network = "none"
+	}
+	hostname := o.Hostname
+	if hostname == "" {
+		hostname = id[:12]
+		if network == "host" {
+			hostname, _ = os.Hostname()
+		}
+	}
+	dir := s.Dir(id)
+	spec := newSpec(specInput{
+		ID: id, Dir: dir, LowerDir: lower, Args: args, Env: env,
+		Cwd: o.Workdir, Hostname: hostname,
+		UID: u.UID, GID: u.GID, AdditionalGids: u.AdditionalGids, Home: u.Home,
+		Tty: o.Tty, Caps: caps.Sets(capList, u.UID), NoNewPrivileges: nnp,
+		ReadOnly: o.ReadOnly, Privileged: o.Privileged, Init: o.Init,
+		Network: network, Resources: res, HostNofileHard: hostNofileHard(),
+	})
+	config, err := json.MarshalIndent(spec, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode spec: %w", err)
+	}
+	files := map[string][]byte{
+		"config.json": config,
+		"hostname":    []byte(hostname + "\n"),
+		"hosts":       hostsFile(network),
+		"resolv.conf": resolvConf(network),
+	}
+	c := &Container{
+		ID: id, Name: name, Image: imageName, Command: args, Created: now(),
+		AutoRemove: o.AutoRemove, Init: o.Init, Network: network, Privileged: o.Privileged,
+		CapAdd: o.CapAdd, CapDrop: o.CapDrop, Status: StatusCreated,
+	}
+	if err := s.create(c, files); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func newID() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+const defaultHosts = `127.0.0.1	localhost
+::1	localhost ip6-localhost ip6-loopback
+fe00::0	ip6-localnet
+ff00::0	ip6-mcastprefix
+ff02::1	ip6-allnodes
+ff02::2	ip6-allrouters
+`
+
+func hostsFile(network string) []byte {
+	if network == "host" {
+		if b, err := os.ReadFile("/etc/hosts"); err == nil {
+			return b
+		}
+	}
+	return []byte(defaultHosts)
+}
+
+// resolvConf is the host's resolv.conf; outside the host's network namespace
+// loopback nameservers (such as 127.0.0.53) cannot answer, so they are dropped.
+func resolvConf(network string) []byte {
+	b, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil {
+		return nil
+	}
+	if network == "host" {
+		return b
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "nameserver" && (strings.HasPrefix(f[1], "127.") || f[1] == "::1") {
+			continue
+		}
+		out = append(out, line)
+	}
+	return []byte(strings.Join(out, "\n"))
+}
+
+var nameLeft = []string{"brave", "calm", "eager", "fond", "gentle", "happy", "jolly", "keen", "lucid", "merry", "nimble", "proud", "quiet", "swift", "tender", "witty"}
+var nameRight = []string{"badger", "beaver", "ferret", "hare", "hedgehog", "lynx", "marten", "mole", "otter", "rabbit", "shrew", "stoat", "vole", "weasel", "wren", "yak"}
+
+// randomName is Docker-style adjective_animal plus a suffix to make clashes rare.
+func randomName() string {
+	b := make([]byte, 3)
+	rand.Read(b)
+	return fmt.Sprintf("%s_%s_%x", nameLeft[int(b[0])%len(nameLeft)], nameRight[int(b[1])%len(nameRight)], b[2])
+}
+
+// IsInvalid reports whether err is the user's mistake rather than hutch's.
+func IsInvalid(err error) bool {
+	return errors.Is(err, ErrInvalid) || errors.Is(err, ErrNameInUse) || errors.Is(err, ErrNotFound) || errors.Is(err, rootfs.ErrNotFound)
+}

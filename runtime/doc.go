@@ -1,0 +1,29 @@
+// Package runtime owns the container lifecycle: options and the OCI spec
+// built from them, the on-disk container records, the monitor that
+// supervises a container, the init that becomes its pid 1, and exec.
+//
+// Process model:
+//
+//	hutch run ─(foreground: in-process; -d and start: re-exec "_monitor", setsid)─▶ monitor
+//	    monitor: owns the container's stdio, log, cgroup, exit status and cleanup
+//	        └─clone(NEWPID|NEWNS|NEWUTS|NEWIPC|NEWNET) re-exec "_init" ─▶ init
+//	             waits for "go" on the sync socket (monitor has put it in its cgroup),
+//	             unshares its cgroup namespace, mounts the overlay root and the
+//	             kernel filesystems, pivot_root, drops to the container's user and
+//	             capabilities, execs the command. A successful exec closes the sync
+//	             socket (CLOEXEC): EOF is "started"; anything else is an error message.
+//
+// The monitor starts init from a goroutine locked to its OS thread for the
+// container's whole life, because Pdeathsig fires when that thread exits: if
+// the monitor dies, the container dies with it, and the next hutch command that
+// loads the record sees a dead monitor and frees what the container held.
+//
+// On disk, under the root (default /var/lib/hutch):
+//
+//	containers/.lock                 flock serialising record changes (names are unique)
+//	containers/<id>/state.json       the Container record (atomic temp+rename)
+//	containers/<id>/config.json      the OCI runtime spec the init executes
+//	containers/<id>/ctr.log          Docker json-file log lines
+//	containers/<id>/{upper,work,rootfs}   overlay layers and mount point
+//	containers/<id>/{hostname,hosts,resolv.conf}  bind-mounted into the container
+package runtime

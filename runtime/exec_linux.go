@@ -1,0 +1,258 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	goruntime "runtime"
+	"strings"
+	"syscall"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+
+	"github.com/hutchrt/hutch/runtime/caps"
+	"github.com/hutchrt/hutch/runtime/cgroups"
+	_ "github.com/hutchrt/hutch/runtime/nsenter" // joins the container before Go starts
+	"github.com/hutchrt/hutch/runtime/user"
+)
+
+// ExecCommand is the hidden argv[1] of the process that exec starts inside a
+// container (after nsenter has joined it).
+const ExecCommand = "_exec"
+
+// ExecOptions is what `hutch exec` asks for.
+type ExecOptions struct {
+	Args        []string
+	Env         []string
+	Workdir     string
+	User        string
+	Interactive bool
+	Tty         bool
+}
+
+// execConfig travels in the environment to the process inside.
+type execConfig struct {
+	Args            []string `json:"args"`
+	Env             []string `json:"env"`
+	Cwd             string   `json:"cwd"`
+	User            string   `json:"user"` // resolved inside, against the container's /etc/passwd
+	Caps            []string `json:"caps"`
+	NoNewPrivileges bool     `json:"noNewPrivileges"`
+}
+
+// Exec runs a command inside a running container, in all its namespaces and
+// its cgroup, with its capabilities, and returns the command's exit code.
+func (s *Store) Exec(ref string, o ExecOptions, stdin *os.File, stdout, stderr *os.File) (int, error) {
+	if len(o.Args) == 0 {
+		return 125, invalidf("exec: no command given")
+	}
+	if o.Workdir != "" && !strings.HasPrefix(o.Workdir, "/") {
+		return 125, invalidf("working directory %q is not an absolute path", o.Workdir)
+	}
+	c, err := s.Get(ref)
+	if err != nil {
+		return 125, err
+	}
+	if !c.Running() || !alive(c.Pid, c.PidStart) {
+		return 125, fmt.Errorf("container %s is not running", c.Name)
+	}
+	spec, err := loadSpec(s.Dir(c.ID))
+	if err != nil {
+		return 125, err
+	}
+	env := spec.Process.Env
+	extra, err := (&RunOptions{Env: o.Env}).environment(os.LookupEnv)
+	if err != nil {
+		return 125, err
+	}
+	cfg := execConfig{
+		Args: o.Args, Env: mergeEnv(env, extra), Cwd: spec.Process.Cwd, User: o.User,
+		NoNewPrivileges: spec.Process.NoNewPrivileges,
+	}
+	if o.Workdir != "" {
+		cfg.Cwd = o.Workdir
+	}
+	if o.User == "" {
+		cfg.User = fmt.Sprintf("%d:%d", spec.Process.User.UID, spec.Process.User.GID)
+	}
+	if spec.Process.Capabilities != nil {
+		cfg.Caps = spec.Process.Capabilities.Bounding
+	}
+	cg, err := cgroups.Load(c.ID)
+	if err != nil || cg == nil {
+		return 125, fmt.Errorf("exec: cgroup of %s: %v", c.Name, err)
+	}
+	cfgJSON, err := json.Marshal(cfg)
+	if err != nil {
+		return 125, err
+	}
+	self, err := sealedSelf()
+	if err != nil {
+		return 125, err
+	}
+	defer self.Close()
+
+	cmd := exec.Command("/proc/self/fd/3", ExecCommand)
+	cmd.ExtraFiles = []*os.File{self}
+	cmd.Env = []string{
+		"_HUTCH_NSENTER_PID=" + fmt.Sprint(c.Pid),
+		"_HUTCH_NSENTER_CGROUPS=" + strings.Join(cg.ProcsFiles(), ":"),
+		"_HUTCH_EXEC=" + string(cfgJSON),
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: unix.SIGKILL}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if o.Interactive {
+		cmd.Stdin = stdin
+	}
+	var restore func()
+	if o.Tty {
+		ptmx, tty, err := pty.Open()
+		if err != nil {
+			return 125, fmt.Errorf("open pty: %w", err)
+		}
+		defer ptmx.Close()
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+		cmd.SysProcAttr.Setctty = true
+		defer tty.Close()
+		restore = attachTerminal(ptmx, stdin, stdout, o.Interactive)
+	}
+	// The exec's process tree is in its own session; pass on what reaches us.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+	defer signal.Stop(sigs)
+	goruntime.LockOSThread() // Pdeathsig is per thread
+	defer goruntime.UnlockOSThread()
+	if err := cmd.Start(); err != nil {
+		if restore != nil {
+			restore()
+		}
+		return 125, fmt.Errorf("exec: %w", err)
+	}
+	go func() {
+		for sig := range sigs {
+			cmd.Process.Signal(sig)
+		}
+	}()
+	err = cmd.Wait()
+	if restore != nil {
+		restore()
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return exitStatus(unix.WaitStatus(ee.Sys().(syscall.WaitStatus))), nil
+	}
+	if err != nil {
+		return 125, fmt.Errorf("exec: %w", err)
+	}
+	return 0, nil
+}
+
+// attachTerminal copies between the user's terminal and a pty master, in raw
+// mode with the terminal's size. It returns the function that restores it.
+func attachTerminal(ptmx, stdin, stdout *os.File, interactive bool) func() {
+	go io.Copy(stdout, ptmx)
+	restore := func() {}
+	if term.IsTerminal(int(stdin.Fd())) {
+		fd := int(stdin.Fd())
+		pty.InheritSize(stdin, ptmx)
+		if state, err := term.MakeRaw(fd); err == nil {
+			restore = func() { term.Restore(fd, state) }
+		}
+		winch := make(chan os.Signal, 1)
+		signal.Notify(winch, unix.SIGWINCH)
+		go func() {
+			for range winch {
+				pty.InheritSize(stdin, ptmx)
+			}
+		}()
+	}
+	if interactive {
+		go io.Copy(ptmx, stdin)
+	}
+	return restore
+}
+
+// sealedSelf is a sealed in-memory copy of the hutch binary. The process
+// that enters a container runs from it, so nothing in the container can reach
+// and overwrite the host's binary through /proc/<pid>/exe (CVE-2019-5736).
+func sealedSelf() (*os.File, error) {
+	src, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return nil, fmt.Errorf("open own binary: %w", err)
+	}
+	defer src.Close()
+	fd, err := unix.MemfdCreate("hutch", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return nil, fmt.Errorf("memfd_create: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "hutch-sealed")
+	if _, err := io.Copy(f, src); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("copy own binary: %w", err)
+	}
+	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+	if _, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, seals); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("seal own binary: %w", err)
+	}
+	return f, nil
+}
+
+// ExecInit runs inside the container (nsenter joined it): it becomes the
+// requested user with the container's capabilities and execs the command.
+func ExecInit() {
+	goruntime.LockOSThread() // capabilities are per thread
+	code, err := execInit()
+	fmt.Fprintf(os.Stderr, "hutch: %v\n", err)
+	os.Exit(code)
+}
+
+func execInit() (int, error) {
+	var cfg execConfig
+	if err := json.Unmarshal([]byte(os.Getenv("_HUTCH_EXEC")), &cfg); err != nil {
+		return 125, fmt.Errorf("exec: bad configuration: %w", err)
+	}
+	u, err := user.Lookup("/", cfg.User)
+	if err != nil {
+		return 125, err
+	}
+	env := cfg.Env
+	if u.Home != "" && !hasEnv(env, "HOME") {
+		env = append(env, "HOME="+u.Home)
+	}
+	if cfg.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return 125, fmt.Errorf("set no_new_privs: %w", err)
+		}
+	}
+	if err := caps.Apply(caps.Sets(cfg.Caps, u.UID), u.UID, u.GID, u.AdditionalGids); err != nil {
+		return 125, err
+	}
+	if err := unix.Chdir(cfg.Cwd); err != nil {
+		return 126, fmt.Errorf("exec: working directory %s: %w", cfg.Cwd, err)
+	}
+	path, code, err := lookCommand(cfg.Args[0], env)
+	if err != nil {
+		return code, err
+	}
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return 125, fmt.Errorf("close_range: %w", err)
+	}
+	err = unix.Exec(path, cfg.Args, env)
+	return execCode(err), fmt.Errorf("exec %s: %w", cfg.Args[0], err)
+}
+
+func hasEnv(env []string, key string) bool {
+	for _, e := range env {
+		if envKey(e) == key {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,203 @@
+package runtime
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	goruntime "runtime"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hutchrt/hutch/runtime/caps"
+)
+
+// InitCommand is the hidden argv[1] of the re-exec'd init.
+const InitCommand = "_init"
+
+// Init is the container side of the re-exec: it becomes the container's
+// command (or, with --init, its reaper). It never returns.
+func Init(dir string) {
+	// Capabilities, the cgroup namespace and Pdeathsig are per thread: stay on one.
+	goruntime.LockOSThread()
+	// Until exec, nothing in the container may open /proc/1/exe (the host's hutch).
+	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	sync := os.NewFile(3, "sync")
+	code, err := runInit(dir, sync)
+	writeInitError(sync, code, err.Error())
+	os.Exit(code)
+}
+
+// runInit returns only on failure, with the exit code to report.
+func runInit(dir string, sync *os.File) (int, error) {
+	spec, err := loadSpec(dir)
+	if err != nil {
+		return 125, err
+	}
+	line, err := bufio.NewReader(sync).ReadString('\n')
+	if err != nil || line != "go\n" {
+		return 125, fmt.Errorf("init: monitor went away before start")
+	}
+	// The monitor has moved us into the container's cgroup: make it our root.
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		return 125, fmt.Errorf("unshare cgroup namespace: %w", err)
+	}
+	if err := setupRootfs(spec, filepath.Join(dir, "upper"), filepath.Join(dir, "work")); err != nil {
+		return 125, err
+	}
+	if spec.Annotations[annotNetwork] != "host" {
+		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+			return 125, fmt.Errorf("set hostname: %w", err)
+		}
+	}
+	p := spec.Process
+	if err := setRlimits(p.Rlimits); err != nil {
+		return 125, err
+	}
+	if err := os.MkdirAll(p.Cwd, 0o755); err != nil {
+		return 125, fmt.Errorf("working directory %s: %w", p.Cwd, err)
+	}
+	if p.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return 125, fmt.Errorf("set no_new_privs: %w", err)
+		}
+	}
+	if err := caps.Apply(p.Capabilities, p.User.UID, p.User.GID, p.User.AdditionalGids); err != nil {
+		return 125, err
+	}
+	if err := unix.Chdir(p.Cwd); err != nil {
+		return 126, fmt.Errorf("working directory %s: %w", p.Cwd, err)
+	}
+	path, code, err := lookCommand(p.Args[0], p.Env)
+	if err != nil {
+		return code, err
+	}
+	if spec.Annotations[annotInit] == "true" {
+		return reap(path, p, sync)
+	}
+	// Nothing of hutch's may leak into the container.
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return 125, fmt.Errorf("close_range: %w", err)
+	}
+	err = unix.Exec(path, p.Args, p.Env)
+	return execCode(err), fmt.Errorf("exec %s: %w", p.Args[0], err)
+}
+
+func loadSpec(dir string) (*specs.Spec, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, fmt.Errorf("read config.json: %w", err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("decode config.json: %w", err)
+	}
+	if s.Process == nil || len(s.Process.Args) == 0 || s.Root == nil || s.Linux == nil {
+		return nil, errors.New("config.json: process, root or linux missing")
+	}
+	return &s, nil
+}
+
+var rlimitOf = map[string]int{"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC}
+
+func setRlimits(limits []specs.POSIXRlimit) error {
+	for _, l := range limits {
+		res, ok := rlimitOf[l.Type]
+		if !ok {
+			return fmt.Errorf("rlimit %s: not supported", l.Type)
+		}
+		if err := unix.Setrlimit(res, &unix.Rlimit{Cur: l.Soft, Max: l.Hard}); err != nil {
+			return fmt.Errorf("set %s: %w", l.Type, err)
+		}
+	}
+	return nil
+}
+
+// lookCommand finds the command in the container's PATH, with Docker's exit
+// codes: 127 not found, 126 found but not executable.
+func lookCommand(name string, env []string) (string, int, error) {
+	os.Clearenv()
+	for _, e := range env {
+		k, v, _ := cutEnv(e)
+		os.Setenv(k, v)
+	}
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path, 0, nil
+	}
+	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
+		return "", 127, fmt.Errorf("exec: %q: executable file not found in $PATH", name)
+	}
+	return "", 126, fmt.Errorf("exec: %q: permission denied", name)
+}
+
+func cutEnv(e string) (k, v string, ok bool) {
+	for i := 0; i < len(e); i++ {
+		if e[i] == '=' {
+			return e[:i], e[i+1:], true
+		}
+	}
+	return e, "", false
+}
+
+func execCode(err error) int {
+	if errors.Is(err, unix.ENOENT) {
+		return 127
+	}
+	return 126
+}
+
+// reap is --init: hutch stays pid 1, runs the command as its child, passes
+// signals on and reaps every orphan, and exits with the child's status.
+func reap(path string, p *specs.Process, sync *os.File) (int, error) {
+	sigs := make(chan os.Signal, 32)
+	signal.Notify(sigs)
+	cmd := exec.Command(path)
+	cmd.Args = p.Args
+	cmd.Env = p.Env
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: p.Terminal}
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return 125, fmt.Errorf("close_range: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return execCode(err), fmt.Errorf("exec %s: %w", p.Args[0], err)
+	}
+	sync.Write([]byte("{}"))
+	sync.Close()
+	child := cmd.Process.Pid
+	for sig := range sigs {
+		if sig == unix.SIGCHLD {
+			for {
+				var ws unix.WaitStatus
+				pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+				if err != nil || pid <= 0 {
+					break
+				}
+				if pid == child {
+					os.Exit(exitStatus(ws))
+				}
+			}
+			continue
+		}
+		if sig == unix.SIGURG { // the Go scheduler's own preemption signal
+			continue
+		}
+		unix.Kill(child, sig.(unix.Signal))
+	}
+	return 125, errors.New("init: signal channel closed")
+}
+
+// exitStatus is Docker's exit code for a wait status: 128+n for signal n.
+func exitStatus(ws unix.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}

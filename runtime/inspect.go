@@ -1,0 +1,132 @@
+package runtime
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Details is `hutch inspect`'s view of a container, in Docker's shape (the
+// subset hutch has).
+type Details struct {
+	ID              string          `json:"Id"`
+	Created         time.Time       `json:"Created"`
+	Path            string          `json:"Path"`
+	Args            []string        `json:"Args"`
+	State           StateDetails    `json:"State"`
+	Image           string          `json:"Image"`
+	Name            string          `json:"Name"`
+	LogPath         string          `json:"LogPath"`
+	HostConfig      HostConfig      `json:"HostConfig"`
+	Mounts          []MountDetails  `json:"Mounts"`
+	Config          ConfigDetails   `json:"Config"`
+	NetworkSettings NetworkSettings `json:"NetworkSettings"`
+}
+
+type StateDetails struct {
+	Status     Status    `json:"Status"`
+	Running    bool      `json:"Running"`
+	Paused     bool      `json:"Paused"`
+	Restarting bool      `json:"Restarting"`
+	OOMKilled  bool      `json:"OOMKilled"`
+	Dead       bool      `json:"Dead"`
+	Pid        int       `json:"Pid"`
+	ExitCode   int       `json:"ExitCode"`
+	Error      string    `json:"Error"`
+	StartedAt  time.Time `json:"StartedAt"`
+	FinishedAt time.Time `json:"FinishedAt"`
+}
+
+type HostConfig struct {
+	NetworkMode    string   `json:"NetworkMode"`
+	AutoRemove     bool     `json:"AutoRemove"`
+	Privileged     bool     `json:"Privileged"`
+	ReadonlyRootfs bool     `json:"ReadonlyRootfs"`
+	Init           bool     `json:"Init"`
+	CapAdd         []string `json:"CapAdd"`
+	CapDrop        []string `json:"CapDrop"`
+	Memory         int64    `json:"Memory"`
+	NanoCpus       int64    `json:"NanoCpus"`
+	PidsLimit      int64    `json:"PidsLimit"`
+	SecurityOpt    []string `json:"SecurityOpt"`
+}
+
+type MountDetails struct {
+	Type        string `json:"Type"`
+	Source      string `json:"Source"`
+	Destination string `json:"Destination"`
+	RW          bool   `json:"RW"`
+}
+
+type ConfigDetails struct {
+	Hostname   string   `json:"Hostname"`
+	User       string   `json:"User"`
+	Tty        bool     `json:"Tty"`
+	Env        []string `json:"Env"`
+	Cmd        []string `json:"Cmd"`
+	Image      string   `json:"Image"`
+	WorkingDir string   `json:"WorkingDir"`
+}
+
+type NetworkSettings struct {
+	Networks map[string]any `json:"Networks"`
+}
+
+// Inspect describes one container.
+func (s *Store) Inspect(ref string) (*Details, error) {
+	c, err := s.Get(ref)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(s.Dir(c.ID), "config.json"))
+	if err != nil {
+		return nil, fmt.Errorf("inspect %s: %w", c.Name, err)
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(b, &spec); err != nil {
+		return nil, fmt.Errorf("inspect %s: %w", c.Name, err)
+	}
+	return details(c, &spec, s.Dir(c.ID)), nil
+}
+
+func details(c *Container, spec *specs.Spec, dir string) *Details {
+	p := spec.Process
+	d := &Details{
+		ID: c.ID, Created: c.Created, Path: c.Command[0], Args: c.Command[1:],
+		State: StateDetails{
+			Status: c.Status, Running: c.Running(), Pid: c.Pid, ExitCode: c.ExitCode,
+			Error: c.Error, StartedAt: c.StartedAt, FinishedAt: c.FinishedAt,
+		},
+		Image: c.Image, Name: "/" + c.Name, LogPath: filepath.Join(dir, "ctr.log"),
+		HostConfig: HostConfig{
+			NetworkMode: c.Network, AutoRemove: c.AutoRemove, Privileged: c.Privileged,
+			ReadonlyRootfs: spec.Root.Readonly, Init: c.Init,
+		},
+		Mounts: []MountDetails{},
+		Config: ConfigDetails{
+			Hostname: spec.Hostname, User: fmt.Sprintf("%d:%d", p.User.UID, p.User.GID), Tty: p.Terminal,
+			Env: p.Env, Cmd: c.Command, Image: c.Image, WorkingDir: p.Cwd,
+		},
+		NetworkSettings: NetworkSettings{Networks: map[string]any{}},
+	}
+	d.HostConfig.CapAdd, d.HostConfig.CapDrop = c.CapAdd, c.CapDrop
+	if p.NoNewPrivileges {
+		d.HostConfig.SecurityOpt = []string{"no-new-privileges"}
+	}
+	if r := spec.Linux.Resources; r != nil {
+		if r.Memory != nil && r.Memory.Limit != nil {
+			d.HostConfig.Memory = *r.Memory.Limit
+		}
+		if r.CPU != nil && r.CPU.Quota != nil && r.CPU.Period != nil && *r.CPU.Period > 0 {
+			d.HostConfig.NanoCpus = *r.CPU.Quota * 1e9 / int64(*r.CPU.Period)
+		}
+		if r.Pids != nil && r.Pids.Limit != nil {
+			d.HostConfig.PidsLimit = *r.Pids.Limit
+		}
+	}
+	return d
+}

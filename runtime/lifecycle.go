@@ -1,0 +1,257 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hutchrt/hutch/runtime/logs"
+)
+
+// Run creates a container and runs it: in the foreground with the caller's
+// stdio (returning the container's exit code), or detached (-d) under its own
+// monitor, returning once the command runs.
+func (s *Store) Run(o RunOptions, stdin *os.File, stdout, stderr io.Writer) (int, *Container, error) {
+	c, err := s.Create(o)
+	if err != nil {
+		return 125, nil, err
+	}
+	if o.Detach {
+		return s.startDetached(c.ID)
+	}
+	a := attach{interactive: o.Interactive, tty: o.Tty, stdin: stdin, stdout: stdout, stderr: stderr}
+	code, err := s.monitor(c.ID, a, func(error) {})
+	return code, c, err
+}
+
+// Start runs a created or exited container again, detached.
+func (s *Store) Start(ref string) (*Container, error) {
+	c, err := s.Get(ref)
+	if err != nil {
+		return nil, err
+	}
+	if c.Running() {
+		return c, nil
+	}
+	_, c2, err := s.startDetached(c.ID)
+	if c2 == nil {
+		c2 = c
+	}
+	return c2, err
+}
+
+// startDetached re-execs a monitor in its own session and waits on its ready
+// pipe: EOF means the command runs, anything else is the start error.
+func (s *Store) startDetached(id string) (int, *Container, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return 125, nil, err
+	}
+	defer r.Close()
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		w.Close()
+		return 125, nil, err
+	}
+	defer null.Close()
+	cmd := exec.Command("/proc/self/exe", MonitorCommand, s.Root, id)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		return 125, nil, fmt.Errorf("start monitor: %w", err)
+	}
+	cmd.Process.Release()
+	if err := readInitResult(r); err != nil {
+		code := 125
+		var ie *initError
+		if errors.As(err, &ie) {
+			code = ie.Code
+		}
+		return code, nil, err
+	}
+	c, err := s.Get(id)
+	if err != nil {
+		return 125, nil, err
+	}
+	return 0, c, nil
+}
+
+// MonitorMain is the detached monitor process: fd 3 is the ready pipe.
+func MonitorMain(root, id string) {
+	ready := os.NewFile(3, "ready")
+	s, err := OpenStore(root)
+	if err != nil {
+		writeInitError(ready, 125, err.Error())
+		os.Exit(125)
+	}
+	code, _ := s.monitor(id, attach{detached: true, interactive: false}, func(err error) {
+		if err != nil {
+			code := 125
+			var ie *initError
+			if errors.As(err, &ie) {
+				code = ie.Code
+			}
+			writeInitError(ready, code, err.Error())
+		}
+		ready.Close()
+	})
+	os.Exit(code)
+}
+
+// Stop sends SIGTERM, waits up to timeout, then SIGKILL; it returns once the
+// monitor has recorded the exit.
+func (s *Store) Stop(ref string, timeout time.Duration) (*Container, error) {
+	c, err := s.Get(ref)
+	if err != nil || !c.Running() {
+		return c, err
+	}
+	mon, err := pidfd(c.MonitorPid, c.MonitorStart)
+	if err != nil {
+		return c, err
+	}
+	defer unix.Close(mon)
+	if alive(c.Pid, c.PidStart) {
+		unix.Kill(c.Pid, unix.SIGTERM)
+	}
+	if !waitFd(mon, timeout) {
+		if alive(c.Pid, c.PidStart) {
+			unix.Kill(c.Pid, unix.SIGKILL)
+		}
+		if !waitFd(mon, 10*time.Second) {
+			return c, fmt.Errorf("stop %s: monitor %d did not finish", c.Name, c.MonitorPid)
+		}
+	}
+	return c, nil
+}
+
+// Kill sends sig to the container's main process.
+func (s *Store) Kill(ref string, sig unix.Signal) (*Container, error) {
+	c, err := s.Get(ref)
+	if err != nil {
+		return nil, err
+	}
+	if !c.Running() || !alive(c.Pid, c.PidStart) {
+		return c, fmt.Errorf("cannot kill container %s: it is not running", c.Name)
+	}
+	if err := unix.Kill(c.Pid, sig); err != nil {
+		return c, fmt.Errorf("kill %s: %w", c.Name, err)
+	}
+	return c, nil
+}
+
+// Remove deletes a container; a running one only with force (killed first).
+func (s *Store) Remove(ref string, force bool) (*Container, error) {
+	c, err := s.Get(ref)
+	if err != nil {
+		return nil, err
+	}
+	if c.MonitorPid != 0 {
+		if !force {
+			return c, fmt.Errorf("cannot remove container %s: it is %s: stop it first or use rm -f", c.Name, c.Status)
+		}
+		mon, err := pidfd(c.MonitorPid, c.MonitorStart)
+		if err == nil {
+			if alive(c.Pid, c.PidStart) {
+				unix.Kill(c.Pid, unix.SIGKILL)
+			}
+			ok := waitFd(mon, 10*time.Second)
+			unix.Close(mon)
+			if !ok {
+				return c, fmt.Errorf("remove %s: monitor %d did not finish", c.Name, c.MonitorPid)
+			}
+		}
+	}
+	c, err = s.update(c.ID, func(c *Container) error { return release(c) })
+	if errors.Is(err, ErrNotFound) {
+		return c, nil // --rm got there first
+	}
+	if err != nil {
+		return c, err
+	}
+	return c, s.remove(c.ID)
+}
+
+// Wait blocks until the container is not running and returns its exit code.
+func (s *Store) Wait(ref string) (int, error) {
+	c, err := s.Get(ref)
+	if err != nil {
+		return 0, err
+	}
+	if c.MonitorPid != 0 {
+		if mon, err := pidfd(c.MonitorPid, c.MonitorStart); err == nil {
+			waitFd(mon, -1)
+			unix.Close(mon)
+		}
+		if c, err = s.Get(c.ID); err != nil {
+			return 0, err
+		}
+	}
+	return c.ExitCode, nil
+}
+
+// Logs copies a container's log to stdout and stderr.
+func (s *Store) Logs(ctx context.Context, ref string, opt logs.ReadOptions, stdout, stderr io.Writer) error {
+	c, err := s.Get(ref)
+	if err != nil {
+		return err
+	}
+	if opt.Follow {
+		opt.Stopped = func() bool {
+			cur, err := s.Get(c.ID)
+			return err != nil || cur.MonitorPid == 0
+		}
+	}
+	return logs.Read(ctx, filepath.Join(s.Dir(c.ID), "ctr.log"), opt, stdout, stderr)
+}
+
+// Spec returns the OCI spec a container runs from.
+func (s *Store) Spec(c *Container) (json.RawMessage, error) {
+	return os.ReadFile(filepath.Join(s.Dir(c.ID), "config.json"))
+}
+
+// pidfd opens a pidfd for pid if it is still the process that started at start.
+func pidfd(pid int, start uint64) (int, error) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open pidfd %d: %w", pid, err)
+	}
+	if !alive(pid, start) { // checked after opening, so the fd cannot name a reused pid
+		unix.Close(fd)
+		return -1, fmt.Errorf("process %d is gone", pid)
+	}
+	return fd, nil
+}
+
+// waitFd waits for a pidfd to become readable (the process exited); a
+// negative timeout waits forever. It reports whether the process exited.
+func waitFd(fd int, timeout time.Duration) bool {
+	ms := -1
+	if timeout >= 0 {
+		ms = int(timeout / time.Millisecond)
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, ms)
+		if err == unix.EINTR {
+			if timeout >= 0 {
+				if ms = int(time.Until(deadline) / time.Millisecond); ms < 0 {
+					return false
+				}
+			}
+			continue
+		}
+		return err == nil && n > 0
+	}
+}

@@ -1,0 +1,183 @@
+package runtime
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"regexp"
+	"strings"
+)
+
+// RunOptions is what `hutch run` asks for, before any side effect.
+type RunOptions struct {
+	Name     string
+	Image    string
+	Args     []string
+	Env      []string // "K=V", or "K" to copy K from the caller's environment
+	EnvFiles []string
+	Workdir  string
+	User     string
+	Hostname string
+	Network  string // "none" (default) or "host"
+
+	CapAdd, CapDrop []string
+	Privileged      bool
+	SecurityOpts    []string
+	ReadOnly        bool
+	Init            bool
+
+	Memory    string
+	CPUs      string
+	PidsLimit int64
+
+	Tty, Interactive, Detach, AutoRemove bool
+}
+
+var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// ErrInvalid marks errors in what the user asked for (exit 125, nothing done).
+var ErrInvalid = errors.New("invalid argument")
+
+func invalidf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
+}
+
+// ValidateName checks a container name against Docker's rule.
+func ValidateName(name string) error {
+	if !validName.MatchString(name) {
+		return invalidf("container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
+	}
+	return nil
+}
+
+// validate checks everything that needs no image and no state.
+func (o *RunOptions) validate() error {
+	if o.Name != "" {
+		if err := ValidateName(o.Name); err != nil {
+			return err
+		}
+	}
+	if o.Image == "" {
+		return invalidf("no image given")
+	}
+	if o.Workdir != "" && !path.IsAbs(o.Workdir) {
+		return invalidf("working directory %q is not an absolute path", o.Workdir)
+	}
+	if o.Hostname != "" && !validHostname(o.Hostname) {
+		return invalidf("hostname %q is not a valid host name", o.Hostname)
+	}
+	switch o.Network {
+	case "", "none", "host":
+	default:
+		return invalidf("network %s not found (this build knows none and host)", o.Network)
+	}
+	if _, err := o.noNewPrivileges(); err != nil {
+		return err
+	}
+	if o.PidsLimit < 0 {
+		return invalidf("--pids-limit %d: must be 0 (unlimited) or more", o.PidsLimit)
+	}
+	return nil
+}
+
+func validHostname(h string) bool {
+	if len(h) > 64 {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// noNewPrivileges reads --security-opt; only no-new-privileges is known.
+func (o *RunOptions) noNewPrivileges() (bool, error) {
+	nnp := false
+	for _, opt := range o.SecurityOpts {
+		key, val, hasVal := strings.Cut(opt, ":")
+		if !hasVal {
+			key, val, hasVal = strings.Cut(opt, "=")
+		}
+		if key != "no-new-privileges" {
+			return false, invalidf("--security-opt %q: only no-new-privileges is supported", opt)
+		}
+		switch {
+		case !hasVal || val == "true":
+			nnp = true
+		case val == "false":
+			nnp = false
+		default:
+			return false, invalidf("--security-opt %q: value must be true or false", opt)
+		}
+	}
+	return nnp, nil
+}
+
+// environment merges --env-file and -e (later wins, like Docker), resolving
+// bare names from lookup (the caller's environment); a bare name that is not
+// set there is left out.
+func (o *RunOptions) environment(lookup func(string) (string, bool)) ([]string, error) {
+	var entries []string
+	for _, f := range o.EnvFiles {
+		lines, err := readEnvFile(f)
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, lines...)
+	}
+	entries = append(entries, o.Env...)
+	var out []string
+	index := map[string]int{}
+	for _, e := range entries {
+		k, v, hasVal := strings.Cut(e, "=")
+		if k == "" || strings.ContainsAny(k, " \t\n") {
+			return nil, invalidf("environment variable %q: bad name", e)
+		}
+		if !hasVal {
+			var ok bool
+			if v, ok = lookup(k); !ok {
+				continue
+			}
+		}
+		if i, ok := index[k]; ok {
+			out[i] = k + "=" + v
+			continue
+		}
+		index[k] = len(out)
+		out = append(out, k+"="+v)
+	}
+	return out, nil
+}
+
+func readEnvFile(name string) ([]string, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, invalidf("--env-file: %v", err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimLeft(sc.Text(), " \t")
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.HasPrefix(line, "=") {
+			return nil, invalidf("--env-file %s line %d: no variable name", name, n)
+		}
+		out = append(out, line)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, invalidf("--env-file %s: %v", name, err)
+	}
+	return out, nil
+}

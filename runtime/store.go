@@ -1,0 +1,288 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+var (
+	ErrNotFound  = errors.New("no such container")
+	ErrNameInUse = errors.New("container name already in use")
+)
+
+// Store keeps container records under <root>/containers, one directory each.
+// Changes to records happen under one flock so that names stay unique and a
+// record is never written by two processes at once; readers need no lock
+// because every write is a rename.
+type Store struct {
+	Root string // hutch root
+	dir  string // <root>/containers
+}
+
+// OpenStore opens (creating if needed) the container store under root.
+func OpenStore(root string) (*Store, error) {
+	dir := filepath.Join(root, "containers")
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return &Store{Root: root, dir: dir}, nil
+}
+
+// Dir is the directory of one container.
+func (s *Store) Dir(id string) string { return filepath.Join(s.dir, id) }
+
+// lock takes the store's exclusive lock. The fd is CLOEXEC so a child never
+// inherits (and silently holds) it.
+func (s *Store) lock() (unlock func(), err error) {
+	fd, err := unix.Open(filepath.Join(s.dir, ".lock"), unix.O_CREAT|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock store: %w", err)
+	}
+	for {
+		err = unix.Flock(fd, unix.LOCK_EX)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("lock store: %w", err)
+	}
+	return func() { unix.Close(fd) }, nil
+}
+
+// create writes a new container directory with its record and files, failing
+// with ErrNameInUse if another container has the name. Nothing is left behind
+// on error.
+func (s *Store) create(c *Container, files map[string][]byte) (err error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	all, err := s.readAll()
+	if err != nil {
+		return err
+	}
+	for _, o := range all {
+		if o.Name == c.Name {
+			return fmt.Errorf("%w: %q is used by container %s (remove or rename it)", ErrNameInUse, c.Name, o.ShortID())
+		}
+	}
+	dir := s.Dir(c.ID)
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		return fmt.Errorf("create container dir: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
+	for name, data := range files {
+		if err := writeFileAtomic(filepath.Join(dir, name), data, 0o644); err != nil {
+			return err
+		}
+	}
+	return s.save(c)
+}
+
+// save writes c's record atomically. Callers hold the lock or own the record.
+func (s *Store) save(c *Container) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	return writeFileAtomic(filepath.Join(s.Dir(c.ID), "state.json"), b, 0o600)
+}
+
+// update applies fn to the current record of id under the lock and saves it.
+func (s *Store) update(id string, fn func(c *Container) error) (*Container, error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	c, err := s.read(id)
+	if err != nil {
+		return nil, err
+	}
+	if err := fn(c); err != nil {
+		return c, err
+	}
+	return c, s.save(c)
+}
+
+// remove deletes a container's directory under the lock.
+func (s *Store) remove(id string) error {
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := os.RemoveAll(s.Dir(id)); err != nil {
+		return fmt.Errorf("remove container %s: %w", id[:12], err)
+	}
+	return nil
+}
+
+func (s *Store) read(id string) (*Container, error) {
+	b, err := os.ReadFile(filepath.Join(s.Dir(id), "state.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state: %w", err)
+	}
+	var c Container
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("decode state of %s: %w", id, err)
+	}
+	return &c, nil
+}
+
+// readAll returns every record, oldest first. Directories without a record
+// (a create in progress elsewhere, before the lock was taken) are skipped.
+func (s *Store) readAll() ([]*Container, error) {
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	var out []*Container
+	for _, e := range ents {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		c, err := s.read(e.Name())
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out, nil
+}
+
+// List returns every container, reconciled with the processes it names.
+func (s *Store) List() ([]*Container, error) {
+	all, err := s.readAll()
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, c := range all {
+		c, err := s.reconcile(c)
+		if err != nil {
+			return nil, err
+		}
+		if c != nil {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// Get finds a container by full id, name, or unique id prefix.
+func (s *Store) Get(ref string) (*Container, error) {
+	if ref == "" {
+		return nil, fmt.Errorf("%w: empty name", ErrNotFound)
+	}
+	all, err := s.readAll()
+	if err != nil {
+		return nil, err
+	}
+	var match []*Container
+	for _, c := range all {
+		if c.ID == ref || c.Name == ref {
+			match = []*Container{c}
+			break
+		}
+		if strings.HasPrefix(c.ID, ref) {
+			match = append(match, c)
+		}
+	}
+	switch len(match) {
+	case 0:
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
+	case 1:
+	default:
+		return nil, fmt.Errorf("%q matches %d containers: use more of the id", ref, len(match))
+	}
+	c, err := s.reconcile(match[0])
+	if err != nil {
+		return nil, err
+	}
+	if c == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
+	}
+	return c, nil
+}
+
+// reconcile brings a record in line with reality: a monitor that died (killed,
+// or the host rebooted) leaves a record claiming a live container. Such a
+// container is marked exited and its resources are freed; with --rm it is
+// removed and reconcile returns nil.
+func (s *Store) reconcile(c *Container) (*Container, error) {
+	if c.MonitorPid == 0 || (c.BootID == bootID() && alive(c.MonitorPid, c.MonitorStart)) {
+		return c, nil
+	}
+	var gone bool
+	c, err := s.update(c.ID, func(c *Container) error {
+		if c.MonitorPid == 0 || (c.BootID == bootID() && alive(c.MonitorPid, c.MonitorStart)) {
+			return nil // someone else reconciled it meanwhile
+		}
+		releaseErr := release(c)
+		if c.Status == StatusRunning {
+			c.Status = StatusExited
+			c.ExitCode = 137 // the monitor's death killed it (Pdeathsig SIGKILL)
+			c.FinishedAt = now()
+		}
+		c.Error = "monitor process died"
+		c.Pid, c.PidStart, c.MonitorPid, c.MonitorStart = 0, 0, 0, 0
+		gone = c.AutoRemove
+		return releaseErr
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if gone {
+		return nil, s.remove(c.ID)
+	}
+	return c, nil
+}
+
+// writeFileAtomic writes data to path through a temp file and a rename, so a
+// reader sees the old content or the new, never a mix.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	return nil
+}
