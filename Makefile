@@ -14,7 +14,7 @@ all: build
 build: $(BIN)
 
 $(BIN): $(SOURCES)
-	CGO_ENABLED=1 $(GO) build -o $(BIN) ./cmd/hutch
+	CGO_ENABLED=1 $(GO) build -tags urfave_cli_no_docs -o $(BIN) ./cmd/hutch
 
 # Installs what hutch and its tests need, only when it is missing.
 deps:

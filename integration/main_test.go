@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 			panic(err)
 		}
 		hutchBin = filepath.Join(dir, "hutch")
-		build := exec.Command("go", "build", "-o", hutchBin, "../cmd/hutch")
+		build := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-o", hutchBin, "../cmd/hutch")
 		build.Stdout, build.Stderr = os.Stdout, os.Stderr
 		if err := build.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "build hutch:", err)

@@ -25,12 +25,15 @@ type Container struct {
 	AutoRemove bool     `json:"autoRemove,omitempty"`
 	Init       bool     `json:"init,omitempty"`
 	Network    string   `json:"network"`
+	Tty        bool     `json:"tty,omitempty"`
+	OpenStdin  bool     `json:"openStdin,omitempty"` // -i: a detached run keeps stdin open
 	Privileged bool     `json:"privileged,omitempty"`
 	CapAdd     []string `json:"capAdd,omitempty"`
 	CapDrop    []string `json:"capDrop,omitempty"`
 
 	Status     Status    `json:"status"`
 	ExitCode   int       `json:"exitCode"`
+	OOMKilled  bool      `json:"oomKilled,omitempty"`
 	Error      string    `json:"error,omitempty"` // why the last start failed
 	StartedAt  time.Time `json:"startedAt"`
 	FinishedAt time.Time `json:"finishedAt"`

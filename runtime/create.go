@@ -27,11 +27,11 @@ func (s *Store) Create(o RunOptions) (*Container, error) {
 	}
 	res, err := cgroups.Resources(o.Memory, o.CPUs, o.PidsLimit)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return nil, invalidf("%v", err)
 	}
 	capList, err := caps.Resolve(o.CapAdd, o.CapDrop, o.Privileged)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return nil, invalidf("%v", err)
 	}
 	env, err := o.environment(os.LookupEnv)
 	if err != nil {
@@ -46,7 +46,7 @@ func (s *Store) Create(o RunOptions) (*Container, error) {
 	lower := images.RootfsPath(imageName)
 	u, err := user.Lookup(lower, o.User)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return nil, invalidf("%v", err)
 	}
 	args := o.Args
 	if len(args) == 0 {
@@ -91,7 +91,8 @@ func (s *Store) Create(o RunOptions) (*Container, error) {
 	c := &Container{
 		ID: id, Name: name, Image: imageName, Command: args, Created: now(),
 		AutoRemove: o.AutoRemove, Init: o.Init, Network: network, Privileged: o.Privileged,
-		CapAdd: o.CapAdd, CapDrop: o.CapDrop, Status: StatusCreated,
+		CapAdd: o.CapAdd, CapDrop: o.CapDrop, Tty: o.Tty, OpenStdin: o.Interactive,
+		Status: StatusCreated,
 	}
 	if err := s.create(c, files); err != nil {
 		return nil, err

@@ -11,10 +11,9 @@ import (
 	goruntime "runtime"
 	"strings"
 	"syscall"
+	"time"
 
-	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
-	"golang.org/x/term"
 
 	"github.com/hutchrt/hutch/runtime/caps"
 	"github.com/hutchrt/hutch/runtime/cgroups"
@@ -44,6 +43,7 @@ type execConfig struct {
 	User            string   `json:"user"` // resolved inside, against the container's /etc/passwd
 	Caps            []string `json:"caps"`
 	NoNewPrivileges bool     `json:"noNewPrivileges"`
+	Tty             bool     `json:"tty"` // fd 4 is a socket for the pty master
 }
 
 // Exec runs a command inside a running container, in all its namespaces and
@@ -67,13 +67,16 @@ func (s *Store) Exec(ref string, o ExecOptions, stdin *os.File, stdout, stderr *
 		return 125, err
 	}
 	env := spec.Process.Env
+	if o.User != "" {
+		env = withoutEnv(env, "HOME") // the exec's user brings its own home
+	}
 	extra, err := (&RunOptions{Env: o.Env}).environment(os.LookupEnv)
 	if err != nil {
 		return 125, err
 	}
 	cfg := execConfig{
 		Args: o.Args, Env: mergeEnv(env, extra), Cwd: spec.Process.Cwd, User: o.User,
-		NoNewPrivileges: spec.Process.NoNewPrivileges,
+		NoNewPrivileges: spec.Process.NoNewPrivileges, Tty: o.Tty,
 	}
 	if o.Workdir != "" {
 		cfg.Cwd = o.Workdir
@@ -107,20 +110,20 @@ func (s *Store) Exec(ref string, o ExecOptions, stdin *os.File, stdout, stderr *
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: unix.SIGKILL}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if o.Interactive {
+	if o.Interactive && !o.Tty {
 		cmd.Stdin = stdin
 	}
-	var restore func()
+	var ptySock *os.File
 	if o.Tty {
-		ptmx, tty, err := pty.Open()
-		if err != nil {
-			return 125, fmt.Errorf("open pty: %w", err)
+		// The process inside opens its pty in the container's devpts and
+		// sends us the master over this socket (fd 4 inside).
+		var child *os.File
+		if ptySock, child, err = socketPair(); err != nil {
+			return 125, err
 		}
-		defer ptmx.Close()
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
-		cmd.SysProcAttr.Setctty = true
-		defer tty.Close()
-		restore = attachTerminal(ptmx, stdin, stdout, o.Interactive)
+		defer ptySock.Close()
+		cmd.ExtraFiles = append(cmd.ExtraFiles, child)
+		defer child.Close()
 	}
 	// The exec's process tree is in its own session; pass on what reaches us.
 	sigs := make(chan os.Signal, 8)
@@ -129,10 +132,17 @@ func (s *Store) Exec(ref string, o ExecOptions, stdin *os.File, stdout, stderr *
 	goruntime.LockOSThread() // Pdeathsig is per thread
 	defer goruntime.UnlockOSThread()
 	if err := cmd.Start(); err != nil {
-		if restore != nil {
-			restore()
-		}
 		return 125, fmt.Errorf("exec: %w", err)
+	}
+	var tty *terminal
+	if ptySock != nil {
+		cmd.ExtraFiles[1].Close()
+		err := awaitInit(ptySock, func(ptmx *os.File) {
+			tty = attachTerminal(ptmx, stdin, stdout, o.Interactive)
+		})
+		if err != nil {
+			cmd.Process.Kill()
+		}
 	}
 	go func() {
 		for sig := range sigs {
@@ -140,8 +150,8 @@ func (s *Store) Exec(ref string, o ExecOptions, stdin *os.File, stdout, stderr *
 		}
 	}()
 	err = cmd.Wait()
-	if restore != nil {
-		restore()
+	if tty != nil {
+		tty.close(2 * time.Second)
 	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -151,31 +161,6 @@ func (s *Store) Exec(ref string, o ExecOptions, stdin *os.File, stdout, stderr *
 		return 125, fmt.Errorf("exec: %w", err)
 	}
 	return 0, nil
-}
-
-// attachTerminal copies between the user's terminal and a pty master, in raw
-// mode with the terminal's size. It returns the function that restores it.
-func attachTerminal(ptmx, stdin, stdout *os.File, interactive bool) func() {
-	go io.Copy(stdout, ptmx)
-	restore := func() {}
-	if term.IsTerminal(int(stdin.Fd())) {
-		fd := int(stdin.Fd())
-		pty.InheritSize(stdin, ptmx)
-		if state, err := term.MakeRaw(fd); err == nil {
-			restore = func() { term.Restore(fd, state) }
-		}
-		winch := make(chan os.Signal, 1)
-		signal.Notify(winch, unix.SIGWINCH)
-		go func() {
-			for range winch {
-				pty.InheritSize(stdin, ptmx)
-			}
-		}()
-	}
-	if interactive {
-		go io.Copy(ptmx, stdin)
-	}
-	return restore
 }
 
 // sealedSelf is a sealed in-memory copy of the hutch binary. The process
@@ -192,7 +177,9 @@ func sealedSelf() (*os.File, error) {
 		return nil, fmt.Errorf("memfd_create: %w", err)
 	}
 	f := os.NewFile(uintptr(fd), "hutch-sealed")
-	if _, err := io.Copy(f, src); err != nil {
+	// A plain read/write copy: io.Copy would splice, and spliced pages still
+	// pinned make F_SEAL_WRITE fail with EBUSY.
+	if _, err := io.CopyBuffer(struct{ io.Writer }{f}, struct{ io.Reader }{src}, make([]byte, 256<<10)); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("copy own binary: %w", err)
 	}
@@ -217,6 +204,15 @@ func execInit() (int, error) {
 	var cfg execConfig
 	if err := json.Unmarshal([]byte(os.Getenv("_HUTCH_EXEC")), &cfg); err != nil {
 		return 125, fmt.Errorf("exec: bad configuration: %w", err)
+	}
+	if cfg.Tty {
+		// A session of its own, so the container's pty can be its controlling terminal.
+		if _, err := unix.Setsid(); err != nil {
+			return 125, fmt.Errorf("setsid: %w", err)
+		}
+		if _, err := takePty(os.NewFile(4, "pty-sock")); err != nil {
+			return 125, err
+		}
 	}
 	u, err := user.Lookup("/", cfg.User)
 	if err != nil {
@@ -246,6 +242,16 @@ func execInit() (int, error) {
 	}
 	err = unix.Exec(path, cfg.Args, env)
 	return execCode(err), fmt.Errorf("exec %s: %w", cfg.Args[0], err)
+}
+
+func withoutEnv(env []string, key string) []string {
+	var out []string
+	for _, e := range env {
+		if envKey(e) != key {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func hasEnv(env []string, key string) bool {

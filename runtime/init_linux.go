@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,9 +39,8 @@ func runInit(dir string, sync *os.File) (int, error) {
 	if err != nil {
 		return 125, err
 	}
-	line, err := bufio.NewReader(sync).ReadString('\n')
-	if err != nil || line != "go\n" {
-		return 125, fmt.Errorf("init: monitor went away before start")
+	if err := waitForGo(sync); err != nil {
+		return 125, err
 	}
 	// The monitor has moved us into the container's cgroup: make it our root.
 	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
@@ -50,6 +48,11 @@ func runInit(dir string, sync *os.File) (int, error) {
 	}
 	if err := setupRootfs(spec, filepath.Join(dir, "upper"), filepath.Join(dir, "work")); err != nil {
 		return 125, err
+	}
+	if spec.Process.Terminal {
+		if err := setupTerminal(sync); err != nil {
+			return 125, err
+		}
 	}
 	if spec.Annotations[annotNetwork] != "host" {
 		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
@@ -59,9 +62,6 @@ func runInit(dir string, sync *os.File) (int, error) {
 	p := spec.Process
 	if err := setRlimits(p.Rlimits); err != nil {
 		return 125, err
-	}
-	if err := os.MkdirAll(p.Cwd, 0o755); err != nil {
-		return 125, fmt.Errorf("working directory %s: %w", p.Cwd, err)
 	}
 	if p.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
@@ -162,7 +162,9 @@ func reap(path string, p *specs.Process, sync *os.File) (int, error) {
 	cmd.Args = p.Args
 	cmd.Env = p.Env
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: p.Terminal}
+	// The child gets its own process group, in the foreground of the
+	// terminal if there is one (the reaper keeps the terminal as its own).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Foreground: p.Terminal, Ctty: 0}
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return 125, fmt.Errorf("close_range: %w", err)
 	}
@@ -200,4 +202,60 @@ func exitStatus(ws unix.WaitStatus) int {
 		return 128 + int(ws.Signal())
 	}
 	return ws.ExitStatus()
+}
+
+// setupTerminal opens a pty in the container's own devpts (so the command
+// sees /dev/pts/0 as Docker's do), hands the master to the monitor, and makes
+// the slave the init's stdio, controlling terminal and /dev/console.
+func setupTerminal(sync *os.File) error {
+	n, err := takePty(sync)
+	if err != nil {
+		return err
+	}
+	console := "/dev/console"
+	if f, err := os.OpenFile(console, os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+		f.Close()
+	}
+	if err := unix.Mount(fmt.Sprintf("/dev/pts/%d", n), console, "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind /dev/console: %w", err)
+	}
+	return nil
+}
+
+// takePty opens a pty in the devpts of the current mount namespace, sends
+// the master over sync to whoever copies it, and makes the slave this
+// process's stdio and controlling terminal (the caller is a session leader).
+// It returns the pty's number.
+func takePty(sync *os.File) (uint32, error) {
+	master, err := unix.Open("/dev/pts/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("open pty: %w", err)
+	}
+	defer unix.Close(master)
+	if err := unix.IoctlSetPointerInt(master, unix.TIOCSPTLCK, 0); err != nil {
+		return 0, fmt.Errorf("unlock pty: %w", err)
+	}
+	n, err := unix.IoctlGetUint32(master, unix.TIOCGPTN)
+	if err != nil {
+		return 0, fmt.Errorf("pty number: %w", err)
+	}
+	// TIOCGPTPEER opens the slave from the master; its argument is the open flags.
+	r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(master), unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY)
+	if errno != 0 {
+		return 0, fmt.Errorf("open pty slave: %w", errno)
+	}
+	slave := int(r)
+	defer unix.Close(slave)
+	if err := sendPty(sync, master); err != nil {
+		return 0, err
+	}
+	for fd := 0; fd < 3; fd++ {
+		if err := unix.Dup3(slave, fd, 0); err != nil {
+			return 0, fmt.Errorf("pty as stdio: %w", err)
+		}
+	}
+	if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
+		return 0, fmt.Errorf("set controlling terminal: %w", err)
+	}
+	return n, nil
 }

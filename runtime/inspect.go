@@ -98,7 +98,7 @@ func details(c *Container, spec *specs.Spec, dir string) *Details {
 	d := &Details{
 		ID: c.ID, Created: c.Created, Path: c.Command[0], Args: c.Command[1:],
 		State: StateDetails{
-			Status: c.Status, Running: c.Running(), Pid: c.Pid, ExitCode: c.ExitCode,
+			Status: c.Status, Running: c.Running(), Pid: c.Pid, ExitCode: c.ExitCode, OOMKilled: c.OOMKilled,
 			Error: c.Error, StartedAt: c.StartedAt, FinishedAt: c.FinishedAt,
 		},
 		Image: c.Image, Name: "/" + c.Name, LogPath: filepath.Join(dir, "ctr.log"),

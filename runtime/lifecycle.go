@@ -39,10 +39,13 @@ func (s *Store) Start(ref string) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.Running() {
-		return c, nil
+	if c.MonitorPid != 0 {
+		return c, nil // running, or being started by someone else
 	}
 	_, c2, err := s.startDetached(c.ID)
+	if errors.Is(err, errAlreadyRunning) {
+		return c, nil // a parallel start won the race: the container runs
+	}
 	if c2 == nil {
 		c2 = c
 	}
@@ -96,8 +99,15 @@ func MonitorMain(root, id string) {
 		writeInitError(ready, 125, err.Error())
 		os.Exit(125)
 	}
-	code, _ := s.monitor(id, attach{detached: true, interactive: false}, func(err error) {
-		if err != nil {
+	a := attach{detached: true}
+	if c, err := s.read(id); err == nil {
+		a.tty, a.interactive = c.Tty, c.OpenStdin
+	}
+	code, _ := s.monitor(id, a, func(err error) {
+		switch {
+		case errors.Is(err, errAlreadyRunning):
+			ready.Write([]byte(readyRunning))
+		case err != nil:
 			code := 125
 			var ie *initError
 			if errors.As(err, &ie) {
@@ -145,8 +155,18 @@ func (s *Store) Kill(ref string, sig unix.Signal) (*Container, error) {
 	if !c.Running() || !alive(c.Pid, c.PidStart) {
 		return c, fmt.Errorf("cannot kill container %s: it is not running", c.Name)
 	}
+	mon, err := pidfd(c.MonitorPid, c.MonitorStart)
+	if err != nil {
+		return c, err
+	}
+	defer unix.Close(mon)
 	if err := unix.Kill(c.Pid, sig); err != nil {
 		return c, fmt.Errorf("kill %s: %w", c.Name, err)
+	}
+	// SIGKILL cannot be caught: wait until the monitor has recorded the exit,
+	// so a `start` or `inspect` right after sees a stopped container.
+	if sig == unix.SIGKILL && !waitFd(mon, 10*time.Second) {
+		return c, fmt.Errorf("kill %s: monitor %d did not finish", c.Name, c.MonitorPid)
 	}
 	return c, nil
 }
@@ -186,19 +206,46 @@ func (s *Store) Remove(ref string, force bool) (*Container, error) {
 // Wait blocks until the container is not running and returns its exit code.
 func (s *Store) Wait(ref string) (int, error) {
 	c, err := s.Get(ref)
+	if err != nil || c.MonitorPid == 0 {
+		return exitCode(c), err
+	}
+	if c.AutoRemove {
+		return s.waitRemoved(c)
+	}
+	if mon, err := pidfd(c.MonitorPid, c.MonitorStart); err == nil {
+		waitFd(mon, -1)
+		unix.Close(mon)
+	}
+	c, err = s.Get(c.ID)
+	return exitCode(c), err
+}
+
+// waitRemoved waits for a --rm container, whose record goes with its exit.
+func (s *Store) waitRemoved(c *Container) (int, error) {
+	if err := s.registerWaiter(c.ID); err != nil {
+		return 125, err
+	}
+	cur, err := s.Get(c.ID) // after registering: see tellWaiters
 	if err != nil {
-		return 0, err
+		s.waiterResult(c.ID)
+		return 125, err
 	}
-	if c.MonitorPid != 0 {
-		if mon, err := pidfd(c.MonitorPid, c.MonitorStart); err == nil {
-			waitFd(mon, -1)
-			unix.Close(mon)
-		}
-		if c, err = s.Get(c.ID); err != nil {
-			return 0, err
-		}
+	if mon, err := pidfd(cur.MonitorPid, cur.MonitorStart); err == nil {
+		waitFd(mon, -1)
+		unix.Close(mon)
 	}
-	return c.ExitCode, nil
+	if code, ok := s.waiterResult(c.ID); ok {
+		return code, nil
+	}
+	cur, err = s.Get(c.ID)
+	return exitCode(cur), err
+}
+
+func exitCode(c *Container) int {
+	if c == nil {
+		return 125
+	}
+	return c.ExitCode
 }
 
 // Logs copies a container's log to stdout and stderr.

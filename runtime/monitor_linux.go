@@ -13,9 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
-	"golang.org/x/term"
 
 	"github.com/hutchrt/hutch/runtime/cgroups"
 	"github.com/hutchrt/hutch/runtime/logs"
@@ -49,8 +47,8 @@ func (s *Store) monitor(id string, a attach, ready func(error)) (code int, err e
 		return 125, err
 	}
 	c, err := s.update(id, func(c *Container) error {
-		if c.Running() {
-			return fmt.Errorf("container %s is already running", c.Name)
+		if c.MonitorPid != 0 && c.BootID == bootID() && alive(c.MonitorPid, c.MonitorStart) {
+			return errAlreadyRunning // another monitor owns it (a parallel start)
 		}
 		c.MonitorPid, c.MonitorStart, c.BootID = os.Getpid(), start, bootID()
 		c.Error = ""
@@ -88,8 +86,18 @@ func (s *Store) monitor(id string, a attach, ready func(error)) (code int, err e
 // finish records the end of a run (or of a failed start), frees what the
 // container held and, with --rm, removes it.
 func (s *Store) finish(id string, code int, startErr error, ran bool) {
-	var autoRemove bool
+	if c, err := s.read(id); err == nil && c.AutoRemove {
+		release(c)
+		s.remove(id)
+		s.tellWaiters(id, code)
+		return
+	}
+	oom := false
+	if cg, err := cgroups.Load(id); err == nil {
+		oom = cg.OOMKilled() // read before release removes the group
+	}
 	s.update(id, func(c *Container) error {
+		c.OOMKilled = oom
 		relErr := release(c)
 		if ran || c.Status != StatusCreated {
 			c.Status = StatusExited
@@ -102,31 +110,28 @@ func (s *Store) finish(id string, code int, startErr error, ran bool) {
 			c.Error = relErr.Error()
 		}
 		c.Pid, c.PidStart, c.MonitorPid, c.MonitorStart = 0, 0, 0, 0
-		autoRemove = c.AutoRemove
 		return nil
 	})
-	if autoRemove {
-		s.remove(id)
-	}
 }
 
 // release frees what a container holds while it runs. Mounts need nothing:
 // they live in the container's mount namespace and vanish with it.
 func release(c *Container) error {
 	cg, err := cgroups.Load(c.ID)
+	if errors.Is(err, cgroups.ErrNotFound) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	if cg != nil {
-		return cg.Delete()
-	}
-	return nil
+	return cg.Delete()
 }
 
 // running is a started container as its monitor sees it.
 type running struct {
 	pid     int
 	cmd     *exec.Cmd
+	onPty   func(master *os.File) // set with -t: takes the container's pty
 	copiers sync.WaitGroup
 	cleanup []func()
 }
@@ -233,7 +238,7 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 	if _, err := parentSock.Write([]byte("go\n")); err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
-	if err := readInitResult(parentSock); err != nil {
+	if err := awaitInit(parentSock, r.onPty); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -249,7 +254,8 @@ func (r *running) wireStdio(cmd *exec.Cmd, a attach, log *logs.Writer) ([]*os.Fi
 		errw = io.MultiWriter(a.stderr, errw)
 	}
 	if a.tty {
-		return r.wirePty(cmd, a, out)
+		r.wirePty(a, out)
+		return nil, nil
 	}
 	var childEnds []*os.File
 	for _, w := range []io.Writer{out, errw} {
@@ -278,40 +284,24 @@ func (r *running) wireStdio(cmd *exec.Cmd, a attach, log *logs.Writer) ([]*os.Fi
 	return childEnds, nil
 }
 
-func (r *running) wirePty(cmd *exec.Cmd, a attach, out io.Writer) ([]*os.File, error) {
-	ptmx, tty, err := pty.Open()
-	if err != nil {
-		return nil, fmt.Errorf("open pty: %w", err)
-	}
-	r.cleanup = append(r.cleanup, func() { ptmx.Close() })
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
-	cmd.SysProcAttr.Setctty = true
-	cmd.SysProcAttr.Ctty = 0
-	r.copiers.Add(1)
-	go func() { defer r.copiers.Done(); io.Copy(out, ptmx) }() // ends with EIO when the last slave closes
-	if !a.detached && a.stdin != nil && term.IsTerminal(int(a.stdin.Fd())) {
-		fd := int(a.stdin.Fd())
-		pty.InheritSize(a.stdin, ptmx)
-		if state, err := term.MakeRaw(fd); err == nil {
-			r.cleanup = append(r.cleanup, func() { term.Restore(fd, state) })
+// wirePty prepares for the pty the init opens inside the container: once
+// its master arrives, it is attached to the log (and, in the foreground, to
+// the user's terminal).
+func (r *running) wirePty(a attach, out io.Writer) {
+	r.onPty = func(ptmx *os.File) {
+		var stdin *os.File
+		if !a.detached {
+			stdin = a.stdin
 		}
-		winch := make(chan os.Signal, 1)
-		signal.Notify(winch, unix.SIGWINCH)
-		r.cleanup = append(r.cleanup, func() { signal.Stop(winch) })
-		go func() {
-			for range winch {
-				pty.InheritSize(a.stdin, ptmx)
-			}
-		}()
+		t := attachTerminal(ptmx, stdin, out, a.interactive)
+		r.copiers.Add(1)
+		go func() { <-t.drained; r.copiers.Done() }()
+		r.cleanup = append(r.cleanup, func() { t.close(0) })
 	}
-	if a.interactive && !a.detached && a.stdin != nil {
-		go io.Copy(ptmx, a.stdin)
-	}
-	return []*os.File{tty}, nil
 }
 
 func socketPair() (parent, child *os.File, err error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("socketpair: %w", err)
 	}

@@ -39,7 +39,7 @@ func setupRootfs(spec *specs.Spec, upper, work string) error {
 			return fmt.Errorf("mount %s: %w", m.Destination, err)
 		}
 		if m.Destination == "/dev" {
-			if err := populateDev(rootFd, spec.Process.Terminal); err != nil {
+			if err := populateDev(rootFd); err != nil {
 				return err
 			}
 		}
@@ -53,6 +53,12 @@ func setupRootfs(spec *specs.Spec, upper, work string) error {
 		if err := readonlyPath(rootFd, p); err != nil {
 			return fmt.Errorf("make %s read-only: %w", p, err)
 		}
+	}
+	// Made here, as root and inside the root, before it may turn read-only.
+	if cwd, err := openInRoot(rootFd, spec.Process.Cwd, false); err != nil {
+		return fmt.Errorf("working directory %s: %w", spec.Process.Cwd, err)
+	} else {
+		unix.Close(cwd)
 	}
 	if spec.Root.Readonly {
 		if err := unix.Mount("", root, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
@@ -82,6 +88,9 @@ func pivotRoot(root string) error {
 // directories (and the last component as a file when asFile) on the way.
 func openInRoot(rootFd int, path string, asFile bool) (int, error) {
 	rel := strings.TrimPrefix(filepath.Clean("/"+path), "/")
+	if rel == "" {
+		rel = "."
+	}
 	how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
 	fd, err := unix.Openat2(rootFd, rel, how)
 	if err == nil || !errors.Is(err, unix.ENOENT) {
@@ -189,7 +198,7 @@ var devLinks = [][2]string{
 }
 
 // populateDev fills the fresh /dev tmpfs with Docker's device nodes and links.
-func populateDev(rootFd int, terminal bool) error {
+func populateDev(rootFd int) error {
 	dev, err := openInRoot(rootFd, "/dev", false)
 	if err != nil {
 		return fmt.Errorf("open /dev: %w", err)
@@ -211,22 +220,6 @@ func populateDev(rootFd int, terminal bool) error {
 	for _, l := range devLinks {
 		if err := unix.Symlinkat(l[0], dfd, l[1]); err != nil {
 			return fmt.Errorf("symlink /dev/%s: %w", l[1], err)
-		}
-	}
-	if terminal {
-		// The pty slave is the init's stdin; it doubles as /dev/console.
-		f, err := unix.Openat(dfd, "console", unix.O_CREAT|unix.O_WRONLY|unix.O_CLOEXEC, 0o600)
-		if err != nil {
-			return fmt.Errorf("create /dev/console: %w", err)
-		}
-		unix.Close(f)
-		cfd, err := openInRoot(rootFd, "/dev/console", true)
-		if err != nil {
-			return err
-		}
-		defer unix.Close(cfd)
-		if err := unix.Mount("/proc/self/fd/0", fdPath(cfd), "", unix.MS_BIND, ""); err != nil {
-			return fmt.Errorf("bind /dev/console: %w", err)
 		}
 	}
 	return nil

@@ -40,8 +40,15 @@ var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 // ErrInvalid marks errors in what the user asked for (exit 125, nothing done).
 var ErrInvalid = errors.New("invalid argument")
 
+// invalidError is a user mistake: it reads as its message alone and
+// matches ErrInvalid.
+type invalidError struct{ msg string }
+
+func (e *invalidError) Error() string        { return e.msg }
+func (e *invalidError) Is(target error) bool { return target == ErrInvalid }
+
 func invalidf(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
+	return &invalidError{msg: fmt.Sprintf(format, args...)}
 }
 
 // ValidateName checks a container name against Docker's rule.
@@ -75,9 +82,6 @@ func (o *RunOptions) validate() error {
 	}
 	if _, err := o.noNewPrivileges(); err != nil {
 		return err
-	}
-	if o.PidsLimit < 0 {
-		return invalidf("--pids-limit %d: must be 0 (unlimited) or more", o.PidsLimit)
 	}
 	return nil
 }
@@ -139,7 +143,7 @@ func (o *RunOptions) environment(lookup func(string) (string, bool)) ([]string, 
 	index := map[string]int{}
 	for _, e := range entries {
 		k, v, hasVal := strings.Cut(e, "=")
-		if k == "" || strings.ContainsAny(k, " \t\n") {
+		if k == "" {
 			return nil, invalidf("environment variable %q: bad name", e)
 		}
 		if !hasVal {

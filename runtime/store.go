@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -85,9 +86,11 @@ func (s *Store) create(c *Container, files map[string][]byte) (err error) {
 			os.RemoveAll(dir)
 		}
 	}()
+	// Plain writes are enough: readers skip a directory until its state.json
+	// appears, and that is written last, atomically.
 	for name, data := range files {
-		if err := writeFileAtomic(filepath.Join(dir, name), data, 0o644); err != nil {
-			return err
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return fmt.Errorf("create container: %w", err)
 		}
 	}
 	return s.save(c)
@@ -285,4 +288,41 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
 	}
 	return nil
+}
+
+// A `hutch wait` on a --rm container registers itself with a file in
+// containers/.waiters before it looks the container up; the monitor, after
+// removing the record, writes the exit code into that file if it exists.
+// Either the waiter finds the record (and the monitor, removing it later,
+// finds the file), or it finds neither: no exit code is ever lost.
+
+func (s *Store) waiterPath(id string) string { return filepath.Join(s.dir, ".waiters", id) }
+
+func (s *Store) registerWaiter(id string) error {
+	if err := os.MkdirAll(filepath.Dir(s.waiterPath(id)), 0o700); err != nil {
+		return fmt.Errorf("register waiter: %w", err)
+	}
+	f, err := os.OpenFile(s.waiterPath(id), os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("register waiter: %w", err)
+	}
+	return f.Close()
+}
+
+// tellWaiters is the monitor's side, called after the record is gone.
+func (s *Store) tellWaiters(id string, code int) {
+	if _, err := os.Stat(s.waiterPath(id)); err == nil {
+		writeFileAtomic(s.waiterPath(id), []byte(strconv.Itoa(code)), 0o600)
+	}
+}
+
+// waiterResult reads and forgets the code a monitor left for a waiter.
+func (s *Store) waiterResult(id string) (int, bool) {
+	b, err := os.ReadFile(s.waiterPath(id))
+	os.Remove(s.waiterPath(id))
+	if err != nil || len(b) == 0 {
+		return 0, false
+	}
+	code, err := strconv.Atoi(string(b))
+	return code, err == nil
 }

@@ -1,24 +1,39 @@
 package runtime
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+
+	"golang.org/x/sys/unix"
 )
 
-// The monitor and the init talk over a socketpair (fd 3 in the init):
+// The monitor and the init talk over a SOCK_SEQPACKET socketpair (fd 3 in
+// the init), so every write is one message:
 //
 //	monitor                          init
 //	   start init (clone) ─────────▶ read config.json, wait
 //	   join cgroup, wire network
-//	   "go\n" ─────────────────────▶ unshare cgroupns, mounts, pivot_root,
+//	   "go" ───────────────────────▶ unshare cgroupns, mounts, pivot_root
+//	                                 with -t: open a pty in the container's devpts
+//	   ◀──────── "pty" + master fd   (SCM_RIGHTS)
+//	   size it, copy it; "ack" ────▶ make the slave stdio and controlling tty
 //	                                 user, capabilities, find the command
 //	   ◀───────────────────── EOF    execve succeeded (the socket is CLOEXEC)
 //	   ◀─────────── {"code","msg"}   or: it failed, with the exit code to report
 //
-// With --init the init stays as a reaper and writes "{}" after its child
-// started instead of relying on EOF.
+// With --init the init stays as a reaper and sends "{}" once its child has
+// started, instead of relying on EOF.
+
+// errAlreadyRunning is a start that found another monitor in charge.
+var errAlreadyRunning = errors.New("container is already running")
+
+// readyRunning is what a detached monitor writes to its ready pipe when it
+// found the container already in another monitor's hands.
+const readyRunning = "running"
 
 // initError is a failure of the init before the user's command ran.
 type initError struct {
@@ -28,18 +43,68 @@ type initError struct {
 
 func (e *initError) Error() string { return e.Msg }
 
-// ExitCode is the code hutch exits with for this failure.
-func (e *initError) ExitCode() int { return e.Code }
+// awaitInit reads the init's messages until its verdict: nil once the
+// command runs. A pty master, if the init sends one, goes to onPty before
+// the init is told to carry on.
+func awaitInit(sock *os.File, onPty func(*os.File)) error {
+	buf := make([]byte, 4096)
+	oob := make([]byte, unix.CmsgSpace(4))
+	fd := int(sock.Fd())
+	for {
+		n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read from init: %w", err)
+		}
+		switch msg := string(buf[:n]); {
+		case n == 0 && oobn == 0, msg == "{}":
+			return nil
+		case msg == "pty":
+			master, err := receivedFile(oob[:oobn])
+			if err != nil {
+				return err
+			}
+			onPty(master)
+			if _, err := sock.Write([]byte("ack")); err != nil {
+				return fmt.Errorf("answer init: %w", err)
+			}
+		default:
+			return parseInitError(buf[:n])
+		}
+	}
+}
 
-// readInitResult waits for the init's verdict: nil once the command runs.
+func receivedFile(oob []byte) (*os.File, error) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil || len(msgs) != 1 {
+		return nil, fmt.Errorf("init sent a pty without its fd")
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		return nil, fmt.Errorf("init sent a pty without its fd")
+	}
+	return os.NewFile(uintptr(fds[0]), "pty-master"), nil
+}
+
+// readInitResult reads a verdict from a plain stream (a detached monitor's
+// ready pipe): nothing before EOF means success.
 func readInitResult(r io.Reader) error {
 	b, err := io.ReadAll(r)
 	if err != nil {
-		return fmt.Errorf("read from init: %w", err)
+		return fmt.Errorf("read from monitor: %w", err)
 	}
-	if len(b) == 0 || string(b) == "{}" {
+	switch string(b) {
+	case "", "{}":
 		return nil
+	case readyRunning:
+		return errAlreadyRunning
 	}
+	return parseInitError(b)
+}
+
+func parseInitError(b []byte) error {
 	var ie initError
 	if err := json.Unmarshal(b, &ie); err != nil || ie.Msg == "" {
 		return errors.New("init failed without saying why")
@@ -50,4 +115,25 @@ func readInitResult(r io.Reader) error {
 func writeInitError(w io.Writer, code int, msg string) {
 	b, _ := json.Marshal(initError{Code: code, Msg: msg})
 	w.Write(b)
+}
+
+// waitForGo blocks the init until the monitor has prepared its side.
+func waitForGo(sync *os.File) error {
+	msg, err := bufio.NewReader(sync).ReadString('\n')
+	if err != nil || msg != "go\n" {
+		return errors.New("init: monitor went away before start")
+	}
+	return nil
+}
+
+// sendPty hands the pty master to the monitor and waits until it has it.
+func sendPty(sync *os.File, master int) error {
+	if err := unix.Sendmsg(int(sync.Fd()), []byte("pty"), unix.UnixRights(master), nil, 0); err != nil {
+		return fmt.Errorf("send pty: %w", err)
+	}
+	buf := make([]byte, 16)
+	if n, err := sync.Read(buf); err != nil || string(buf[:n]) != "ack" {
+		return errors.New("init: monitor went away while taking the pty")
+	}
+	return nil
 }

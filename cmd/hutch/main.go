@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -84,13 +85,26 @@ func openStore(ctx *cli.Context) (*runtime.Store, error) {
 
 // usageErr makes urfave/cli's flag errors one line naming the command.
 func usageErr(ctx *cli.Context, err error, _ bool) error {
-	return fmt.Errorf("%s: %v (see 'hutch %s --help')", ctx.Command.Name, err, ctx.Command.Name)
+	name := commandPath(ctx)
+	return fmt.Errorf("%s: %v (see 'hutch %s --help')", name, err, name)
 }
 
 // needArgs checks the count of positional arguments.
 func needArgs(ctx *cli.Context, min int, what string) error {
 	if ctx.NArg() < min {
-		return fmt.Errorf("%s: needs %s (see 'hutch %s --help')", ctx.Command.Name, what, ctx.Command.Name)
+		name := commandPath(ctx)
+		return fmt.Errorf("%s: needs %s (see 'hutch %s --help')", name, what, name)
 	}
 	return nil
+}
+
+// commandPath is the command as typed, e.g. "image import".
+func commandPath(ctx *cli.Context) string {
+	var names []string
+	for _, c := range ctx.Lineage() {
+		if c.Command != nil && c.Command.Name != "" && c.Command.Name != c.App.Name {
+			names = append([]string{c.Command.Name}, names...)
+		}
+	}
+	return strings.Join(names, " ")
 }

@@ -45,18 +45,7 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			o := runtime.RunOptions{
-				Name: ctx.String("name"), Image: ctx.Args().First(), Args: ctx.Args().Tail(),
-				Env: ctx.StringSlice("env"), EnvFiles: ctx.StringSlice("env-file"),
-				Workdir: ctx.String("workdir"), User: ctx.String("user"), Hostname: ctx.String("hostname"),
-				Network: ctx.String("network"),
-				CapAdd:  ctx.StringSlice("cap-add"), CapDrop: ctx.StringSlice("cap-drop"),
-				Privileged: ctx.Bool("privileged"), SecurityOpts: ctx.StringSlice("security-opt"),
-				ReadOnly: ctx.Bool("read-only"), Init: ctx.Bool("init"),
-				Memory: ctx.String("memory"), CPUs: ctx.String("cpus"), PidsLimit: ctx.Int64("pids-limit"),
-				Tty: ctx.Bool("tty"), Interactive: ctx.Bool("interactive"),
-				Detach: ctx.Bool("detach"), AutoRemove: ctx.Bool("rm"),
-			}
+			o := runOptionsFrom(ctx)
 			code, c, err := s.Run(o, os.Stdin, os.Stdout, os.Stderr)
 			if err == nil && o.Detach {
 				fmt.Println(c.ID)
@@ -66,5 +55,22 @@ func runCommand() *cli.Command {
 			}
 			return nil
 		},
+	}
+}
+
+// runOptionsFrom reads run's flags and arguments; everything after the image
+// is the container's command, flags included.
+func runOptionsFrom(ctx *cli.Context) runtime.RunOptions {
+	return runtime.RunOptions{
+		Name: ctx.String("name"), Image: ctx.Args().First(), Args: ctx.Args().Tail(),
+		Env: ctx.StringSlice("env"), EnvFiles: ctx.StringSlice("env-file"),
+		Workdir: ctx.String("workdir"), User: ctx.String("user"), Hostname: ctx.String("hostname"),
+		Network: ctx.String("network"),
+		CapAdd:  ctx.StringSlice("cap-add"), CapDrop: ctx.StringSlice("cap-drop"),
+		Privileged: ctx.Bool("privileged"), SecurityOpts: ctx.StringSlice("security-opt"),
+		ReadOnly: ctx.Bool("read-only"), Init: ctx.Bool("init"),
+		Memory: ctx.String("memory"), CPUs: ctx.String("cpus"), PidsLimit: ctx.Int64("pids-limit"),
+		Tty: ctx.Bool("tty"), Interactive: ctx.Bool("interactive"),
+		Detach: ctx.Bool("detach"), AutoRemove: ctx.Bool("rm"),
 	}
 }

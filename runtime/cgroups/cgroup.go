@@ -1,8 +1,8 @@
 // Package cgroups gives each container its own cgroup, "/hutch/<id>", in
-// every cgroup hierarchy of the host: the v1 controllers (legacy), the
-// unified v2 tree (unified), or both (hybrid). Limits are written with
-// containerd/cgroups; killing and removal are done here because the library
-// refuses to delete a group that still holds processes.
+// every cgroup hierarchy of the host: the v1 hierarchies (legacy), the
+// unified v2 tree (unified), or both (hybrid), and sets its memory, CPU and
+// pids limits. It writes the cgroup files itself: a general library pulls
+// in enough code to slow down the start of every hutch process.
 package cgroups
 
 import (
@@ -10,13 +10,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 
-	"github.com/containerd/cgroups/v3"
-	"github.com/containerd/cgroups/v3/cgroup1"
-	"github.com/containerd/cgroups/v3/cgroup2"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // ErrNotFound is returned by Load when the container has no cgroup left.
@@ -27,37 +26,18 @@ var ErrNotFound = fmt.Errorf("cgroup not found: %w", fs.ErrNotExist)
 // shared and never removed.
 const parent = "/hutch"
 
-// layout says where groups live on this host.
-type layout struct {
-	v1      bool   // v1 controllers under /sys/fs/cgroup/<controller>
-	v2      string // mountpoint of the cgroup2 tree, "" if none
-	limits2 bool   // limits go to the v2 tree (unified mode) rather than v1
-}
-
-func hostLayout() (layout, error) {
-	switch cgroups.Mode() {
-	case cgroups.Legacy:
-		return layout{v1: true}, nil
-	case cgroups.Hybrid:
-		// The v2 tree holds (almost) no controllers here, but giving the
-		// container its own group there too keeps its processes findable
-		// and killable through cgroup.kill.
-		return layout{v1: true, v2: "/sys/fs/cgroup/unified"}, nil
-	case cgroups.Unified:
-		return layout{v2: "/sys/fs/cgroup", limits2: true}, nil
-	}
-	return layout{}, errors.New("no cgroup filesystem mounted at /sys/fs/cgroup")
-}
-
 // Cgroup is one container's group in every hierarchy.
 type Cgroup struct {
-	id    string
-	v1    cgroup1.Cgroup   // nil without v1 hierarchies
-	v2    *cgroup2.Manager // nil without a v2 tree
-	v2dir string
+	id string
+	v1 []v1group // the hierarchies that have the group, in layout order
+	v2 string    // the group's directory in the v2 tree, "" if none
 }
 
-func group(id string) string { return parent + "/" + id }
+// v1group is the group's directory in one v1 hierarchy.
+type v1group struct {
+	h   hierarchy
+	dir string
+}
 
 func checkID(id string) error {
 	if id == "" || id == "." || id == ".." || strings.ContainsAny(id, "/\x00") {
@@ -67,13 +47,16 @@ func checkID(id string) error {
 }
 
 // Create makes the group "/hutch/<id>" in every hierarchy and sets the
-// limits in res (nil: none). Device rules in res are ignored: the container
-// has its own /dev, and a deny-all rule would also block the few host
-// devices hutch bind-mounts there.
+// limits in res (nil: none): memory (with swap as Docker sets it by
+// default), CPU quota and period, and pids; the other fields are ignored.
+// Device rules in particular are: the container has its own /dev, and a
+// deny-all rule would also block the few host devices hutch bind-mounts
+// there. A group that already exists is reused. On error, the group is
+// removed again.
 func Create(id string, res *specs.LinuxResources) (*Cgroup, error) {
 	l, err := hostLayout()
 	if err != nil {
-		return nil, fmt.Errorf("create cgroup %s: %w", id, err)
+		return nil, fmt.Errorf("create cgroup %s: %w", parent+"/"+id, err)
 	}
 	return create(l, id, res)
 }
@@ -82,41 +65,156 @@ func create(l layout, id string, res *specs.LinuxResources) (_ *Cgroup, err erro
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
-	r := specs.LinuxResources{}
+	r := &specs.LinuxResources{}
 	if res != nil {
-		r = *res
+		r = res
 	}
-	r.Devices = nil
-
 	c := &Cgroup{id: id}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, c.Delete())
 		}
 	}()
-	if l.v1 {
-		if c.v1, err = cgroup1.New(cgroup1.StaticPath(group(id)), &r); err != nil {
-			// New stops at the first failing controller; remove the
-			// directories it made in the ones before.
-			if v1, lerr := cgroup1.Load(cgroup1.StaticPath(group(id))); lerr == nil {
-				c.v1 = v1
-			}
-			return nil, fmt.Errorf("create cgroup %s: %w", id, err)
+
+	for _, h := range l.v1 {
+		top := h.dir + parent
+		if err := mkdir(top); err != nil {
+			return nil, err
+		}
+		if err := h.fillCpuset(top); err != nil {
+			return nil, err
+		}
+		dir := top + "/" + id
+		if err := mkdir(dir); err != nil {
+			return nil, err
+		}
+		c.v1 = append(c.v1, v1group{h, dir})
+		if err := h.fillCpuset(dir); err != nil {
+			return nil, err
 		}
 	}
-	if l.v2 != "" {
-		r2 := &cgroup2.Resources{}
-		if l.limits2 {
-			r2 = cgroup2.ToResources(&r)
+	if len(l.v1) > 0 && !l.limits2 {
+		for _, s := range v1Settings(r) {
+			i := slices.IndexFunc(c.v1, func(g v1group) bool { return g.h.has(s.controller) })
+			if i < 0 {
+				return nil, fmt.Errorf("set %s: no %s cgroup hierarchy mounted", s.what, s.controller)
+			}
+			if err := s.apply(c.v1[i].dir); err != nil {
+				return nil, err
+			}
 		}
-		c.v2dir = filepath.Join(l.v2, group(id))
-		// NewManager also enables the controllers the limits need in
-		// cgroup.subtree_control of / and /hutch.
-		if c.v2, err = cgroup2.NewManager(l.v2, group(id), r2); err != nil {
-			return nil, fmt.Errorf("create cgroup %s: %w", id, err)
+	}
+
+	if l.v2 != "" {
+		top := l.v2 + parent
+		if err := mkdir(top); err != nil {
+			return nil, err
+		}
+		var settings []setting
+		if l.limits2 {
+			settings = v2Settings(r)
+			if err := enableControllers(l.v2, top, settings); err != nil {
+				return nil, err
+			}
+		}
+		dir := top + "/" + id
+		if err := mkdir(dir); err != nil {
+			return nil, err
+		}
+		c.v2 = dir
+		for _, s := range settings {
+			if err := s.apply(dir); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return c, nil
+}
+
+// mkdir makes a group; one that exists already is fine.
+func mkdir(dir string) error {
+	if err := unix.Mkdir(dir, 0o755); err != nil && err != unix.EEXIST {
+		return fmt.Errorf("create cgroup %s: %w", dir, err)
+	}
+	return nil
+}
+
+// fillCpuset gives a new v1 cpuset group its parent's CPUs and memory
+// nodes: it starts with none, and adding a process to it then fails with
+// ENOSPC.
+func (h hierarchy) fillCpuset(dir string) error {
+	if !h.has("cpuset") {
+		return nil
+	}
+	for _, name := range []string{"cpus", "mems"} {
+		if !h.noprefix {
+			name = "cpuset." + name
+		}
+		file := dir + "/" + name
+		v, err := readFile(file)
+		if err == nil && len(strings.TrimSpace(v)) == 0 {
+			if v, err = readFile(dir[:strings.LastIndexByte(dir, '/')] + "/" + name); err == nil {
+				err = writeFile(file, strings.TrimSpace(v))
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("create cgroup %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// enableControllers turns on, in the cgroup.subtree_control of the v2 root
+// and of /hutch, those of cpu, memory and pids the host offers, so that
+// the containers' groups get their control files. Failing to enable one
+// whose limit is to be set is an error; failing for another is not.
+func enableControllers(root, top string, settings []setting) error {
+	on, err := readFile(top + "/cgroup.subtree_control")
+	if err != nil {
+		return fmt.Errorf("enable cgroup controllers: %w", err)
+	}
+	if containsAll(strings.Fields(on), v2Controllers) {
+		return nil // the usual case, after the first container
+	}
+	needed := func(ctrl string) bool {
+		return slices.ContainsFunc(settings, func(s setting) bool { return strings.HasPrefix(s.file, ctrl+".") })
+	}
+	for _, d := range []string{root, top} {
+		avail, err := readFile(d + "/cgroup.controllers")
+		if err == nil {
+			on, err = readFile(d + "/cgroup.subtree_control")
+		}
+		if err != nil {
+			return fmt.Errorf("enable cgroup controllers: %w", err)
+		}
+		for _, ctrl := range v2Controllers {
+			if !slices.Contains(strings.Fields(avail), ctrl) || slices.Contains(strings.Fields(on), ctrl) {
+				continue
+			}
+			if err := writeFile(d+"/cgroup.subtree_control", "+"+ctrl); err != nil && needed(ctrl) {
+				return fmt.Errorf("enable cgroup controller %s: %w", ctrl, err)
+			}
+		}
+	}
+	return nil
+}
+
+func containsAll(have, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// apply writes s to its file in the group directory dir.
+func (s setting) apply(dir string) error {
+	err := writeFile(dir+"/"+s.file, s.value)
+	if err != nil && !(s.optional && errors.Is(err, fs.ErrNotExist)) {
+		return fmt.Errorf("set %s: %w", s.what, err)
+	}
+	return nil
 }
 
 // Load finds the group of container id, as left by Create in another
@@ -134,29 +232,38 @@ func load(l layout, id string) (*Cgroup, error) {
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
+	exists := func(dir string) (bool, error) {
+		_, err := os.Lstat(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("load cgroup %s: %w", id, err)
+		}
+		return true, nil
+	}
 	c := &Cgroup{id: id}
-	if l.v1 {
-		v1, err := cgroup1.Load(cgroup1.StaticPath(group(id)))
-		switch {
-		case err == nil:
-			c.v1 = v1
-		case !errors.Is(err, cgroup1.ErrCgroupDeleted):
-			return nil, fmt.Errorf("load cgroup %s: %w", id, err)
+	for _, h := range l.v1 {
+		dir := h.dir + parent + "/" + id
+		ok, err := exists(dir)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			c.v1 = append(c.v1, v1group{h, dir})
 		}
 	}
 	if l.v2 != "" {
-		dir := filepath.Join(l.v2, group(id))
-		if _, err := os.Stat(dir); err == nil {
-			m, err := cgroup2.Load(group(id), cgroup2.WithMountpoint(l.v2))
-			if err != nil {
-				return nil, fmt.Errorf("load cgroup %s: %w", id, err)
-			}
-			c.v2, c.v2dir = m, dir
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("load cgroup %s: %w", id, err)
+		dir := l.v2 + parent + "/" + id
+		ok, err := exists(dir)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			c.v2 = dir
 		}
 	}
-	if c.v1 == nil && c.v2 == nil {
+	if len(c.v1) == 0 && c.v2 == "" {
 		return nil, ErrNotFound
 	}
 	return c, nil
@@ -165,32 +272,22 @@ func load(l layout, id string) (*Cgroup, error) {
 // Add moves process pid, with all its threads, into the group in every
 // hierarchy.
 func (c *Cgroup) Add(pid int) error {
-	if c.v1 != nil {
-		if err := c.v1.AddProc(uint64(pid)); err != nil {
-			return fmt.Errorf("add process %d to cgroup %s: %w", pid, c.id, err)
-		}
-	}
-	if c.v2 != nil {
-		if err := c.v2.AddProc(uint64(pid)); err != nil {
+	for _, d := range c.dirs() {
+		if err := writeFile(d+"/cgroup.procs", strconv.Itoa(pid)); err != nil {
 			return fmt.Errorf("add process %d to cgroup %s: %w", pid, c.id, err)
 		}
 	}
 	return nil
 }
 
-// dirs returns the group's directory in every hierarchy.
+// dirs returns the group's directory in every hierarchy, v1 first.
 func (c *Cgroup) dirs() []string {
 	var out []string
-	if c.v1 != nil {
-		for _, s := range c.v1.Subsystems() {
-			// Every controller the library creates implements Path.
-			if p, ok := s.(interface{ Path(string) string }); ok {
-				out = append(out, p.Path(group(c.id)))
-			}
-		}
+	for _, g := range c.v1 {
+		out = append(out, g.dir)
 	}
-	if c.v2 != nil {
-		out = append(out, c.v2dir)
+	if c.v2 != "" {
+		out = append(out, c.v2)
 	}
 	return out
 }
@@ -200,7 +297,84 @@ func (c *Cgroup) dirs() []string {
 func (c *Cgroup) ProcsFiles() []string {
 	var out []string
 	for _, d := range c.dirs() {
-		out = append(out, filepath.Join(d, "cgroup.procs"))
+		out = append(out, d+"/cgroup.procs")
 	}
 	return out
+}
+
+// writeFile writes value to a cgroup control file in one write, as the
+// kernel wants it. The file must exist.
+func writeFile(path, value string) error {
+	fd, err := ignoringEINTR(func() (int, error) {
+		return unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	if _, err := ignoringEINTR(func() (int, error) { return unix.Write(fd, []byte(value)) }); err != nil {
+		return &fs.PathError{Op: "write", Path: path, Err: err}
+	}
+	return nil
+}
+
+// readFile reads a (small) cgroup control file.
+func readFile(path string) (string, error) {
+	fd, err := ignoringEINTR(func() (int, error) {
+		return unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		return "", &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 0, 512)
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, len(buf))
+		}
+		n, err := ignoringEINTR(func() (int, error) { return unix.Read(fd, buf[len(buf):cap(buf)]) })
+		if err != nil {
+			return "", &fs.PathError{Op: "read", Path: path, Err: err}
+		}
+		if n == 0 {
+			return string(buf), nil
+		}
+		buf = buf[:len(buf)+n]
+	}
+}
+
+func ignoringEINTR(f func() (int, error)) (int, error) {
+	for {
+		n, err := f()
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
+}
+
+// OOMKilled reports whether the kernel's OOM killer killed a process of the
+// group (Docker's State.OOMKilled): the oom_kill count of memory.oom_control
+// (v1) or memory.events (v2).
+func (c *Cgroup) OOMKilled() bool {
+	var files []string
+	for _, g := range c.v1 {
+		if slices.Contains(g.h.controllers, "memory") {
+			files = append(files, g.dir+"/memory.oom_control")
+		}
+	}
+	if c.v2 != "" {
+		files = append(files, c.v2+"/memory.events")
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if n, ok := strings.CutPrefix(line, "oom_kill "); ok && n != "0" {
+				return true
+			}
+		}
+	}
+	return false
 }

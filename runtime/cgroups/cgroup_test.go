@@ -14,11 +14,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // These tests create real cgroups and need root; CI runs as root.
 
-func testID(t *testing.T) string {
+func testID(t testing.TB) string {
 	t.Helper()
 	b := make([]byte, 6)
 	if _, err := rand.Read(b); err != nil {
@@ -92,6 +94,24 @@ func readTrim(t *testing.T, path string) string {
 	return strings.TrimSpace(string(b))
 }
 
+// groupDir returns the group's directory in the v1 hierarchy that has
+// controller.
+func groupDir(t *testing.T, l layout, controller, id string) string {
+	t.Helper()
+	for _, h := range l.v1 {
+		if h.has(controller) {
+			return filepath.Join(h.dir, "hutch", id)
+		}
+	}
+	t.Fatalf("no %s hierarchy in %+v", controller, l)
+	return ""
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
 func TestCreateLimits(t *testing.T) {
 	l := mustLayout(t)
 	id := testID(t)
@@ -110,22 +130,35 @@ func TestCreateLimits(t *testing.T) {
 		assertGone(t, id)
 	})
 
-	var want map[string]string
+	want := map[string]string{}
 	if l.limits2 {
 		dir := filepath.Join(l.v2, "hutch", id)
-		want = map[string]string{
-			filepath.Join(dir, "memory.max"): "67108864",
-			filepath.Join(dir, "pids.max"):   "50",
-			filepath.Join(dir, "cpu.max"):    "50000 100000",
+		want[filepath.Join(dir, "memory.max")] = "67108864"
+		want[filepath.Join(dir, "pids.max")] = "50"
+		want[filepath.Join(dir, "cpu.max")] = "50000 100000"
+		if swap := filepath.Join(dir, "memory.swap.max"); exists(swap) {
+			want[swap] = "67108864" // Docker: swap = memory
 		}
 	} else {
-		want = map[string]string{
-			"/sys/fs/cgroup/memory/hutch/" + id + "/memory.limit_in_bytes": "67108864",
-			"/sys/fs/cgroup/pids/hutch/" + id + "/pids.max":                "50",
-			"/sys/fs/cgroup/cpu/hutch/" + id + "/cpu.cfs_quota_us":         "50000",
-			"/sys/fs/cgroup/cpu/hutch/" + id + "/cpu.cfs_period_us":        "100000",
-			// Not restricted: the group inherits the root's allow-all.
-			"/sys/fs/cgroup/devices/hutch/" + id + "/devices.list": "a *:* rwm",
+		mem := groupDir(t, l, "memory", id)
+		cpu := groupDir(t, l, "cpu", id)
+		want[filepath.Join(mem, "memory.limit_in_bytes")] = "67108864"
+		want[filepath.Join(groupDir(t, l, "pids", id), "pids.max")] = "50"
+		want[filepath.Join(cpu, "cpu.cfs_quota_us")] = "50000"
+		want[filepath.Join(cpu, "cpu.cfs_period_us")] = "100000"
+		// Not restricted: the group inherits the root's allow-all.
+		want[filepath.Join(groupDir(t, l, "devices", id), "devices.list")] = "a *:* rwm"
+		if memsw := filepath.Join(mem, "memory.memsw.limit_in_bytes"); exists(memsw) {
+			want[memsw] = "134217728" // Docker: memory+swap = 2x memory
+		} else {
+			t.Log("no swap accounting: memory.memsw.limit_in_bytes not checked")
+		}
+		cpuset := groupDir(t, l, "cpuset", id)
+		for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+			got := readTrim(t, filepath.Join(cpuset, f))
+			if got == "" || got != readTrim(t, filepath.Join(filepath.Dir(cpuset), f)) {
+				t.Errorf("%s = %q, want the parent's, non-empty", f, got)
+			}
 		}
 	}
 	for path, v := range want {
@@ -138,14 +171,75 @@ func TestCreateLimits(t *testing.T) {
 			t.Errorf("no v2 group: %v", err)
 		}
 	}
+
+	cmd := sleeper(t)
+	if err := cg.Add(cmd.Process.Pid); err != nil {
+		t.Fatalf("Add: %v", err)
+	}
+	assertMember(t, l, cmd.Process.Pid, id)
+}
+
+// A Create that fails part way leaves no group behind.
+func TestCreateFails(t *testing.T) {
+	l := mustLayout(t)
+	type failCase struct {
+		name    string
+		l       layout
+		res     func(*specs.LinuxResources)
+		wantErr string
+	}
+	tests := []failCase{
+		// A hierarchy after the real ones that cannot be made.
+		{
+			name:    "mkdir",
+			l:       layout{v1: append(slices.Clone(l.v1), hierarchy{dir: "/nonexistent", controllers: []string{"name=none"}}), v2: l.v2},
+			wantErr: "create cgroup /nonexistent/hutch: no such file or directory",
+		},
+		// The kernel refuses a CFS quota under 1ms.
+		{
+			name:    "limit",
+			l:       l,
+			res:     func(r *specs.LinuxResources) { q := int64(10); r.CPU.Quota = &q },
+			wantErr: "set cpu limit: write ",
+		},
+	}
+	if l.limits2 {
+		tests[0].l = layout{v2: "/nonexistent", limits2: true}
+	} else if l.v2 != "" {
+		// Hybrid: the v2 tree taken for a unified one, where the
+		// memory controller is not available.
+		tests = append(tests, failCase{name: "v2 controller missing", l: layout{v2: l.v2, limits2: true}, wantErr: "set memory limit: open " + l.v2 + "/hutch/"})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := testID(t)
+			r, err := Resources("64m", "0.5", 50)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.res != nil {
+				tt.res(r)
+			}
+			cg, err := create(tt.l, id, r)
+			if err == nil {
+				cg.Delete()
+				t.Fatal("create succeeded")
+			}
+			if !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("create error = %v, want %q", err, tt.wantErr)
+			}
+			t.Log(err)
+			assertGone(t, id)
+		})
+	}
 }
 
 func TestAddLoadDelete(t *testing.T) {
 	layouts := map[string]layout{"host": mustLayout(t)}
 	// On a hybrid host, also run the v1-only path (per-pid kill, no
 	// cgroup.kill) and the v2-only path (cgroup.kill, no controllers).
-	if h := layouts["host"]; h.v1 && h.v2 != "" {
-		layouts["v1 only"] = layout{v1: true}
+	if h := layouts["host"]; len(h.v1) > 0 && h.v2 != "" {
+		layouts["v1 only"] = layout{v1: h.v1}
 		layouts["v2 only"] = layout{v2: h.v2}
 	}
 	for name, l := range layouts {
@@ -196,33 +290,31 @@ func TestAddLoadDelete(t *testing.T) {
 }
 
 // assertMember checks /proc/<pid>/cgroup names the group in every hierarchy
-// the layout uses.
+// the layout uses: each v1 one and the v2 tree (the 0:: line).
 func assertMember(t *testing.T, l layout, pid int, id string) {
 	t.Helper()
 	want := "/hutch/" + id
-	var v1Lines int
-	var v2OK bool
+	in := map[string]string{} // controllers, sorted, "" for v2 -> group
 	for _, line := range strings.Split(readTrim(t, "/proc/"+strconv.Itoa(pid)+"/cgroup"), "\n") {
 		parts := strings.SplitN(line, ":", 3)
 		if len(parts) != 3 {
 			t.Fatalf("bad /proc/pid/cgroup line %q", line)
 		}
-		if parts[1] == "" {
-			v2OK = parts[2] == want
-			continue
-		}
-		if l.v1 {
-			v1Lines++
-			if parts[2] != want {
-				t.Errorf("hierarchy %s: in %s, want %s", parts[1], parts[2], want)
-			}
+		ctrls := strings.Split(parts[1], ",")
+		slices.Sort(ctrls)
+		in[strings.Join(ctrls, ",")] = parts[2]
+	}
+	for _, h := range l.v1 {
+		ctrls := slices.Sorted(slices.Values(h.controllers))
+		if got, ok := in[strings.Join(ctrls, ",")]; !ok || got != want {
+			t.Errorf("hierarchy %v: in %q, want %s", h.controllers, got, want)
 		}
 	}
-	if l.v1 && v1Lines == 0 {
-		t.Error("no v1 hierarchy in /proc/pid/cgroup")
+	if len(l.v1) == 0 && !l.limits2 && l.v2 == "" {
+		t.Error("empty layout")
 	}
-	if l.v2 != "" && !v2OK {
-		t.Errorf("v2 (0::) line is not %s", want)
+	if l.v2 != "" && in[""] != want {
+		t.Errorf("v2 (0::) line is %q, want %s", in[""], want)
 	}
 }
 

@@ -1,0 +1,188 @@
+//go:build integration
+
+package integration
+
+import (
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+)
+
+// runPty is hutch running on the slave side of a real pseudo-terminal.
+type runPty struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	ptmx *os.File
+	mu   sync.Mutex
+	out  strings.Builder
+	done chan error
+}
+
+func (e *env) runStartPty(rows, cols uint16, args ...string) *runPty {
+	t := e.t
+	t.Helper()
+	cmd := e.command(args...)
+	cmd.Env = append(cmd.Env, "TERM=xterm")
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: rows, Cols: cols})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &runPty{t: t, cmd: cmd, ptmx: ptmx, done: make(chan error, 1)}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := ptmx.Read(buf)
+			s.mu.Lock()
+			s.out.Write(buf[:n])
+			s.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	go func() { s.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		select {
+		case <-s.done:
+		default:
+			cmd.Process.Kill()
+			<-s.done
+		}
+		ptmx.Close()
+	})
+	return s
+}
+
+func (s *runPty) output() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.ReplaceAll(s.out.String(), "\r", "")
+}
+
+// waitOutput waits until the terminal has shown a match of re.
+func (s *runPty) waitOutput(re *regexp.Regexp, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if re.MatchString(s.output()) {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
+
+// wait returns hutch's exit code; -1 if it did not end in time.
+func (s *runPty) wait(timeout time.Duration) int {
+	select {
+	case err := <-s.done:
+		s.done <- err // for the cleanup
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		return 0
+	case <-time.After(timeout):
+		return -1
+	}
+}
+
+var (
+	runTTYLine    = regexp.MustCompile(`(?m)^/dev/(pts/[0-9]+|console|tty)$`)
+	runSize40x100 = regexp.MustCompile(`(?m)^40 100$`)
+)
+
+// run -it gives a usable shell on a pty with the terminal's size, follows
+// resizes, and its exit code is the shell's.
+func TestRunPtyInteractive(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	s := e.runStartPty(40, 100, "run", "--rm", "-it", "busybox", "sh")
+	runWaitFor(t, 10*time.Second, "the container to start", func() bool { return len(e.runPsQ()) == 1 })
+	if _, err := io.WriteString(s.ptmx, "stty size; tty; echo marker-$((6*7))\n"); err != nil {
+		t.Fatal(err)
+	}
+	if !s.waitOutput(regexp.MustCompile(`(?m)^marker-42$`), 10*time.Second) {
+		t.Fatalf("no answer from the shell; terminal shows %q", s.output())
+	}
+	out := s.output()
+	if !runSize40x100.MatchString(out) {
+		t.Errorf("stty size inside: want 40 100; terminal shows %q", out)
+	}
+	if !runTTYLine.MatchString(out) {
+		t.Errorf("tty inside: want a terminal device; terminal shows %q", out)
+	}
+	// The shell echoes what is typed (the container's pty does it, once).
+	if n := strings.Count(out, "echo marker-"); n != 1 {
+		t.Errorf("typed line shown %d times, want once (raw mode outside, echo inside): %q", n, out)
+	}
+
+	t.Run("resize", func(t *testing.T) {
+		if err := pty.Setsize(s.ptmx, &pty.Winsize{Rows: 50, Cols: 120}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond) // SIGWINCH is asynchronous
+		io.WriteString(s.ptmx, "stty size; echo resized-$((1+1))\n")
+		if !s.waitOutput(regexp.MustCompile(`(?m)^resized-2$`), 10*time.Second) {
+			t.Fatalf("no answer from the shell; terminal shows %q", s.output())
+		}
+		if !regexp.MustCompile(`(?m)^50 120$`).MatchString(s.output()) {
+			t.Errorf("after resizing the terminal to 50x120, stty size inside: terminal shows %q", s.output())
+		}
+	})
+
+	t.Run("ctrl-c", func(t *testing.T) {
+		// ^C is a byte for the container's terminal, which interrupts the
+		// shell's foreground job, not hutch.
+		io.WriteString(s.ptmx, "sleep 30; echo slept\n")
+		time.Sleep(300 * time.Millisecond)
+		io.WriteString(s.ptmx, "\x03")
+		time.Sleep(100 * time.Millisecond)
+		io.WriteString(s.ptmx, "echo after-$((2+2))\n")
+		if !s.waitOutput(regexp.MustCompile(`(?m)^after-4$`), 10*time.Second) {
+			t.Fatalf("^C did not interrupt sleep in the container; terminal shows %q", s.output())
+		}
+		if strings.Contains(s.output(), "\nslept") {
+			t.Errorf("sleep was not interrupted: %q", s.output())
+		}
+	})
+
+	if _, err := io.WriteString(s.ptmx, "exit 3\n"); err != nil {
+		t.Fatal(err)
+	}
+	if code := s.wait(15 * time.Second); code != 3 {
+		t.Errorf("exit 3 in the shell: hutch exit %d, want 3; terminal shows %q", code, s.output())
+	}
+	if ids := e.ids(); len(ids) != 0 {
+		t.Errorf("--rm left %v", ids)
+	}
+}
+
+// run -t without -i: a pty for output, the terminal's size, and no input.
+func TestRunPtyNoStdin(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	s := e.runStartPty(40, 100, "run", "--rm", "-t", "busybox", "sh", "-c", `stty size; tty; read -t 2 x; echo "got=[$x]"; exit 4`)
+	// Typed input must not reach the container.
+	io.WriteString(s.ptmx, "typed\n")
+	if code := s.wait(15 * time.Second); code != 4 {
+		t.Fatalf("run -t: exit %d, want 4; terminal shows %q", code, s.output())
+	}
+	out := s.output()
+	if !runSize40x100.MatchString(out) || !runTTYLine.MatchString(out) {
+		t.Errorf("run -t: want 40 100 and a terminal device; terminal shows %q", out)
+	}
+	if !strings.Contains(out, "got=[]") {
+		t.Errorf("run -t without -i: typed input reached the container; terminal shows %q", out)
+	}
+}

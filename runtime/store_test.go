@@ -1,0 +1,164 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+func newTestStore(t *testing.T) *Store {
+	t.Helper()
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func testContainer(id, name string) *Container {
+	return &Container{ID: id, Name: name, Image: "busybox", Command: []string{"true"}, Created: now(), Status: StatusCreated}
+}
+
+func TestStoreCreateGet(t *testing.T) {
+	s := newTestStore(t)
+	a := testContainer("aaaa1111"+fmt.Sprint(time.Now().UnixNano()), "web")
+	b := testContainer("aaaa2222", "db")
+	for _, c := range []*Container{a, b} {
+		if err := s.create(c, map[string][]byte{"hostname": []byte("h\n")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(s.Dir(a.ID), "hostname")); err != nil || string(b) != "h\n" {
+		t.Errorf("hostname file = %q, %v", b, err)
+	}
+	for ref, want := range map[string]string{"web": a.ID, a.ID: a.ID, "aaaa2": b.ID, "db": b.ID} {
+		c, err := s.Get(ref)
+		if err != nil || c.ID != want {
+			t.Errorf("Get(%q) = %v, %v, want %s", ref, c, err, want)
+		}
+	}
+	if _, err := s.Get("aaaa"); err == nil {
+		t.Error("ambiguous prefix accepted")
+	}
+	if _, err := s.Get("nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get(nope) = %v, want ErrNotFound", err)
+	}
+	if err := s.create(testContainer("cccc", "web"), nil); !errors.Is(err, ErrNameInUse) {
+		t.Errorf("duplicate name: %v, want ErrNameInUse", err)
+	}
+	if _, err := os.Stat(s.Dir("cccc")); !os.IsNotExist(err) {
+		t.Errorf("refused create left %s behind", s.Dir("cccc"))
+	}
+	all, err := s.List()
+	if err != nil || len(all) != 2 || all[0].ID != a.ID {
+		t.Errorf("List() = %v, %v, want a then b", all, err)
+	}
+	if err := s.remove(a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get("web"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get after remove = %v", err)
+	}
+}
+
+// Names stay unique when many creators race (the lock is an flock, so
+// goroutines are as good a test as processes).
+func TestStoreCreateRace(t *testing.T) {
+	s := newTestStore(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- s.create(testContainer(fmt.Sprintf("id%02d", i), "same"), nil)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	ok := 0
+	for err := range errs {
+		if err == nil {
+			ok++
+		} else if !errors.Is(err, ErrNameInUse) {
+			t.Errorf("create: %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d creates of one name succeeded, want 1", ok)
+	}
+}
+
+// A record whose monitor is gone is marked exited (or removed with --rm).
+func TestStoreReconcileDeadMonitor(t *testing.T) {
+	s := newTestStore(t)
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := cmd.Process.Pid // reaped: gone
+	c := testContainer("dddd", "orphan")
+	c.Status, c.MonitorPid, c.MonitorStart, c.BootID = StatusRunning, dead, 12345, bootID()
+	c.Pid, c.PidStart = dead, 12345
+	if err := s.create(c, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get("orphan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != StatusExited || got.MonitorPid != 0 || got.Pid != 0 || got.ExitCode != 137 || got.Error == "" {
+		t.Errorf("reconciled record = %+v, want exited 137 with no pids", got)
+	}
+
+	rm := testContainer("eeee", "gone")
+	rm.Status, rm.AutoRemove, rm.MonitorPid, rm.MonitorStart, rm.BootID = StatusRunning, true, dead, 1, bootID()
+	if err := s.create(rm, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get("gone"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("--rm container with dead monitor: Get = %v, want ErrNotFound", err)
+	}
+	if _, err := os.Stat(s.Dir("eeee")); !os.IsNotExist(err) {
+		t.Error("--rm container's directory left behind")
+	}
+
+	// A live monitor (this process) is left alone; a record from another boot is not.
+	start, _ := selfStart()
+	live := testContainer("ffff", "live")
+	live.Status, live.MonitorPid, live.MonitorStart, live.BootID = StatusRunning, os.Getpid(), start, bootID()
+	old := testContainer("ffff0", "lastboot")
+	old.Status, old.MonitorPid, old.MonitorStart, old.BootID = StatusRunning, os.Getpid(), start, "another-boot"
+	for _, c := range []*Container{live, old} {
+		if err := s.create(c, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c, _ := s.Get("live"); c == nil || c.Status != StatusRunning {
+		t.Errorf("live container reconciled: %+v", c)
+	}
+	if c, _ := s.Get("lastboot"); c == nil || c.Status != StatusExited {
+		t.Errorf("container from another boot still running: %+v", c)
+	}
+}
+
+func TestWriteFileAtomic(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	for _, content := range []string{"one", "two"} {
+		if err := writeFileAtomic(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := os.ReadFile(p); string(b) != content {
+			t.Errorf("content = %q, want %q", b, content)
+		}
+	}
+	ents, _ := os.ReadDir(filepath.Dir(p))
+	if len(ents) != 1 {
+		t.Errorf("temp files left: %v", ents)
+	}
+}
