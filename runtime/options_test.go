@@ -28,7 +28,7 @@ func TestValidate(t *testing.T) {
 		{"nnp false", RunOptions{Image: "busybox", SecurityOpts: []string{"no-new-privileges:false"}}, true},
 		{"nnp bad value", RunOptions{Image: "busybox", SecurityOpts: []string{"no-new-privileges:maybe"}}, false},
 		{"unknown security opt", RunOptions{Image: "busybox", SecurityOpts: []string{"seccomp=unconfined"}}, false},
-		{"negative pids", RunOptions{Image: "busybox", PidsLimit: -1}, false},
+		{"pids -1 is unlimited", RunOptions{Image: "busybox", PidsLimit: -1}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
