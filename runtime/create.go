@@ -75,7 +75,7 @@ func (s *Store) Create(o RunOptions) (*Container, error) {
 		Cwd: o.Workdir, Hostname: hostname,
 		UID: u.UID, GID: u.GID, AdditionalGids: u.AdditionalGids, Home: u.Home,
 		Tty: o.Tty, Caps: caps.Sets(capList, u.UID), NoNewPrivileges: nnp,
-		ReadOnly: o.ReadOnly, Privileged: o.Privileged, Init: o.Init,
+		ReadOnly: o.ReadOnly, Privileged: o.Privileged, Init: o.Init, Volatile: o.AutoRemove,
 		Network: network, Resources: res, HostNofileHard: hostNofileHard(),
 	})
 	config, err := json.MarshalIndent(spec, "", "  ")
@@ -93,6 +93,13 @@ func (s *Store) Create(o RunOptions) (*Container, error) {
 		AutoRemove: o.AutoRemove, Init: o.Init, Network: network, Privileged: o.Privileged,
 		CapAdd: o.CapAdd, CapDrop: o.CapDrop, Tty: o.Tty, OpenStdin: o.Interactive,
 		Status: StatusCreated,
+	}
+	if !o.Detach {
+		// The caller is the monitor of a foreground run: claim it now and
+		// save the monitor one write of the record.
+		if start, err := selfStart(); err == nil {
+			c.MonitorPid, c.MonitorStart, c.BootID = os.Getpid(), start, bootID()
+		}
 	}
 	if err := s.create(c, files); err != nil {
 		return nil, err

@@ -29,7 +29,7 @@ func (s *Store) Run(o RunOptions, stdin *os.File, stdout, stderr io.Writer) (int
 		return s.startDetached(c.ID)
 	}
 	a := attach{interactive: o.Interactive, tty: o.Tty, stdin: stdin, stdout: stdout, stderr: stderr}
-	code, err := s.monitor(c.ID, a, func(error) {})
+	code, err := s.monitor(c, a, func(error) {})
 	return code, c, err
 }
 
@@ -99,11 +99,13 @@ func MonitorMain(root, id string) {
 		writeInitError(ready, 125, err.Error())
 		os.Exit(125)
 	}
-	a := attach{detached: true}
-	if c, err := s.read(id); err == nil {
-		a.tty, a.interactive = c.Tty, c.OpenStdin
+	c, err := s.read(id)
+	if err != nil {
+		writeInitError(ready, 125, err.Error())
+		os.Exit(125)
 	}
-	code, _ := s.monitor(id, a, func(err error) {
+	a := attach{detached: true, tty: c.Tty, interactive: c.OpenStdin}
+	code, _ := s.monitor(c, a, func(err error) {
 		switch {
 		case errors.Is(err, errAlreadyRunning):
 			ready.Write([]byte(readyRunning))

@@ -38,7 +38,8 @@ func now() time.Time { return time.Now().UTC() }
 // monitor runs one container from start to exit and returns its exit code.
 // ready is called once: nil when the command runs, or the start error.
 // It must run on the goroutine that will live as long as the container.
-func (s *Store) monitor(id string, a attach, ready func(error)) (code int, err error) {
+func (s *Store) monitor(c *Container, a attach, ready func(error)) (code int, err error) {
+	id := c.ID
 	// Pdeathsig follows this thread: keep it for the container's whole life.
 	goruntime.LockOSThread()
 	start, err := selfStart()
@@ -46,14 +47,9 @@ func (s *Store) monitor(id string, a attach, ready func(error)) (code int, err e
 		ready(err)
 		return 125, err
 	}
-	c, err := s.update(id, func(c *Container) error {
-		if c.MonitorPid != 0 && c.BootID == bootID() && alive(c.MonitorPid, c.MonitorStart) {
-			return errAlreadyRunning // another monitor owns it (a parallel start)
-		}
-		c.MonitorPid, c.MonitorStart, c.BootID = os.Getpid(), start, bootID()
-		c.Error = ""
-		return nil
-	})
+	if c.MonitorPid != os.Getpid() || c.MonitorStart != start { // not claimed when created
+		c, err = s.claim(id, start)
+	}
 	if err != nil {
 		ready(err)
 		return 125, err
@@ -81,6 +77,19 @@ func (s *Store) monitor(id string, a attach, ready func(error)) (code int, err e
 	code = run.wait()
 	s.finish(id, code, nil, true)
 	return code, nil
+}
+
+// claim makes this process the container's monitor, unless another live
+// monitor already is (a parallel start).
+func (s *Store) claim(id string, start uint64) (*Container, error) {
+	return s.update(id, func(c *Container) error {
+		if c.MonitorPid != 0 && c.BootID == bootID() && alive(c.MonitorPid, c.MonitorStart) {
+			return errAlreadyRunning
+		}
+		c.MonitorPid, c.MonitorStart, c.BootID = os.Getpid(), start, bootID()
+		c.Error = ""
+		return nil
+	})
 }
 
 // finish records the end of a run (or of a failed start), frees what the
@@ -138,17 +147,21 @@ type running struct {
 
 func (r *running) kill() { unix.Kill(r.pid, unix.SIGKILL) }
 
-// wait returns the container's exit code once it and its output are done.
-func (r *running) wait() int {
+// forwardSignals passes the signals hutch gets on to the container.
+func (r *running) forwardSignals() {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+	r.cleanup = append(r.cleanup, func() { signal.Stop(sigs) })
 	go func() {
 		for sig := range sigs {
 			unix.Kill(r.pid, sig.(unix.Signal))
 		}
 	}()
+}
+
+// wait returns the container's exit code once it and its output are done.
+func (r *running) wait() int {
 	err := r.cmd.Wait()
-	signal.Stop(sigs)
 	r.copiers.Wait()
 	for i := len(r.cleanup) - 1; i >= 0; i-- {
 		r.cleanup[i]()
@@ -175,12 +188,25 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 	if err != nil {
 		return nil, err
 	}
-	cg, err := cgroups.Create(c.ID, spec.Linux.Resources)
-	if err != nil {
-		return nil, err
-	}
 	r := &running{}
+	// Making a cgroup in every hierarchy is the slowest step of a start:
+	// do it while the init is cloned and its runtime starts up.
+	type made struct {
+		cg  *cgroups.Cgroup
+		err error
+	}
+	cgDone := make(chan made, 1)
+	go func() {
+		cg, err := cgroups.Create(c.ID, spec.Linux.Resources)
+		cgDone <- made{cg, err}
+	}()
+	var cg *cgroups.Cgroup
 	defer func() {
+		if cg == nil { // not received yet: wait, so nothing is left behind
+			if m := <-cgDone; m.err == nil {
+				cg = m.cg
+			}
+		}
 		if err != nil {
 			if r.cmd != nil && r.cmd.Process != nil {
 				r.kill()
@@ -190,7 +216,9 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 			for i := len(r.cleanup) - 1; i >= 0; i-- {
 				r.cleanup[i]()
 			}
-			cg.Delete()
+			if cg != nil {
+				cg.Delete()
+			}
 		}
 	}()
 	for _, d := range []string{"upper", "work", "rootfs"} {
@@ -211,7 +239,7 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 	defer parentSock.Close()
 
 	cmd := exec.Command("/proc/self/exe", InitCommand, dir)
-	cmd.Env = []string{}
+	cmd.Env = []string{"GOMAXPROCS=1"} // fewer runtime threads to start, and to stop at exec
 	cmd.ExtraFiles = []*os.File{childSock}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: flags,
@@ -223,6 +251,7 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 		childSock.Close()
 		return nil, err
 	}
+	// Clone first: the init's runtime starts up while the cgroup is made.
 	err = cmd.Start()
 	childSock.Close()
 	for _, f := range childEnds {
@@ -232,6 +261,11 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
 	r.cmd, r.pid = cmd, cmd.Process.Pid
+	r.forwardSignals()
+	m := <-cgDone
+	if cg = m.cg; m.err != nil {
+		return nil, m.err
+	}
 	if err := cg.Add(r.pid); err != nil {
 		return nil, err
 	}
@@ -306,4 +340,12 @@ func socketPair() (parent, child *os.File, err error) {
 		return nil, nil, fmt.Errorf("socketpair: %w", err)
 	}
 	return os.NewFile(uintptr(fds[0]), "sync-parent"), os.NewFile(uintptr(fds[1]), "sync-child"), nil
+}
+
+var t0 = time.Now()
+
+func T(what string) {
+	if os.Getenv("HT") != "" {
+		fmt.Fprintf(os.Stderr, "%6.2fms %d %s\n", float64(time.Since(t0).Microseconds())/1000, os.Getpid(), what)
+	}
 }

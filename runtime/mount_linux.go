@@ -25,6 +25,11 @@ func setupRootfs(spec *specs.Spec, upper, work string) error {
 	root := spec.Root.Path
 	lower := spec.Annotations[annotLowerDir]
 	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work)
+	if spec.Annotations[annotVolatile] == "true" {
+		// The upper layer dies with the container (--rm): skip the syncs
+		// overlayfs would do, above all the one at unmount (as Podman does).
+		opts += ",volatile"
+	}
 	if err := unix.Mount("overlay", root, "overlay", 0, opts); err != nil {
 		return fmt.Errorf("mount overlay root: %w", err)
 	}

@@ -10,9 +10,10 @@ import (
 
 // Annotations carry what the OCI spec has no field for.
 const (
-	annotLowerDir = "org.hutch.rootfs.lower" // image root filesystem (read-only layer)
-	annotInit     = "org.hutch.init"         // "true": keep a reaper as pid 1
-	annotNetwork  = "org.hutch.network"      // "none" or "host"
+	annotLowerDir = "org.hutch.rootfs.lower"    // image root filesystem (read-only layer)
+	annotInit     = "org.hutch.init"            // "true": keep a reaper as pid 1
+	annotNetwork  = "org.hutch.network"         // "none" or "host"
+	annotVolatile = "org.hutch.rootfs.volatile" // "true": the upper layer is thrown away at exit
 )
 
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -35,6 +36,7 @@ type specInput struct {
 	ReadOnly        bool
 	Privileged      bool
 	Init            bool
+	Volatile        bool // --rm: the upper layer is thrown away at exit
 	Network         string
 	Resources       *specs.LinuxResources
 	HostNofileHard  uint64
@@ -95,6 +97,9 @@ func newSpec(in specInput) *specs.Spec {
 	}
 	if in.Init {
 		s.Annotations[annotInit] = "true"
+	}
+	if in.Volatile {
+		s.Annotations[annotVolatile] = "true"
 	}
 	if !in.Privileged {
 		s.Linux.MaskedPaths = maskedPaths
