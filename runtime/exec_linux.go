@@ -18,6 +18,7 @@ import (
 	"github.com/hutchrt/hutch/runtime/caps"
 	"github.com/hutchrt/hutch/runtime/cgroups"
 	_ "github.com/hutchrt/hutch/runtime/nsenter" // joins the container before Go starts
+	_ "github.com/hutchrt/hutch/runtime/shim"    // the idle half of a detached monitor
 	"github.com/hutchrt/hutch/runtime/user"
 )
 

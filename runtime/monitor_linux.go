@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	goruntime "runtime"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -74,9 +75,59 @@ func (s *Store) monitor(c *Container, a attach, ready func(error)) (code int, er
 		run.kill()
 	}
 	ready(err)
+	if a.detached && err == nil {
+		err = run.execShim(s, c) // returns only if the exec failed
+		c.Error = fmt.Sprintf("monitor: %v (kept the Go monitor)", err)
+	}
+	run.copyOutputs()
 	code = run.wait()
 	s.finish(id, code, nil, true)
 	return code, nil
+}
+
+// execShim turns this detached monitor into its idle C half (runtime/shim):
+// same process, so it stays the init's parent, and exec'd from the thread
+// that cloned the init, so Pdeathsig does not fire. The shim copies the
+// output streams into the log and, when the container exits, execs
+// `hutch _finish` to record it.
+func (r *running) execShim(s *Store, c *Container) error {
+	log, err := os.OpenFile(filepath.Join(s.Dir(c.ID), "ctr.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return err
+	}
+	env := []string{"_HUTCH_SHIM=1", "_HUTCH_SHIM_ROOT=" + s.Root, "_HUTCH_SHIM_ID=" + c.ID,
+		"_HUTCH_SHIM_CHILD=" + strconv.Itoa(r.pid), "_HUTCH_SHIM_LOG=" + fdString(log)}
+	keep := []*os.File{log, r.stdinHold}
+	for i, o := range r.outputs {
+		env = append(env, []string{"_HUTCH_SHIM_STDOUT=", "_HUTCH_SHIM_STDERR="}[i]+fdString(o.r))
+		keep = append(keep, o.r)
+	}
+	for _, f := range keep {
+		if f != nil {
+			if _, err := unix.FcntlInt(f.Fd(), unix.F_SETFD, 0); err != nil { // survive the exec
+				return err
+			}
+		}
+	}
+	err = unix.Exec("/proc/self/exe", []string{"/proc/self/exe", MonitorCommand, s.Root, c.ID}, env)
+	log.Close()
+	return fmt.Errorf("exec shim: %w", err)
+}
+
+func fdString(f *os.File) string { return strconv.Itoa(int(f.Fd())) }
+
+// FinishCommand is the hidden argv[1] the shim execs when the container exited.
+const FinishCommand = "_finish"
+
+// FinishMain records a detached container's exit: `_finish ROOT ID CODE`.
+func FinishMain(root, id, code string) {
+	s, err := OpenStore(root)
+	n, convErr := strconv.Atoi(code)
+	if err != nil || convErr != nil {
+		os.Exit(125)
+	}
+	s.finish(id, n, nil, true)
+	os.Exit(n)
 }
 
 // claim makes this process the container's monitor, unless another live
@@ -138,14 +189,31 @@ func release(c *Container) error {
 
 // running is a started container as its monitor sees it.
 type running struct {
-	pid     int
-	cmd     *exec.Cmd
-	onPty   func(master *os.File) // set with -t: takes the container's pty
-	copiers sync.WaitGroup
-	cleanup []func()
+	pid       int
+	cmd       *exec.Cmd
+	outputs   []output              // the container's output streams, until copied
+	stdinHold *os.File              // -di: the write end of stdin, held open
+	onPty     func(master *os.File) // set with -t: takes the container's pty
+	copiers   sync.WaitGroup
+	cleanup   []func()
+}
+
+// output is one of the container's output streams and where it goes.
+type output struct {
+	r *os.File
+	w io.Writer
 }
 
 func (r *running) kill() { unix.Kill(r.pid, unix.SIGKILL) }
+
+// copyOutputs starts copying every output stream in this process.
+func (r *running) copyOutputs() {
+	for _, o := range r.outputs {
+		r.copiers.Add(1)
+		go func() { defer r.copiers.Done(); io.Copy(o.w, o.r); o.r.Close() }()
+	}
+	r.outputs = nil
+}
 
 // forwardSignals passes the signals hutch gets on to the container.
 func (r *running) forwardSignals() {
@@ -298,8 +366,7 @@ func (r *running) wireStdio(cmd *exec.Cmd, a attach, log *logs.Writer) ([]*os.Fi
 			return nil, err
 		}
 		childEnds = append(childEnds, pw)
-		r.copiers.Add(1)
-		go func() { defer r.copiers.Done(); io.Copy(w, pr); pr.Close() }()
+		r.outputs = append(r.outputs, output{pr, w})
 	}
 	cmd.Stdout, cmd.Stderr = childEnds[0], childEnds[1]
 	switch {
@@ -313,6 +380,7 @@ func (r *running) wireStdio(cmd *exec.Cmd, a attach, log *logs.Writer) ([]*os.Fi
 		}
 		cmd.Stdin = pr
 		childEnds = append(childEnds, pr)
+		r.stdinHold = pw
 		r.cleanup = append(r.cleanup, func() { pw.Close() })
 	}
 	return childEnds, nil
@@ -323,6 +391,11 @@ func (r *running) wireStdio(cmd *exec.Cmd, a attach, log *logs.Writer) ([]*os.Fi
 // the user's terminal).
 func (r *running) wirePty(a attach, out io.Writer) {
 	r.onPty = func(ptmx *os.File) {
+		if a.detached { // nobody types into it: copy it like a pipe
+			r.outputs = append(r.outputs, output{ptmx, out})
+			r.cleanup = append(r.cleanup, func() { ptmx.Close() })
+			return
+		}
 		var stdin *os.File
 		if !a.detached {
 			stdin = a.stdin

@@ -22,6 +22,8 @@ func main() {
 			runtime.MonitorMain(os.Args[2], os.Args[3])
 		case runtime.ExecCommand:
 			runtime.ExecInit()
+		case runtime.FinishCommand:
+			runtime.FinishMain(os.Args[2], os.Args[3], os.Args[4])
 		}
 	}
 	os.Exit(run(os.Args))
