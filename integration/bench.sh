@@ -18,8 +18,8 @@ median_ms() {
 	local times=() t0 t1
 	for _ in 1 2 3; do "$@" >/dev/null 2>&1; done
 	for ((i = 0; i < N; i++)); do
-		t0=$(date +%s%N); "$@" >/dev/null 2>&1; t1=$(date +%s%N)
-		times+=($(((t1 - t0) / 1000)))
+		t0=${EPOCHREALTIME/./}; "$@" >/dev/null 2>&1; t1=${EPOCHREALTIME/./} # microseconds, no subprocess
+		times+=($((t1 - t0)))
 	done
 	printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.2f", a[int((NR+1)/2)]/1000}'
 }

@@ -101,7 +101,12 @@ func (s *Store) Create(o RunOptions) (*Container, error) {
 			c.MonitorPid, c.MonitorStart, c.BootID = os.Getpid(), start, bootID()
 		}
 	}
-	if err := s.create(c, files); err != nil {
+	err = s.create(c, files)
+	for try := 0; err != nil && errors.Is(err, ErrNameInUse) && o.Name == "" && try < 10; try++ {
+		c.Name = randomName() // a generated name that clashed: draw again, as Docker does
+		err = s.create(c, files)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return c, nil
