@@ -19,7 +19,9 @@ import (
 
 var hutchBin string
 
-func TestMain(m *testing.M) {
+func TestMain(m *testing.M) { os.Exit(testMain(m)) }
+
+func testMain(m *testing.M) int {
 	hutchBin = os.Getenv("HUTCH_BIN")
 	if hutchBin == "" {
 		dir, err := os.MkdirTemp("", "hutch-bin")
@@ -31,11 +33,34 @@ func TestMain(m *testing.M) {
 		build.Stdout, build.Stderr = os.Stdout, os.Stderr
 		if err := build.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "build hutch:", err)
-			os.Exit(1)
+			return 1
 		}
 		defer os.RemoveAll(dir)
 	}
-	os.Exit(m.Run())
+	before := containerCgroups()
+	code := m.Run()
+	// Per-test cleanups check their own containers; this catches the rest
+	// (a container no test knew about, a cgroup whose record was lost).
+	time.Sleep(200 * time.Millisecond)
+	for dir := range containerCgroups() {
+		if !before[dir] {
+			fmt.Fprintln(os.Stderr, "leak: cgroup", dir)
+			code = 1
+		}
+	}
+	return code
+}
+
+// containerCgroups lists the per-container cgroup directories of every hutch.
+func containerCgroups() map[string]bool {
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/hutch/*")
+	out := map[string]bool{}
+	for _, d := range dirs {
+		if st, err := os.Stat(d); err == nil && st.IsDir() {
+			out[d] = true
+		}
+	}
+	return out
 }
 
 // env is one isolated hutch instance (its own --root).

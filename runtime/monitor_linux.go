@@ -144,21 +144,22 @@ func (s *Store) claim(id string, start uint64) (*Container, error) {
 }
 
 // finish records the end of a run (or of a failed start), frees what the
-// container held and, with --rm, removes it.
+// container held and, with --rm, removes it. The cgroup goes whatever became
+// of the record (rm -f may have removed it already).
 func (s *Store) finish(id string, code int, startErr error, ran bool) {
+	cg, err := cgroups.Load(id)
+	oom := err == nil && cg.OOMKilled() // read before the group goes
+	released := make(chan error, 1)
+	go func() { released <- deleteCgroup(cg, err) }() // kernel work: overlap it with the disk work
 	if c, err := s.read(id); err == nil && c.AutoRemove {
-		release(c)
 		s.remove(id)
+		<-released
 		s.tellWaiters(id, code)
 		return
 	}
-	oom := false
-	if cg, err := cgroups.Load(id); err == nil {
-		oom = cg.OOMKilled() // read before release removes the group
-	}
+	relErr := <-released
 	s.update(id, func(c *Container) error {
 		c.OOMKilled = oom
-		relErr := release(c)
 		if ran || c.Status != StatusCreated {
 			c.Status = StatusExited
 			c.FinishedAt = now()
@@ -177,12 +178,16 @@ func (s *Store) finish(id string, code int, startErr error, ran bool) {
 // release frees what a container holds while it runs. Mounts need nothing:
 // they live in the container's mount namespace and vanish with it.
 func release(c *Container) error {
-	cg, err := cgroups.Load(c.ID)
-	if errors.Is(err, cgroups.ErrNotFound) {
+	return deleteCgroup(cgroups.Load(c.ID))
+}
+
+// deleteCgroup takes what cgroups.Load returned; no group is nothing to do.
+func deleteCgroup(cg *cgroups.Cgroup, loadErr error) error {
+	if errors.Is(loadErr, cgroups.ErrNotFound) {
 		return nil
 	}
-	if err != nil {
-		return err
+	if loadErr != nil {
+		return loadErr
 	}
 	return cg.Delete()
 }
@@ -269,8 +274,9 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 		cgDone <- made{cg, err}
 	}()
 	var cg *cgroups.Cgroup
+	cgReceived := false
 	defer func() {
-		if cg == nil { // not received yet: wait, so nothing is left behind
+		if !cgReceived { // wait for it, so nothing is left behind
 			if m := <-cgDone; m.err == nil {
 				cg = m.cg
 			}
@@ -331,6 +337,7 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 	r.cmd, r.pid = cmd, cmd.Process.Pid
 	r.forwardSignals()
 	m := <-cgDone
+	cgReceived = true
 	if cg = m.cg; m.err != nil {
 		return nil, m.err
 	}
