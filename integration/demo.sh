@@ -3,7 +3,12 @@
 set -euo pipefail
 HUTCH=${1:-bin/hutch}
 root=$(mktemp -d /tmp/hutch-demo.XXXXXX)
-h() { echo "\$ hutch $*"; "$HUTCH" --root "$root" "$@"; }
+h() {
+	printf '$ hutch'
+	for a in "$@"; do case $a in *[[:space:]\$\"]*) printf " '%s'" "$a" ;; *) printf ' %s' "$a" ;; esac; done
+	echo
+	"$HUTCH" --root "$root" "$@"
+}
 cleanup() { "$HUTCH" --root "$root" rm -f $("$HUTCH" --root "$root" ps -aq) >/dev/null 2>&1 || true; rm -rf "$root"; }
 trap cleanup EXIT
 
