@@ -18,19 +18,12 @@ func (s *Store) ImportImage(name, src string) (rootfs.Image, error) {
 // RemoveImage removes an image that no container uses.
 func (s *Store) RemoveImage(name string) error {
 	name = rootfs.Normalize(name)
-	unlock, err := s.lock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	all, err := s.readAll()
-	if err != nil {
-		return err
-	}
-	for _, c := range all {
-		if c.Image == name {
-			return fmt.Errorf("image %s is in use by container %s (%s): remove the container first", name, c.Name, c.ShortID())
+	return s.withAll(func(all []*Container) error {
+		for _, c := range all {
+			if c.Image == name {
+				return fmt.Errorf("image %s is in use by container %s (%s): remove the container first", name, c.Name, c.ShortID())
+			}
 		}
-	}
-	return s.Images().Remove(name)
+		return s.Images().Remove(name)
+	})
 }

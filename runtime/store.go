@@ -62,7 +62,12 @@ func (s *Store) lock() (unlock func(), err error) {
 // create writes a new container directory with its record and files, failing
 // with ErrNameInUse if another container has the name. Nothing is left behind
 // on error.
-func (s *Store) create(c *Container, files map[string][]byte) (err error) {
+func (s *Store) create(c *Container, files map[string][]byte) error {
+	return s.withAll(func(all []*Container) error { return s.createLocked(c, files, all) })
+}
+
+// withAll runs fn under the store's lock with every record.
+func (s *Store) withAll(fn func(all []*Container) error) error {
 	unlock, err := s.lock()
 	if err != nil {
 		return err
@@ -71,6 +76,14 @@ func (s *Store) create(c *Container, files map[string][]byte) (err error) {
 	all, err := s.readAll()
 	if err != nil {
 		return err
+	}
+	return fn(all)
+}
+
+func (s *Store) createLocked(c *Container, files map[string][]byte, all []*Container) (err error) {
+	// Checked again under the lock: `image rm` takes it too.
+	if _, err := os.Stat(s.Images().RootfsPath(c.Image)); err != nil {
+		return fmt.Errorf("image %s: %w", c.Image, err)
 	}
 	for _, o := range all {
 		if o.Name == c.Name {

@@ -17,6 +17,10 @@ func newTestStore(t *testing.T) *Store {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The records name an image: give them one (an empty root filesystem).
+	if err := os.MkdirAll(s.Images().RootfsPath("busybox"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	return s
 }
 
@@ -44,6 +48,11 @@ func TestStoreCreateGet(t *testing.T) {
 	}
 	if _, err := s.Get("aaaa"); err == nil {
 		t.Error("ambiguous prefix accepted")
+	}
+	gone := testContainer("bbbb", "noimage")
+	gone.Image = "removed"
+	if err := s.create(gone, nil); err == nil {
+		t.Error("create with a missing image succeeded")
 	}
 	if _, err := s.Get("nope"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Get(nope) = %v, want ErrNotFound", err)

@@ -162,56 +162,53 @@ func eachContainer(ctx *cli.Context, fn func(s *runtime.Store, ref string) error
 	return failed
 }
 
-func stopCommand() *cli.Command {
+// perContainer is a verb applied to each CONTAINER argument in turn.
+func perContainer(name, usage string, flags []cli.Flag, do func(ctx *cli.Context, s *runtime.Store, ref string) error) *cli.Command {
 	return &cli.Command{
-		Name:         "stop",
-		Usage:        "stop containers (SIGTERM, then SIGKILL after a grace period)",
-		ArgsUsage:    "CONTAINER...",
-		Flags:        []cli.Flag{&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Value: 10, Usage: "seconds to wait before killing"}},
-		OnUsageError: usageErr,
+		Name: name, Usage: usage, ArgsUsage: "CONTAINER...", Flags: flags, OnUsageError: usageErr,
 		Action: func(ctx *cli.Context) error {
-			timeout := time.Duration(ctx.Int("time")) * time.Second
-			return eachContainer(ctx, func(s *runtime.Store, ref string) error {
-				_, err := s.Stop(ref, timeout)
-				return err
-			})
+			return eachContainer(ctx, func(s *runtime.Store, ref string) error { return do(ctx, s, ref) })
 		},
 	}
 }
 
+func stopCommand() *cli.Command {
+	return perContainer("stop", "stop containers (SIGTERM, then SIGKILL after a grace period)",
+		[]cli.Flag{&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Value: 10, Usage: "seconds to wait before killing"}},
+		func(ctx *cli.Context, s *runtime.Store, ref string) error {
+			_, err := s.Stop(ref, time.Duration(ctx.Int("time"))*time.Second)
+			return err
+		})
+}
+
 func killCommand() *cli.Command {
-	return &cli.Command{
-		Name:         "kill",
-		Usage:        "send a signal to containers",
-		ArgsUsage:    "CONTAINER...",
-		Flags:        []cli.Flag{&cli.StringFlag{Name: "signal", Aliases: []string{"s"}, Value: "KILL", Usage: "signal name or number"}},
-		OnUsageError: usageErr,
-		Action: func(ctx *cli.Context) error {
+	return perContainer("kill", "send a signal to containers",
+		[]cli.Flag{&cli.StringFlag{Name: "signal", Aliases: []string{"s"}, Value: "KILL", Usage: "signal name or number"}},
+		func(ctx *cli.Context, s *runtime.Store, ref string) error {
 			sig, err := runtime.ParseSignal(ctx.String("signal"))
 			if err != nil {
 				return err
 			}
-			return eachContainer(ctx, func(s *runtime.Store, ref string) error {
-				_, err := s.Kill(ref, sig)
-				return err
-			})
-		},
-	}
+			_, err = s.Kill(ref, sig)
+			return err
+		})
 }
 
 func startCommand() *cli.Command {
-	return &cli.Command{
-		Name:         "start",
-		Usage:        "start stopped containers again",
-		ArgsUsage:    "CONTAINER...",
-		OnUsageError: usageErr,
-		Action: func(ctx *cli.Context) error {
-			return eachContainer(ctx, func(s *runtime.Store, ref string) error {
-				_, err := s.Start(ref)
-				return err
-			})
-		},
-	}
+	return perContainer("start", "start stopped containers again", nil,
+		func(_ *cli.Context, s *runtime.Store, ref string) error {
+			_, err := s.Start(ref)
+			return err
+		})
+}
+
+func rmCommand() *cli.Command {
+	return perContainer("rm", "remove containers",
+		[]cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill a running container first"}},
+		func(ctx *cli.Context, s *runtime.Store, ref string) error {
+			_, err := s.Remove(ref, ctx.Bool("force"))
+			return err
+		})
 }
 
 func waitCommand() *cli.Command {
@@ -236,22 +233,6 @@ func waitCommand() *cli.Command {
 				fmt.Println(code)
 			}
 			return nil
-		},
-	}
-}
-
-func rmCommand() *cli.Command {
-	return &cli.Command{
-		Name:         "rm",
-		Usage:        "remove containers",
-		ArgsUsage:    "CONTAINER...",
-		Flags:        []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill a running container first"}},
-		OnUsageError: usageErr,
-		Action: func(ctx *cli.Context) error {
-			return eachContainer(ctx, func(s *runtime.Store, ref string) error {
-				_, err := s.Remove(ref, ctx.Bool("force"))
-				return err
-			})
 		},
 	}
 }
