@@ -39,15 +39,19 @@ func runInit(dir string, sync *os.File) (int, error) {
 	if err != nil {
 		return 125, err
 	}
-	if err := waitForGo(sync); err != nil {
+	if err := waitFor(sync, "go"); err != nil {
 		return 125, err
-	}
-	// The monitor has moved us into the container's cgroup: make it our root.
-	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-		return 125, fmt.Errorf("unshare cgroup namespace: %w", err)
 	}
 	if err := setupRootfs(spec, filepath.Join(dir, "upper"), filepath.Join(dir, "work")); err != nil {
 		return 125, err
+	}
+	// Meanwhile the monitor has made the cgroup: once we are in it, make it
+	// our cgroup namespace's root.
+	if err := waitFor(sync, "cgroup"); err != nil {
+		return 125, err
+	}
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		return 125, fmt.Errorf("unshare cgroup namespace: %w", err)
 	}
 	if spec.Process.Terminal {
 		if err := setupTerminal(sync); err != nil {

@@ -336,6 +336,10 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 	}
 	r.cmd, r.pid = cmd, cmd.Process.Pid
 	r.forwardSignals()
+	// The init mounts its root while the cgroup is being made.
+	if _, err := parentSock.Write([]byte("go")); err != nil {
+		return nil, fmt.Errorf("start init: %w", err)
+	}
 	m := <-cgDone
 	cgReceived = true
 	if cg = m.cg; m.err != nil {
@@ -344,7 +348,7 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 	if err := cg.Add(r.pid); err != nil {
 		return nil, err
 	}
-	if _, err := parentSock.Write([]byte("go\n")); err != nil {
+	if _, err := parentSock.Write([]byte("cgroup")); err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
 	if err := awaitInit(parentSock, r.onPty); err != nil {

@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,8 +15,9 @@ import (
 //
 //	monitor                          init
 //	   start init (clone) ─────────▶ read config.json, wait
-//	   join cgroup, wire network
-//	   "go" ───────────────────────▶ unshare cgroupns, mounts, pivot_root
+//	   "go" ───────────────────────▶ mounts, pivot_root, wait
+//	   make the cgroup, move init into it, wire network
+//	   "cgroup" ───────────────────▶ unshare cgroupns
 //	                                 with -t: open a pty in the container's devpts
 //	   ◀──────── "pty" + master fd   (SCM_RIGHTS)
 //	   size it, copy it; "ack" ────▶ make the slave stdio and controlling tty
@@ -117,11 +117,12 @@ func writeInitError(w io.Writer, code int, msg string) {
 	w.Write(b)
 }
 
-// waitForGo blocks the init until the monitor has prepared its side.
-func waitForGo(sync *os.File) error {
-	msg, err := bufio.NewReader(sync).ReadString('\n')
-	if err != nil || msg != "go\n" {
-		return errors.New("init: monitor went away before start")
+// waitFor blocks the init until the monitor sends the message want.
+func waitFor(sync *os.File, want string) error {
+	buf := make([]byte, 64)
+	n, err := sync.Read(buf) // one read, one message: the socket is SOCK_SEQPACKET
+	if err != nil || string(buf[:n]) != want {
+		return fmt.Errorf("init: monitor went away before %q", want)
 	}
 	return nil
 }
