@@ -63,7 +63,12 @@ func (s *Store) lock() (unlock func(), err error) {
 // with ErrNameInUse if another container has the name. Nothing is left behind
 // on error.
 func (s *Store) create(c *Container, files map[string][]byte) error {
-	return s.withAll(func(all []*Container) error { return s.createLocked(c, files, all) })
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return s.createLocked(c, files)
 }
 
 // withAll runs fn under the store's lock with every record.
@@ -80,16 +85,19 @@ func (s *Store) withAll(fn func(all []*Container) error) error {
 	return fn(all)
 }
 
-func (s *Store) createLocked(c *Container, files map[string][]byte, all []*Container) (err error) {
+func (s *Store) createLocked(c *Container, files map[string][]byte) (err error) {
 	// Checked again under the lock: `image rm` takes it too.
 	if _, err := os.Stat(s.Images().RootfsPath(c.Image)); err != nil {
 		return fmt.Errorf("image %s: %w", c.Image, err)
 	}
-	for _, o := range all {
-		if o.Name == c.Name {
-			return fmt.Errorf("%w: %q is used by container %s (remove or rename it)", ErrNameInUse, c.Name, o.ShortID())
-		}
+	if err := s.reserveName(c.Name, c.ID); err != nil {
+		return err
 	}
+	defer func() {
+		if err != nil {
+			os.Remove(s.namePath(c.Name))
+		}
+	}()
 	dir := s.Dir(c.ID)
 	if err := os.Mkdir(dir, 0o711); err != nil {
 		return fmt.Errorf("create container dir: %w", err)
@@ -142,10 +150,57 @@ func (s *Store) remove(id string) error {
 		return err
 	}
 	defer unlock()
+	c, readErr := s.read(id)
 	if err := os.RemoveAll(s.Dir(id)); err != nil {
 		return fmt.Errorf("remove container %s: %w", id[:12], err)
 	}
+	if readErr == nil && s.nameOwner(c.Name) == id {
+		os.Remove(s.namePath(c.Name))
+	}
 	return nil
+}
+
+// Names are reserved with one file each under containers/.names, created
+// with O_EXCL: creating a container, or finding one by name, costs the same
+// with 1 or 1,000 others (nothing reads every record). Callers hold the lock.
+
+func (s *Store) namePath(name string) string { return filepath.Join(s.dir, ".names", name) }
+
+// nameOwner is the id that holds name, "" if none.
+func (s *Store) nameOwner(name string) string {
+	b, _ := os.ReadFile(s.namePath(name))
+	return string(b)
+}
+
+func (s *Store) reserveName(name, id string) error {
+	if err := os.MkdirAll(filepath.Join(s.dir, ".names"), 0o700); err != nil {
+		return fmt.Errorf("reserve name: %w", err)
+	}
+	for {
+		f, err := os.OpenFile(s.namePath(name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			_, err = f.WriteString(id)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				os.Remove(s.namePath(name))
+				return fmt.Errorf("reserve name: %w", err)
+			}
+			return nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("reserve name: %w", err)
+		}
+		owner := s.nameOwner(name)
+		if _, err := os.Stat(filepath.Join(s.Dir(owner), "state.json")); owner != "" && err == nil {
+			return fmt.Errorf("%w: %q is used by container %.12s (remove or rename it)", ErrNameInUse, name, owner)
+		}
+		// A reservation whose container is gone (a crash between the two): take it over.
+		if err := os.Remove(s.namePath(name)); err != nil {
+			return fmt.Errorf("reserve name: %w", err)
+		}
+	}
 }
 
 func (s *Store) read(id string) (*Container, error) {
@@ -209,8 +264,16 @@ func (s *Store) List() ([]*Container, error) {
 
 // Get finds a container by full id, name, or unique id prefix.
 func (s *Store) Get(ref string) (*Container, error) {
-	if ref == "" {
-		return nil, fmt.Errorf("%w: empty name", ErrNotFound)
+	if ref == "" || strings.ContainsAny(ref, "/\x00") {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, ref)
+	}
+	if id := s.nameOwner(ref); id != "" { // the common case: a name, one file away
+		if c, err := s.read(id); err == nil && c.Name == ref {
+			return s.found(ref, c)
+		}
+	}
+	if c, err := s.read(ref); err == nil { // a full id
+		return s.found(ref, c)
 	}
 	all, err := s.readAll()
 	if err != nil {
@@ -233,7 +296,12 @@ func (s *Store) Get(ref string) (*Container, error) {
 	default:
 		return nil, fmt.Errorf("%q matches %d containers: use more of the id", ref, len(match))
 	}
-	c, err := s.reconcile(match[0])
+	return s.found(ref, match[0])
+}
+
+// found reconciles the record Get found for ref.
+func (s *Store) found(ref string, c *Container) (*Container, error) {
+	c, err := s.reconcile(c)
 	if err != nil {
 		return nil, err
 	}

@@ -171,3 +171,28 @@ func TestWriteFileAtomic(t *testing.T) {
 		t.Errorf("temp files left: %v", ents)
 	}
 }
+
+// A name is one file: removal frees it, and a reservation left by a crash
+// (its container never written) does not block the name forever.
+func TestStoreNameReservations(t *testing.T) {
+	s := newTestStore(t)
+	if err := s.create(testContainer("a1", "web"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.nameOwner("web"); got != "a1" {
+		t.Errorf("name file of web = %q, want a1", got)
+	}
+	if err := s.remove("a1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(s.namePath("web")); !os.IsNotExist(err) {
+		t.Errorf("name file left after remove: %v", err)
+	}
+	os.WriteFile(s.namePath("db"), []byte("crashed"), 0o600)
+	if err := s.create(testContainer("b2", "db"), nil); err != nil {
+		t.Errorf("stale reservation blocked the name: %v", err)
+	}
+	if c, err := s.Get("db"); err != nil || c.ID != "b2" {
+		t.Errorf("Get(db) = %v, %v", c, err)
+	}
+}
