@@ -211,7 +211,7 @@ func TestLifecycleExecTTY(t *testing.T) {
 	defer ptmx.Close()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	out := &lcBuffer{}
+	out := &syncBuffer{}
 	go io.Copy(out, ptmx)
 
 	// Wait for the shell's prompt before typing.

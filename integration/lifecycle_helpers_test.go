@@ -15,7 +15,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -248,7 +247,7 @@ func lcStatusFields(text string, fields ...string) map[string]string {
 // lcStarted is a hutch command running in the background.
 type lcStarted struct {
 	cmd            *exec.Cmd
-	stdout, stderr *lcBuffer
+	stdout, stderr *syncBuffer
 	done           chan struct{}
 	err            error
 }
@@ -257,7 +256,7 @@ type lcStarted struct {
 // it is still running.
 func (e *env) lcStart(args ...string) *lcStarted {
 	e.t.Helper()
-	s := &lcStarted{cmd: e.command(args...), stdout: &lcBuffer{}, stderr: &lcBuffer{}, done: make(chan struct{})}
+	s := &lcStarted{cmd: e.command(args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
 	s.cmd.Stdout, s.cmd.Stderr = s.stdout, s.stderr
 	if err := s.cmd.Start(); err != nil {
 		e.t.Fatalf("start hutch %v: %v", args, err)
@@ -304,24 +303,6 @@ func (s *lcStarted) wait(timeout time.Duration) int {
 		return -2
 	}
 	return 0
-}
-
-// lcBuffer is a bytes.Buffer safe for a writer goroutine and a reader.
-type lcBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lcBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lcBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // lcBusybox is the host's static busybox, used to build rootfs dirs.

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -104,11 +105,21 @@ func (e *env) run(args ...string) result {
 
 func (e *env) runStdin(stdin string, args ...string) result {
 	e.t.Helper()
+	r, err := execHutch(hutchBin, e.root, stdin, nil, args...)
+	if err != nil {
+		e.t.Fatalf("hutch %v: %v (%s)", args, err, r)
+	}
+	return r
+}
+
+// execHutch runs bin with --root root and a 60 s timeout. It never touches
+// a test, so it may run on any goroutine; err is a failure to run or a timeout.
+func execHutch(bin, root, stdin string, extraEnv []string, args ...string) (result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := e.command(args...)
-	cmd = exec.CommandContext(ctx, cmd.Path, cmd.Args[1:]...)
-	cmd.Env = append(os.Environ(), "HUTCH_ROOT=")
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--root", root}, args...)...)
+	// The flag, not the caller's environment, picks the root.
+	cmd.Env = append(append(os.Environ(), "HUTCH_ROOT="), extraEnv...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if stdin != "" {
@@ -117,14 +128,30 @@ func (e *env) runStdin(stdin string, args ...string) result {
 	err := cmd.Run()
 	r := result{stdout: out.String(), stderr: errb.String()}
 	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		e.t.Fatalf("hutch %v: %v", args, err)
+		r.code, err = ee.ExitCode(), nil
 	}
 	if ctx.Err() != nil {
-		e.t.Fatalf("hutch %v: timed out (%s)", args, r)
+		err = fmt.Errorf("timed out")
 	}
-	return r
+	return r, err
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer goroutine and readers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // ok runs hutch, fails the test unless it exits 0, and returns trimmed stdout.

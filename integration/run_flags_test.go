@@ -3,17 +3,13 @@
 package integration
 
 import (
-	"bytes"
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,18 +17,8 @@ import (
 // runEnv runs hutch with extra variables in its environment.
 func (e *env) runEnv(extra []string, args ...string) result {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := e.command(args...)
-	cmd = exec.CommandContext(ctx, cmd.Path, cmd.Args[1:]...)
-	cmd.Env = append(append(os.Environ(), "HUTCH_ROOT="), extra...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
+	r, err := execHutch(hutchBin, e.root, "", extra, args...)
+	if err != nil {
 		e.t.Fatalf("hutch %v: %v", args, err)
 	}
 	return r

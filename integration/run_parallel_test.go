@@ -3,11 +3,8 @@
 package integration
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -20,17 +17,8 @@ import (
 // runAsync runs hutch without touching the test, so that it may be called
 // from any goroutine. A failure to start shows as exit -1.
 func (e *env) runAsync(args ...string) result {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, hutchBin, append([]string{"--root", e.root}, args...)...)
-	cmd.Env = append(os.Environ(), "HUTCH_ROOT=")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
+	r, err := execHutch(hutchBin, e.root, "", nil, args...)
+	if err != nil {
 		r.code, r.stderr = -1, err.Error()
 	}
 	return r

@@ -4,14 +4,11 @@ package integration
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 // Only stdio reaches the container: descriptors hutch itself holds, and
@@ -65,17 +62,8 @@ func TestRunCannotOverwriteHostBinary(t *testing.T) {
 	}
 	before := sum()
 	run := func(args ...string) result {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, append([]string{"--root", e.root}, args...)...)
-		cmd.Env = append(os.Environ(), "HUTCH_ROOT=")
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		r := result{stdout: out.String(), stderr: errb.String()}
-		if ee, ok := err.(*exec.ExitError); ok {
-			r.code = ee.ExitCode()
-		} else if err != nil {
+		r, err := execHutch(bin, e.root, "", nil, args...)
+		if err != nil {
 			t.Fatalf("%s %v: %v", bin, args, err)
 		}
 		return r

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -87,7 +86,7 @@ func TestRunForwardsSignals(t *testing.T) {
 			script := `trap "echo got ` + sig + `; exit ` + strconv.Itoa(c.code) + `" ` + sig + `; echo ready; while :; do sleep 0.1; done`
 			args := append(append([]string{"run", "--rm"}, c.flags...), "busybox", "sh", "-c", script)
 			cmd := e.command(args...)
-			var out, errb runSyncBuf
+			var out, errb syncBuffer
 			cmd.Stdout, cmd.Stderr = &out, &errb
 			cmd.WaitDelay = 2 * time.Second // the container may outlive a killed hutch
 			if err := cmd.Start(); err != nil {
@@ -127,24 +126,6 @@ func TestRunForwardsSignals(t *testing.T) {
 			}
 		})
 	}
-}
-
-// runSyncBuf is a bytes.Buffer safe for one writer and concurrent readers.
-type runSyncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *runSyncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *runSyncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // -it with a stdin that is not a terminal: hutch must not hang once the
