@@ -214,10 +214,7 @@ func (s *Store) Wait(ref string) (int, error) {
 	if c.AutoRemove {
 		return s.waitRemoved(c)
 	}
-	if mon, err := pidfd(c.MonitorPid, c.MonitorStart); err == nil {
-		waitFd(mon, -1)
-		unix.Close(mon)
-	}
+	waitMonitor(c)
 	c, err = s.Get(c.ID)
 	return exitCode(c), err
 }
@@ -232,10 +229,7 @@ func (s *Store) waitRemoved(c *Container) (int, error) {
 		s.waiterResult(c.ID)
 		return 125, err
 	}
-	if mon, err := pidfd(cur.MonitorPid, cur.MonitorStart); err == nil {
-		waitFd(mon, -1)
-		unix.Close(mon)
-	}
+	waitMonitor(cur)
 	if code, ok := s.waiterResult(c.ID); ok {
 		return code, nil
 	}

@@ -77,7 +77,10 @@ func (s *Store) monitor(c *Container, a attach, ready func(error)) (code int, er
 	ready(err)
 	if a.detached && err == nil {
 		err = run.execShim(s, c) // returns only if the exec failed
-		c.Error = fmt.Sprintf("monitor: %v (kept the Go monitor)", err)
+		s.update(id, func(c *Container) error {
+			c.Error = fmt.Sprintf("monitor: %v (kept the Go monitor)", err)
+			return nil
+		})
 	}
 	run.copyOutputs()
 	code = run.wait()
@@ -134,7 +137,7 @@ func FinishMain(root, id, code string) {
 // monitor already is (a parallel start).
 func (s *Store) claim(id string, start uint64) (*Container, error) {
 	return s.update(id, func(c *Container) error {
-		if c.MonitorPid != 0 && c.BootID == bootID() && alive(c.MonitorPid, c.MonitorStart) {
+		if c.monitorLive() {
 			return errAlreadyRunning
 		}
 		c.MonitorPid, c.MonitorStart, c.BootID = os.Getpid(), start, bootID()

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // procStart returns the start time (clock ticks since boot, field 22 of
@@ -35,6 +37,21 @@ func procStart(pid int) uint64 {
 		return 0
 	}
 	return start
+}
+
+// monitorLive reports whether the container's monitor is still running: the
+// same process (pid and start time) on the same boot.
+func (c *Container) monitorLive() bool {
+	return c.MonitorPid != 0 && c.BootID == bootID() && alive(c.MonitorPid, c.MonitorStart)
+}
+
+// waitMonitor blocks until the container's monitor has exited (at once if it
+// is already gone).
+func waitMonitor(c *Container) {
+	if mon, err := pidfd(c.MonitorPid, c.MonitorStart); err == nil {
+		waitFd(mon, -1)
+		unix.Close(mon)
+	}
 }
 
 // alive reports whether pid is still the process that started at start.

@@ -316,12 +316,12 @@ func (s *Store) found(ref string, c *Container) (*Container, error) {
 // container is marked exited and its resources are freed; with --rm it is
 // removed and reconcile returns nil.
 func (s *Store) reconcile(c *Container) (*Container, error) {
-	if c.MonitorPid == 0 || (c.BootID == bootID() && alive(c.MonitorPid, c.MonitorStart)) {
+	if c.MonitorPid == 0 || c.monitorLive() {
 		return c, nil
 	}
 	var gone bool
 	c, err := s.update(c.ID, func(c *Container) error {
-		if c.MonitorPid == 0 || (c.BootID == bootID() && alive(c.MonitorPid, c.MonitorStart)) {
+		if c.MonitorPid == 0 || c.monitorLive() {
 			return nil // someone else reconciled it meanwhile
 		}
 		releaseErr := release(c)
