@@ -150,6 +150,11 @@ func (s *Store) remove(id string) error {
 		return err
 	}
 	defer unlock()
+	return s.removeLocked(id)
+}
+
+// removeLocked deletes a container's directory and frees its name.
+func (s *Store) removeLocked(id string) error {
 	c, readErr := s.read(id)
 	if err := os.RemoveAll(s.Dir(id)); err != nil {
 		return fmt.Errorf("remove container %s: %w", id[:12], err)
@@ -314,37 +319,41 @@ func (s *Store) found(ref string, c *Container) (*Container, error) {
 // reconcile brings a record in line with reality: a monitor that died (killed,
 // or the host rebooted) leaves a record claiming a live container. Such a
 // container is marked exited and its resources are freed; with --rm it is
-// removed and reconcile returns nil.
+// removed and reconcile returns nil. Both happen in one locked step, so a
+// concurrent reader never sees a --rm container as exited-but-still-there.
 func (s *Store) reconcile(c *Container) (*Container, error) {
 	if c.MonitorPid == 0 || c.monitorLive() {
 		return c, nil
 	}
-	var gone bool
-	c, err := s.update(c.ID, func(c *Container) error {
-		if c.MonitorPid == 0 || c.monitorLive() {
-			return nil // someone else reconciled it meanwhile
-		}
-		releaseErr := release(c)
-		if c.Status == StatusRunning {
-			c.Status = StatusExited
-			c.ExitCode = 137 // the monitor's death killed it (Pdeathsig SIGKILL)
-			c.FinishedAt = now()
-		}
-		c.Error = "monitor process died"
-		c.Pid, c.PidStart, c.MonitorPid, c.MonitorStart = 0, 0, 0, 0
-		gone = c.AutoRemove
-		return releaseErr
-	})
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	c, err = s.read(c.ID)
 	if errors.Is(err, ErrNotFound) {
-		return nil, nil
+		return nil, nil // someone else removed it meanwhile
 	}
 	if err != nil {
 		return nil, err
 	}
-	if gone {
-		return nil, s.remove(c.ID)
+	if c.MonitorPid == 0 || c.monitorLive() {
+		return c, nil // someone else reconciled it meanwhile
 	}
-	return c, nil
+	if err := release(c); err != nil {
+		return nil, err // left as it is, for the next command to try again
+	}
+	if c.AutoRemove {
+		return nil, s.removeLocked(c.ID)
+	}
+	if c.Status == StatusRunning {
+		c.Status = StatusExited
+		c.ExitCode = 137 // the monitor's death killed it (Pdeathsig SIGKILL)
+		c.FinishedAt = now()
+	}
+	c.Error = "monitor process died"
+	c.Pid, c.PidStart, c.MonitorPid, c.MonitorStart = 0, 0, 0, 0
+	return c, s.save(c)
 }
 
 // writeFileAtomic writes data to path through a temp file and a rename, so a
