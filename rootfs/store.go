@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hutchrt/hutch/runtime/flock"
 )
 
 // ErrNotFound is returned, wrapped with the name, for an image that is not in the store.
@@ -217,26 +219,16 @@ func (s *Store) lock() (unlock func(), err error) {
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create image store: %w", err)
 	}
-	path := filepath.Join(s.dir, lockName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600) // CLOEXEC: never leaks into a container
+	unlock, err = flock.Exclusive(filepath.Join(s.dir, lockName))
 	if err != nil {
-		return nil, fmt.Errorf("open lock: %w", err)
-	}
-	for {
-		if err = unix.Flock(int(f.Fd()), unix.LOCK_EX); !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("flock %s: %w", path, err)
+		return nil, err
 	}
 	if stale, _ := filepath.Glob(filepath.Join(s.dir, tmpPrefix+"*")); len(stale) > 0 {
 		for _, p := range stale {
 			os.RemoveAll(p)
 		}
 	}
-	return func() { f.Close() }, nil
+	return unlock, nil
 }
 
 func writeMeta(path string, img Image) error {

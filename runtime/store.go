@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/hutchrt/hutch/runtime/flock"
 )
 
 var (
@@ -39,24 +39,9 @@ func OpenStore(root string) (*Store, error) {
 // Dir is the directory of one container.
 func (s *Store) Dir(id string) string { return filepath.Join(s.dir, id) }
 
-// lock takes the store's exclusive lock. The fd is CLOEXEC so a child never
-// inherits (and silently holds) it.
+// lock takes the store's exclusive lock.
 func (s *Store) lock() (unlock func(), err error) {
-	fd, err := unix.Open(filepath.Join(s.dir, ".lock"), unix.O_CREAT|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("lock store: %w", err)
-	}
-	for {
-		err = unix.Flock(fd, unix.LOCK_EX)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("lock store: %w", err)
-	}
-	return func() { unix.Close(fd) }, nil
+	return flock.Exclusive(filepath.Join(s.dir, ".lock"))
 }
 
 // create writes a new container directory with its record and files, failing
