@@ -1,0 +1,199 @@
+package network
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hutchrt/hutch/network/link"
+	"github.com/hutchrt/hutch/network/nft"
+	"github.com/hutchrt/hutch/network/portspec"
+	"github.com/hutchrt/hutch/runtime/flock"
+)
+
+// Endpoint is one container's place on one network: its address from
+// create to rm, its veth while it runs.
+type Endpoint struct {
+	NetworkID string     `json:"networkId"`
+	Network   string     `json:"network"` // the name, for display
+	IP        netip.Addr `json:"ip"`
+	PrefixLen int        `json:"prefixLen"`
+	Gateway   netip.Addr `json:"gateway"`
+	IfName    string     `json:"ifName"` // inside the container: eth0, eth1, ...
+	HostIf    string     `json:"hostIf"` // the veth's host end, on the bridge
+	Aliases   []string   `json:"aliases,omitempty"`
+}
+
+// MAC is the endpoint's hardware address (derived from its IP).
+func (e *Endpoint) MAC() string { return link.MACFor(e.IP).String() }
+
+// NewEndpoint leases an address for owner on n (ip pins one) and names the
+// endpoint's interfaces: index is its place among the container's endpoints.
+func (s *Store) NewEndpoint(n *Network, owner string, index int, ip netip.Addr, aliases []string) (*Endpoint, error) {
+	if ip.IsValid() && !n.UserDefined() {
+		return nil, invalidf("--ip: a pinned address needs a user-defined network")
+	}
+	if len(aliases) > 0 && !n.UserDefined() {
+		return nil, invalidf("--network-alias: aliases need a user-defined network")
+	}
+	addr, err := s.Lease(n, owner, ip)
+	if err != nil {
+		return nil, err
+	}
+	return &Endpoint{
+		NetworkID: n.ID, Network: n.Name, IP: addr, PrefixLen: n.Subnet.Bits(), Gateway: n.Gateway,
+		IfName: fmt.Sprintf("eth%d", index), HostIf: fmt.Sprintf("vh%s%x", owner[:12], index%16),
+		Aliases: aliases,
+	}, nil
+}
+
+// Release gives the endpoint's address back.
+func (s *Store) Release(e *Endpoint, owner string) error {
+	n := &Network{ID: e.NetworkID}
+	return s.Leases(n).Release(e.IP, owner)
+}
+
+// Attach wires the endpoint into the network namespace ns: the network's
+// bridge (remade if a reboot took it), a veth pair, the address and, for
+// the first endpoint, the default route.
+func (s *Store) Attach(e *Endpoint, ns *os.File) error {
+	n, err := s.Get(e.NetworkID)
+	if err != nil {
+		return fmt.Errorf("network %s: %w", e.Network, err)
+	}
+	if err := s.Up(n); err != nil {
+		return err
+	}
+	return link.AddVeth(link.Veth{
+		HostName: e.HostIf, Bridge: n.Bridge, NetNS: ns, IfName: e.IfName,
+		Addr: netip.PrefixFrom(e.IP, e.PrefixLen), Gateway: e.Gateway, DefaultRoute: e.IfName == "eth0",
+	})
+}
+
+// Detach removes the endpoint's veth from the host (the container's end
+// goes with it).
+func (s *Store) Detach(e *Endpoint) error { return link.Delete(e.HostIf) }
+
+// Reservation holds published host ports: a bound socket per port, so no
+// host process can take one while the container runs and a free port
+// chosen by the kernel stays ours. The sockets never listen: the kernel
+// DNATs the traffic before it could reach them.
+type Reservation struct {
+	Files    []*os.File
+	Mappings []portspec.Mapping // with every host port filled in
+}
+
+// Close releases the ports.
+func (r *Reservation) Close() {
+	for _, f := range r.Files {
+		f.Close()
+	}
+}
+
+// ErrPortInUse marks a host port that is taken.
+var ErrPortInUse = errors.New("host port is already in use")
+
+// Reserve binds every mapping's host port; a port of 0 gets a free one.
+func Reserve(ms []portspec.Mapping) (*Reservation, error) {
+	r := &Reservation{}
+	for _, m := range ms {
+		f, port, err := bindPort(m)
+		if err != nil {
+			r.Close()
+			return nil, err
+		}
+		m.HostPort = port
+		r.Files = append(r.Files, f)
+		r.Mappings = append(r.Mappings, m)
+	}
+	return r, nil
+}
+
+func bindPort(m portspec.Mapping) (*os.File, uint16, error) {
+	typ := unix.SOCK_STREAM
+	if m.Proto == "udp" {
+		typ = unix.SOCK_DGRAM
+	}
+	fd, err := unix.Socket(unix.AF_INET, typ|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, 0, fmt.Errorf("reserve port: %w", err)
+	}
+	sa := &unix.SockaddrInet4{Port: int(m.HostPort)}
+	if m.HostIP.IsValid() {
+		sa.Addr = m.HostIP.As4()
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		unix.Close(fd)
+		host := "0.0.0.0"
+		if m.HostIP.IsValid() {
+			host = m.HostIP.String()
+		}
+		switch {
+		case errors.Is(err, unix.EADDRINUSE):
+			return nil, 0, fmt.Errorf("host port %s:%d/%s is already in use%w", host, m.HostPort, m.Proto, errSilent{ErrPortInUse})
+		case errors.Is(err, unix.EADDRNOTAVAIL):
+			return nil, 0, invalidf("-p %s: %s is not an address of this host", m, host)
+		}
+		return nil, 0, fmt.Errorf("reserve host port %s:%d/%s: %w", host, m.HostPort, m.Proto, err)
+	}
+	got, err := unix.Getsockname(fd)
+	if err != nil {
+		unix.Close(fd)
+		return nil, 0, fmt.Errorf("reserve port: %w", err)
+	}
+	return os.NewFile(uintptr(fd), "port"), uint16(got.(*unix.SockaddrInet4).Port), nil
+}
+
+// Publish sends the reserved ports to ip with one nftables batch.
+func (s *Store) Publish(ms []portspec.Mapping, ip netip.Addr) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	if err := s.Table.Ensure(); err != nil {
+		return err
+	}
+	unlock, err := s.portsLock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return s.Table.AddPorts(nftPorts(ms, ip))
+}
+
+// portsLock serialises changes to the port maps: nft.Table checks a new
+// port against the maps before adding it, and that must not interleave.
+func (s *Store) portsLock() (func(), error) {
+	return flock.Exclusive(filepath.Join(s.dir, ".ports.lock"))
+}
+
+// Unpublish removes the ports' map elements; ones already gone are fine.
+func (s *Store) Unpublish(ms []portspec.Mapping, ip netip.Addr) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	unlock, err := s.portsLock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return s.Table.RemovePorts(nftPorts(ms, ip))
+}
+
+func nftPorts(ms []portspec.Mapping, ip netip.Addr) []nft.Port {
+	ps := make([]nft.Port, 0, len(ms))
+	for _, m := range ms {
+		ps = append(ps, nft.Port{HostIP: m.HostIP, HostPort: m.HostPort, Proto: m.Proto, ContainerIP: ip, ContainerPort: m.ContainerPort})
+	}
+	return ps
+}
+
+// ForwardDrops warns about other tables that drop forwarded traffic before
+// or after hutch's rules accept it (Docker leaves one behind).
+func (s *Store) ForwardDrops() []string {
+	drops, _ := nft.ForwardDrops(s.Table.Name)
+	return drops
+}
