@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # make bench: start-up time against the kernel floor and other runtimes,
-# the memory of an idle monitor, and `ps` with 50 containers. Medians of N runs.
+# the memory of an idle monitor, `ps` with 50 containers, start-up on a
+# user-defined network against a hand-made floor (also with 200 containers
+# on it), and iperf3 through a published port. Medians of N runs.
+# Traffic goes only to this host's own addresses and the bench's namespaces.
 set -euo pipefail
 HUTCH=${1:-bin/hutch}
 N=${N:-51}
@@ -9,6 +12,16 @@ bundle=$(mktemp -d /tmp/hutch-bench-oci.XXXXXX)
 h() { "$HUTCH" --root "$root" "$@"; }
 cleanup() {
 	h rm -f $(h ps -aq) >/dev/null 2>&1 || true
+	[ -n "${iperf_pid:-}" ] && kill "$iperf_pid" 2>/dev/null
+	h network prune -f >/dev/null 2>&1 || true
+	if [ -d "$root/networks" ] && ls "$root"/networks/*/network.json >/dev/null 2>&1; then
+		read -r br table < <(h network inspect bridge | awk -F'"' '/"Bridge"/ {b=$4} /"NftTable"/ {t=$4} END {print b, t}')
+		ip link del "$br" 2>/dev/null
+		nft delete table ip "$table" 2>/dev/null
+	fi
+	ip netns del hbench-floor 2>/dev/null
+	ip link del hbench-br 2>/dev/null
+	nft delete table ip hbench-floor 2>/dev/null
 	rm -rf "$root" "$bundle"
 }
 trap cleanup EXIT
@@ -56,3 +69,63 @@ echo "== ps with 50 containers"
 for i in $(seq 50); do h run -d busybox sleep 1000 >/dev/null; done
 ps_ms=$(median_ms "$HUTCH" --root "$root" ps)
 echo "hutch ps (50 running): $ps_ms ms"
+
+echo "== start-up on a user-defined network: medians of $N runs (ms)"
+h rm -f $(h ps -aq) >/dev/null
+h network create --subnet 10.252.0.0/16 benchnet >/dev/null
+net_ms=$(median_ms "$HUTCH" --root "$root" run --rm --network benchnet busybox true)
+# The floor by hand: a named netns, the veth made with its peer directly in
+# it, addresses and routes in one ip batch, one nft batch publishing a port,
+# then the same unshare as above.
+ip link add hbench-br type bridge && ip addr add 10.253.0.1/24 dev hbench-br && ip link set hbench-br up
+nft -f - <<'NFT'
+table ip hbench-floor {
+	map ports { type inet_proto . inet_service : ipv4_addr . inet_service; }
+	chain prerouting { type nat hook prerouting priority dstnat; fib daddr type local dnat ip to meta l4proto . th dport map @ports; }
+}
+NFT
+floor_net_once() {
+	ip netns add hbench-floor
+	ip link add hbench-v0 master hbench-br up type veth peer name eth0 netns hbench-floor
+	ip -n hbench-floor -batch - <<'IP'
+addr add 10.253.0.2/24 dev eth0
+link set eth0 up
+link set lo up
+route add default via 10.253.0.1
+IP
+	nft add element ip hbench-floor ports '{ tcp . 18999 : 10.253.0.2 . 80 }'
+	ip netns exec hbench-floor unshare --fork --pid --mount --uts --ipc --mount-proc chroot "$rootfs" /bin/true
+	nft delete element ip hbench-floor ports '{ tcp . 18999 }'
+	ip netns del hbench-floor
+}
+netfloor_ms=$(median_ms floor_net_once)
+printf '%-58s %8s ms\n' "hutch run --rm --network benchnet busybox true" "$net_ms"
+printf '%-58s %8s ms\n' "floor: netns + veth + ip -batch + nft + unshare" "$netfloor_ms"
+echo "hutch / floor: $(ratio "$net_ms" "$netfloor_ms")x (target: at most 3x)"
+
+for i in $(seq 199); do h run -d --network benchnet busybox sleep 1000 >/dev/null; done
+net200_ms=$(median_ms "$HUTCH" --root "$root" run --rm --network benchnet busybox true)
+printf '%-58s %8s ms\n' "the same with 199 containers on benchnet" "$net200_ms"
+echo "200th / 1st: $(ratio "$net200_ms" "$net_ms")x (target: about 1x)"
+h rm -f $(h ps -aq) >/dev/null
+
+echo "== iperf3 through a published port (5 s each, Gbit/s)"
+if ! command -v iperf3 >/dev/null; then
+	echo "iperf3: not installed (apt-get install iperf3 to measure)"
+	exit 0
+fi
+id=$(h run -d --network benchnet -p 15201:5201 busybox sleep 1000)
+pid=$(h inspect "$id" | awk -F'[:,]' '/"Pid"/ {gsub(/ /, "", $2); print $2; exit}')
+cip=$(h inspect "$id" | awk -F'"' '/"IPAddress"/ {print $4; exit}')
+hostip=$(ip -4 -o addr show scope global | awk '{sub(/\/.*/, "", $4); print $4; exit}')
+# The server runs in the container's network namespace (iperf3 is not in the image).
+nsenter -t "$pid" -n iperf3 -s -p 5201 >/dev/null 2>&1 &
+iperf_pid=$!
+sleep 0.5
+gbps() { iperf3 -c "$1" -p "$2" -t 5 -J | awk '/"sum_received"/ {r=1} r && /"bits_per_second"/ {gsub(/,/, ""); printf "%.2f", $2/1e9; exit}'; }
+direct=$(gbps "$cip" 5201)
+via_lo=$(gbps 127.0.0.1 15201)
+via_host=$(gbps "$hostip" 15201)
+printf '%-58s %8s\n' "direct to the container ($cip:5201)" "$direct"
+printf '%-58s %8s   (%s of direct)\n' "published, via 127.0.0.1:15201" "$via_lo" "$(ratio "$via_lo" "$direct")"
+printf '%-58s %8s   (%s of direct)\n' "published, via $hostip:15201" "$via_host" "$(ratio "$via_host" "$direct")"

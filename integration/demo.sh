@@ -9,7 +9,19 @@ h() {
 	echo
 	"$HUTCH" --root "$root" "$@"
 }
-cleanup() { "$HUTCH" --root "$root" rm -f $("$HUTCH" --root "$root" ps -aq) >/dev/null 2>&1 || true; rm -rf "$root"; }
+hq() { "$HUTCH" --root "$root" "$@"; }
+cleanup() {
+	hq rm -f $(hq ps -aq) >/dev/null 2>&1 || true
+	hq network prune -f >/dev/null 2>&1 || true
+	# The default bridge and the nftables table stay by design; a demo root
+	# is thrown away, so they go too.
+	if ls "$root"/networks/*/network.json >/dev/null 2>&1; then
+		read -r br table < <(hq network inspect bridge | awk -F'"' '/"Bridge"/ {b=$4} /"NftTable"/ {t=$4} END {print b, t}')
+		ip link del "$br" 2>/dev/null || true
+		nft delete table ip "$table" 2>/dev/null || true
+	fi
+	rm -rf "$root"
+}
 trap cleanup EXIT
 
 h run --rm busybox echo "hello from a container"
@@ -24,3 +36,16 @@ h ps -a
 h run --rm busybox sh -c 'exit 3' || echo "(exit code $?)"
 h rm ticker
 h image ls
+
+echo
+echo "# networking: a web server on a network of its own, published on port 8088"
+h network create demo-net
+h run -d --name web --network demo-net -p 127.0.0.1:8088:80 busybox \
+	sh -c 'mkdir -p /www && echo "hello from the web container" > /www/index.html && exec httpd -f -p 80 -h /www'
+h port web
+for _ in $(seq 50); do curl -sf http://127.0.0.1:8088/ >/dev/null && break; sleep 0.1; done
+echo '$ curl http://127.0.0.1:8088/'
+curl -s http://127.0.0.1:8088/
+h network inspect demo-net
+h rm -f web
+h network rm demo-net

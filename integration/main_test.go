@@ -8,6 +8,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -200,10 +201,61 @@ func (e *env) cleanup() {
 			t.Errorf("cleanup: rm -f: %s", r)
 		}
 	}
+	for _, leak := range e.networkLeftovers(ids) {
+		t.Errorf("leak: %s", leak)
+	}
 	for _, leak := range leftovers(e.root, ids) {
 		t.Errorf("leak: %s", leak)
 	}
 	os.RemoveAll(e.root)
+}
+
+// networkLeftovers prunes the env's networks, checks that their bridges, the
+// containers' veths and the ports they published are gone, then removes
+// the default bridge and the nftables table, which hutch keeps by design.
+func (e *env) networkLeftovers(ids []string) []string {
+	var out []string
+	nets, _ := filepath.Glob(filepath.Join(e.root, "networks", "*", "network.json"))
+	if len(nets) == 0 {
+		return nil
+	}
+	if r := e.run("network", "prune", "-f"); r.code != 0 {
+		out = append(out, "network prune: "+r.String())
+	}
+	var table string
+	for _, p := range nets {
+		var n struct{ Name, Bridge string }
+		if b, err := os.ReadFile(p); err == nil && json.Unmarshal(b, &n) == nil {
+			if n.Name == "bridge" {
+				var d []struct{ Bridge, NftTable string }
+				if r := e.run("network", "inspect", "bridge"); r.code == 0 && json.Unmarshal([]byte(r.stdout), &d) == nil && len(d) == 1 {
+					table = d[0].NftTable
+				}
+				defer exec.Command("ip", "link", "del", n.Bridge).Run()
+				continue
+			}
+			if linkExists(n.Bridge) {
+				out = append(out, "bridge "+n.Bridge+" of network "+n.Name)
+			}
+		}
+	}
+	for _, id := range ids {
+		if links, _ := filepath.Glob("/sys/class/net/vh" + id[:12] + "*"); len(links) > 0 {
+			out = append(out, "veth "+filepath.Base(links[0]))
+		}
+	}
+	if table != "" {
+		if b, _ := exec.Command("nft", "list", "table", "ip", table).Output(); bytes.Contains(b, []byte("elements")) {
+			out = append(out, "published ports left in table "+table+":\n"+string(b))
+		}
+		exec.Command("nft", "delete", "table", "ip", table).Run()
+	}
+	return out
+}
+
+func linkExists(name string) bool {
+	_, err := os.Stat("/sys/class/net/" + name)
+	return err == nil
 }
 
 // leftovers lists what hutch processes, mounts and cgroups of root and ids remain.

@@ -2,6 +2,9 @@ package runtime
 
 import (
 	"time"
+
+	"github.com/hutchrt/hutch/network"
+	"github.com/hutchrt/hutch/network/portspec"
 )
 
 // Status is a container's place in its lifecycle, with Docker's names.
@@ -24,12 +27,17 @@ type Container struct {
 	// What the user asked for that the spec does not carry.
 	AutoRemove bool     `json:"autoRemove,omitempty"`
 	Init       bool     `json:"init,omitempty"`
-	Network    string   `json:"network"`
+	Network    string   `json:"network"` // none, host, container:ID or a network's name
 	Tty        bool     `json:"tty,omitempty"`
 	OpenStdin  bool     `json:"openStdin,omitempty"` // -i: a detached run keeps stdin open
 	Privileged bool     `json:"privileged,omitempty"`
 	CapAdd     []string `json:"capAdd,omitempty"`
 	CapDrop    []string `json:"capDrop,omitempty"`
+
+	// Networking: addresses from create to rm; Ports only while running.
+	Endpoints []*network.Endpoint `json:"endpoints,omitempty"`
+	Publish   []portspec.Mapping  `json:"publish,omitempty"` // what -p asked for
+	Ports     []portspec.Mapping  `json:"ports,omitempty"`   // published now, every host port known
 
 	Status     Status    `json:"status"`
 	ExitCode   int       `json:"exitCode"`

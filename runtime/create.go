@@ -21,7 +21,7 @@ func (s *Store) Images() *rootfs.Store { return rootfs.NewStore(filepath.Join(s.
 
 // Create checks everything in o, then makes the container's record, spec and
 // files. Bad input fails before anything exists.
-func (s *Store) Create(o RunOptions) (*Container, error) {
+func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
@@ -58,17 +58,23 @@ func (s *Store) Create(o RunOptions) (*Container, error) {
 	if name == "" {
 		name = randomName()
 	}
-	network := o.Network
-	if network == "" {
-		network = "none"
-	}
 	hostname := o.Hostname
 	if hostname == "" {
 		hostname = id[:12]
-		if network == "host" {
+		if o.Network == "host" {
 			hostname, _ = os.Hostname()
 		}
 	}
+	net, err := s.planNetwork(&o, id, hostname)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			net.undo()
+		}
+	}()
+	network := net.mode
 	dir := s.Dir(id)
 	spec := newSpec(specInput{
 		ID: id, Dir: dir, LowerDir: lower, Args: args, Env: env,
@@ -85,13 +91,14 @@ func (s *Store) Create(o RunOptions) (*Container, error) {
 	files := map[string][]byte{
 		"config.json": config,
 		"hostname":    []byte(hostname + "\n"),
-		"hosts":       hostsFile(network),
-		"resolv.conf": resolvConf(network),
+		"hosts":       net.hosts,
+		"resolv.conf": net.resolv,
 	}
 	c := &Container{
 		ID: id, Name: name, Image: imageName, Command: args, Created: now(),
 		AutoRemove: o.AutoRemove, Init: o.Init, Network: network, Privileged: o.Privileged,
 		CapAdd: o.CapAdd, CapDrop: o.CapDrop, Tty: o.Tty, OpenStdin: o.Interactive,
+		Endpoints: net.endpoints, Publish: net.publish,
 		Status: StatusCreated,
 	}
 	if !o.Detach {
@@ -136,24 +143,28 @@ func hostsFile(network string) []byte {
 }
 
 // resolvConf is the host's resolv.conf; outside the host's network namespace
-// loopback nameservers (such as 127.0.0.53) cannot answer, so they are dropped.
-func resolvConf(network string) []byte {
+// loopback nameservers (such as 127.0.0.53) cannot answer, so they are
+// dropped. --dns servers replace the host's.
+func resolvConf(network string, dns []string) []byte {
 	b, err := os.ReadFile("/etc/resolv.conf")
-	if err != nil {
+	if err != nil && len(dns) == 0 {
 		return nil
 	}
-	if network == "host" {
+	if network == "host" && len(dns) == 0 {
 		return b
 	}
 	var out []string
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
-		if len(f) >= 2 && f[0] == "nameserver" && (strings.HasPrefix(f[1], "127.") || f[1] == "::1") {
+		if len(f) >= 2 && f[0] == "nameserver" && (len(dns) > 0 || strings.HasPrefix(f[1], "127.") || f[1] == "::1") {
 			continue
 		}
 		out = append(out, line)
 	}
-	return []byte(strings.Join(out, "\n"))
+	for _, d := range dns {
+		out = append(out, "nameserver "+d)
+	}
+	return []byte(strings.Trim(strings.Join(out, "\n"), "\n") + "\n")
 }
 
 var nameLeft = []string{"brave", "calm", "eager", "fond", "gentle", "happy", "jolly", "keen", "lucid", "merry", "nimble", "proud", "quiet", "swift", "tender", "witty"}

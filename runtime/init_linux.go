@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	goruntime "runtime"
+	"strings"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -37,6 +38,9 @@ func Init(dir string) {
 func runInit(dir string, sync *os.File) (int, error) {
 	spec, err := loadSpec(dir)
 	if err != nil {
+		return 125, err
+	}
+	if err := joinNetwork(spec.Annotations[annotNetwork]); err != nil {
 		return 125, err
 	}
 	if err := waitFor(sync, "go"); err != nil {
@@ -262,4 +266,37 @@ func takePty(sync *os.File) (uint32, error) {
 		return 0, fmt.Errorf("set controlling terminal: %w", err)
 	}
 	return n, nil
+}
+
+// joinNetwork enters the network namespace of --network container:NAME
+// (fd 4, from the monitor) or brings up the loopback of the container's own.
+// Before the mounts: /sys shows the namespace of whoever mounts it.
+func joinNetwork(mode string) error {
+	if strings.HasPrefix(mode, "container:") {
+		// This thread execs the command, so it takes the namespace along.
+		if err := unix.Setns(4, unix.CLONE_NEWNET); err != nil {
+			return fmt.Errorf("join network of %s: %w", mode, err)
+		}
+		return unix.Close(4)
+	}
+	if mode == "host" {
+		return nil
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("bring up lo: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err == nil {
+		err = unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr)
+	}
+	if err == nil {
+		ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+		err = unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+	}
+	if err != nil {
+		return fmt.Errorf("bring up lo: %w", err)
+	}
+	return nil
 }

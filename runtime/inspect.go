@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -73,7 +74,59 @@ type ConfigDetails struct {
 }
 
 type NetworkSettings struct {
-	Networks map[string]any `json:"Networks"`
+	Ports       map[string][]PortBinding   `json:"Ports"`
+	IPAddress   string                     `json:"IPAddress"`
+	IPPrefixLen int                        `json:"IPPrefixLen"`
+	Gateway     string                     `json:"Gateway"`
+	MacAddress  string                     `json:"MacAddress"`
+	Networks    map[string]EndpointDetails `json:"Networks"`
+}
+
+type PortBinding struct {
+	HostIP   string `json:"HostIp"`
+	HostPort string `json:"HostPort"`
+}
+
+type EndpointDetails struct {
+	NetworkID   string   `json:"NetworkID"`
+	IPAddress   string   `json:"IPAddress"`
+	IPPrefixLen int      `json:"IPPrefixLen"`
+	Gateway     string   `json:"Gateway"`
+	MacAddress  string   `json:"MacAddress"`
+	Aliases     []string `json:"Aliases"`
+	Interface   string   `json:"Interface"`     // inside the container
+	HostIf      string   `json:"HostInterface"` // the veth's host end
+}
+
+// networkSettings is Docker's NetworkSettings: the first network's address
+// at the top level, every network below, and the ports published now (or,
+// when stopped, the ones asked for with no host binding yet).
+func networkSettings(c *Container) NetworkSettings {
+	ns := NetworkSettings{Ports: map[string][]PortBinding{}, Networks: map[string]EndpointDetails{}}
+	for i, ep := range c.Endpoints {
+		d := EndpointDetails{
+			NetworkID: ep.NetworkID, IPAddress: ep.IP.String(), IPPrefixLen: ep.PrefixLen, Gateway: ep.Gateway.String(),
+			MacAddress: ep.MAC(), Aliases: ep.Aliases, Interface: ep.IfName, HostIf: ep.HostIf,
+		}
+		if d.Aliases == nil {
+			d.Aliases = []string{}
+		}
+		ns.Networks[ep.Network] = d
+		if i == 0 {
+			ns.IPAddress, ns.IPPrefixLen, ns.Gateway, ns.MacAddress = d.IPAddress, d.IPPrefixLen, d.Gateway, d.MacAddress
+		}
+	}
+	for _, m := range c.Publish {
+		ns.Ports[m.ContainerKey()] = nil
+	}
+	for _, m := range c.Ports {
+		host := "0.0.0.0"
+		if m.HostIP.IsValid() {
+			host = m.HostIP.String()
+		}
+		ns.Ports[m.ContainerKey()] = append(ns.Ports[m.ContainerKey()], PortBinding{HostIP: host, HostPort: strconv.Itoa(int(m.HostPort))})
+	}
+	return ns
 }
 
 // Inspect describes one container.
@@ -111,7 +164,7 @@ func details(c *Container, spec *specs.Spec, dir string) *Details {
 			Hostname: spec.Hostname, User: fmt.Sprintf("%d:%d", p.User.UID, p.User.GID), Tty: p.Terminal,
 			Env: p.Env, Cmd: c.Command, Image: c.Image, WorkingDir: p.Cwd,
 		},
-		NetworkSettings: NetworkSettings{Networks: map[string]any{}},
+		NetworkSettings: networkSettings(c),
 	}
 	d.HostConfig.CapAdd, d.HostConfig.CapDrop = c.CapAdd, c.CapDrop
 	if p.NoNewPrivileges {

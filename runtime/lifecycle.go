@@ -195,7 +195,7 @@ func (s *Store) Remove(ref string, force bool) (*Container, error) {
 			}
 		}
 	}
-	c, err = s.update(c.ID, func(c *Container) error { return release(c) })
+	c, err = s.update(c.ID, func(c *Container) error { return s.release(c) })
 	if errors.Is(err, ErrNotFound) {
 		return c, nil // --rm got there first
 	}

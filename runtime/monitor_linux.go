@@ -10,12 +10,14 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hutchrt/hutch/network"
 	"github.com/hutchrt/hutch/runtime/cgroups"
 	"github.com/hutchrt/hutch/runtime/logs"
 )
@@ -69,6 +71,9 @@ func (s *Store) monitor(c *Container, a attach, ready func(error)) (code int, er
 	c, err = s.update(id, func(c *Container) error {
 		c.Status, c.ExitCode = StatusRunning, 0
 		c.Pid, c.PidStart, c.StartedAt = run.pid, procStart(run.pid), now()
+		if run.ports != nil {
+			c.Ports = run.ports.Mappings
+		}
 		return nil
 	})
 	if err != nil {
@@ -101,6 +106,9 @@ func (r *running) execShim(s *Store, c *Container) error {
 	env := []string{"_HUTCH_SHIM=1", "_HUTCH_SHIM_ROOT=" + s.Root, "_HUTCH_SHIM_ID=" + c.ID,
 		"_HUTCH_SHIM_CHILD=" + strconv.Itoa(r.pid), "_HUTCH_SHIM_LOG=" + fdString(log)}
 	keep := []*os.File{log, r.stdinHold}
+	if r.ports != nil {
+		keep = append(keep, r.ports.Files...) // the shim holds the host ports
+	}
 	for i, o := range r.outputs {
 		env = append(env, []string{"_HUTCH_SHIM_STDOUT=", "_HUTCH_SHIM_STDERR="}[i]+fdString(o.r))
 		keep = append(keep, o.r)
@@ -154,13 +162,18 @@ func (s *Store) finish(id string, code int, startErr error, ran bool) {
 	oom := err == nil && cg.OOMKilled() // read before the group goes
 	released := make(chan error, 1)
 	go func() { released <- deleteCgroup(cg, err) }() // kernel work: overlap it with the disk work
-	if c, err := s.read(id); err == nil && c.AutoRemove {
+	c, readErr := s.read(id)
+	var netErr error
+	if readErr == nil {
+		netErr = s.unwire(c, false)
+	}
+	if readErr == nil && c.AutoRemove {
 		s.remove(id)
 		<-released
 		s.tellWaiters(id, code)
 		return
 	}
-	relErr := <-released
+	relErr := errors.Join(<-released, netErr)
 	s.update(id, func(c *Container) error {
 		c.OOMKilled = oom
 		if ran || c.Status != StatusCreated {
@@ -174,14 +187,17 @@ func (s *Store) finish(id string, code int, startErr error, ran bool) {
 			c.Error = relErr.Error()
 		}
 		c.Pid, c.PidStart, c.MonitorPid, c.MonitorStart = 0, 0, 0, 0
+		c.Ports = nil
 		return nil
 	})
 }
 
 // release frees what a container holds while it runs. Mounts need nothing:
 // they live in the container's mount namespace and vanish with it.
-func release(c *Container) error {
-	return deleteCgroup(cgroups.Load(c.ID))
+func (s *Store) release(c *Container) error {
+	err := s.unwire(c, true)
+	c.Ports = nil
+	return errors.Join(err, deleteCgroup(cgroups.Load(c.ID)))
 }
 
 // deleteCgroup takes what cgroups.Load returned; no group is nothing to do.
@@ -204,6 +220,7 @@ type running struct {
 	onPty     func(master *os.File) // set with -t: takes the container's pty
 	copiers   sync.WaitGroup
 	cleanup   []func()
+	ports     *network.Reservation // the published host ports, held while it runs
 }
 
 // output is one of the container's output streams and where it goes.
@@ -318,6 +335,15 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 	cmd := exec.Command("/proc/self/exe", InitCommand, dir)
 	cmd.Env = []string{"GOMAXPROCS=1"} // fewer runtime threads to start, and to stop at exec
 	cmd.ExtraFiles = []*os.File{childSock}
+	if target, ok := strings.CutPrefix(c.Network, "container:"); ok {
+		ns, err := s.targetNetNS(target)
+		if err != nil {
+			childSock.Close()
+			return nil, err
+		}
+		defer ns.Close()
+		cmd.ExtraFiles = append(cmd.ExtraFiles, ns) // fd 4: the init joins it
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: flags,
 		Pdeathsig:  unix.SIGKILL,
@@ -342,6 +368,10 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 	// The init mounts its root while the cgroup is being made.
 	if _, err := parentSock.Write([]byte("go")); err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
+	}
+	// And its network is wired meanwhile too.
+	if err := s.wire(c, r); err != nil {
+		return nil, err
 	}
 	m := <-cgDone
 	cgReceived = true

@@ -20,7 +20,12 @@ type RunOptions struct {
 	Workdir  string
 	User     string
 	Hostname string
-	Network  string // "none" (default) or "host"
+	Network  string // a network's name (default: bridge), none, host or container:NAME
+	Publish  []string
+	Aliases  []string // --network-alias
+	IP       string
+	AddHosts []string
+	DNS      []string
 
 	CapAdd, CapDrop []string
 	Privileged      bool
@@ -74,11 +79,6 @@ func (o *RunOptions) validate() error {
 	}
 	if o.Hostname != "" && !validHostname(o.Hostname) {
 		return invalidf("hostname %q is not a valid host name", o.Hostname)
-	}
-	switch o.Network {
-	case "", "none", "host":
-	default:
-		return invalidf("network %s not found (this build knows none and host)", o.Network)
 	}
 	if _, err := o.noNewPrivileges(); err != nil {
 		return err

@@ -22,7 +22,6 @@ func TestValidate(t *testing.T) {
 		{"relative workdir", RunOptions{Image: "busybox", Workdir: "tmp"}, false},
 		{"absolute workdir", RunOptions{Image: "busybox", Workdir: "/tmp/x"}, true},
 		{"bad hostname", RunOptions{Image: "busybox", Hostname: "a_b"}, false},
-		{"unknown network", RunOptions{Image: "busybox", Network: "mynet"}, false},
 		{"host network", RunOptions{Image: "busybox", Network: "host"}, true},
 		{"nnp", RunOptions{Image: "busybox", SecurityOpts: []string{"no-new-privileges"}}, true},
 		{"nnp false", RunOptions{Image: "busybox", SecurityOpts: []string{"no-new-privileges:false"}}, true},

@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -12,7 +13,7 @@ import (
 const (
 	annotLowerDir = "org.hutch.rootfs.lower"    // image root filesystem (read-only layer)
 	annotInit     = "org.hutch.init"            // "true": keep a reaper as pid 1
-	annotNetwork  = "org.hutch.network"         // "none" or "host"
+	annotNetwork  = "org.hutch.network"         // none, host, container:ID or a network's name
 	annotVolatile = "org.hutch.rootfs.volatile" // "true": the upper layer is thrown away at exit
 )
 
@@ -66,7 +67,9 @@ func newSpec(in specInput) *specs.Spec {
 		{Type: specs.PIDNamespace}, {Type: specs.MountNamespace}, {Type: specs.UTSNamespace},
 		{Type: specs.IPCNamespace}, {Type: specs.CgroupNamespace},
 	}
-	if in.Network != "host" {
+	// host shares the host's namespace; container:ID joins another's (its
+	// path changes with every start, so the init is handed it at start).
+	if in.Network != "host" && !strings.HasPrefix(in.Network, "container:") {
 		namespaces = append(namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
 	}
 

@@ -141,6 +141,11 @@ func (s *Store) remove(id string) error {
 // removeLocked deletes a container's directory and frees its name.
 func (s *Store) removeLocked(id string) error {
 	c, readErr := s.read(id)
+	if readErr == nil {
+		if err := s.releaseLeases(c); err != nil {
+			return fmt.Errorf("remove container %s: %w", id[:12], err)
+		}
+	}
 	if err := os.RemoveAll(s.Dir(id)); err != nil {
 		return fmt.Errorf("remove container %s: %w", id[:12], err)
 	}
@@ -325,7 +330,7 @@ func (s *Store) reconcile(c *Container) (*Container, error) {
 	if c.MonitorPid == 0 || c.monitorLive() {
 		return c, nil // someone else reconciled it meanwhile
 	}
-	if err := release(c); err != nil {
+	if err := s.release(c); err != nil {
 		return nil, err // left as it is, for the next command to try again
 	}
 	if c.AutoRemove {

@@ -49,7 +49,7 @@ func psCommand() *cli.Command {
 					continue
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s ago\t%s\t%s\t%s\n", c.ShortID(), c.Image,
-					quoteCommand(c.Command), humanDuration(now.Sub(c.Created)), statusText(c, now), "", c.Name)
+					quoteCommand(c.Command), humanDuration(now.Sub(c.Created)), statusText(c, now), runtime.PortsColumn(c.Ports), c.Name)
 			}
 			return tw.Flush()
 		},

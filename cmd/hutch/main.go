@@ -74,7 +74,7 @@ func newApp() *cli.App {
 		Commands: []*cli.Command{
 			runCommand(), psCommand(), logsCommand(), execCommand(), stopCommand(),
 			killCommand(), startCommand(), waitCommand(), rmCommand(), inspectCommand(),
-			imageCommand(),
+			imageCommand(), networkCommand(), portCommand(),
 		},
 		OnUsageError:   func(_ *cli.Context, err error, _ bool) error { return err },
 		ExitErrHandler: func(*cli.Context, error) {},

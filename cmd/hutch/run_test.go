@@ -30,11 +30,11 @@ func TestRunFlags(t *testing.T) {
 		args []string
 		want runtime.RunOptions
 	}{
-		{[]string{"busybox"}, runtime.RunOptions{Image: "busybox", Args: []string{}, Network: "none"}},
-		{[]string{"-it", "--rm", "busybox", "sh"}, runtime.RunOptions{Image: "busybox", Args: []string{"sh"}, Network: "none", Tty: true, Interactive: true, AutoRemove: true}},
-		{[]string{"-dit", "--name", "web", "busybox"}, runtime.RunOptions{Name: "web", Image: "busybox", Args: []string{}, Network: "none", Tty: true, Interactive: true, Detach: true}},
+		{[]string{"busybox"}, runtime.RunOptions{Image: "busybox", Args: []string{}, Network: "bridge"}},
+		{[]string{"-it", "--rm", "busybox", "sh"}, runtime.RunOptions{Image: "busybox", Args: []string{"sh"}, Network: "bridge", Tty: true, Interactive: true, AutoRemove: true}},
+		{[]string{"-dit", "--name", "web", "busybox"}, runtime.RunOptions{Name: "web", Image: "busybox", Args: []string{}, Network: "bridge", Tty: true, Interactive: true, Detach: true}},
 		// Commas stay inside one value; flags after the image are the command's.
-		{[]string{"-e", "A=1,2", "-e", "B", "busybox", "ls", "-l", "--rm"}, runtime.RunOptions{Image: "busybox", Args: []string{"ls", "-l", "--rm"}, Env: []string{"A=1,2", "B"}, Network: "none"}},
+		{[]string{"-e", "A=1,2", "-e", "B", "busybox", "ls", "-l", "--rm"}, runtime.RunOptions{Image: "busybox", Args: []string{"ls", "-l", "--rm"}, Env: []string{"A=1,2", "B"}, Network: "bridge"}},
 		{[]string{"-u", "1000:1000", "-w", "/tmp", "-m", "64m", "--cpus", "0.5", "--pids-limit", "20", "--cap-add", "NET_ADMIN", "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--read-only", "--init", "--privileged", "--network", "host", "--hostname", "h", "--env-file", "f", "busybox"},
 			runtime.RunOptions{Image: "busybox", Args: []string{}, User: "1000:1000", Workdir: "/tmp", Memory: "64m", CPUs: "0.5", PidsLimit: 20,
 				CapAdd: []string{"NET_ADMIN"}, CapDrop: []string{"ALL"}, SecurityOpts: []string{"no-new-privileges"}, ReadOnly: true, Init: true,

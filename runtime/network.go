@@ -1,0 +1,260 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/hutchrt/hutch/network"
+	"github.com/hutchrt/hutch/network/portspec"
+)
+
+// Networks is the network store of this root.
+func (s *Store) Networks() (*network.Store, error) { return network.Open(s.Root) }
+
+// netPlan is what Create resolved about a container's networking.
+type netPlan struct {
+	mode      string // none, host, container:ID, or a network's name
+	endpoints []*network.Endpoint
+	publish   []portspec.Mapping
+	hosts     []byte // /etc/hosts
+	resolv    []byte // /etc/resolv.conf
+	undo      func() // gives the leases back if Create fails later
+}
+
+// planNetwork checks o's network options and leases the container's
+// addresses. On error nothing is held.
+func (s *Store) planNetwork(o *RunOptions, id, hostname string) (p *netPlan, err error) {
+	p = &netPlan{mode: o.Network, undo: func() {}}
+	if p.mode == "" {
+		p.mode = network.DefaultName
+	}
+	if p.publish, err = portspec.ParseAll(o.Publish); err != nil {
+		return nil, invalidf("%v", err)
+	}
+	dns, err := parseDNS(o.DNS)
+	if err != nil {
+		return nil, err
+	}
+	extraHosts, err := parseAddHosts(o.AddHosts)
+	if err != nil {
+		return nil, err
+	}
+	var pinned netip.Addr
+	if o.IP != "" {
+		if pinned, err = netip.ParseAddr(o.IP); err != nil || !pinned.Is4() {
+			return nil, invalidf("--ip %q is not an IPv4 address", o.IP)
+		}
+	}
+	bridged := p.mode != "none" && p.mode != "host" && !strings.HasPrefix(p.mode, "container:")
+	if !bridged {
+		switch {
+		case len(p.publish) > 0:
+			return nil, invalidf("-p: ports cannot be published with --network %s", p.mode)
+		case pinned.IsValid() || len(o.Aliases) > 0:
+			return nil, invalidf("--ip and --network-alias need a bridge network, not --network %s", p.mode)
+		}
+	}
+	if ref, ok := strings.CutPrefix(p.mode, "container:"); ok {
+		target, err := s.Get(ref)
+		if err != nil {
+			return nil, invalidf("--network %s: %v", p.mode, err)
+		}
+		p.mode = "container:" + target.ID
+		// Shared network, shared names: the files come from the target.
+		p.hosts, _ = os.ReadFile(s.Dir(target.ID) + "/hosts")
+		p.resolv, _ = os.ReadFile(s.Dir(target.ID) + "/resolv.conf")
+		return p, nil
+	}
+	hosts := string(hostsFile(p.mode))
+	p.resolv = resolvConf(p.mode, dns)
+	if bridged {
+		nets, err := s.Networks()
+		if err != nil {
+			return nil, err
+		}
+		n, err := nets.Get(p.mode)
+		if errors.Is(err, network.ErrNotFound) {
+			return nil, invalidf("network %s not found", p.mode)
+		} else if err != nil {
+			return nil, err
+		}
+		p.mode = n.Name
+		ep, err := nets.NewEndpoint(n, id, 0, pinned, o.Aliases)
+		if err != nil {
+			return nil, asInvalid(err)
+		}
+		p.endpoints = []*network.Endpoint{ep}
+		p.undo = func() { nets.Release(ep, id) }
+		defer func() {
+			if err != nil {
+				p.undo()
+			}
+		}()
+		// A host port taken now fails the run before anything exists; the
+		// monitor reserves it for real when the container starts.
+		r, err := network.Reserve(p.publish)
+		if err != nil {
+			return nil, asInvalid(err)
+		}
+		r.Close()
+		hosts += ep.IP.String() + "\t" + hostname + "\n"
+	}
+	for _, h := range extraHosts {
+		hosts += h + "\n"
+	}
+	p.hosts = []byte(hosts)
+	return p, nil
+}
+
+// asInvalid makes the network package's user errors exit 125 like ours.
+func asInvalid(err error) error {
+	if errors.Is(err, network.ErrInvalid) || errors.Is(err, network.ErrNotFound) ||
+		errors.Is(err, network.ErrPortInUse) || errors.Is(err, network.ErrInUse) {
+		return invalidf("%v", err)
+	}
+	return err
+}
+
+func parseDNS(servers []string) ([]string, error) {
+	for _, d := range servers {
+		if _, err := netip.ParseAddr(d); err != nil {
+			return nil, invalidf("--dns %q is not an IP address", d)
+		}
+	}
+	return servers, nil
+}
+
+// parseAddHosts turns --add-host NAME:IP into /etc/hosts lines.
+func parseAddHosts(specs []string) ([]string, error) {
+	var out []string
+	for _, spec := range specs {
+		// NAME:IP, where IP may be IPv6 and so contain colons.
+		name, ip, ok := strings.Cut(spec, ":")
+		if !ok {
+			name, ip, ok = strings.Cut(spec, "=")
+		}
+		addr, err := netip.ParseAddr(strings.Trim(ip, "[]"))
+		if !ok || name == "" || err != nil || !validHostname(name) {
+			return nil, invalidf("--add-host %q: want NAME:IP", spec)
+		}
+		out = append(out, addr.String()+"\t"+name)
+	}
+	return out, nil
+}
+
+// containerNetNS opens the network namespace of a running container.
+func containerNetNS(c *Container) (*os.File, error) {
+	if !c.Running() || !alive(c.Pid, c.PidStart) {
+		return nil, fmt.Errorf("container %s is not running", c.Name)
+	}
+	f, err := os.Open("/proc/" + strconv.Itoa(c.Pid) + "/ns/net")
+	if err != nil {
+		return nil, fmt.Errorf("network namespace of %s: %w", c.Name, err)
+	}
+	if !alive(c.Pid, c.PidStart) { // opened after the check: the pid was not reused
+		f.Close()
+		return nil, fmt.Errorf("container %s is not running", c.Name)
+	}
+	return f, nil
+}
+
+// unwire frees what a container's networking holds while it runs: its
+// published ports and, with veths, its veths. Addresses stay until rm.
+//
+// Deleting a veth costs 15-30 ms of RCU waits, so a container that just
+// exited leaves its veths to the kernel: they go with its network namespace.
+// Only a namespace that may outlive the container (a monitor killed, a
+// container:NAME sharer) needs them deleted here.
+func (s *Store) unwire(c *Container, veths bool) error {
+	if len(c.Endpoints) == 0 {
+		return nil
+	}
+	nets, err := s.Networks()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, ep := range c.Endpoints {
+		if veths {
+			errs = append(errs, nets.Detach(ep))
+		}
+	}
+	errs = append(errs, nets.Unpublish(c.Ports, c.Endpoints[0].IP))
+	return errors.Join(errs...)
+}
+
+// releaseLeases gives back a removed container's addresses.
+func (s *Store) releaseLeases(c *Container) error {
+	if len(c.Endpoints) == 0 {
+		return nil
+	}
+	nets, err := s.Networks()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, ep := range c.Endpoints {
+		errs = append(errs, nets.Release(ep, c.ID))
+	}
+	return errors.Join(errs...)
+}
+
+// targetNetNS opens the network namespace a container:ID container joins.
+func (s *Store) targetNetNS(id string) (*os.File, error) {
+	target, err := s.Get(id)
+	if err != nil {
+		return nil, fmt.Errorf("--network container:%s: %w", id, err)
+	}
+	return containerNetNS(target)
+}
+
+// wire attaches a starting container (its init is r.pid) to its networks
+// and publishes its ports. On error it undoes what it made.
+func (s *Store) wire(c *Container, r *running) (err error) {
+	if len(c.Endpoints) == 0 {
+		return nil
+	}
+	nets, err := s.Networks()
+	if err != nil {
+		return err
+	}
+	ns, err := os.Open("/proc/" + strconv.Itoa(r.pid) + "/ns/net")
+	if err != nil {
+		return fmt.Errorf("network namespace: %w", err)
+	}
+	defer ns.Close()
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+	}()
+	for _, ep := range c.Endpoints {
+		if err := nets.Attach(ep, ns); err != nil {
+			return err
+		}
+		undo = append(undo, func() { nets.Detach(ep) })
+	}
+	if len(c.Publish) == 0 {
+		return nil
+	}
+	res, err := network.Reserve(c.Publish)
+	if err != nil {
+		return asInvalid(err)
+	}
+	undo = append(undo, res.Close)
+	ip := c.Endpoints[0].IP
+	if err := nets.Publish(res.Mappings, ip); err != nil {
+		return err
+	}
+	r.ports = res
+	// The ports are ours until this process (or the shim it becomes) exits.
+	r.cleanup = append(r.cleanup, res.Close)
+	return nil
+}

@@ -1,0 +1,309 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hutchrt/hutch/network"
+	"github.com/hutchrt/hutch/network/portspec"
+)
+
+// The network commands live here, beside the containers they count: the
+// network package knows addresses, not containers.
+
+// NetworkDetails is `network inspect`'s view of one network.
+type NetworkDetails struct {
+	Name       string                      `json:"Name"`
+	ID         string                      `json:"Id"`
+	Created    time.Time                   `json:"Created"`
+	Driver     string                      `json:"Driver"`
+	Subnet     string                      `json:"Subnet"`
+	Gateway    string                      `json:"Gateway"`
+	Internal   bool                        `json:"Internal"`
+	Bridge     string                      `json:"Bridge"`
+	NftTable   string                      `json:"NftTable"`
+	Containers map[string]NetworkContainer `json:"Containers"`
+}
+
+// NetworkContainer is one attached container, keyed by its id.
+type NetworkContainer struct {
+	Name        string   `json:"Name"`
+	IPv4Address string   `json:"IPv4Address"`
+	MacAddress  string   `json:"MacAddress"`
+	Aliases     []string `json:"Aliases,omitempty"`
+}
+
+// CreateNetwork makes a user-defined network.
+func (s *Store) CreateNetwork(name string, o network.CreateOptions) (*network.Network, error) {
+	nets, err := s.Networks()
+	if err != nil {
+		return nil, err
+	}
+	n, err := nets.Create(name, o)
+	return n, asInvalid(err)
+}
+
+// ListNetworks returns every network; the default one exists from then on.
+func (s *Store) ListNetworks() ([]*network.Network, error) {
+	nets, err := s.Networks()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := nets.Get(network.DefaultName); err != nil {
+		return nil, err
+	}
+	return nets.List()
+}
+
+// InspectNetwork describes a network and the containers on it.
+func (s *Store) InspectNetwork(ref string) (*NetworkDetails, error) {
+	nets, err := s.Networks()
+	if err != nil {
+		return nil, err
+	}
+	n, err := nets.Get(ref)
+	if err != nil {
+		return nil, asInvalid(err)
+	}
+	d := &NetworkDetails{
+		Name: n.Name, ID: n.ID, Created: n.Created, Driver: n.Driver, Subnet: n.Subnet.String(),
+		Gateway: n.Gateway.String(), Internal: n.Internal, Bridge: n.Bridge, NftTable: nets.Table.Name,
+		Containers: map[string]NetworkContainer{},
+	}
+	ids, err := nets.Users(n)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		c, err := s.Get(id)
+		if err != nil || c == nil {
+			continue
+		}
+		for _, ep := range c.Endpoints {
+			if ep.NetworkID == n.ID {
+				d.Containers[c.ID] = NetworkContainer{Name: c.Name, IPv4Address: netip.PrefixFrom(ep.IP, ep.PrefixLen).String(),
+					MacAddress: ep.MAC(), Aliases: ep.Aliases}
+			}
+		}
+	}
+	return d, nil
+}
+
+// RemoveNetwork deletes a network no container uses. A lease whose
+// container is gone (a crash between the two) is given back first.
+func (s *Store) RemoveNetwork(ref string) (*network.Network, error) {
+	nets, err := s.Networks()
+	if err != nil {
+		return nil, err
+	}
+	n, err := nets.Get(ref)
+	if err != nil {
+		return nil, asInvalid(err)
+	}
+	if err := s.dropStaleLeases(nets, n); err != nil {
+		return n, err
+	}
+	n, err = nets.Remove(n.ID)
+	if errors.Is(err, network.ErrInUse) {
+		ids, _ := nets.Users(n)
+		var names []string
+		for _, id := range ids {
+			if c, err := s.Get(id); err == nil && c != nil {
+				names = append(names, c.Name)
+			}
+		}
+		return n, invalidf("network %s is in use by container(s) %s: remove them or disconnect them first", n.Name, strings.Join(names, ", "))
+	}
+	return n, asInvalid(err)
+}
+
+func (s *Store) dropStaleLeases(nets *network.Store, n *network.Network) error {
+	leases, err := nets.Leases(n).List()
+	if err != nil {
+		return err
+	}
+	for ip, owner := range leases {
+		if owner == "" {
+			continue // being written
+		}
+		if _, err := s.Get(owner); errors.Is(err, ErrNotFound) {
+			nets.Leases(n).Release(ip, owner)
+		}
+	}
+	return nil
+}
+
+// PruneNetworks removes every user-defined network no container uses.
+func (s *Store) PruneNetworks() ([]string, error) {
+	nets, err := s.Networks()
+	if err != nil {
+		return nil, err
+	}
+	all, err := nets.List()
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, n := range all {
+		if !n.UserDefined() {
+			continue
+		}
+		if _, err := s.RemoveNetwork(n.ID); err == nil {
+			removed = append(removed, n.Name)
+		} else if !IsInvalid(err) {
+			return removed, err
+		}
+	}
+	return removed, nil
+}
+
+// Connect attaches a container to one more network: a running one gets the
+// next ethN at once, a stopped one at its next start.
+func (s *Store) Connect(ref, netRef string, ip string, aliases []string) error {
+	c, err := s.Get(ref)
+	if err != nil {
+		return err
+	}
+	if c == nil {
+		return fmt.Errorf("%w: %s", ErrNotFound, ref)
+	}
+	if c.Network == "none" || c.Network == "host" || strings.HasPrefix(c.Network, "container:") {
+		return invalidf("container %s uses --network %s: it cannot join other networks", c.Name, c.Network)
+	}
+	nets, err := s.Networks()
+	if err != nil {
+		return err
+	}
+	n, err := nets.Get(netRef)
+	if err != nil {
+		return asInvalid(err)
+	}
+	var pinned netip.Addr
+	if ip != "" {
+		if pinned, err = netip.ParseAddr(ip); err != nil || !pinned.Is4() {
+			return invalidf("--ip %q is not an IPv4 address", ip)
+		}
+	}
+	index := 0
+	for _, ep := range c.Endpoints {
+		if ep.NetworkID == n.ID {
+			return invalidf("container %s is already connected to network %s", c.Name, n.Name)
+		}
+	}
+	for slices.ContainsFunc(c.Endpoints, func(ep *network.Endpoint) bool { return ep.IfName == fmt.Sprintf("eth%d", index) }) {
+		index++
+	}
+	ep, err := nets.NewEndpoint(n, c.ID, index, pinned, aliases)
+	if err != nil {
+		return asInvalid(err)
+	}
+	if c.Running() {
+		ns, err := containerNetNS(c)
+		if err == nil {
+			err = nets.Attach(ep, ns)
+			ns.Close()
+		}
+		if err != nil {
+			nets.Release(ep, c.ID)
+			return err
+		}
+	}
+	_, err = s.update(c.ID, func(c *Container) error {
+		c.Endpoints = append(c.Endpoints, ep)
+		return nil
+	})
+	if err != nil {
+		nets.Detach(ep)
+		nets.Release(ep, c.ID)
+	}
+	return err
+}
+
+// Disconnect takes a container off a network: its interface goes at once.
+func (s *Store) Disconnect(ref, netRef string) error {
+	c, err := s.Get(ref)
+	if err != nil {
+		return err
+	}
+	if c == nil {
+		return fmt.Errorf("%w: %s", ErrNotFound, ref)
+	}
+	nets, err := s.Networks()
+	if err != nil {
+		return err
+	}
+	n, err := nets.Get(netRef)
+	if err != nil {
+		return asInvalid(err)
+	}
+	var gone *network.Endpoint
+	_, err = s.update(c.ID, func(c *Container) error {
+		i := slices.IndexFunc(c.Endpoints, func(ep *network.Endpoint) bool { return ep.NetworkID == n.ID })
+		if i < 0 {
+			return invalidf("container %s is not connected to network %s", c.Name, n.Name)
+		}
+		if i == 0 && len(c.Publish) > 0 && c.Running() {
+			return invalidf("container %s publishes ports through network %s: stop it first", c.Name, n.Name)
+		}
+		gone = c.Endpoints[i]
+		c.Endpoints = slices.Delete(c.Endpoints, i, i+1)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return errors.Join(nets.Detach(gone), nets.Release(gone, c.ID))
+}
+
+// PortLines is `hutch port`: the container's published ports, optionally
+// only those of one container port ("80" or "80/udp").
+func (s *Store) PortLines(ref, filter string) ([]string, error) {
+	c, err := s.Get(ref)
+	if err != nil {
+		return nil, err
+	}
+	if c == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
+	}
+	if filter != "" && !strings.Contains(filter, "/") {
+		filter += "/tcp"
+	}
+	var out []string
+	for _, m := range c.Ports {
+		if filter == "" || m.ContainerKey() == filter {
+			out = append(out, m.String())
+		}
+	}
+	if filter != "" && len(out) == 0 {
+		return nil, invalidf("no public port '%s' published for %s", filter, c.Name)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// PortsColumn is `ps`'s PORTS: "0.0.0.0:8080->80/tcp, ...".
+func PortsColumn(ms []portspec.Mapping) string {
+	var parts []string
+	for _, m := range ms {
+		host := "0.0.0.0"
+		if m.HostIP.IsValid() {
+			host = m.HostIP.String()
+		}
+		parts = append(parts, fmt.Sprintf("%s:%d->%s", host, m.HostPort, m.ContainerKey()))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// ForwardDrops names other nftables chains that drop forwarded traffic.
+func (s *Store) ForwardDrops() []string {
+	nets, err := s.Networks()
+	if err != nil {
+		return nil
+	}
+	return nets.ForwardDrops()
+}
