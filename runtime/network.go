@@ -88,10 +88,11 @@ func (s *Store) planNetwork(o *RunOptions, id, hostname string) (p *netPlan, err
 			return nil, asInvalid(err)
 		}
 		p.endpoints = []*network.Endpoint{ep}
-		p.undo = func() { nets.Release(ep, id) }
+		undo := func() { nets.Release(ep, id) }
+		p.undo = undo
 		defer func() {
-			if err != nil {
-				p.undo()
+			if err != nil { // p is nil by then
+				undo()
 			}
 		}()
 		// A host port taken now fails the run before anything exists; the

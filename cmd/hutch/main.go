@@ -5,12 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	goruntime "runtime"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/hutchrt/hutch/runtime"
 )
+
+// init keeps main on the process's main thread. A monitor execs into its
+// shim from main; from any other thread, exec would leave the main thread a
+// zombie for a moment, and a parallel hutch would take the monitor for dead.
+func init() { goruntime.LockOSThread() }
 
 func main() {
 	// The re-exec'd halves of hutch run before anything else.
