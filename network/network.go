@@ -364,7 +364,15 @@ func (s *Store) Remove(ref string) (*Network, error) {
 	if err := s.teardown(n); err != nil {
 		return n, err
 	}
-	return n, os.RemoveAll(gone)
+	if err := os.RemoveAll(gone); err != nil {
+		return n, err
+	}
+	// The last network gone (the default one is never removed, so none was
+	// ever used here but user-defined ones): the host is as it was before.
+	if rest, err := s.listLocked(); err == nil && len(rest) == 0 {
+		return n, s.Table.Delete()
+	}
+	return n, nil
 }
 
 // Users lists the ids of the containers holding an address on n.
