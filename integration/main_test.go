@@ -21,6 +21,9 @@ import (
 
 var hutchBin string
 
+// hostNetNS names the host's network namespace, as /proc/PID/ns/net reads.
+var hostNetNS string
+
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }
 
 func testMain(m *testing.M) int {
@@ -38,6 +41,12 @@ func testMain(m *testing.M) int {
 			return 1
 		}
 		defer os.RemoveAll(dir)
+	}
+	// Read before any test runs: a thread of this process may be in a
+	// container's namespace for a moment later (the UDP publishing test).
+	var err error
+	if hostNetNS, err = os.Readlink("/proc/self/ns/net"); err != nil {
+		panic(err)
 	}
 	before := containerCgroups()
 	code := m.Run()
@@ -219,18 +228,19 @@ func (e *env) networkLeftovers(ids []string) []string {
 	if len(nets) == 0 {
 		return nil
 	}
+	// The table is the root's, whichever network asks (before prune).
+	var table string
+	var d []struct{ NftTable string }
+	if r := e.run("network", "inspect", filepath.Base(filepath.Dir(nets[0]))); r.code == 0 && json.Unmarshal([]byte(r.stdout), &d) == nil && len(d) == 1 {
+		table = d[0].NftTable
+	}
 	if r := e.run("network", "prune", "-f"); r.code != 0 {
 		out = append(out, "network prune: "+r.String())
 	}
-	var table string
 	for _, p := range nets {
 		var n struct{ Name, Bridge string }
 		if b, err := os.ReadFile(p); err == nil && json.Unmarshal(b, &n) == nil {
 			if n.Name == "bridge" {
-				var d []struct{ Bridge, NftTable string }
-				if r := e.run("network", "inspect", "bridge"); r.code == 0 && json.Unmarshal([]byte(r.stdout), &d) == nil && len(d) == 1 {
-					table = d[0].NftTable
-				}
 				defer exec.Command("ip", "link", "del", n.Bridge).Run()
 				continue
 			}
@@ -239,8 +249,16 @@ func (e *env) networkLeftovers(ids []string) []string {
 			}
 		}
 	}
+	// A stopped container's veth goes with its network namespace, which the
+	// kernel destroys in the background: give it a moment.
 	for _, id := range ids {
-		if links, _ := filepath.Glob("/sys/class/net/vh" + id[:12] + "*"); len(links) > 0 {
+		deadline := time.Now().Add(5 * time.Second)
+		links, _ := filepath.Glob("/sys/class/net/vh" + id[:12] + "*")
+		for len(links) > 0 && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+			links, _ = filepath.Glob("/sys/class/net/vh" + id[:12] + "*")
+		}
+		if len(links) > 0 {
 			out = append(out, "veth "+filepath.Base(links[0]))
 		}
 	}

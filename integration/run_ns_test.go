@@ -70,10 +70,7 @@ func TestRunHostname(t *testing.T) {
 func TestRunNetworkModes(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	hostNet, err := os.Readlink("/proc/self/ns/net")
-	if err != nil {
-		t.Fatal(err)
-	}
+	hostNet := hostNetNS
 	for _, flags := range [][]string{{"--network", "none"}, {"--net", "none"}} {
 		out := e.runSh("ls /sys/class/net; readlink /proc/self/ns/net; ip -o link | wc -l; ping -c1 -W1 127.0.0.1 >/dev/null && echo lo-up", flags...)
 		got := runLines(out)

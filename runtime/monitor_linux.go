@@ -458,11 +458,3 @@ func socketPair() (parent, child *os.File, err error) {
 	}
 	return os.NewFile(uintptr(fds[0]), "sync-parent"), os.NewFile(uintptr(fds[1]), "sync-child"), nil
 }
-
-var t0 = time.Now()
-
-func T(what string) {
-	if os.Getenv("HT") != "" {
-		fmt.Fprintf(os.Stderr, "%6.2fms %d %s\n", float64(time.Since(t0).Microseconds())/1000, os.Getpid(), what)
-	}
-}
