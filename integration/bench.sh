@@ -12,16 +12,16 @@ bundle=$(mktemp -d /tmp/hutch-bench-oci.XXXXXX)
 h() { "$HUTCH" --root "$root" "$@"; }
 cleanup() {
 	h rm -f $(h ps -aq) >/dev/null 2>&1 || true
-	[ -n "${iperf_pid:-}" ] && kill "$iperf_pid" 2>/dev/null
+	[ -n "${iperf_pid:-}" ] && kill "$iperf_pid" 2>/dev/null || true
 	h network prune -f >/dev/null 2>&1 || true
 	if [ -d "$root/networks" ] && ls "$root"/networks/*/network.json >/dev/null 2>&1; then
 		read -r br table < <(h network inspect bridge | awk -F'"' '/"Bridge"/ {b=$4} /"NftTable"/ {t=$4} END {print b, t}')
 		ip link del "$br" 2>/dev/null
 		nft delete table ip "$table" 2>/dev/null
 	fi
-	ip netns del hbench-floor 2>/dev/null
-	ip link del hbench-br 2>/dev/null
-	nft delete table ip hbench-floor 2>/dev/null
+	ip netns del hbench-floor 2>/dev/null || true
+	ip link del hbench-br 2>/dev/null || true
+	nft delete table ip hbench-floor 2>/dev/null || true
 	rm -rf "$root" "$bundle"
 }
 trap cleanup EXIT
@@ -105,8 +105,11 @@ echo "hutch / floor: $(ratio "$net_ms" "$netfloor_ms")x (target: at most 3x)"
 
 for i in $(seq 199); do h run -d --network benchnet busybox sleep 1000 >/dev/null; done
 net200_ms=$(median_ms "$HUTCH" --root "$root" run --rm --network benchnet busybox true)
+none200_ms=$(median_ms "$HUTCH" --root "$root" run --rm --network none busybox true)
 printf '%-58s %8s ms\n' "the same with 199 containers on benchnet" "$net200_ms"
 echo "200th / 1st: $(ratio "$net200_ms" "$net_ms")x (target: about 1x)"
+printf '%-58s %8s ms\n' "control: --network none, same 199 running" "$none200_ms"
+echo "(the network's own share: $(awk -v a="$net200_ms" -v b="$none200_ms" -v c="$net_ms" -v d="$hutch_ms" 'BEGIN {printf "%.2f ms with 199, %.2f ms alone", a-b, c-d}'))"
 h rm -f $(h ps -aq) >/dev/null
 
 echo "== iperf3 through a published port (5 s each, Gbit/s)"
