@@ -449,3 +449,21 @@ func elementLines(listing string) []string {
 	slices.Sort(lines)
 	return lines
 }
+
+// The resolver's redirect reads back as the nft rule it stands for.
+func TestRedirectDNS(t *testing.T) {
+	tb := testTable(t)
+	if err := RedirectDNS(tb.netns, netip.MustParseAddr("127.0.0.11"), 40001, 40002); err != nil {
+		t.Fatal(err)
+	}
+	got := nftIn(t, Table{Name: "hutch-dns", netns: tb.netns}, "list", "table", "ip", "hutch-dns")
+	for _, want := range []string{
+		"type nat hook output priority -100; policy accept;", // dstnat: nft names it so for prerouting only
+		"ip daddr 127.0.0.11 udp dport 53 dnat to 127.0.0.11:40001",
+		"ip daddr 127.0.0.11 tcp dport 53 dnat to 127.0.0.11:40002",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("table hutch-dns lacks %q:\n%s", want, got)
+		}
+	}
+}

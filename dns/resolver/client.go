@@ -1,0 +1,144 @@
+package resolver
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hutchrt/hutch/dns"
+)
+
+// Registration is what a monitor tells the resolver about its container.
+type Registration struct {
+	ID        string
+	NetNS     *os.File // the container's network namespace
+	Pidfd     int      // of the container's init: its exit ends the service
+	Upstreams []string // "ip:port" to forward other names to
+	Entries   []dns.Entry
+}
+
+// Register makes the resolver of dir (starting it if none runs) serve a
+// container, and returns the ports it listens on at 127.0.0.11 inside it.
+func Register(dir string, reg Registration) (udpPort, tcpPort int, err error) {
+	req := request{Op: "register", ID: reg.ID, Upstreams: reg.Upstreams, Entries: reg.Entries}
+	rights := unix.UnixRights(int(reg.NetNS.Fd()), reg.Pidfd)
+	for try := 0; try < 3; try++ {
+		var resp response
+		resp, err = call(dir, req, rights)
+		if errors.Is(err, errNotRunning) || (err == nil && resp.Error == errExiting.Error()) {
+			if err = spawn(dir); err != nil {
+				return 0, 0, err
+			}
+			continue
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+		if resp.Error != "" {
+			return 0, 0, fmt.Errorf("dns resolver: %s", resp.Error)
+		}
+		return resp.UDPPort, resp.TCPPort, nil
+	}
+	return 0, 0, fmt.Errorf("dns resolver: could not start one: %w", err)
+}
+
+// Update replaces a running container's names (network connect and
+// disconnect). A container the resolver does not serve is no error.
+func Update(dir, id string, entries []dns.Entry) error {
+	resp, err := call(dir, request{Op: "update", ID: id, Entries: entries}, nil)
+	if errors.Is(err, errNotRunning) {
+		return nil
+	}
+	if err == nil && resp.Error != "" && resp.Error != errExiting.Error() {
+		err = fmt.Errorf("dns resolver: %s", resp.Error)
+	}
+	return err
+}
+
+var errNotRunning = errors.New("no resolver running")
+
+func call(dir string, req request, rights []byte) (response, error) {
+	c, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: filepath.Join(dir, socketName), Net: "unixpacket"})
+	if err != nil {
+		return response{}, errNotRunning
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	b, err := json.Marshal(req)
+	if err != nil {
+		return response{}, err
+	}
+	if _, _, err := c.WriteMsgUnix(b, rights, nil); err != nil {
+		return response{}, fmt.Errorf("dns resolver: %w", err)
+	}
+	buf := make([]byte, 4096)
+	n, err := c.Read(buf)
+	if err != nil {
+		return response{}, fmt.Errorf("dns resolver: %w", err)
+	}
+	var resp response
+	if err := json.Unmarshal(buf[:n], &resp); err != nil {
+		return response{}, fmt.Errorf("dns resolver: %w", err)
+	}
+	return resp, nil
+}
+
+// spawn starts a resolver for dir and waits until it listens (or another
+// one, which won the race, does).
+func spawn(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	cmd := exec.Command("/proc/self/exe", SpawnCommand, dir)
+	cmd.ExtraFiles = []*os.File{w}
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		return fmt.Errorf("start dns resolver: %w", err)
+	}
+	if err := cmd.Wait(); err != nil { // the go-between exits at once
+		return fmt.Errorf("start dns resolver: %w", err)
+	}
+	r.SetReadDeadline(time.Now().Add(10 * time.Second))
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if line == "ok\n" {
+		return nil
+	}
+	if line = strings.TrimSpace(line); line != "" {
+		return fmt.Errorf("start dns resolver: %s", line)
+	}
+	return fmt.Errorf("start dns resolver: %v", err)
+}
+
+// SpawnMain is the go-between: it starts the resolver in a session of its
+// own, with the ready pipe (fd 3), and exits.
+func SpawnMain(dir string) {
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		os.Exit(1)
+	}
+	cmd := exec.Command("/proc/self/exe", ServeCommand, dir)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
+	cmd.ExtraFiles = []*os.File{os.NewFile(3, "ready")}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(cmd.ExtraFiles[0], err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
