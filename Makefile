@@ -5,7 +5,7 @@ BIN     := $(CURDIR)/bin/hutch
 # The team's leak check, when this clone sits beside shared/ (CI); the
 # integration tests also check for their own leftovers either way.
 LEAK    := $(or $(wildcard ../shared/tools/leakcheck),true)
-SOURCES := $(shell find cmd runtime rootfs network -name '*.go' -o -name '*.c') go.mod go.sum
+SOURCES := $(shell find cmd runtime rootfs network dns -name '*.go' -o -name '*.c') go.mod go.sum
 
 .PHONY: all build deps test unit integration vet demo bench clean
 
@@ -25,6 +25,7 @@ deps:
 	command -v ip >/dev/null || need="$$need iproute2"; \
 	command -v nft >/dev/null || need="$$need nftables"; \
 	command -v curl >/dev/null || need="$$need curl"; \
+	command -v dig >/dev/null || need="$$need bind9-dnsutils"; \
 	if [ -n "$$need" ]; then \
 		echo "installing:$$need"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; \
@@ -33,7 +34,7 @@ deps:
 vet:
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./integration/...
-	@test -z "$$(gofmt -l cmd runtime rootfs network integration)" || { gofmt -l cmd runtime rootfs network integration; exit 1; }
+	@test -z "$$(gofmt -l cmd runtime rootfs network dns integration)" || { gofmt -l cmd runtime rootfs network dns integration; exit 1; }
 
 unit:
 	$(GO) test -count=1 ./...
@@ -49,7 +50,7 @@ demo: deps build
 	@./integration/demo.sh $(BIN)
 
 bench: deps build
-	@command -v iperf3 >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iperf3 >/dev/null || true
+	@for t in iperf3 dnsperf; do command -v $$t >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$t >/dev/null || true; done
 	@./integration/bench.sh $(BIN)
 
 clean:

@@ -2,7 +2,8 @@
 # make bench: start-up time against the kernel floor and other runtimes,
 # the memory of an idle monitor, `ps` with 50 containers, start-up on a
 # user-defined network against a hand-made floor (also with 200 containers
-# on it), and iperf3 through a published port. Medians of N runs.
+# on it), the embedded DNS with dnsperf, and iperf3 through a published port.
+# Medians of N runs.
 # Traffic goes only to this host's own addresses and the bench's namespaces.
 set -euo pipefail
 HUTCH=${1:-bin/hutch}
@@ -111,6 +112,26 @@ echo "200th / 1st: $(ratio "$net200_ms" "$net_ms")x (target: about 1x)"
 printf '%-58s %8s ms\n' "control: --network none, same 199 running" "$none200_ms"
 echo "(the network's own share: $(awk -v a="$net200_ms" -v b="$none200_ms" -v c="$net_ms" -v d="$hutch_ms" 'BEGIN {printf "%.2f ms with 199, %.2f ms alone", a-b, c-d}'))"
 h rm -f $(h ps -aq) >/dev/null
+
+echo "== embedded DNS: dnsperf for 10 s from inside a container against 127.0.0.11"
+if command -v dnsperf >/dev/null; then
+	h run -d --name dnsweb --network benchnet busybox sleep 1000 >/dev/null
+	cid=$(h run -d --name dnscli --network benchnet busybox sleep 1000)
+	cpid=$(h inspect "$cid" | awk -F'[:,]' '/"Pid"/ {gsub(/ /, "", $2); print $2; exit}')
+	qfile=$(mktemp /tmp/hutch-bench-q.XXXXXX)
+	echo "dnsweb A" >"$qfile"
+	# The client runs in the container's network namespace (dnsperf is not in the image).
+	nsenter -t "$cpid" -n dnsperf -s 127.0.0.11 -d "$qfile" -l 10 2>&1 |
+		awk '/Queries (sent|lost)|Queries per second/ {sub(/^ +/, ""); print}'
+	for _ in $(seq 500); do echo "dnsweb A"; done >"$qfile"
+	nsenter -t "$cpid" -n dnsperf -s 127.0.0.11 -d "$qfile" -n 1 -c 1 -q 1 -v 2>&1 |
+		awk '$1 == ">" {print $NF}' | sort -n |
+		awk '{a[NR] = $1} END {printf "500 sequential lookups: median %.0f us\n", a[int((NR + 1) / 2)] * 1e6}'
+	rm -f "$qfile"
+	h rm -f dnsweb dnscli >/dev/null
+else
+	echo "dnsperf: not installed (apt-get install dnsperf to measure)"
+fi
 
 echo "== iperf3 through a published port (5 s each, Gbit/s)"
 if ! command -v iperf3 >/dev/null; then

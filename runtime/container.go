@@ -22,6 +22,7 @@ type Container struct {
 	Name    string    `json:"name"`
 	Image   string    `json:"image"`
 	Command []string  `json:"command"`
+	Host    string    `json:"hostname,omitempty"` // its host name (a DNS name of it, too)
 	Created time.Time `json:"created"`
 
 	// What the user asked for that the spec does not carry.
@@ -38,6 +39,7 @@ type Container struct {
 	Endpoints []*network.Endpoint `json:"endpoints,omitempty"`
 	Publish   []portspec.Mapping  `json:"publish,omitempty"` // what -p asked for
 	Ports     []portspec.Mapping  `json:"ports,omitempty"`   // published now, every host port known
+	DNS       []string            `json:"dns,omitempty"`     // --dns: the embedded resolver's upstreams
 
 	Status     Status    `json:"status"`
 	ExitCode   int       `json:"exitCode"`

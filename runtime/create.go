@@ -98,7 +98,7 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 		ID: id, Name: name, Image: imageName, Command: args, Created: now(),
 		AutoRemove: o.AutoRemove, Init: o.Init, Network: network, Privileged: o.Privileged,
 		CapAdd: o.CapAdd, CapDrop: o.CapDrop, Tty: o.Tty, OpenStdin: o.Interactive,
-		Endpoints: net.endpoints, Publish: net.publish,
+		Endpoints: net.endpoints, Publish: net.publish, DNS: o.DNS, Host: hostname,
 		Status: StatusCreated,
 	}
 	if !o.Detach {

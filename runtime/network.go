@@ -5,10 +5,16 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/hutchrt/hutch/dns"
+	"github.com/hutchrt/hutch/dns/resolver"
 	"github.com/hutchrt/hutch/network"
+	"github.com/hutchrt/hutch/network/nft"
 	"github.com/hutchrt/hutch/network/portspec"
 )
 
@@ -83,6 +89,9 @@ func (s *Store) planNetwork(o *RunOptions, id, hostname string) (p *netPlan, err
 			return nil, err
 		}
 		p.mode = n.Name
+		if n.UserDefined() {
+			p.resolv = resolverConf()
+		}
 		ep, err := nets.NewEndpoint(n, id, 0, pinned, o.Aliases)
 		if err != nil {
 			return nil, asInvalid(err)
@@ -242,6 +251,9 @@ func (s *Store) wire(c *Container, r *running) (err error) {
 		}
 		undo = append(undo, func() { nets.Detach(ep) })
 	}
+	if err := s.serveDNS(c, r.pid, ns); err != nil {
+		return err
+	}
 	if len(c.Publish) == 0 {
 		return nil
 	}
@@ -258,4 +270,91 @@ func (s *Store) wire(c *Container, r *running) (err error) {
 	// The ports are ours until this process (or the shim it becomes) exits.
 	r.cleanup = append(r.cleanup, res.Close)
 	return nil
+}
+
+// resolverConf is the resolv.conf of a container on a user-defined network:
+// the embedded resolver, which forwards what it does not know (to --dns,
+// or the host's nameservers), the host's search domains, and Docker's ndots:0.
+func resolverConf() []byte {
+	b, _ := os.ReadFile("/etc/resolv.conf")
+	var out []string
+	options := []string{"ndots:0"}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 2 && (f[0] == "search" || f[0] == "domain"):
+			out = append(out, line)
+		case len(f) >= 2 && f[0] == "options":
+			for _, o := range f[1:] {
+				if !strings.HasPrefix(o, "ndots:") {
+					options = append(options, o)
+				}
+			}
+		}
+	}
+	out = append(out, "nameserver "+resolver.ResolverAddr, "options "+strings.Join(options, " "))
+	return []byte(strings.Join(out, "\n") + "\n")
+}
+
+// upstreams are where the embedded resolver forwards a container's other
+// names: its --dns servers, else the host's nameservers as they are now
+// (loopback ones included: the resolver asks from the host's namespace).
+func upstreams(c *Container) []string {
+	servers := c.DNS
+	if len(servers) == 0 {
+		b, _ := os.ReadFile("/etc/resolv.conf")
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "nameserver" {
+				servers = append(servers, f[1])
+			}
+		}
+	}
+	var out []string
+	for _, s := range servers {
+		if a, err := netip.ParseAddr(s); err == nil {
+			out = append(out, netip.AddrPortFrom(a.WithZone(""), 53).String())
+		}
+	}
+	return out
+}
+
+// dnsEntries are a container's names on each user-defined network it is on.
+func dnsEntries(c *Container) []dns.Entry {
+	var out []dns.Entry
+	for _, ep := range c.Endpoints {
+		if ep.Network == network.DefaultName {
+			continue
+		}
+		names := append(append([]string{c.Name}, ep.Aliases...), c.ShortID(), c.Host)
+		out = append(out, dns.Entry{Network: ep.Network, Names: names, IP: ep.IP})
+	}
+	return out
+}
+
+func (s *Store) resolverDir() string { return filepath.Join(s.Root, "dns") }
+
+// serveDNS has the embedded resolver serve a starting container on a
+// user-defined network, and points port 53 of 127.0.0.11 at it.
+func (s *Store) serveDNS(c *Container, pid int, ns *os.File) error {
+	entries := dnsEntries(c)
+	if len(entries) == 0 {
+		return nil
+	}
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return fmt.Errorf("dns: %w", err)
+	}
+	defer unix.Close(pidfd)
+	udp, tcp, err := resolver.Register(s.resolverDir(), resolver.Registration{
+		ID: c.ID, NetNS: ns, Pidfd: pidfd, Upstreams: upstreams(c), Entries: entries,
+	})
+	if err != nil {
+		return err
+	}
+	return nft.RedirectDNS(int(ns.Fd()), netip.MustParseAddr(resolver.ResolverAddr), uint16(udp), uint16(tcp))
+}
+
+// updateDNS tells the resolver a running container's new names.
+func (s *Store) updateDNS(c *Container) error {
+	return resolver.Update(s.resolverDir(), c.ID, dnsEntries(c))
 }

@@ -213,15 +213,18 @@ func (s *Store) Connect(ref, netRef string, ip string, aliases []string) error {
 			return err
 		}
 	}
-	_, err = s.update(c.ID, func(c *Container) error {
+	c, err = s.update(c.ID, func(c *Container) error {
 		c.Endpoints = append(c.Endpoints, ep)
 		return nil
 	})
 	if err != nil {
 		nets.Detach(ep)
 		nets.Release(ep, c.ID)
+		return err
 	}
-	return err
+	// Its names on the new network resolve at once. (A container started
+	// on the default bridge has no resolver to tell.)
+	return s.updateDNS(c)
 }
 
 // Disconnect takes a container off a network: its interface goes at once.
@@ -242,7 +245,7 @@ func (s *Store) Disconnect(ref, netRef string) error {
 		return asInvalid(err)
 	}
 	var gone *network.Endpoint
-	_, err = s.update(c.ID, func(c *Container) error {
+	c, err = s.update(c.ID, func(c *Container) error {
 		i := slices.IndexFunc(c.Endpoints, func(ep *network.Endpoint) bool { return ep.NetworkID == n.ID })
 		if i < 0 {
 			return invalidf("container %s is not connected to network %s", c.Name, n.Name)
@@ -257,7 +260,7 @@ func (s *Store) Disconnect(ref, netRef string) error {
 	if err != nil {
 		return err
 	}
-	return errors.Join(nets.Detach(gone), nets.Release(gone, c.ID))
+	return errors.Join(s.updateDNS(c), nets.Detach(gone), nets.Release(gone, c.ID))
 }
 
 // PortLines is `hutch port`: the container's published ports, optionally

@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/hutchrt/hutch/dns/resolver"
 	"github.com/hutchrt/hutch/runtime"
 )
 
@@ -30,6 +31,10 @@ func main() {
 			runtime.ExecInit()
 		case runtime.FinishCommand:
 			runtime.FinishMain(os.Args[2], os.Args[3], os.Args[4])
+		case resolver.SpawnCommand:
+			resolver.SpawnMain(os.Args[2])
+		case resolver.ServeCommand:
+			resolver.Serve(os.Args[2])
 		}
 	}
 	os.Exit(run(os.Args))
