@@ -46,6 +46,8 @@ h port web
 for _ in $(seq 50); do curl -sf http://127.0.0.1:8088/ >/dev/null && break; sleep 0.1; done
 echo '$ curl http://127.0.0.1:8088/'
 curl -s http://127.0.0.1:8088/
+echo "# another container on demo-net finds it by name, through the embedded DNS at 127.0.0.11"
+h run --rm --network demo-net busybox sh -c 'grep nameserver /etc/resolv.conf; wget -qO- http://web/' 
 h network inspect demo-net
 h rm -f web
 h network rm demo-net
