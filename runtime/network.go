@@ -41,7 +41,7 @@ func (s *Store) planNetwork(o *RunOptions, id, hostname string) (p *netPlan, err
 	if p.publish, err = portspec.ParseAll(o.Publish); err != nil {
 		return nil, invalidf("%v", err)
 	}
-	dns, err := parseDNS(o.DNS)
+	servers, err := parseDNS(o.DNS)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +76,7 @@ func (s *Store) planNetwork(o *RunOptions, id, hostname string) (p *netPlan, err
 		return p, nil
 	}
 	hosts := string(hostsFile(p.mode))
-	p.resolv = resolvConf(p.mode, dns)
+	p.resolv = resolvConf(p.mode, servers)
 	if bridged {
 		nets, err := s.Networks()
 		if err != nil {
