@@ -354,7 +354,26 @@ func (s *Store) serveDNS(c *Container, pid int, ns *os.File) error {
 	return nft.RedirectDNS(int(ns.Fd()), netip.MustParseAddr(resolver.ResolverAddr), uint16(udp), uint16(tcp))
 }
 
-// updateDNS tells the resolver a running container's new names.
+// updateDNS tells the resolver a running container's new names. One it
+// does not serve yet (started on the default bridge, now connected to a
+// user-defined network) is registered, and its resolv.conf (the file bind
+// mounted into it) is pointed at the resolver, as Docker does.
 func (s *Store) updateDNS(c *Container) error {
-	return resolver.Update(s.resolverDir(), c.ID, dnsEntries(c))
+	if !c.Running() {
+		return nil // its next start registers it
+	}
+	entries := dnsEntries(c)
+	served, err := resolver.Update(s.resolverDir(), c.ID, entries)
+	if err != nil || served || len(entries) == 0 {
+		return err
+	}
+	ns, err := containerNetNS(c)
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	if err := s.serveDNS(c, c.Pid, ns); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(s.Dir(c.ID), "resolv.conf"), resolverConf(), 0o644)
 }

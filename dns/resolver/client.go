@@ -53,16 +53,23 @@ func Register(dir string, reg Registration) (udpPort, tcpPort int, err error) {
 }
 
 // Update replaces a running container's names (network connect and
-// disconnect). A container the resolver does not serve is no error.
-func Update(dir, id string, entries []dns.Entry) error {
+// disconnect). It reports whether the resolver serves the container at all:
+// one started on the default bridge is not served until it is registered.
+func Update(dir, id string, entries []dns.Entry) (served bool, err error) {
 	resp, err := call(dir, request{Op: "update", ID: id, Entries: entries}, nil)
 	if errors.Is(err, errNotRunning) {
-		return nil
+		return false, nil
 	}
-	if err == nil && resp.Error != "" && resp.Error != errExiting.Error() {
-		err = fmt.Errorf("dns resolver: %s", resp.Error)
+	if err != nil {
+		return false, err
 	}
-	return err
+	if resp.Error == errExiting.Error() {
+		return false, nil
+	}
+	if resp.Error != "" {
+		return false, fmt.Errorf("dns resolver: %s", resp.Error)
+	}
+	return !resp.Unknown, nil
 }
 
 var errNotRunning = errors.New("no resolver running")

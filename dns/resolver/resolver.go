@@ -60,6 +60,7 @@ type request struct {
 type response struct {
 	UDPPort int    `json:"udpPort,omitempty"`
 	TCPPort int    `json:"tcpPort,omitempty"`
+	Unknown bool   `json:"unknown,omitempty"` // update: the container is not served
 	Error   string `json:"error,omitempty"`
 }
 
@@ -105,15 +106,17 @@ func Serve(dir string) {
 }
 
 func serve(dir string, ready *os.File) error {
-	// One resolver per root: a new one waits here until an old one that is
-	// exiting has gone.
-	lock, err := os.Open(dir)
+	lock, serving, err := lockOrDefer(dir)
 	if err != nil {
 		return err
 	}
-	if err := flockWait(int(lock.Fd())); err != nil {
-		return err
+	if serving { // another resolver of this root serves: let the caller use it
+		ready.WriteString("ok\n")
+		return nil
 	}
+	// Held for the life of the process (it must not be collected, and so
+	// closed, before then).
+	defer lock.Close()
 	home, err := os.Open("/proc/thread-self/ns/net")
 	if err != nil {
 		return err
@@ -183,7 +186,7 @@ func (r *resolver) apply(req request, fds []int) response {
 	case "update":
 		m := r.members[req.ID]
 		if m == nil {
-			return response{} // not running: nothing to serve
+			return response{Unknown: true}
 		}
 		m.entries = req.Entries
 		r.rebuildViews()
@@ -333,11 +336,29 @@ func receivedFds(oob []byte) []int {
 	return fds
 }
 
-func flockWait(fd int) error {
-	for {
-		err := unix.Flock(fd, unix.LOCK_EX)
-		if !errors.Is(err, unix.EINTR) {
-			return err
+// lockOrDefer takes the root's resolver lock (an flock on dir), unless
+// another resolver holds it and answers on the socket: then serving is true.
+// One that holds it without answering is starting up or exiting: wait.
+func lockOrDefer(dir string) (lock *os.File, serving bool, err error) {
+	lock, err = os.Open(dir)
+	if err != nil {
+		return nil, false, err
+	}
+	sock := &net.UnixAddr{Name: filepath.Join(dir, socketName), Net: "unixpacket"}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		err = unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return lock, false, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
+			break
+		}
+		if c, err := net.DialUnix("unixpacket", nil, sock); err == nil {
+			c.Close()
+			lock.Close()
+			return nil, true, nil
 		}
 	}
+	lock.Close()
+	return nil, false, fmt.Errorf("lock %s: %v", dir, err)
 }
