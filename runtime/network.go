@@ -245,14 +245,21 @@ func (s *Store) wire(c *Container, r *running) (err error) {
 			}
 		}
 	}()
+	// The resolver's sockets need only the namespace, not the veths: make
+	// both at once. (If the start fails, the init dies and the resolver
+	// drops the container on its own.)
+	dnsDone := make(chan error, 1)
+	go func() { dnsDone <- s.serveDNS(c, r.pid, ns) }()
+	defer func() {
+		if dnsErr := <-dnsDone; err == nil {
+			err = dnsErr
+		}
+	}()
 	for _, ep := range c.Endpoints {
 		if err := nets.Attach(ep, ns); err != nil {
 			return err
 		}
 		undo = append(undo, func() { nets.Detach(ep) })
-	}
-	if err := s.serveDNS(c, r.pid, ns); err != nil {
-		return err
 	}
 	if len(c.Publish) == 0 {
 		return nil

@@ -31,8 +31,6 @@ func main() {
 			runtime.ExecInit()
 		case runtime.FinishCommand:
 			runtime.FinishMain(os.Args[2], os.Args[3], os.Args[4])
-		case resolver.SpawnCommand:
-			resolver.SpawnMain(os.Args[2])
 		case resolver.ServeCommand:
 			resolver.Serve(os.Args[2])
 		}

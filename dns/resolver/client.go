@@ -100,27 +100,34 @@ func call(dir string, req request, rights []byte) (response, error) {
 	return resp, nil
 }
 
-// spawn starts a resolver for dir and waits until it listens (or another
-// one, which won the race, does).
+// spawn starts a resolver for dir in a session of its own and waits until
+// it listens (or defers to another one that won the race and does). It is
+// not waited for: when it exits it stays a zombie of this process until
+// this one exits too, which costs a pid and nothing else.
 func spawn(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer null.Close()
 	r, w, err := os.Pipe()
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	cmd := exec.Command("/proc/self/exe", SpawnCommand, dir)
+	cmd := exec.Command("/proc/self/exe", ServeCommand, dir)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
 	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	err = cmd.Start()
 	w.Close()
 	if err != nil {
 		return fmt.Errorf("start dns resolver: %w", err)
 	}
-	if err := cmd.Wait(); err != nil { // the go-between exits at once
-		return fmt.Errorf("start dns resolver: %w", err)
-	}
+	cmd.Process.Release()
 	r.SetReadDeadline(time.Now().Add(10 * time.Second))
 	line, err := bufio.NewReader(r).ReadString('\n')
 	if line == "ok\n" {
@@ -130,22 +137,4 @@ func spawn(dir string) error {
 		return fmt.Errorf("start dns resolver: %s", line)
 	}
 	return fmt.Errorf("start dns resolver: %v", err)
-}
-
-// SpawnMain is the go-between: it starts the resolver in a session of its
-// own, with the ready pipe (fd 3), and exits.
-func SpawnMain(dir string) {
-	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		os.Exit(1)
-	}
-	cmd := exec.Command("/proc/self/exe", ServeCommand, dir)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
-	cmd.ExtraFiles = []*os.File{os.NewFile(3, "ready")}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		fmt.Fprintln(cmd.ExtraFiles[0], err)
-		os.Exit(1)
-	}
-	os.Exit(0)
 }

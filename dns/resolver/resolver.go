@@ -26,9 +26,9 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -38,11 +38,6 @@ import (
 
 // ServeCommand is the hidden argv[1] of the resolver process.
 const ServeCommand = "_dns-serve"
-
-// SpawnCommand is the hidden argv[1] of the short-lived process that starts
-// the resolver in its own session and exits, so that no monitor is left
-// with it as a child.
-const SpawnCommand = "_dns"
 
 const socketName = "resolver.sock"
 
@@ -237,12 +232,12 @@ func (r *resolver) listenIn(netns int) (udp net.PacketConn, tcp net.Listener, er
 			err = fmt.Errorf("enter the container's network: %w", err)
 			return
 		}
-		// FREEBIND: the init may not have brought lo up yet.
-		lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
-			var serr error
-			c.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_IP, unix.IP_FREEBIND, 1) })
-			return serr
-		}}
+		// The init brings lo up too, but maybe not yet: 127.0.0.11 must be
+		// local before anything is bound to it or sent from it.
+		if err = loopbackUp(); err != nil {
+			return
+		}
+		var lc net.ListenConfig
 		udp, err = lc.ListenPacket(nil, "udp4", ResolverAddr+":0")
 		if err == nil {
 			if tcp, err = lc.Listen(nil, "tcp4", ResolverAddr+":0"); err != nil {
@@ -257,20 +252,30 @@ func (r *resolver) listenIn(netns int) (udp net.PacketConn, tcp net.Listener, er
 	return udp, tcp, err
 }
 
-// rebuildViews gives every member the view of the networks it is on. Views
-// are immutable, so queries in flight keep the one they loaded.
+// rebuildViews gives every member the view of the networks it is on. Members
+// on the same networks share one view, so a change costs one pass over the
+// entries per distinct set of networks (usually one), not one per member.
+// Views are immutable: queries in flight keep the one they loaded.
 func (r *resolver) rebuildViews() {
+	views := map[string]*dns.View{}
 	for _, m := range r.members {
 		nets := m.networks()
-		var entries []dns.Entry
-		for _, other := range r.members {
-			for _, e := range other.entries {
-				if slices.Contains(nets, e.Network) {
-					entries = append(entries, e)
+		slices.Sort(nets)
+		key := strings.Join(nets, "\x00")
+		v, ok := views[key]
+		if !ok {
+			var entries []dns.Entry
+			for _, other := range r.members {
+				for _, e := range other.entries {
+					if _, found := slices.BinarySearch(nets, e.Network); found {
+						entries = append(entries, e)
+					}
 				}
 			}
+			v = dns.NewView(entries)
+			views[key] = v
 		}
-		m.view.Store(dns.NewView(entries))
+		m.view.Store(v)
 	}
 }
 
@@ -361,4 +366,25 @@ func lockOrDefer(dir string) (lock *os.File, serving bool, err error) {
 	}
 	lock.Close()
 	return nil, false, fmt.Errorf("lock %s: %v", dir, err)
+}
+
+// loopbackUp brings up lo in the calling thread's network namespace.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("bring up lo: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err == nil {
+		err = unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr)
+	}
+	if err == nil && ifr.Uint16()&unix.IFF_UP == 0 {
+		ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+		err = unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+	}
+	if err != nil {
+		return fmt.Errorf("bring up lo: %w", err)
+	}
+	return nil
 }

@@ -38,3 +38,16 @@ func TestRebuildViews(t *testing.T) {
 		}
 	}
 }
+
+// A change among many members on one network costs one view, shared.
+func BenchmarkRebuildViews200(b *testing.B) {
+	r := &resolver{members: map[string]*member{}}
+	for i := range 200 {
+		id := string(rune('a'+i/26)) + string(rune('a'+i%26))
+		r.members[id] = &member{id: id, entries: []dns.Entry{{Network: "n", Names: []string{id, "alias"},
+			IP: netip.AddrFrom4([4]byte{10, 0, byte(i / 250), byte(i%250 + 2)})}}}
+	}
+	for b.Loop() {
+		r.rebuildViews()
+	}
+}
