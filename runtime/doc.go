@@ -7,11 +7,16 @@
 //	hutch run ─(foreground: in-process; -d and start: re-exec "_monitor", setsid)─▶ monitor
 //	    monitor: owns the container's stdio, log, cgroup, exit status and cleanup
 //	        └─clone(NEWPID|NEWNS|NEWUTS|NEWIPC|NEWNET) re-exec "_init" ─▶ init
-//	             waits for "go" on the sync socket (monitor has put it in its cgroup),
-//	             unshares its cgroup namespace, mounts the overlay root and the
-//	             kernel filesystems, pivot_root, drops to the container's user and
-//	             capabilities, execs the command. A successful exec closes the sync
-//	             socket (CLOEXEC): EOF is "started"; anything else is an error message.
+//	             brings up lo (or, for container:NAME, joins that netns, fd 4),
+//	             waits for "go" and mounts the overlay root and the kernel
+//	             filesystems while the monitor makes the cgroup and wires the
+//	             network (veths, published ports, the DNS registration); on
+//	             "cgroup" it unshares its cgroup namespace, pivot_root, drops to
+//	             the container's user and capabilities, execs the command. A
+//	             successful exec closes the sync socket (CLOEXEC): EOF is
+//	             "started"; anything else is an error message.
+//	    monitor ─(first container of a root on a user-defined network)─▶ "_dns-serve"
+//	        one resolver per root (dns/resolver), exits with the last container it serves
 //
 // The monitor starts init from a goroutine locked to its OS thread for the
 // container's whole life, because Pdeathsig fires when that thread exits: if
@@ -26,4 +31,6 @@
 //	containers/<id>/ctr.log          Docker json-file log lines
 //	containers/<id>/{upper,work,rootfs}   overlay layers and mount point
 //	containers/<id>/{hostname,hosts,resolv.conf}  bind-mounted into the container
+//	networks/<id>/network.json       a network (package network), leases/ its addresses
+//	dns/resolver.sock                where monitors register containers with the resolver
 package runtime
