@@ -8,11 +8,11 @@
 //	    monitor: owns the container's stdio, log, cgroup, exit status and cleanup
 //	        └─clone(NEWPID|NEWNS|NEWUTS|NEWIPC|NEWNET) re-exec "_init" ─▶ init
 //	             brings up lo (or, for container:NAME, joins that netns, fd 4),
-//	             waits for "go" and mounts the overlay root and the kernel
-//	             filesystems while the monitor makes the cgroup and wires the
-//	             network (veths, published ports, the DNS registration); on
-//	             "cgroup" it unshares its cgroup namespace, pivot_root, drops to
-//	             the container's user and capabilities, execs the command. A
+//	             waits for "go", mounts the overlay root and the kernel
+//	             filesystems and pivots into them, while the monitor makes the
+//	             cgroup and wires the network (veths, published ports, the DNS
+//	             registration); on "cgroup" it unshares its cgroup namespace,
+//	             drops to the container's user and capabilities, execs the command. A
 //	             successful exec closes the sync socket (CLOEXEC): EOF is
 //	             "started"; anything else is an error message.
 //	    monitor ─(first container of a root on a user-defined network)─▶ "_dns-serve"
