@@ -15,6 +15,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hutchrt/hutch/network/link"
 	"github.com/hutchrt/hutch/runtime/caps"
 )
 
@@ -282,21 +283,5 @@ func joinNetwork(mode string) error {
 	if mode == "host" {
 		return nil
 	}
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("bring up lo: %w", err)
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err == nil {
-		err = unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr)
-	}
-	if err == nil {
-		ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-		err = unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
-	}
-	if err != nil {
-		return fmt.Errorf("bring up lo: %w", err)
-	}
-	return nil
+	return link.LoopbackUp()
 }

@@ -34,6 +34,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hutchrt/hutch/dns"
+	"github.com/hutchrt/hutch/network/link"
 )
 
 // ServeCommand is the hidden argv[1] of the resolver process.
@@ -234,7 +235,7 @@ func (r *resolver) listenIn(netns int) (udp net.PacketConn, tcp net.Listener, er
 		}
 		// The init brings lo up too, but maybe not yet: 127.0.0.11 must be
 		// local before anything is bound to it or sent from it.
-		if err = loopbackUp(); err != nil {
+		if err = link.LoopbackUp(); err != nil {
 			return
 		}
 		var lc net.ListenConfig
@@ -366,25 +367,4 @@ func lockOrDefer(dir string) (lock *os.File, serving bool, err error) {
 	}
 	lock.Close()
 	return nil, false, fmt.Errorf("lock %s: %v", dir, err)
-}
-
-// loopbackUp brings up lo in the calling thread's network namespace.
-func loopbackUp() error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("bring up lo: %w", err)
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err == nil {
-		err = unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr)
-	}
-	if err == nil && ifr.Uint16()&unix.IFF_UP == 0 {
-		ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-		err = unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
-	}
-	if err != nil {
-		return fmt.Errorf("bring up lo: %w", err)
-	}
-	return nil
 }
