@@ -26,6 +26,7 @@ import (
 	"github.com/hutchrt/hutch/network/ipam"
 	"github.com/hutchrt/hutch/network/link"
 	"github.com/hutchrt/hutch/network/nft"
+	"github.com/hutchrt/hutch/runtime/atomicfile"
 	"github.com/hutchrt/hutch/runtime/flock"
 )
 
@@ -215,7 +216,11 @@ func (s *Store) create(name string, subnet netip.Prefix, gateway netip.Addr, int
 	if err := s.setup(n); err != nil {
 		return nil, err
 	}
-	return n, writeJSON(filepath.Join(dir, "network.json"), n)
+	b, err := json.MarshalIndent(n, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return n, atomicfile.Write(filepath.Join(dir, "network.json"), b, 0o644)
 }
 
 // setup makes the network's bridge and rules, if they are missing.
@@ -428,17 +433,4 @@ func newID() string {
 	b := make([]byte, 32)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// writeJSON writes v to path atomically (temp + rename).
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hutchrt/hutch/runtime/atomicfile"
 	"github.com/hutchrt/hutch/runtime/flock"
 )
 
@@ -108,7 +109,7 @@ func (s *Store) save(c *Container) error {
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}
-	return writeFileAtomic(filepath.Join(s.Dir(c.ID), "state.json"), b, 0o600)
+	return atomicfile.Write(filepath.Join(s.Dir(c.ID), "state.json"), b, 0o600)
 }
 
 // update applies fn to the current record of id under the lock and saves it.
@@ -346,30 +347,6 @@ func (s *Store) reconcile(c *Container) (*Container, error) {
 	return c, s.save(c)
 }
 
-// writeFileAtomic writes data to path through a temp file and a rename, so a
-// reader sees the old content or the new, never a mix.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(perm)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
-	}
-	return nil
-}
-
 // A `hutch wait` on a --rm container registers itself with a file in
 // containers/.waiters before it looks the container up; the monitor, after
 // removing the record, writes the exit code into that file if it exists.
@@ -392,7 +369,7 @@ func (s *Store) registerWaiter(id string) error {
 // tellWaiters is the monitor's side, called after the record is gone.
 func (s *Store) tellWaiters(id string, code int) {
 	if _, err := os.Stat(s.waiterPath(id)); err == nil {
-		writeFileAtomic(s.waiterPath(id), []byte(strconv.Itoa(code)), 0o600)
+		atomicfile.Write(s.waiterPath(id), []byte(strconv.Itoa(code)), 0o600)
 	}
 }
 

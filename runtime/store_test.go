@@ -156,22 +156,6 @@ func TestStoreReconcileDeadMonitor(t *testing.T) {
 	}
 }
 
-func TestWriteFileAtomic(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "f")
-	for _, content := range []string{"one", "two"} {
-		if err := writeFileAtomic(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if b, _ := os.ReadFile(p); string(b) != content {
-			t.Errorf("content = %q, want %q", b, content)
-		}
-	}
-	ents, _ := os.ReadDir(filepath.Dir(p))
-	if len(ents) != 1 {
-		t.Errorf("temp files left: %v", ents)
-	}
-}
-
 // A name is one file: removal frees it, and a reservation left by a crash
 // (its container never written) does not block the name forever.
 func TestStoreNameReservations(t *testing.T) {
