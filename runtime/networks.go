@@ -81,7 +81,7 @@ func (s *Store) InspectNetwork(ref string) (*NetworkDetails, error) {
 	}
 	for _, id := range ids {
 		c, err := s.Get(id)
-		if err != nil || c == nil {
+		if err != nil {
 			continue
 		}
 		for _, ep := range c.Endpoints {
@@ -113,7 +113,7 @@ func (s *Store) RemoveNetwork(ref string) (*network.Network, error) {
 		ids, _ := nets.Users(n)
 		var names []string
 		for _, id := range ids {
-			if c, err := s.Get(id); err == nil && c != nil {
+			if c, err := s.Get(id); err == nil {
 				names = append(names, c.Name)
 			}
 		}
@@ -168,9 +168,6 @@ func (s *Store) Connect(ref, netRef string, ip string, aliases []string) error {
 	c, err := s.Get(ref)
 	if err != nil {
 		return err
-	}
-	if c == nil {
-		return fmt.Errorf("%w: %s", ErrNotFound, ref)
 	}
 	if c.Network == "none" || c.Network == "host" || strings.HasPrefix(c.Network, "container:") {
 		return invalidf("container %s uses --network %s: it cannot join other networks", c.Name, c.Network)
@@ -233,9 +230,6 @@ func (s *Store) Disconnect(ref, netRef string) error {
 	if err != nil {
 		return err
 	}
-	if c == nil {
-		return fmt.Errorf("%w: %s", ErrNotFound, ref)
-	}
 	nets, err := s.Networks()
 	if err != nil {
 		return err
@@ -269,9 +263,6 @@ func (s *Store) PortLines(ref, filter string) ([]string, error) {
 	c, err := s.Get(ref)
 	if err != nil {
 		return nil, err
-	}
-	if c == nil {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
 	}
 	if filter != "" && !strings.Contains(filter, "/") {
 		filter += "/tcp"
