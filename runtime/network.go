@@ -76,7 +76,6 @@ func (s *Store) planNetwork(o *RunOptions, id, hostname string) (p *netPlan, err
 		return p, nil
 	}
 	hosts := string(hostsFile(p.mode))
-	p.resolv = resolvConf(p.mode, servers)
 	if bridged {
 		nets, err := s.Networks()
 		if err != nil {
@@ -112,6 +111,9 @@ func (s *Store) planNetwork(o *RunOptions, id, hostname string) (p *netPlan, err
 		}
 		r.Close()
 		hosts += ep.IP.String() + "\t" + hostname + "\n"
+	}
+	if p.resolv == nil { // not the embedded resolver's
+		p.resolv = resolvConf(p.mode, servers)
 	}
 	for _, h := range extraHosts {
 		hosts += h + "\n"
