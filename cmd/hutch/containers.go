@@ -251,22 +251,28 @@ func inspectCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			out := []any{}
-			var failed error
-			for _, ref := range ctx.Args().Slice() {
-				d, err := s.Inspect(ref)
-				if err != nil {
-					failed = errors.Join(failed, err)
-					continue
-				}
-				out = append(out, d)
-			}
-			enc := json.NewEncoder(os.Stdout)
-			enc.SetIndent("", "    ")
-			if err := enc.Encode(out); err != nil {
-				return err
-			}
-			return failed
+			return printDetails(ctx.Args().Slice(), func(ref string) (any, error) { return s.Inspect(ref) })
 		},
 	}
+}
+
+// printDetails is Docker's inspect output: a JSON array of what each ref
+// describes; the refs that fail are left out and their errors returned.
+func printDetails(refs []string, describe func(ref string) (any, error)) error {
+	out := []any{}
+	var failed error
+	for _, ref := range refs {
+		d, err := describe(ref)
+		if err != nil {
+			failed = errors.Join(failed, err)
+			continue
+		}
+		out = append(out, d)
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "    ")
+	if err := enc.Encode(out); err != nil {
+		return err
+	}
+	return failed
 }

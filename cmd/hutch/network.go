@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -85,22 +84,7 @@ func networkCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					out := []any{}
-					var failed error
-					for _, ref := range ctx.Args().Slice() {
-						d, err := s.InspectNetwork(ref)
-						if err != nil {
-							failed = errors.Join(failed, err)
-							continue
-						}
-						out = append(out, d)
-					}
-					enc := json.NewEncoder(os.Stdout)
-					enc.SetIndent("", "    ")
-					if err := enc.Encode(out); err != nil {
-						return err
-					}
-					return failed
+					return printDetails(ctx.Args().Slice(), func(ref string) (any, error) { return s.InspectNetwork(ref) })
 				},
 			},
 			{
