@@ -6,13 +6,14 @@
 //
 //	hutch run ─(foreground: in-process; -d and start: re-exec "_monitor", setsid)─▶ monitor
 //	    monitor: owns the container's stdio, log, cgroup, exit status and cleanup
-//	        └─clone(NEWPID|NEWNS|NEWUTS|NEWIPC|NEWNET) re-exec "_init" ─▶ init
+//	        └─clone(NEWPID|NEWNS|NEWUTS|NEWIPC|NEWNET, into the v2 cgroup) re-exec "_init" ─▶ init
 //	             brings up lo (or, for container:NAME, joins that netns, fd 4),
 //	             waits for "go", mounts the overlay root and the kernel
-//	             filesystems and pivots into them, while the monitor makes the
-//	             cgroup and wires the network (veths, published ports, the DNS
-//	             registration); on "cgroup" it unshares its cgroup namespace,
-//	             drops to the container's user and capabilities, execs the command. A
+//	             filesystems and pivots into them, joins its v1 cgroups and
+//	             unshares its cgroup namespace, while the monitor wires the
+//	             network (veths, published ports, the DNS registration); on
+//	             "run" it drops to the container's user and capabilities and
+//	             execs the command. A
 //	             successful exec closes the sync socket (CLOEXEC): EOF is
 //	             "started"; anything else is an error message.
 //	    monitor ─(first container of a root on a user-defined network)─▶ "_dns-serve"

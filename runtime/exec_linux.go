@@ -106,10 +106,19 @@ func (s *Store) Exec(ref string, o ExecOptions, stdin *os.File, stdout, stderr *
 	cmd.ExtraFiles = []*os.File{self}
 	cmd.Env = []string{
 		"_HUTCH_NSENTER_PID=" + fmt.Sprint(c.Pid),
-		"_HUTCH_NSENTER_CGROUPS=" + strings.Join(cg.ProcsFiles(), ":"),
+		"_HUTCH_NSENTER_CGROUPS=" + strings.Join(cg.TaskFiles(), ":"),
 		"_HUTCH_EXEC=" + string(cfgJSON),
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: unix.SIGKILL}
+	join, err := openCgroupJoin(cg) // only the v2 group is used: nsenter opens the tasks files itself
+	if err != nil {
+		return 125, err
+	}
+	closeAll(join.tasks)
+	if join.unified != nil {
+		defer join.unified.Close()
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(join.unified.Fd())
+	}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if o.Interactive && !o.Tty {
 		cmd.Stdin = stdin

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -50,13 +51,17 @@ func runInit(dir string, sync *os.File) (int, error) {
 	if err := setupRootfs(spec, filepath.Join(dir, "upper"), filepath.Join(dir, "work")); err != nil {
 		return 125, err
 	}
-	// Meanwhile the monitor has made the cgroup: once we are in it, make it
-	// our cgroup namespace's root.
-	if err := waitFor(sync, "cgroup"); err != nil {
+	// Cloned into its v2 cgroup, the init joins its v1 cgroups itself; the
+	// group then becomes the root of its cgroup namespace.
+	if err := joinCgroups(os.Getenv(initTasksEnv)); err != nil {
 		return 125, err
 	}
 	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 		return 125, fmt.Errorf("unshare cgroup namespace: %w", err)
+	}
+	// The monitor says run once the network is wired.
+	if err := waitFor(sync, "run"); err != nil {
+		return 125, err
 	}
 	if spec.Process.Terminal {
 		if err := setupTerminal(sync); err != nil {
@@ -267,6 +272,27 @@ func takePty(sync *os.File) (uint32, error) {
 		return 0, fmt.Errorf("set controlling terminal: %w", err)
 	}
 	return n, nil
+}
+
+// joinCgroups writes "0" to each tasks file, the comma-separated
+// descriptors in fds, which moves this thread alone: the thread that execs
+// the command.
+func joinCgroups(fds string) error {
+	if fds == "" {
+		return nil
+	}
+	for _, s := range strings.Split(fds, ",") {
+		fd, err := strconv.Atoi(s)
+		if err != nil {
+			return fmt.Errorf("join cgroup: bad descriptor %q", s)
+		}
+		_, err = unix.Write(fd, []byte("0"))
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("join cgroup: %w", err)
+		}
+	}
+	return nil
 }
 
 // joinNetwork enters the network namespace of --network container:NAME

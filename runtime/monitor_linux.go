@@ -282,25 +282,13 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 		return nil, err
 	}
 	r := &running{}
-	// Making a cgroup in every hierarchy is the slowest step of a start:
-	// do it while the init is cloned and its runtime starts up.
-	type made struct {
-		cg  *cgroups.Cgroup
-		err error
+	// The group exists before the clone: the init is cloned into its v2
+	// group, and joins its v1 groups itself (see package cgroups).
+	cg, err := cgroups.Create(c.ID, spec.Linux.Resources)
+	if err != nil {
+		return nil, err
 	}
-	cgDone := make(chan made, 1)
-	go func() {
-		cg, err := cgroups.Create(c.ID, spec.Linux.Resources)
-		cgDone <- made{cg, err}
-	}()
-	var cg *cgroups.Cgroup
-	cgReceived := false
 	defer func() {
-		if !cgReceived { // wait for it, so nothing is left behind
-			if m := <-cgDone; m.err == nil {
-				cg = m.cg
-			}
-		}
 		if err != nil {
 			if r.cmd != nil && r.cmd.Process != nil {
 				r.kill()
@@ -310,9 +298,7 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 			for i := len(r.cleanup) - 1; i >= 0; i-- {
 				r.cleanup[i]()
 			}
-			if cg != nil {
-				cg.Delete()
-			}
+			cg.Delete()
 		}
 	}()
 	for _, d := range []string{"upper", "work", "rootfs"} {
@@ -335,6 +321,13 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 	cmd := exec.Command("/proc/self/exe", InitCommand, dir)
 	cmd.Env = []string{"GOMAXPROCS=1"} // fewer runtime threads to start, and to stop at exec
 	cmd.ExtraFiles = []*os.File{childSock}
+	joinFiles, err := openCgroupJoin(cg)
+	if err != nil {
+		childSock.Close()
+		return nil, err
+	}
+	defer closeAll(joinFiles.tasks)
+	defer joinFiles.unified.Close()
 	if target, ok := strings.CutPrefix(c.Network, "container:"); ok {
 		ns, err := s.targetNetNS(target)
 		if err != nil {
@@ -349,12 +342,20 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 		Pdeathsig:  unix.SIGKILL,
 		Setsid:     true, // the terminal's signals reach hutch, which forwards them once
 	}
+	if joinFiles.unified != nil {
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(joinFiles.unified.Fd())
+	}
+	var taskFds []string
+	for _, f := range joinFiles.tasks {
+		taskFds = append(taskFds, strconv.Itoa(3+len(cmd.ExtraFiles)))
+		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+	}
+	cmd.Env = append(cmd.Env, initTasksEnv+"="+strings.Join(taskFds, ","))
 	childEnds, err := r.wireStdio(cmd, a, log)
 	if err != nil {
 		childSock.Close()
 		return nil, err
 	}
-	// Clone first: the init's runtime starts up while the cgroup is made.
 	err = cmd.Start()
 	childSock.Close()
 	for _, f := range childEnds {
@@ -365,23 +366,14 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 	}
 	r.cmd, r.pid = cmd, cmd.Process.Pid
 	r.forwardSignals()
-	// The init mounts its root while the cgroup is being made.
+	// The init mounts its root while its network is wired.
 	if _, err := parentSock.Write([]byte("go")); err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
-	// And its network is wired meanwhile too.
 	if err := s.wire(c, r); err != nil {
 		return nil, err
 	}
-	m := <-cgDone
-	cgReceived = true
-	if cg = m.cg; m.err != nil {
-		return nil, m.err
-	}
-	if err := cg.Add(r.pid); err != nil {
-		return nil, err
-	}
-	if _, err := parentSock.Write([]byte("cgroup")); err != nil {
+	if _, err := parentSock.Write([]byte("run")); err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
 	if err := awaitInit(parentSock, r.onPty); err != nil {
@@ -448,6 +440,41 @@ func (r *running) wirePty(a attach, out io.Writer) {
 		r.copiers.Add(1)
 		go func() { <-t.drained; r.copiers.Done() }()
 		r.cleanup = append(r.cleanup, func() { t.close(0) })
+	}
+}
+
+// initTasksEnv names, in the init's environment, the descriptors of its v1
+// cgroups' tasks files.
+const initTasksEnv = "_HUTCH_CGROUP_TASKS"
+
+// cgroupJoin is what a new process needs to enter a container's cgroup
+// without the slow global lock (see package cgroups).
+type cgroupJoin struct {
+	unified *os.File   // the v2 group, for CLONE_INTO_CGROUP; nil if none
+	tasks   []*os.File // each v1 group's tasks file, open for writing "0"
+}
+
+func openCgroupJoin(cg *cgroups.Cgroup) (j cgroupJoin, err error) {
+	if dir := cg.UnifiedDir(); dir != "" {
+		if j.unified, err = os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY, 0); err != nil {
+			return j, fmt.Errorf("open cgroup: %w", err)
+		}
+	}
+	for _, p := range cg.TaskFiles() {
+		f, err := os.OpenFile(p, os.O_WRONLY, 0)
+		if err != nil {
+			j.unified.Close()
+			closeAll(j.tasks)
+			return cgroupJoin{}, fmt.Errorf("open cgroup: %w", err)
+		}
+		j.tasks = append(j.tasks, f)
+	}
+	return j, nil
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		f.Close()
 	}
 }
 

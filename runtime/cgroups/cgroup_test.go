@@ -257,9 +257,15 @@ func TestAddLoadDelete(t *testing.T) {
 			if err != nil {
 				t.Fatalf("load: %v", err)
 			}
-			files := loaded.ProcsFiles()
-			if !slices.Equal(files, cg.ProcsFiles()) || len(files) == 0 {
-				t.Errorf("loaded ProcsFiles = %v, want %v", files, cg.ProcsFiles())
+			files := loaded.TaskFiles()
+			if !slices.Equal(files, cg.TaskFiles()) || loaded.UnifiedDir() != cg.UnifiedDir() {
+				t.Errorf("loaded TaskFiles, UnifiedDir = %v, %q, want %v, %q", files, loaded.UnifiedDir(), cg.TaskFiles(), cg.UnifiedDir())
+			}
+			if cg.UnifiedDir() != "" {
+				files = append(files, cg.UnifiedDir()+"/cgroup.procs")
+			}
+			if len(files) == 0 {
+				t.Error("no task files and no unified dir")
 			}
 			for _, f := range files {
 				if !filepath.IsAbs(f) || !slices.Contains(strings.Fields(readTrim(t, f)), strconv.Itoa(pid)) {
@@ -316,6 +322,38 @@ func assertMember(t *testing.T, l layout, pid int, id string) {
 	if l.v2 != "" && in[""] != want {
 		t.Errorf("v2 (0::) line is %q, want %s", in[""], want)
 	}
+}
+
+// The cheap way in: cloned into the v2 group, then "0" written to each v1
+// tasks file by the (single-threaded) process itself.
+func TestJoinByCloneAndTasks(t *testing.T) {
+	l := mustLayout(t)
+	cg, id := createT(t, l, "")
+	script := "for f; do echo 0 > $f || exit 1; done; exec sleep 30"
+	cmd := exec.Command("sh", append([]string{"-c", script, "sh"}, cg.TaskFiles()...)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if dir := cg.UnifiedDir(); dir != "" {
+		f, err := os.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(f.Fd())
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// The shell execs sleep once it has joined: wait for that.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if b, _ := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/comm"); strings.TrimSpace(string(b)) == "sleep" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the shell never exec'd sleep")
+		}
+	}
+	assertMember(t, l, cmd.Process.Pid, id)
 }
 
 // A container may make groups below its own; Delete removes them too.

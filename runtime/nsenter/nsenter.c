@@ -27,15 +27,15 @@ static void fail(const char *what, const char *arg) {
 	_exit(125);
 }
 
-// joinCgroups writes our pid to each cgroup.procs file in the colon-separated list.
+// join_cgroups writes "0" to each v1 tasks file in the colon-separated list,
+// which moves this (still single-threaded) process without the global lock a
+// write to cgroup.procs takes. The v2 group was joined at clone.
 static void join_cgroups(char *list) {
-	char pid[32];
-	int n = snprintf(pid, sizeof pid, "%d", getpid());
 	for (char *p = strtok(list, ":"); p; p = strtok(NULL, ":")) {
 		int fd = open(p, O_WRONLY | O_CLOEXEC);
 		if (fd < 0)
 			fail("open", p);
-		if (write(fd, pid, n) != n)
+		if (write(fd, "0", 1) != 1)
 			fail("join cgroup", p);
 		close(fd);
 	}
