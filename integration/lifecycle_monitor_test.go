@@ -60,17 +60,19 @@ func lcKillMonitor(t *testing.T, e *env, id string, monitor, ctrPid int, autoRem
 }
 
 // TestLifecycleMonitorKilled: killing a detached container's monitor kills
-// the container; hutch then shows it exited and frees what it held.
+// the container; hutch then shows it exited and frees what it held. Also for
+// a command run as another user: changing credentials clears the
+// parent-death signal, which the init must set again.
 func TestLifecycleMonitorKilled(t *testing.T) {
 	t.Parallel()
-	for _, autoRemove := range []bool{false, true} {
-		name := "keep"
-		args := []string{"--name", name, "busybox", "sleep", "100"}
-		if autoRemove {
-			name = "autorm"
-			args = append([]string{"--rm"}, args...)
-			args[2] = name
-		}
+	for _, c := range []struct {
+		name       string
+		autoRemove bool
+		asUser     bool
+		flags      []string
+	}{{"keep", false, false, nil}, {"autorm", true, false, []string{"--rm"}}, {"asuser", false, true, []string{"-u", "1000:1000"}}} {
+		name, autoRemove := c.name, c.autoRemove
+		args := append(append([]string{}, c.flags...), "--name", name, "busybox", "sleep", "100")
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
@@ -83,6 +85,12 @@ func TestLifecycleMonitorKilled(t *testing.T) {
 			// The monitor is the container process's parent.
 			if ppid := lcProcStatus(t, strconv.Itoa(pid), "PPid")["PPid"]; ppid != strconv.Itoa(mons[0]) {
 				t.Errorf("container pid %d has parent %s, monitor is %d", pid, ppid, mons[0])
+			}
+			if c.asUser {
+				// Nothing else runs that could notice the dead monitor and
+				// kill the container: only the parent-death signal can.
+				lcKillMonitor(t, e, id, mons[0], pid, autoRemove)
+				return
 			}
 			follow := e.lcStart("logs", "-f", id)
 			lcKillMonitor(t, e, id, mons[0], pid, autoRemove)

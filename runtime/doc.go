@@ -7,15 +7,16 @@
 //	hutch run ─(foreground: in-process; -d and start: re-exec "_monitor", setsid)─▶ monitor
 //	    monitor: owns the container's stdio, log, cgroup, exit status and cleanup
 //	        └─clone(NEWPID|NEWNS|NEWUTS|NEWIPC|NEWNET, into the v2 cgroup) re-exec "_init" ─▶ init
-//	             brings up lo (or, for container:NAME, joins that netns, fd 4),
-//	             waits for "go", mounts the overlay root and the kernel
+//	             C, before Go starts (runtime/containerinit); it receives its
+//	             plan (initplan.go), built from config.json by the monitor, and
+//	             carries it out: brings up lo (or joins the netns of
+//	             container:NAME), mounts the overlay root and the kernel
 //	             filesystems and pivots into them, joins its v1 cgroups and
 //	             unshares its cgroup namespace, while the monitor wires the
 //	             network (veths, published ports, the DNS registration); on
 //	             "run" it drops to the container's user and capabilities and
-//	             execs the command. A
-//	             successful exec closes the sync socket (CLOEXEC): EOF is
-//	             "started"; anything else is an error message.
+//	             execs the command. A successful exec closes the sync socket
+//	             (CLOEXEC): EOF is "started"; anything else is an error message.
 //	    monitor ─(first container of a root on a user-defined network)─▶ "_dns-serve"
 //	        one resolver per root (dns/resolver), exits with the last container it serves
 //

@@ -17,8 +17,9 @@ import (
 
 	"github.com/hutchrt/hutch/runtime/caps"
 	"github.com/hutchrt/hutch/runtime/cgroups"
-	_ "github.com/hutchrt/hutch/runtime/nsenter" // joins the container before Go starts
-	_ "github.com/hutchrt/hutch/runtime/shim"    // the idle half of a detached monitor
+	_ "github.com/hutchrt/hutch/runtime/containerinit" // the container's init, before Go starts
+	_ "github.com/hutchrt/hutch/runtime/nsenter"       // joins the container before Go starts
+	_ "github.com/hutchrt/hutch/runtime/shim"          // the idle half of a detached monitor
 	"github.com/hutchrt/hutch/runtime/user"
 )
 
@@ -240,6 +241,11 @@ func execInit() (int, error) {
 	if err := caps.Apply(caps.Sets(cfg.Caps, u.UID), u.UID, u.GID, u.AdditionalGids); err != nil {
 		return 125, err
 	}
+	// A change of credentials clears the parent-death signal: set it again,
+	// so the command still dies with the hutch exec that runs it.
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return 125, fmt.Errorf("set parent-death signal: %w", err)
+	}
 	if err := unix.Chdir(cfg.Cwd); err != nil {
 		return 126, fmt.Errorf("exec: working directory %s: %w", cfg.Cwd, err)
 	}
@@ -271,4 +277,84 @@ func hasEnv(env []string, key string) bool {
 		}
 	}
 	return false
+}
+
+// lookCommand finds the command in the container's PATH, with Docker's exit
+// codes: 127 not found, 126 found but not executable.
+func lookCommand(name string, env []string) (string, int, error) {
+	os.Clearenv()
+	for _, e := range env {
+		k, v, _ := cutEnv(e)
+		os.Setenv(k, v)
+	}
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path, 0, nil
+	}
+	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
+		return "", 127, fmt.Errorf("exec: %q: executable file not found in $PATH", name)
+	}
+	return "", 126, fmt.Errorf("exec: %q: permission denied", name)
+}
+
+func cutEnv(e string) (k, v string, ok bool) {
+	for i := 0; i < len(e); i++ {
+		if e[i] == '=' {
+			return e[:i], e[i+1:], true
+		}
+	}
+	return e, "", false
+}
+
+func execCode(err error) int {
+	if errors.Is(err, unix.ENOENT) {
+		return 127
+	}
+	return 126
+}
+
+// exitStatus is Docker's exit code for a wait status: 128+n for signal n.
+func exitStatus(ws unix.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+// takePty opens a pty in the devpts of the current mount namespace, sends
+// the master over sync to whoever copies it, and makes the slave this
+// process's stdio and controlling terminal (the caller is a session leader).
+// It returns the pty's number.
+func takePty(sync *os.File) (uint32, error) {
+	master, err := unix.Open("/dev/pts/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("open pty: %w", err)
+	}
+	defer unix.Close(master)
+	if err := unix.IoctlSetPointerInt(master, unix.TIOCSPTLCK, 0); err != nil {
+		return 0, fmt.Errorf("unlock pty: %w", err)
+	}
+	n, err := unix.IoctlGetUint32(master, unix.TIOCGPTN)
+	if err != nil {
+		return 0, fmt.Errorf("pty number: %w", err)
+	}
+	// TIOCGPTPEER opens the slave from the master; its argument is the open flags.
+	r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(master), unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY)
+	if errno != 0 {
+		return 0, fmt.Errorf("open pty slave: %w", errno)
+	}
+	slave := int(r)
+	defer unix.Close(slave)
+	if err := sendPty(sync, master); err != nil {
+		return 0, err
+	}
+	for fd := 0; fd < 3; fd++ {
+		if err := unix.Dup3(slave, fd, 0); err != nil {
+			return 0, fmt.Errorf("pty as stdio: %w", err)
+		}
+	}
+	if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
+		return 0, fmt.Errorf("set controlling terminal: %w", err)
+	}
+	return n, nil
 }

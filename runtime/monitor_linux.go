@@ -282,6 +282,7 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 		return nil, err
 	}
 	r := &running{}
+	var plan *initPlan
 	// The group exists before the clone: the init is cloned into its v2
 	// group, and joins its v1 groups itself (see package cgroups).
 	cg, err := cgroups.Create(c.ID, spec.Linux.Resources)
@@ -319,8 +320,14 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 	defer parentSock.Close()
 
 	cmd := exec.Command("/proc/self/exe", InitCommand, dir)
-	cmd.Env = []string{"GOMAXPROCS=1"} // fewer runtime threads to start, and to stop at exec
+	cmd.Env = []string{initEnv + "=1"}
 	cmd.ExtraFiles = []*os.File{childSock}
+	fds := planFds{netns: -1}
+	// addFile passes f to the init and returns its number there.
+	addFile := func(f *os.File) int {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+		return 2 + len(cmd.ExtraFiles)
+	}
 	joinFiles, err := openCgroupJoin(cg)
 	if err != nil {
 		childSock.Close()
@@ -328,6 +335,9 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 	}
 	defer closeAll(joinFiles.tasks)
 	defer joinFiles.unified.Close()
+	for _, f := range joinFiles.tasks {
+		fds.tasks = append(fds.tasks, addFile(f))
+	}
 	if target, ok := strings.CutPrefix(c.Network, "container:"); ok {
 		ns, err := s.targetNetNS(target)
 		if err != nil {
@@ -335,7 +345,15 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 			return nil, err
 		}
 		defer ns.Close()
-		cmd.ExtraFiles = append(cmd.ExtraFiles, ns) // fd 4: the init joins it
+		fds.netns = addFile(ns)
+	}
+	facts, err := realHostFacts()
+	if err == nil {
+		plan, err = buildInitPlan(spec, dir, fds, facts)
+	}
+	if err != nil {
+		childSock.Close()
+		return nil, err
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: flags,
@@ -345,12 +363,6 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 	if joinFiles.unified != nil {
 		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(joinFiles.unified.Fd())
 	}
-	var taskFds []string
-	for _, f := range joinFiles.tasks {
-		taskFds = append(taskFds, strconv.Itoa(3+len(cmd.ExtraFiles)))
-		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
-	}
-	cmd.Env = append(cmd.Env, initTasksEnv+"="+strings.Join(taskFds, ","))
 	childEnds, err := r.wireStdio(cmd, a, log)
 	if err != nil {
 		childSock.Close()
@@ -367,8 +379,8 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 	r.cmd, r.pid = cmd, cmd.Process.Pid
 	r.forwardSignals()
 	// The init mounts its root while its network is wired.
-	if _, err := parentSock.Write([]byte("go")); err != nil {
-		return nil, fmt.Errorf("start init: %w", err)
+	if err := sendPlan(parentSock, plan); err != nil {
+		return nil, err
 	}
 	if err := s.wire(c, r); err != nil {
 		return nil, err
@@ -443,9 +455,13 @@ func (r *running) wirePty(a attach, out io.Writer) {
 	}
 }
 
-// initTasksEnv names, in the init's environment, the descriptors of its v1
-// cgroups' tasks files.
-const initTasksEnv = "_HUTCH_CGROUP_TASKS"
+// InitCommand is the hidden argv[1] of the re-exec'd init; the init itself
+// is C (runtime/containerinit), run before the Go runtime starts, and what
+// it does is planned in initplan.go.
+const InitCommand = "_init"
+
+// initEnv, set in the init's environment, makes the C init take over.
+const initEnv = "_HUTCH_INIT"
 
 // cgroupJoin is what a new process needs to enter a container's cgroup
 // without the slow global lock (see package cgroups).
@@ -476,6 +492,19 @@ func closeAll(files []*os.File) {
 	for _, f := range files {
 		f.Close()
 	}
+}
+
+// sendPlan sends the init its plan, one message however long: the socket's
+// send buffer grows to fit it (SO_SNDBUFFORCE, as root).
+func sendPlan(sock *os.File, p *initPlan) error {
+	fd := int(sock.Fd())
+	if size, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF); err == nil && size < 2*len(p.Bytes())+65536 {
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 2*len(p.Bytes())+65536)
+	}
+	if _, err := sock.Write(p.Bytes()); err != nil {
+		return fmt.Errorf("send the init its plan: %w", err)
+	}
+	return nil
 }
 
 func socketPair() (parent, child *os.File, err error) {

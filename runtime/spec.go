@@ -1,7 +1,10 @@
 package runtime
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -203,4 +206,19 @@ func cloneFlags(nss []specs.LinuxNamespace) (uintptr, error) {
 		flags |= f
 	}
 	return flags, nil
+}
+
+func loadSpec(dir string) (*specs.Spec, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, fmt.Errorf("read config.json: %w", err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("decode config.json: %w", err)
+	}
+	if s.Process == nil || len(s.Process.Args) == 0 || s.Root == nil || s.Linux == nil {
+		return nil, errors.New("config.json: process, root or linux missing")
+	}
+	return &s, nil
 }

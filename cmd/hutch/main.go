@@ -23,8 +23,6 @@ func main() {
 	// The re-exec'd halves of hutch run before anything else.
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
-		case runtime.InitCommand:
-			runtime.Init(os.Args[2])
 		case runtime.MonitorCommand:
 			runtime.MonitorMain(os.Args[2], os.Args[3])
 		case runtime.ExecCommand:

@@ -171,3 +171,26 @@ func Sets(caps []string, uid uint32) *specs.LinuxCapabilities {
 	}
 	return s
 }
+
+// Mask is the bit mask of the named capabilities, bit n for capability n,
+// as capset(2) and the init (runtime/containerinit) take them.
+func Mask(names []string) (uint64, error) {
+	var m uint64
+	for _, n := range names {
+		c, ok := byName[n]
+		if !ok {
+			return 0, fmt.Errorf("unknown capability %q", n)
+		}
+		m |= 1 << uint(c)
+	}
+	return m, nil
+}
+
+// LastCap is the highest capability number the running kernel knows.
+func LastCap() (int, error) {
+	c, err := capability.LastCap()
+	if err != nil {
+		return 0, fmt.Errorf("read the last capability: %w", err)
+	}
+	return int(c), nil
+}

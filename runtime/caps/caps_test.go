@@ -146,3 +146,16 @@ func TestSets(t *testing.T) {
 		t.Error("Sets shares slices with its input or between sets")
 	}
 }
+
+func TestMask(t *testing.T) {
+	m, err := Mask([]string{"CAP_CHOWN", "CAP_KILL", "CAP_SYS_ADMIN"})
+	if want := uint64(1<<0 | 1<<5 | 1<<21); err != nil || m != want {
+		t.Errorf("Mask = %#x, %v; want %#x", m, err, want)
+	}
+	if m, err := Mask(nil); err != nil || m != 0 {
+		t.Errorf("Mask(nil) = %#x, %v", m, err)
+	}
+	if _, err := Mask([]string{"CAP_NOPE"}); err == nil {
+		t.Error("Mask accepted an unknown capability")
+	}
+}

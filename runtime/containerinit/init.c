@@ -1,0 +1,591 @@
+// The container's init, before the Go runtime starts. The monitor clones
+// `hutch _init` into the container's namespaces (and its v2 cgroup) with
+// _HUTCH_INIT set; this constructor takes over, reads its plan from the sync
+// socket (fd 3) and carries it out step by step, ending in the exec of the
+// container's command. What the steps are, and why, is decided in Go: see
+// runtime/initplan.go for the ops. Errors go back over the socket as
+// {"code":N,"msg":"..."}; a successful exec closes it (CLOEXEC).
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/close_range.h>
+#include <linux/openat2.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define SYNC_FD 3
+
+static int root_fd = -1; // the container's root, for the in-root ops
+
+// fail reports an error to the monitor and exits with code.
+static void __attribute__((noreturn, format(printf, 2, 3))) fail(int code, const char *fmt, ...) {
+	char msg[2048], out[4096 + 64];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	size_t o = (size_t)snprintf(out, sizeof out, "{\"code\":%d,\"msg\":\"", code);
+	for (const unsigned char *p = (const unsigned char *)msg; *p && o < sizeof out - 16; p++) {
+		if (*p == '"' || *p == '\\')
+			o += (size_t)sprintf(out + o, "\\%c", *p);
+		else if (*p < 0x20)
+			o += (size_t)sprintf(out + o, "\\u%04x", *p);
+		else
+			out[o++] = (char)*p;
+	}
+	o += (size_t)sprintf(out + o, "\"}");
+	if (write(SYNC_FD, out, o) < 0) {
+		// the monitor is gone: nobody to tell
+	}
+	_exit(code);
+}
+
+// The plan: NUL-terminated strings, read one after another.
+static char *plan, *plan_end;
+
+static char *next(void) {
+	if (plan >= plan_end)
+		fail(125, "init: plan ends too early");
+	char *s = plan;
+	plan += strlen(s) + 1;
+	return s;
+}
+
+static long long next_num(void) {
+	char *s = next(), *end;
+	errno = 0;
+	long long n = strtoll(s, &end, 10);
+	if (errno || *s == 0 || *end)
+		fail(125, "init: bad number %s in plan", s);
+	return n;
+}
+
+static unsigned long long next_unsigned(int base) {
+	char *s = next(), *end;
+	errno = 0;
+	unsigned long long n = strtoull(s, &end, base);
+	if (errno || *s == 0 || *s == '-' || *end)
+		fail(125, "init: bad number %s in plan", s);
+	return n;
+}
+
+// read_plan receives the plan, one SOCK_SEQPACKET message of any size.
+static void read_plan(void) {
+	ssize_t n;
+	do
+		n = recv(SYNC_FD, NULL, 0, MSG_PEEK | MSG_TRUNC);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		fail(125, "init: monitor went away before sending the plan");
+	plan = malloc((size_t)n);
+	if (!plan)
+		fail(125, "init: no memory for the plan");
+	do
+		n = recv(SYNC_FD, plan, (size_t)n, 0);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		fail(125, "init: read plan: %s", strerror(errno));
+	plan_end = plan + n;
+}
+
+static void wait_for(const char *want) {
+	char buf[64];
+	ssize_t n;
+	do
+		n = read(SYNC_FD, buf, sizeof buf);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)strlen(want) || memcmp(buf, want, (size_t)n) != 0)
+		fail(125, "init: monitor went away before \"%s\"", want);
+}
+
+static const char *fd_path(int fd) {
+	static char buf[2][32];
+	static int i;
+	i ^= 1;
+	snprintf(buf[i], sizeof buf[i], "/proc/self/fd/%d", fd);
+	return buf[i];
+}
+
+static int openat2_in_root(const char *rel) {
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	return (int)syscall(SYS_openat2, root_fd, rel, &how, sizeof how);
+}
+
+// rel turns an absolute path in the container into one relative to its root.
+static const char *rel(const char *path) {
+	while (*path == '/')
+		path++;
+	return *path ? path : ".";
+}
+
+// open_in_root opens path inside the root as an O_PATH fd, making missing
+// directories (and the last component, as a file when as_file) on the way.
+static int open_in_root(const char *path, int as_file) {
+	const char *r = rel(path);
+	int fd = openat2_in_root(r);
+	if (fd >= 0 || errno != ENOENT)
+		return fd;
+	char parent[4096];
+	snprintf(parent, sizeof parent, "%s", r);
+	char *slash = strrchr(parent, '/');
+	const char *last = r;
+	int pfd = root_fd;
+	if (slash) {
+		*slash = 0;
+		last = slash + 1;
+		pfd = open_in_root(parent, 0);
+		if (pfd < 0)
+			return -1;
+	}
+	int err = 0;
+	if (as_file) {
+		int f = openat(pfd, last, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (f >= 0)
+			close(f);
+		else if (errno != EEXIST)
+			err = errno;
+	} else if (mkdirat(pfd, last, 0755) < 0 && errno != EEXIST) {
+		err = errno;
+	}
+	if (pfd != root_fd)
+		close(pfd);
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return openat2_in_root(r);
+}
+
+// parent_dir opens the directory that holds path inside the root, as a
+// real directory fd (mknodat and symlinkat need one), and points *base at
+// the last component.
+static int parent_dir(const char *path, const char **base) {
+	char parent[4096];
+	snprintf(parent, sizeof parent, "%s", path);
+	char *slash = strrchr(parent, '/');
+	*base = path + (slash - parent) + 1;
+	*slash = 0;
+	int p = open_in_root(parent, 0);
+	if (p < 0)
+		return -1;
+	int d = openat(p, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	close(p);
+	return d;
+}
+
+static void op_mount(void) {
+	char *src = next(), *target = next(), *type = next();
+	unsigned long flags = (unsigned long)next_num();
+	char *data = next();
+	if (mount(src, target, type, flags, *data ? data : NULL) < 0)
+		fail(125, "mount %s on %s: %s", *src ? src : type, target, strerror(errno));
+}
+
+static void op_mountin(void) {
+	char *src = next(), *dest = next(), *type = next();
+	unsigned long flags = (unsigned long)next_num();
+	char *data = next(), *kind = next();
+	unsigned long remount = (unsigned long)next_num();
+	int as_file = strcmp(kind, "file") == 0;
+	int fd = open_in_root(dest, as_file);
+	if (fd < 0)
+		fail(125, "mount %s: %s", dest, strerror(errno));
+	if (mount(src, fd_path(fd), type, flags, *data ? data : NULL) < 0)
+		fail(125, "mount %s: %s", dest, strerror(errno));
+	close(fd);
+	if (remount) {
+		// Reached by a fresh fd: the old one names what is now under the mount.
+		fd = open_in_root(dest, as_file);
+		if (fd < 0 || mount("", fd_path(fd), "", remount, NULL) < 0)
+			fail(125, "mount %s: %s", dest, strerror(errno));
+		close(fd);
+	}
+}
+
+static void op_mknod(void) {
+	char *path = next();
+	mode_t mode = (mode_t)next_num();
+	unsigned major = (unsigned)next_num(), minor = (unsigned)next_num();
+	const char *base;
+	int d = parent_dir(path, &base);
+	mode_t old = umask(0);
+	if (d < 0 || mknodat(d, base, mode, makedev(major, minor)) < 0)
+		fail(125, "mknod %s: %s", path, strerror(errno));
+	umask(old);
+	close(d);
+}
+
+static void op_symlink(void) {
+	char *target = next(), *path = next();
+	const char *base;
+	int d = parent_dir(path, &base);
+	if (d < 0 || symlinkat(target, d, base) < 0)
+		fail(125, "symlink %s: %s", path, strerror(errno));
+	close(d);
+}
+
+static void op_mask(void) {
+	char *path = next();
+	int fd = openat2_in_root(rel(path));
+	if (fd < 0 && errno == ENOENT)
+		return;
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		fail(125, "mask %s: %s", path, strerror(errno));
+	int r = S_ISDIR(st.st_mode) ? mount("tmpfs", fd_path(fd), "tmpfs", MS_RDONLY, "size=0")
+				    : mount("/dev/null", fd_path(fd), "", MS_BIND, NULL);
+	if (r < 0)
+		fail(125, "mask %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+static void op_readonly(void) {
+	char *path = next();
+	int fd = openat2_in_root(rel(path));
+	if (fd < 0 && errno == ENOENT)
+		return;
+	if (fd < 0 || mount(fd_path(fd), fd_path(fd), "", MS_BIND | MS_REC, NULL) < 0)
+		fail(125, "make %s read-only: %s", path, strerror(errno));
+	close(fd);
+	fd = openat2_in_root(rel(path));
+	if (fd < 0 || mount("", fd_path(fd), "", MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		fail(125, "make %s read-only: %s", path, strerror(errno));
+	close(fd);
+}
+
+// pivot_root(".", ".") stacks the old root under the new one, so a lazy
+// unmount of "." drops it without a directory to put it in.
+static void op_pivot(void) {
+	char *root = next();
+	if (chdir(root) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+		fail(125, "pivot_root: %s", strerror(errno));
+	close(root_fd);
+	root_fd = -1;
+}
+
+static void op_lo(void) {
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof ifr);
+	strcpy(ifr.ifr_name, "lo");
+	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		fail(125, "bring up lo: %s", strerror(errno));
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		fail(125, "bring up lo: %s", strerror(errno));
+	close(s);
+}
+
+// send_fd hands fd to the monitor with the message msg.
+static void send_fd(const char *msg, int fd) {
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {.iov_base = (void *)msg, .iov_len = strlen(msg)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	if (sendmsg(SYNC_FD, &mh, 0) < 0)
+		fail(125, "send pty: %s", strerror(errno));
+}
+
+// op_pty opens a pty in the container's own devpts (so the command sees
+// /dev/pts/0, as in Docker), hands the master to the monitor, and makes the
+// slave our stdio, controlling terminal and /dev/console.
+static void op_pty(void) {
+	int master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	int unlock = 0;
+	unsigned n;
+	if (master < 0 || ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &n) < 0)
+		fail(125, "open pty: %s", strerror(errno));
+	int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+	if (slave < 0)
+		fail(125, "open pty slave: %s", strerror(errno));
+	send_fd("pty", master);
+	wait_for("ack");
+	close(master);
+	for (int fd = 0; fd < 3; fd++)
+		if (dup2(slave, fd) < 0)
+			fail(125, "pty as stdio: %s", strerror(errno));
+	close(slave);
+	if (ioctl(0, TIOCSCTTY, 0) < 0)
+		fail(125, "set controlling terminal: %s", strerror(errno));
+	int c = open("/dev/console", O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	if (c >= 0)
+		close(c);
+	char pts[32];
+	snprintf(pts, sizeof pts, "/dev/pts/%u", n);
+	if (mount(pts, "/dev/console", "", MS_BIND, NULL) < 0)
+		fail(125, "bind /dev/console: %s", strerror(errno));
+}
+
+static int capset_v3(unsigned long long eff, unsigned long long perm, unsigned long long inh) {
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	struct __user_cap_data_struct d[2] = {
+		{.effective = (__u32)eff, .permitted = (__u32)perm, .inheritable = (__u32)inh},
+		{.effective = (__u32)(eff >> 32), .permitted = (__u32)(perm >> 32), .inheritable = (__u32)(inh >> 32)},
+	};
+	return (int)syscall(SYS_capset, &h, d);
+}
+
+// op_identity makes us the container's user with exactly its capabilities.
+static void op_identity(void) {
+	uid_t uid = (uid_t)next_num();
+	gid_t gid = (gid_t)next_num();
+	char *groups = next();
+	int last = (int)next_num();
+	unsigned long long bounding = next_unsigned(16), eff = next_unsigned(16), perm = next_unsigned(16), inh = next_unsigned(16), amb = next_unsigned(16);
+
+	// The bounding set only shrinks while we hold CAP_SETPCAP, as root: first.
+	for (int c = 0; c <= last; c++) {
+		if (bounding & (1ULL << c))
+			continue;
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 || prctl(PR_CAPBSET_READ, c, 0, 0, 0) != 0)
+			fail(125, "drop bounding capability %d: %s", c, strerror(errno ? errno : EPERM));
+	}
+	gid_t list[256];
+	size_t n = 0;
+	for (char *g = strtok(groups, ","); g; g = strtok(NULL, ","))
+		if (n < sizeof list / sizeof list[0])
+			list[n++] = (gid_t)strtoul(g, NULL, 10);
+	// Without KEEPCAPS, setuid from root to another user clears the
+	// permitted set, and capset could give nothing back. setgroups always,
+	// even with none: the container must not keep hutch's groups.
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+		fail(125, "set keepcaps: %s", strerror(errno));
+	if (syscall(SYS_setgroups, n, list) < 0)
+		fail(125, "set groups %s: %s", groups, strerror(errno));
+	if (syscall(SYS_setresgid, gid, gid, gid) < 0)
+		fail(125, "set gid %u: %s", gid, strerror(errno));
+	if (syscall(SYS_setresuid, uid, uid, uid) < 0)
+		fail(125, "set uid %u: %s", uid, strerror(errno));
+	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+		fail(125, "clear keepcaps: %s", strerror(errno));
+	if (capset_v3(eff, perm, inh) < 0)
+		fail(125, "set capabilities: %s", strerror(errno));
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		fail(125, "clear ambient capabilities: %s", strerror(errno));
+	for (int c = 0; c <= last; c++)
+		if ((amb & (1ULL << c)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+			fail(125, "set ambient capability %d: %s", c, strerror(errno));
+	// A change of credentials clears the parent-death signal: the container
+	// must still die with its monitor. Had the monitor died meanwhile, its
+	// end of the sync socket is closed.
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		fail(125, "set parent-death signal: %s", strerror(errno));
+	struct pollfd p = {.fd = SYNC_FD};
+	if (poll(&p, 1, 0) == 1 && (p.revents & POLLHUP))
+		_exit(137);
+}
+
+// look_path finds name as Go's exec.LookPath does, in the PATH of env:
+// 127 when there is no such command, 126 when it cannot be run.
+static char *look_path(const char *name, char **env) {
+	static char buf[4096];
+	if (strchr(name, '/')) {
+		struct stat st;
+		if (stat(name, &st) < 0 && errno == ENOENT)
+			fail(127, "exec: \"%s\": executable file not found in $PATH", name);
+		if (stat(name, &st) < 0 || S_ISDIR(st.st_mode) || faccessat(AT_FDCWD, name, X_OK, AT_EACCESS) < 0)
+			fail(126, "exec: \"%s\": permission denied", name);
+		return (char *)name;
+	}
+	const char *path = "";
+	for (char **e = env; *e; e++)
+		if (strncmp(*e, "PATH=", 5) == 0)
+			path = *e + 5;
+	for (const char *p = path;; p++) {
+		const char *end = strchrnul(p, ':');
+		int len = (int)(end - p);
+		snprintf(buf, sizeof buf, "%.*s/%s", len ? len : 1, len ? p : ".", name);
+		struct stat st;
+		if (stat(buf, &st) == 0 && !S_ISDIR(st.st_mode) && faccessat(AT_FDCWD, buf, X_OK, AT_EACCESS) == 0)
+			return buf;
+		if (!*end)
+			break;
+		p = end;
+	}
+	fail(127, "exec: \"%s\": executable file not found in $PATH", name);
+}
+
+static void noop(int sig) { (void)sig; }
+
+// reap is --init: we stay pid 1, run the command as our child in its own
+// process group (in the terminal's foreground, if there is one), pass
+// signals on, reap every orphan, and exit with the child's status.
+static void __attribute__((noreturn)) reap(const char *path, char **argv, char **envp) {
+	sigset_t all, old;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid_t child = fork();
+	if (child < 0)
+		fail(125, "fork: %s", strerror(errno));
+	if (child == 0) {
+		setpgid(0, 0);
+		if (isatty(0))
+			tcsetpgrp(0, getpid()); // SIGTTOU is blocked: allowed from the background
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+		execve(path, argv, envp);
+		fail(errno == ENOENT ? 127 : 126, "exec %s: %s", argv[0], strerror(errno));
+	}
+	close(SYNC_FD); // the child's copy closes at its exec: the monitor sees EOF
+	// A pid 1 gets no signal whose handler is the default: catch them all
+	// (they stay blocked and are taken by sigwaitinfo).
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = noop;
+	for (int sig = 1; sig < _NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &sa, NULL);
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&all, &si);
+		if (sig < 0)
+			continue;
+		if (sig != SIGCHLD) {
+			kill(child, sig);
+			continue;
+		}
+		int status;
+		pid_t pid;
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			if (pid != child)
+				continue;
+			_exit(WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status));
+		}
+	}
+}
+
+static void __attribute__((noreturn)) op_exec(void) {
+	int reaper = (int)next_num();
+	int argc = (int)next_num();
+	if (argc < 1)
+		fail(125, "init: no command in plan");
+	char **argv = calloc((size_t)argc + 1, sizeof *argv);
+	for (int i = 0; i < argc; i++)
+		argv[i] = next();
+	int envc = (int)next_num();
+	char **envp = calloc((size_t)envc + 1, sizeof *envp);
+	for (int i = 0; i < envc; i++)
+		envp[i] = next();
+	char *path = look_path(argv[0], envp);
+	if (reaper)
+		reap(path, argv, envp);
+	// Nothing of hutch's may leak into the container.
+	if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		fail(125, "close_range: %s", strerror(errno));
+	execve(path, argv, envp);
+	fail(errno == ENOENT ? 127 : 126, "exec %s: %s", argv[0], strerror(errno));
+}
+
+static void run_plan(void) {
+	for (;;) {
+		char *op = next();
+		if (!strcmp(op, "netns")) {
+			int fd = (int)next_num();
+			if (setns(fd, CLONE_NEWNET) < 0)
+				fail(125, "join network namespace: %s", strerror(errno));
+			close(fd);
+		} else if (!strcmp(op, "lo")) {
+			op_lo();
+		} else if (!strcmp(op, "private")) {
+			if (mount("", "/", "", MS_REC | MS_PRIVATE, NULL) < 0)
+				fail(125, "make / private: %s", strerror(errno));
+		} else if (!strcmp(op, "mount")) {
+			op_mount();
+		} else if (!strcmp(op, "root")) {
+			char *path = next();
+			root_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (root_fd < 0)
+				fail(125, "open root %s: %s", path, strerror(errno));
+		} else if (!strcmp(op, "mountin")) {
+			op_mountin();
+		} else if (!strcmp(op, "mknod")) {
+			op_mknod();
+		} else if (!strcmp(op, "symlink")) {
+			op_symlink();
+		} else if (!strcmp(op, "mask")) {
+			op_mask();
+		} else if (!strcmp(op, "readonly")) {
+			op_readonly();
+		} else if (!strcmp(op, "mkdir")) {
+			char *path = next();
+			int fd = open_in_root(path, 0);
+			if (fd < 0)
+				fail(125, "working directory %s: %s", path, strerror(errno));
+			close(fd);
+		} else if (!strcmp(op, "pivot")) {
+			op_pivot();
+		} else if (!strcmp(op, "tasks")) {
+			int fd = (int)next_num();
+			if (write(fd, "0", 1) != 1)
+				fail(125, "join cgroup: %s", strerror(errno));
+			close(fd);
+		} else if (!strcmp(op, "cgroupns")) {
+			if (unshare(CLONE_NEWCGROUP) < 0)
+				fail(125, "unshare cgroup namespace: %s", strerror(errno));
+		} else if (!strcmp(op, "wait")) {
+			wait_for(next());
+		} else if (!strcmp(op, "pty")) {
+			op_pty();
+		} else if (!strcmp(op, "hostname")) {
+			char *name = next();
+			if (sethostname(name, strlen(name)) < 0)
+				fail(125, "set hostname: %s", strerror(errno));
+		} else if (!strcmp(op, "rlimit")) {
+			int res = (int)next_num();
+			struct rlimit rl;
+			rl.rlim_cur = (rlim_t)next_unsigned(10);
+			rl.rlim_max = (rlim_t)next_unsigned(10);
+			if (setrlimit(res, &rl) < 0)
+				fail(125, "set rlimit %d: %s", res, strerror(errno));
+		} else if (!strcmp(op, "nnp")) {
+			if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+				fail(125, "set no_new_privs: %s", strerror(errno));
+		} else if (!strcmp(op, "identity")) {
+			op_identity();
+		} else if (!strcmp(op, "chdir")) {
+			char *path = next();
+			if (chdir(path) < 0)
+				fail(126, "working directory %s: %s", path, strerror(errno));
+		} else if (!strcmp(op, "exec")) {
+			op_exec();
+		} else {
+			fail(125, "init: unknown op %s in plan", op);
+		}
+	}
+}
+
+void hutch_container_init(void) {
+	const char *on = getenv("_HUTCH_INIT");
+	if (!on || !*on)
+		return;
+	// Until the exec, nothing in the container may open /proc/1/exe (the host's hutch).
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	read_plan();
+	run_plan();
+}

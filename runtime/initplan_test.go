@@ -1,0 +1,191 @@
+package runtime
+
+import (
+	"bytes"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hutchrt/hutch/runtime/caps"
+)
+
+// planOps splits a plan into its ops: each op's name and its arguments,
+// using the arity the C init reads (exec: counted lists).
+func planOps(t *testing.T, p *initPlan) [][]string {
+	t.Helper()
+	arity := map[string]int{
+		"netns": 1, "lo": 0, "private": 0, "mount": 5, "root": 1, "mountin": 7, "mknod": 4,
+		"symlink": 2, "mask": 1, "readonly": 1, "mkdir": 1, "pivot": 1, "tasks": 1,
+		"cgroupns": 0, "wait": 1, "pty": 0, "hostname": 1, "rlimit": 3, "nnp": 0,
+		"identity": 9, "chdir": 1,
+	}
+	b := p.Bytes()
+	if len(b) == 0 || b[len(b)-1] != 0 {
+		t.Fatalf("plan does not end in NUL: %q", b)
+	}
+	words := strings.Split(string(b[:len(b)-1]), "\x00")
+	var ops [][]string
+	for len(words) > 0 {
+		name := words[0]
+		n, ok := arity[name]
+		if name == "exec" {
+			argc, _ := strconv.Atoi(words[2])
+			envc, _ := strconv.Atoi(words[3+argc])
+			n, ok = 3+argc+envc, true
+		}
+		if !ok || len(words) < 1+n {
+			t.Fatalf("bad op %q in plan (%d words left)", name, len(words))
+		}
+		ops = append(ops, words[:1+n])
+		words = words[1+n:]
+	}
+	return ops
+}
+
+func opIndex(ops [][]string, name string) int {
+	return slices.IndexFunc(ops, func(op []string) bool { return op[0] == name })
+}
+
+var testFacts = hostFacts{
+	isDir:   func(path string) (bool, error) { return !strings.HasPrefix(path, "/c/"), nil },
+	lastCap: 40,
+}
+
+func TestInitPlan(t *testing.T) {
+	spec := newSpec(specInput{
+		ID: "abc", Dir: "/c/abc", LowerDir: "/img", Args: []string{"sh", "-c", "echo hi"},
+		Env: []string{"A=1"}, Cwd: "/work", Hostname: "h", UID: 1000, GID: 100,
+		AdditionalGids: []uint32{10, 20}, Caps: caps.Sets([]string{"CAP_CHOWN", "CAP_KILL"}, 1000),
+		NoNewPrivileges: true, Network: "none", Volatile: true, HostNofileHard: 20000,
+	})
+	p, err := buildInitPlan(spec, "/c/abc", planFds{netns: -1, tasks: []int{4, 5}}, testFacts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := planOps(t, p)
+	var names []string
+	for _, op := range ops {
+		names = append(names, op[0])
+	}
+	// The order is the contract with the init: the network before /sys is
+	// mounted, the mounts before the pivot, the cgroups before their
+	// namespace, the wait for the network before anything of the command's.
+	order := []string{"lo", "private", "mount", "root", "mountin", "mask", "readonly", "mkdir",
+		"pivot", "tasks", "cgroupns", "wait", "hostname", "rlimit", "nnp", "identity", "chdir", "exec"}
+	for i := 1; i < len(order); i++ {
+		if a, b := opIndex(ops, order[i-1]), opIndex(ops, order[i]); a < 0 || b < 0 || a > b {
+			t.Errorf("%s (at %d) must come before %s (at %d): %v", order[i-1], a, order[i], b, names)
+		}
+	}
+	if ops[len(ops)-1][0] != "exec" {
+		t.Errorf("last op %v, want exec", ops[len(ops)-1])
+	}
+	for _, op := range ops {
+		switch op[0] {
+		case "mount":
+			if op[1] == "overlay" && (op[2] != "/c/abc/rootfs" ||
+				op[5] != "lowerdir=/img,upperdir=/c/abc/upper,workdir=/c/abc/work,volatile") {
+				t.Errorf("overlay mount %q", op)
+			}
+		case "mountin":
+			// The bind mounts of the container's own files are files.
+			if strings.HasPrefix(op[1], "/c/") && (op[6] != "file" || op[3] != "") {
+				t.Errorf("bind mount %q: want kind file, no type", op)
+			}
+			if op[2] == "/sys" && op[4] != itoa(unix.MS_NOSUID|unix.MS_NOEXEC|unix.MS_NODEV|unix.MS_RDONLY) {
+				t.Errorf("sysfs flags %s, want read-only", op[4])
+			}
+		case "wait":
+			if op[1] != "run" {
+				t.Errorf("wait for %q, want run", op[1])
+			}
+		case "rlimit":
+			if op[1] != itoa(unix.RLIMIT_NOFILE) || op[2] != "20000" || op[3] != "20000" {
+				t.Errorf("rlimit %q", op)
+			}
+		case "identity":
+			// A non-root user: capabilities only in the bounding set (CAP_CHOWN is
+			// bit 0, CAP_KILL bit 5).
+			want := []string{"identity", "1000", "100", "10,20", "40", "21", "0", "0", "0", "0"}
+			if !slices.Equal(op, want) {
+				t.Errorf("identity %q, want %q", op, want)
+			}
+		case "exec":
+			if op[1] != "0" || op[2] != "3" || op[3] != "sh" || op[5] != "echo hi" || !slices.Contains(op[7:], "A=1") {
+				t.Errorf("exec %q", op)
+			}
+		}
+	}
+	for _, want := range [][]string{{"tasks", "4"}, {"tasks", "5"}, {"mkdir", "/work"}, {"chdir", "/work"},
+		{"hostname", "h"}, {"mask", "/proc/kcore"}, {"readonly", "/proc/sys"},
+		{"mknod", "/dev/null", itoa(unix.S_IFCHR | 0o666), "1", "3"}, {"symlink", "pts/ptmx", "/dev/ptmx"}} {
+		if !slices.ContainsFunc(ops, func(op []string) bool { return slices.Equal(op, want) }) {
+			t.Errorf("plan lacks %q", want)
+		}
+	}
+	// /dev is filled once mounted.
+	if dev, null := slices.IndexFunc(ops, func(op []string) bool { return op[0] == "mountin" && op[2] == "/dev" }),
+		slices.IndexFunc(ops, func(op []string) bool { return op[0] == "mknod" }); dev < 0 || null < dev {
+		t.Errorf("mknod at %d, /dev mounted at %d", null, dev)
+	}
+}
+
+func TestInitPlanVariants(t *testing.T) {
+	spec := newSpec(specInput{
+		ID: "abc", Dir: "/c/abc", LowerDir: "/img", Args: []string{"top"}, Hostname: "h",
+		Network: "host", ReadOnly: true, Init: true, Tty: true, Privileged: true,
+		Caps: caps.Sets([]string{"CAP_CHOWN"}, 0), HostNofileHard: 1024,
+	})
+	p, err := buildInitPlan(spec, "/c/abc", planFds{netns: -1}, testFacts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := planOps(t, p)
+	for _, absent := range []string{"lo", "netns", "hostname", "mask", "readonly", "tasks", "nnp"} {
+		if i := opIndex(ops, absent); i >= 0 {
+			t.Errorf("host network, privileged, no v1 cgroups: unexpected %q", ops[i])
+		}
+	}
+	roRoot := []string{"mount", "", "/c/abc/rootfs", "", itoa(unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY), ""}
+	if i := slices.IndexFunc(ops, func(op []string) bool { return slices.Equal(op, roRoot) }); i < 0 || i > opIndex(ops, "pivot") {
+		t.Errorf("read-only root remount at %d, pivot at %d", i, opIndex(ops, "pivot"))
+	}
+	if pty, wait := opIndex(ops, "pty"), opIndex(ops, "wait"); pty < wait {
+		t.Errorf("pty at %d, before the wait at %d", pty, wait)
+	}
+	if id := ops[opIndex(ops, "identity")]; id[5] != "1" || id[6] != "1" || id[7] != "1" {
+		t.Errorf("root's identity %q: want CAP_CHOWN (bit 0) bounding, effective, permitted", id)
+	}
+	if exec := ops[len(ops)-1]; exec[1] != "1" {
+		t.Errorf("--init: exec %q, want reap 1", exec)
+	}
+
+	// --network container:NAME: the init joins the namespace at its fd.
+	spec = newSpec(specInput{Dir: "/c/abc", Args: []string{"true"}, Network: "container:x"})
+	p, err = buildInitPlan(spec, "/c/abc", planFds{netns: 7}, testFacts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ops := planOps(t, p); !slices.Equal(ops[0], []string{"netns", "7"}) || opIndex(ops, "lo") >= 0 {
+		t.Errorf("container network: first op %q", ops[0])
+	}
+	if bytes.Count(p.Bytes(), []byte("\x00hostname\x00")) != 1 {
+		t.Error("container network: want the container's own hostname")
+	}
+}
+
+func TestInitPlanErrors(t *testing.T) {
+	spec := newSpec(specInput{Dir: "/c/abc", Args: []string{"true"}, Network: "none"})
+	spec.Process.Rlimits = append(spec.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_BOGUS", Hard: 1, Soft: 1})
+	if _, err := buildInitPlan(spec, "/c/abc", planFds{netns: -1}, testFacts); err == nil || !strings.Contains(err.Error(), "RLIMIT_BOGUS") {
+		t.Errorf("unknown rlimit: err %v", err)
+	}
+	spec = newSpec(specInput{Dir: "/c/abc", Args: []string{"true"}, Network: "none", Caps: caps.Sets([]string{"CAP_NOPE"}, 0)})
+	if _, err := buildInitPlan(spec, "/c/abc", planFds{netns: -1}, testFacts); err == nil || !strings.Contains(err.Error(), "CAP_NOPE") {
+		t.Errorf("unknown capability: err %v", err)
+	}
+}
