@@ -3,6 +3,8 @@ package runtime
 import (
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/hutchrt/hutch/network"
 	"github.com/hutchrt/hutch/network/portspec"
 )
@@ -55,6 +57,8 @@ type Container struct {
 	MonitorPid   int    `json:"monitorPid,omitempty"`
 	MonitorStart uint64 `json:"monitorStart,omitempty"`
 	BootID       string `json:"bootId,omitempty"`
+
+	spec *specs.Spec // the spec Create made, for a monitor in the same process; not saved
 }
 
 // ShortID is the 12-character id Docker shows.

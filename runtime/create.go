@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/hutchrt/hutch/rootfs"
 	"github.com/hutchrt/hutch/runtime/caps"
@@ -84,12 +85,18 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 		ReadOnly: o.ReadOnly, Privileged: o.Privileged, Init: o.Init, Volatile: o.AutoRemove,
 		Network: network, Resources: res, HostNofileHard: hostNofileHard(),
 	})
-	config, err := json.MarshalIndent(spec, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("encode spec: %w", err)
-	}
+	// Encoding the spec (reflection over the whole OCI type tree) is the
+	// slowest step of Create: it runs while the directory is made.
+	encoded := make(chan []byte, 1)
+	go func() {
+		b, err := json.MarshalIndent(spec, "", "  ")
+		if err != nil {
+			b = nil
+		}
+		encoded <- b
+	}()
+	config := pendingFile{"config.json", sync.OnceValue(func() []byte { return <-encoded })}
 	files := map[string][]byte{
-		"config.json": config,
 		"hostname":    []byte(hostname + "\n"),
 		"hosts":       net.hosts,
 		"resolv.conf": net.resolv,
@@ -99,7 +106,7 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 		AutoRemove: o.AutoRemove, Init: o.Init, Network: network, Privileged: o.Privileged,
 		CapAdd: o.CapAdd, CapDrop: o.CapDrop, Tty: o.Tty, OpenStdin: o.Interactive,
 		Endpoints: net.endpoints, Publish: net.publish, DNS: o.DNS, Host: hostname,
-		Status: StatusCreated,
+		Status: StatusCreated, spec: spec,
 	}
 	if !o.Detach {
 		// The caller is the monitor of a foreground run: claim it now and
@@ -108,11 +115,12 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 			c.MonitorPid, c.MonitorStart, c.BootID = os.Getpid(), start, bootID()
 		}
 	}
-	err = s.create(c, files)
+	err = s.create(c, files, config)
 	for try := 0; err != nil && errors.Is(err, ErrNameInUse) && o.Name == "" && try < 10; try++ {
 		c.Name = randomName() // a generated name that clashed: draw again, as Docker does
-		err = s.create(c, files)
+		err = s.create(c, files, config)
 	}
+	config.data() // on every path: the encoding goroutine must not outlive Create
 	if err != nil {
 		return nil, err
 	}

@@ -273,9 +273,11 @@ func (r *running) wait() int {
 // lets it go and waits until the command runs. On error nothing is left.
 func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 	dir := s.Dir(c.ID)
-	spec, err := loadSpec(dir)
-	if err != nil {
-		return nil, err
+	spec := c.spec // a foreground run's, from Create
+	if spec == nil {
+		if spec, err = loadSpec(dir); err != nil {
+			return nil, err
+		}
 	}
 	flags, err := cloneFlags(spec.Linux.Namespaces)
 	if err != nil {
@@ -377,11 +379,11 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
 	r.cmd, r.pid = cmd, cmd.Process.Pid
-	r.forwardSignals()
 	// The init mounts its root while its network is wired.
 	if err := sendPlan(parentSock, plan); err != nil {
 		return nil, err
 	}
+	r.forwardSignals()
 	if err := s.wire(c, r); err != nil {
 		return nil, err
 	}

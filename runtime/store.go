@@ -47,14 +47,22 @@ func (s *Store) lock() (unlock func(), err error) {
 
 // create writes a new container directory with its record and files, failing
 // with ErrNameInUse if another container has the name. Nothing is left behind
-// on error.
-func (s *Store) create(c *Container, files map[string][]byte) error {
+// on error. Pending files are written after the others, before the record.
+func (s *Store) create(c *Container, files map[string][]byte, pending ...pendingFile) error {
 	unlock, err := s.lock()
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	return s.createLocked(c, files)
+	return s.createLocked(c, files, pending)
+}
+
+// pendingFile is a file whose content is still being made while the
+// container's directory is created. data waits for the content; nil means
+// it could not be made.
+type pendingFile struct {
+	name string
+	data func() []byte
 }
 
 // withAll runs fn under the store's lock with every record.
@@ -71,7 +79,7 @@ func (s *Store) withAll(fn func(all []*Container) error) error {
 	return fn(all)
 }
 
-func (s *Store) createLocked(c *Container, files map[string][]byte) (err error) {
+func (s *Store) createLocked(c *Container, files map[string][]byte, pending []pendingFile) (err error) {
 	// Checked again under the lock: `image rm` takes it too.
 	if _, err := os.Stat(s.Images().RootfsPath(c.Image)); err != nil {
 		return fmt.Errorf("image %s: %w", c.Image, err)
@@ -97,6 +105,15 @@ func (s *Store) createLocked(c *Container, files map[string][]byte) (err error) 
 	// appears, and that is written last, atomically.
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return fmt.Errorf("create container: %w", err)
+		}
+	}
+	for _, p := range pending {
+		data := p.data()
+		if data == nil {
+			return fmt.Errorf("create container: %s could not be made", p.name)
+		}
+		if err := os.WriteFile(filepath.Join(dir, p.name), data, 0o644); err != nil {
 			return fmt.Errorf("create container: %w", err)
 		}
 	}

@@ -180,3 +180,27 @@ func TestStoreNameReservations(t *testing.T) {
 		t.Errorf("Get(db) = %v, %v", c, err)
 	}
 }
+
+// A pending file is written with the others, before the record; one that
+// could not be made fails the create and leaves nothing.
+func TestStoreCreatePending(t *testing.T) {
+	s := newTestStore(t)
+	c := testContainer("dddd1111", "pending")
+	late := pendingFile{"config.json", func() []byte { return []byte("{}") }}
+	if err := s.create(c, map[string][]byte{"hostname": []byte("h\n")}, late); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(s.Dir(c.ID), "config.json")); err != nil || string(b) != "{}" {
+		t.Errorf("config.json = %q, %v", b, err)
+	}
+	bad := testContainer("eeee2222", "unmade")
+	if err := s.create(bad, nil, pendingFile{"config.json", func() []byte { return nil }}); err == nil {
+		t.Error("create with an unmade pending file succeeded")
+	}
+	if _, err := os.Stat(s.Dir(bad.ID)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("directory of a failed create: %v", err)
+	}
+	if _, err := s.Get("unmade"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get(unmade) = %v, want ErrNotFound", err)
+	}
+}
