@@ -21,6 +21,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hutchrt/hutch/network/ipam"
@@ -101,7 +102,9 @@ type errSilent struct{ err error }
 func (e errSilent) Error() string { return "" }
 func (e errSilent) Unwrap() error { return e.err }
 
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+var validName = sync.OnceValue(func() *regexp.Regexp { // compiled on first use, not at every start
+	return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+})
 
 // CreateOptions is what `network create` asks for.
 type CreateOptions struct {
@@ -116,7 +119,7 @@ func (s *Store) Create(name string, o CreateOptions) (*Network, error) {
 	switch {
 	case name == DefaultName || name == "host" || name == "none":
 		return nil, invalidf("network name %s is reserved", name)
-	case !validName.MatchString(name) || strings.HasPrefix(name, "container:"):
+	case !validName().MatchString(name) || strings.HasPrefix(name, "container:"):
 		return nil, invalidf("network name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
 	}
 	var subnet netip.Prefix

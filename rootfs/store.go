@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -51,12 +50,10 @@ func NewStore(dir string) *Store {
 	return &Store{dir: dir}
 }
 
-var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
-
 // ValidName reports whether name may name an image; the rule also keeps it a single safe path
 // component.
 func ValidName(name string) error {
-	if len(name) > 128 || !nameRE.MatchString(name) {
+	if len(name) > 128 || !nameChars(name) {
 		return fmt.Errorf("invalid image name %q: must match [a-zA-Z0-9][a-zA-Z0-9_.-]* (at most 128 characters)", name)
 	}
 	return nil
@@ -284,4 +281,17 @@ func newID() (string, error) {
 		return "", fmt.Errorf("make image id: %w", err)
 	}
 	return hex.EncodeToString(b), nil
+}
+
+// nameChars reports whether name matches [a-zA-Z0-9][a-zA-Z0-9_.-]*, by hand:
+// every start checks an image name, and a regexp costs its compile each time.
+func nameChars(name string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		if !alnum && (i == 0 || (c != '_' && c != '.' && c != '-')) {
+			return false
+		}
+	}
+	return name != ""
 }

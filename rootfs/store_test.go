@@ -58,6 +58,9 @@ func TestValidName(t *testing.T) {
 		{"../etc", false},
 		{"busybox:latest", false},
 		{"a b", false},
+		{"a\x00", false},
+		{"caf\u00e9", false},
+		{"a..b", true},
 		{string(make([]byte, 129)), false},
 	}
 	for _, tt := range tests {

@@ -8,6 +8,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // RunOptions is what `hutch run` asks for, before any side effect.
@@ -40,7 +41,9 @@ type RunOptions struct {
 	Tty, Interactive, Detach, AutoRemove bool
 }
 
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+var validName = sync.OnceValue(func() *regexp.Regexp { // compiled on first use, not at every start
+	return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+})
 
 // ErrInvalid marks errors in what the user asked for (exit 125, nothing done).
 var ErrInvalid = errors.New("invalid argument")
@@ -58,7 +61,7 @@ func invalidf(format string, args ...any) error {
 
 // ValidateName checks a container name against Docker's rule.
 func ValidateName(name string) error {
-	if !validName.MatchString(name) {
+	if !validName().MatchString(name) {
 		return invalidf("container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
 	}
 	return nil

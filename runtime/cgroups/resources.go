@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -53,10 +54,12 @@ func resources(memory, cpus string, pidsLimit int64, ncpu int) (*specs.LinuxReso
 
 // sizeRE accepts Docker's size forms: "1048576", "100k", "512m", "1g",
 // "1.5g", "512mb", "512MiB", "10b"; case-insensitive.
-var sizeRE = regexp.MustCompile(`^(?i)(\d+(?:\.\d+)?) ?([bkmg])?(?:i?b)?$`)
+var sizeRE = sync.OnceValue(func() *regexp.Regexp { // compiled on first use: not every start has -m
+	return regexp.MustCompile(`^(?i)(\d+(?:\.\d+)?) ?([bkmg])?(?:i?b)?$`)
+})
 
 func parseMemory(s string) (int64, error) {
-	m := sizeRE.FindStringSubmatch(strings.TrimSpace(s))
+	m := sizeRE().FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {
 		return 0, errors.New("want a size such as 512m or 1g (units b, k, m, g)")
 	}
