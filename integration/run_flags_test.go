@@ -84,6 +84,13 @@ func TestRunWorkdir(t *testing.T) {
 	if got := e.runSh("pwd; test -d /new/dir && echo dir", "-w", "/new/dir"); got != "/new/dir\ndir" {
 		t.Errorf("-w /new/dir: %q, want it made and current", got)
 	}
+	if got := e.runSh("pwd; test -d /slash/dir && echo dir", "-w", "/slash//dir/"); got != "/slash/dir\ndir" {
+		t.Errorf("-w /slash//dir/: %q, want /slash/dir made and current", got)
+	}
+	deep := "/d" + strings.Repeat("/d", 300) // made one level at a time
+	if got := e.runSh("pwd", "-w", deep); got != deep {
+		t.Errorf("-w with 301 levels: pwd = %q", got)
+	}
 	if got := e.runSh("pwd", "--workdir", "/etc"); got != "/etc" {
 		t.Errorf("--workdir /etc: pwd = %q", got)
 	}

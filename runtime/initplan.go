@@ -53,12 +53,17 @@ import (
 // Errors go back over the sync socket as {"code":N,"msg":"..."}; a
 // successful exec closes it.
 type initPlan struct {
-	b []byte
+	b   []byte
+	err error // the first argument that cannot be sent: one with a NUL byte
 }
 
 func (p *initPlan) op(name string, args ...string) {
 	p.b = append(append(p.b, name...), 0)
 	for _, a := range args {
+		if strings.IndexByte(a, 0) >= 0 && p.err == nil {
+			// It would split into two words and shift every op after it.
+			p.err = fmt.Errorf("%s: %q holds a NUL byte", name, a)
+		}
 		p.b = append(append(p.b, a...), 0)
 	}
 }
@@ -129,13 +134,13 @@ func buildInitPlan(spec *specs.Spec, dir string, fds planFds, host hostFacts) (*
 		}
 	}
 	for _, path := range spec.Linux.MaskedPaths {
-		p.op("mask", path)
+		p.op("mask", filepath.Clean(path))
 	}
 	for _, path := range spec.Linux.ReadonlyPaths {
-		p.op("readonly", path)
+		p.op("readonly", filepath.Clean(path))
 	}
 	// Made as root and before the root may turn read-only, as Docker does.
-	p.op("mkdir", spec.Process.Cwd)
+	p.op("mkdir", filepath.Clean(spec.Process.Cwd))
 	if spec.Root.Readonly {
 		p.op("mount", "", root, "", itoa(unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY), "")
 	}
@@ -177,6 +182,9 @@ func buildInitPlan(spec *specs.Spec, dir string, fds planFds, host hostFacts) (*
 	args := append([]string{"exec", reap, itoa(len(proc.Args))}, proc.Args...)
 	args = append(append(args, itoa(len(proc.Env))), proc.Env...)
 	p.op(args[0], args[1:]...)
+	if p.err != nil {
+		return nil, invalidf("%v", p.err)
+	}
 	return p, nil
 }
 
@@ -204,7 +212,7 @@ func planMount(p *initPlan, m specs.Mount, host hostFacts) error {
 	if isBind && flags&unix.MS_RDONLY != 0 {
 		remount = flags | unix.MS_REMOUNT // a bind ignores MS_RDONLY until remounted
 	}
-	p.op("mountin", m.Source, m.Destination, typ, itoa(flags), data, kind, itoa(remount))
+	p.op("mountin", m.Source, filepath.Clean(m.Destination), typ, itoa(flags), data, kind, itoa(remount))
 	return nil
 }
 
@@ -270,6 +278,10 @@ func planIdentity(p *initPlan, proc *specs.Process, lastCap int) error {
 		groups[i] = strconv.FormatUint(uint64(g), 10)
 	}
 	u := proc.User
+	// (uid_t)-1 means "leave unchanged" to setresuid: the command would stay root.
+	if u.UID == ^uint32(0) || u.GID == ^uint32(0) {
+		return invalidf("user %d:%d: 4294967295 is not a valid id", u.UID, u.GID)
+	}
 	args := []string{strconv.FormatUint(uint64(u.UID), 10), strconv.FormatUint(uint64(u.GID), 10),
 		strings.Join(groups, ","), itoa(lastCap)}
 	p.op("identity", append(args, sets...)...)

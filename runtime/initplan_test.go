@@ -189,3 +189,30 @@ func TestInitPlanErrors(t *testing.T) {
 		t.Errorf("unknown capability: err %v", err)
 	}
 }
+
+// What cannot travel in a plan, or would be dangerous in one, is refused.
+func TestInitPlanRefuses(t *testing.T) {
+	for name, in := range map[string]specInput{
+		"NUL in env":  {Env: []string{"A=x\x00identity"}},
+		"NUL in args": {Args: []string{"sh", "-c\x00x"}},
+		"uid -1":      {UID: 4294967295},
+		"gid -1":      {UID: 1000, GID: 4294967295},
+	} {
+		in.Dir, in.Network = "/c/abc", "none"
+		if in.Args == nil {
+			in.Args = []string{"true"}
+		}
+		if _, err := buildInitPlan(newSpec(in), "/c/abc", planFds{netns: -1}, testFacts); !IsInvalid(err) {
+			t.Errorf("%s: err %v, want an invalid-input error", name, err)
+		}
+	}
+	// Paths are cleaned: the init makes them one component at a time.
+	p, err := buildInitPlan(newSpec(specInput{Dir: "/c/abc", Args: []string{"true"}, Cwd: "/a//b/", Network: "none"}),
+		"/c/abc", planFds{netns: -1}, testFacts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ops := planOps(t, p); !slices.ContainsFunc(ops, func(op []string) bool { return slices.Equal(op, []string{"mkdir", "/a/b"}) }) {
+		t.Errorf("mkdir of -w /a//b/ not cleaned: %q", ops)
+	}
+}

@@ -13,20 +13,21 @@ import (
 // The monitor and the init talk over a SOCK_SEQPACKET socketpair (fd 3 in
 // the init), so every write is one message:
 //
-//	monitor                          init
-//	   start init (clone) ─────────▶ read config.json, wait
-//	   "go" ───────────────────────▶ mounts, pivot_root, wait
-//	   make the cgroup, move init into it, wire network
-//	   "cgroup" ───────────────────▶ unshare cgroupns
-//	                                 with -t: open a pty in the container's devpts
+//	monitor                          init (C, runtime/containerinit)
+//	   make the cgroup, clone the init into it
+//	   the plan (initplan.go) ─────▶ lo, mounts, pivot_root, join the v1
+//	                                 cgroups, unshare cgroupns, wait
+//	   wire the network
+//	   "run" ──────────────────────▶ with -t: open a pty in the container's devpts
 //	   ◀──────── "pty" + master fd   (SCM_RIGHTS)
 //	   size it, copy it; "ack" ────▶ make the slave stdio and controlling tty
-//	                                 user, capabilities, find the command
+//	                                 hostname, rlimits, user, capabilities,
+//	                                 find the command
 //	   ◀───────────────────── EOF    execve succeeded (the socket is CLOEXEC)
 //	   ◀─────────── {"code","msg"}   or: it failed, with the exit code to report
 //
-// With --init the init stays as a reaper and sends "{}" once its child has
-// started, instead of relying on EOF.
+// With --init the init stays as a reaper: its copy of the socket is closed
+// and the child's closes at its execve, so EOF means started there too.
 
 // errAlreadyRunning is a start that found another monitor in charge.
 var errAlreadyRunning = errors.New("container is already running")

@@ -38,7 +38,7 @@ static int root_fd = -1; // the container's root, for the in-root ops
 
 // fail reports an error to the monitor and exits with code.
 static void __attribute__((noreturn, format(printf, 2, 3))) fail(int code, const char *fmt, ...) {
-	char msg[2048], out[4096 + 64];
+	char msg[2048], out[4096]; // the monitor reads one message of at most 4096 bytes
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
@@ -96,9 +96,10 @@ static void read_plan(void) {
 	while (n < 0 && errno == EINTR);
 	if (n <= 0)
 		fail(125, "init: monitor went away before sending the plan");
-	plan = malloc((size_t)n);
+	plan = malloc((size_t)n + 1);
 	if (!plan)
 		fail(125, "init: no memory for the plan");
+	plan[n] = 0; // a last string without its NUL still ends
 	do
 		n = recv(SYNC_FD, plan, (size_t)n, 0);
 	while (n < 0 && errno == EINTR);
@@ -142,40 +143,51 @@ static const char *rel(const char *path) {
 
 // open_in_root opens path inside the root as an O_PATH fd, making missing
 // directories (and the last component, as a file when as_file) on the way.
+// Each component is made in the directory the previous one resolved to, and
+// resolved again with RESOLVE_IN_ROOT, so a symlink cannot lead outside.
 static int open_in_root(const char *path, int as_file) {
 	const char *r = rel(path);
 	int fd = openat2_in_root(r);
 	if (fd >= 0 || errno != ENOENT)
 		return fd;
-	char parent[4096];
-	snprintf(parent, sizeof parent, "%s", r);
-	char *slash = strrchr(parent, '/');
-	const char *last = r;
-	int pfd = root_fd;
-	if (slash) {
-		*slash = 0;
-		last = slash + 1;
-		pfd = open_in_root(parent, 0);
-		if (pfd < 0)
-			return -1;
-	}
-	int err = 0;
-	if (as_file) {
-		int f = openat(pfd, last, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
-		if (f >= 0)
-			close(f);
-		else if (errno != EEXIST)
-			err = errno;
-	} else if (mkdirat(pfd, last, 0755) < 0 && errno != EEXIST) {
-		err = errno;
-	}
-	if (pfd != root_fd)
-		close(pfd);
-	if (err) {
-		errno = err;
+	char buf[4096];
+	if (strlen(r) >= sizeof buf) {
+		errno = ENAMETOOLONG;
 		return -1;
 	}
-	return openat2_in_root(r);
+	strcpy(buf, r);
+	int parent = -1; // -1: the root
+	for (char *name = buf;;) {
+		char *slash = strchr(name, '/');
+		if (slash)
+			*slash = 0;
+		fd = openat2_in_root(buf); // buf holds the path up to name
+		if (fd < 0 && errno == ENOENT) {
+			int at = parent >= 0 ? parent : root_fd, err = 0;
+			if (!slash && as_file) {
+				int f = openat(at, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+				if (f >= 0)
+					close(f);
+				else if (errno != EEXIST)
+					err = errno;
+			} else if (mkdirat(at, name, 0755) < 0 && errno != EEXIST) {
+				err = errno;
+			}
+			fd = err ? -1 : openat2_in_root(buf);
+			if (err)
+				errno = err;
+		}
+		if (parent >= 0) {
+			int saved = errno;
+			close(parent);
+			errno = saved;
+		}
+		if (fd < 0 || !slash)
+			return fd;
+		parent = fd;
+		*slash = '/';
+		name = slash + 1;
+	}
 }
 
 // parent_dir opens the directory that holds path inside the root, as a
@@ -353,11 +365,16 @@ static int capset_v3(unsigned long long eff, unsigned long long perm, unsigned l
 
 // op_identity makes us the container's user with exactly its capabilities.
 static void op_identity(void) {
-	uid_t uid = (uid_t)next_num();
-	gid_t gid = (gid_t)next_num();
+	unsigned long long uid = next_unsigned(10), gid = next_unsigned(10);
 	char *groups = next();
 	int last = (int)next_num();
-	unsigned long long bounding = next_unsigned(16), eff = next_unsigned(16), perm = next_unsigned(16), inh = next_unsigned(16), amb = next_unsigned(16);
+	unsigned long long bounding = next_unsigned(16), eff = next_unsigned(16), perm = next_unsigned(16),
+			   inh = next_unsigned(16), amb = next_unsigned(16);
+	// (uid_t)-1 tells setresuid to change nothing: the command would stay root.
+	if (uid >= 0xffffffffULL || gid >= 0xffffffffULL)
+		fail(125, "user %llu:%llu: not a valid id", uid, gid);
+	if (last < 0 || last > 63)
+		fail(125, "init: bad last capability %d in plan", last);
 
 	// The bounding set only shrinks while we hold CAP_SETPCAP, as root: first.
 	for (int c = 0; c <= last; c++) {
@@ -366,11 +383,20 @@ static void op_identity(void) {
 		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 || prctl(PR_CAPBSET_READ, c, 0, 0, 0) != 0)
 			fail(125, "drop bounding capability %d: %s", c, strerror(errno ? errno : EPERM));
 	}
-	gid_t list[256];
-	size_t n = 0;
-	for (char *g = strtok(groups, ","); g; g = strtok(NULL, ","))
-		if (n < sizeof list / sizeof list[0])
-			list[n++] = (gid_t)strtoul(g, NULL, 10);
+	size_t n = 0, max = 1;
+	for (char *c = groups; *c; c++)
+		max += *c == ',';
+	gid_t *list = calloc(max, sizeof *list);
+	if (!list)
+		fail(125, "init: no memory for %zu groups", max);
+	for (char *g = strtok(groups, ","); g; g = strtok(NULL, ",")) {
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(g, &end, 10);
+		if (errno || *end || v >= 0xffffffffULL)
+			fail(125, "set groups: bad group %s", g);
+		list[n++] = (gid_t)v;
+	}
 	// Without KEEPCAPS, setuid from root to another user clears the
 	// permitted set, and capset could give nothing back. setgroups always,
 	// even with none: the container must not keep hutch's groups.
@@ -378,10 +404,15 @@ static void op_identity(void) {
 		fail(125, "set keepcaps: %s", strerror(errno));
 	if (syscall(SYS_setgroups, n, list) < 0)
 		fail(125, "set groups %s: %s", groups, strerror(errno));
-	if (syscall(SYS_setresgid, gid, gid, gid) < 0)
-		fail(125, "set gid %u: %s", gid, strerror(errno));
-	if (syscall(SYS_setresuid, uid, uid, uid) < 0)
-		fail(125, "set uid %u: %s", uid, strerror(errno));
+	if (syscall(SYS_setresgid, (gid_t)gid, (gid_t)gid, (gid_t)gid) < 0)
+		fail(125, "set gid %llu: %s", gid, strerror(errno));
+	if (syscall(SYS_setresuid, (uid_t)uid, (uid_t)uid, (uid_t)uid) < 0)
+		fail(125, "set uid %llu: %s", uid, strerror(errno));
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+	if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0 || ru != uid || eu != uid || su != uid ||
+	    rg != gid || eg != gid || sg != gid)
+		fail(125, "user %llu:%llu: the switch did not take", uid, gid);
 	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
 		fail(125, "clear keepcaps: %s", strerror(errno));
 	if (capset_v3(eff, perm, inh) < 0)
@@ -391,9 +422,14 @@ static void op_identity(void) {
 	for (int c = 0; c <= last; c++)
 		if ((amb & (1ULL << c)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
 			fail(125, "set ambient capability %d: %s", c, strerror(errno));
-	// A change of credentials clears the parent-death signal: the container
-	// must still die with its monitor. Had the monitor died meanwhile, its
-	// end of the sync socket is closed.
+	// A change of credentials resets "dumpable" to the host's
+	// fs.suid_dumpable: until the exec, the container must still not reach
+	// /proc/1/exe (the host's hutch).
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail(125, "set dumpable: %s", strerror(errno));
+	// It also clears the parent-death signal: the container must still die
+	// with its monitor. Had the monitor died meanwhile, its end of the sync
+	// socket is closed.
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		fail(125, "set parent-death signal: %s", strerror(errno));
 	struct pollfd p = {.fd = SYNC_FD};
@@ -417,16 +453,19 @@ static char *look_path(const char *name, char **env) {
 	for (char **e = env; *e; e++)
 		if (strncmp(*e, "PATH=", 5) == 0)
 			path = *e + 5;
-	for (const char *p = path;; p++) {
+	for (const char *p = path; *path;) { // no PATH: nothing to search
 		const char *end = strchrnul(p, ':');
 		int len = (int)(end - p);
 		snprintf(buf, sizeof buf, "%.*s/%s", len ? len : 1, len ? p : ".", name);
 		struct stat st;
-		if (stat(buf, &st) == 0 && !S_ISDIR(st.st_mode) && faccessat(AT_FDCWD, buf, X_OK, AT_EACCESS) == 0)
+		if (stat(buf, &st) == 0 && !S_ISDIR(st.st_mode) && faccessat(AT_FDCWD, buf, X_OK, AT_EACCESS) == 0) {
+			if (buf[0] != '/') // as Go's exec.ErrDot
+				fail(126, "exec: \"%s\": cannot run executable found relative to current directory", name);
 			return buf;
+		}
 		if (!*end)
 			break;
-		p = end;
+		p = end + 1;
 	}
 	fail(127, "exec: \"%s\": executable file not found in $PATH", name);
 }
@@ -448,7 +487,8 @@ static void __attribute__((noreturn)) reap(const char *path, char **argv, char *
 		if (isatty(0))
 			tcsetpgrp(0, getpid()); // SIGTTOU is blocked: allowed from the background
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+		if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+			fail(125, "close_range: %s", strerror(errno));
 		execve(path, argv, envp);
 		fail(errno == ENOENT ? 127 : 126, "exec %s: %s", argv[0], strerror(errno));
 	}
@@ -482,15 +522,21 @@ static void __attribute__((noreturn)) reap(const char *path, char **argv, char *
 
 static void __attribute__((noreturn)) op_exec(void) {
 	int reaper = (int)next_num();
-	int argc = (int)next_num();
-	if (argc < 1)
-		fail(125, "init: no command in plan");
+	long long argc = next_num();
+	if (argc < 1 || argc > plan_end - plan)
+		fail(125, "init: bad command in plan");
 	char **argv = calloc((size_t)argc + 1, sizeof *argv);
-	for (int i = 0; i < argc; i++)
+	if (!argv)
+		fail(125, "init: no memory for the command");
+	for (long long i = 0; i < argc; i++)
 		argv[i] = next();
-	int envc = (int)next_num();
+	long long envc = next_num();
+	if (envc < 0 || envc > plan_end - plan)
+		fail(125, "init: bad environment in plan");
 	char **envp = calloc((size_t)envc + 1, sizeof *envp);
-	for (int i = 0; i < envc; i++)
+	if (!envp)
+		fail(125, "init: no memory for the environment");
+	for (long long i = 0; i < envc; i++)
 		envp[i] = next();
 	char *path = look_path(argv[0], envp);
 	if (reaper)
@@ -585,7 +631,8 @@ void hutch_container_init(void) {
 	if (!on || !*on)
 		return;
 	// Until the exec, nothing in the container may open /proc/1/exe (the host's hutch).
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail(125, "set dumpable: %s", strerror(errno));
 	read_plan();
 	run_plan();
 }
