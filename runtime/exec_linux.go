@@ -111,14 +111,14 @@ func (s *Store) Exec(ref string, o ExecOptions, stdin *os.File, stdout, stderr *
 		"_HUTCH_EXEC=" + string(cfgJSON),
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: unix.SIGKILL}
-	join, err := openCgroupJoin(cg) // only the v2 group is used: nsenter opens the tasks files itself
+	// Cloned into the v2 group; nsenter writes to the v1 tasks files itself.
+	unified, err := openUnified(cg)
 	if err != nil {
 		return 125, err
 	}
-	closeAll(join.tasks)
-	if join.unified != nil {
-		defer join.unified.Close()
-		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(join.unified.Fd())
+	if unified != nil {
+		defer unified.Close()
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(unified.Fd())
 	}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if o.Interactive && !o.Tty {

@@ -473,10 +473,8 @@ type cgroupJoin struct {
 }
 
 func openCgroupJoin(cg *cgroups.Cgroup) (j cgroupJoin, err error) {
-	if dir := cg.UnifiedDir(); dir != "" {
-		if j.unified, err = os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY, 0); err != nil {
-			return j, fmt.Errorf("open cgroup: %w", err)
-		}
+	if j.unified, err = openUnified(cg); err != nil {
+		return j, err
 	}
 	for _, p := range cg.TaskFiles() {
 		f, err := os.OpenFile(p, os.O_WRONLY, 0)
@@ -488,6 +486,20 @@ func openCgroupJoin(cg *cgroups.Cgroup) (j cgroupJoin, err error) {
 		j.tasks = append(j.tasks, f)
 	}
 	return j, nil
+}
+
+// openUnified opens the group's v2 directory for CLONE_INTO_CGROUP; nil
+// when the host has no v2 tree.
+func openUnified(cg *cgroups.Cgroup) (*os.File, error) {
+	dir := cg.UnifiedDir()
+	if dir == "" {
+		return nil, nil
+	}
+	f, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open cgroup: %w", err)
+	}
+	return f, nil
 }
 
 func closeAll(files []*os.File) {

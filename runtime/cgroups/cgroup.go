@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -218,7 +217,7 @@ func (s setting) apply(dir string) error {
 }
 
 // Load finds the group of container id, as left by Create in another
-// process, for Add, UnifiedDir, TaskFiles or Delete. It returns ErrNotFound when no
+// process, for UnifiedDir, TaskFiles or Delete. It returns ErrNotFound when no
 // hierarchy has it.
 func Load(id string) (*Cgroup, error) {
 	l, err := hostLayout()
@@ -267,17 +266,6 @@ func load(l layout, id string) (*Cgroup, error) {
 		return nil, ErrNotFound
 	}
 	return c, nil
-}
-
-// Add moves process pid, with all its threads, into the group in every
-// hierarchy.
-func (c *Cgroup) Add(pid int) error {
-	for _, d := range c.dirs() {
-		if err := writeFile(d+"/cgroup.procs", strconv.Itoa(pid)); err != nil {
-			return fmt.Errorf("add process %d to cgroup %s: %w", pid, c.id, err)
-		}
-	}
-	return nil
 }
 
 // dirs returns the group's directory in every hierarchy, v1 first.

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -354,6 +355,18 @@ func TestJoinByCloneAndTasks(t *testing.T) {
 		}
 	}
 	assertMember(t, l, cmd.Process.Pid, id)
+}
+
+// Add moves process pid, with all its threads, into the group in every
+// hierarchy, by cgroup.procs: the slow way, which the tests alone use to put
+// an outside process in a group.
+func (c *Cgroup) Add(pid int) error {
+	for _, d := range c.dirs() {
+		if err := writeFile(d+"/cgroup.procs", strconv.Itoa(pid)); err != nil {
+			return fmt.Errorf("add process %d to cgroup %s: %w", pid, c.id, err)
+		}
+	}
+	return nil
 }
 
 // A container may make groups below its own; Delete removes them too.

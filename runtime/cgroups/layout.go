@@ -41,7 +41,7 @@ var hostLayout = sync.OnceValues(func() (layout, error) {
 })
 
 // v1Order is the order in which the v1 hierarchies are joined and listed by
-// ProcsFiles (the one containerd/cgroups used). Hierarchies with none of
+// TaskFiles (the one containerd/cgroups used). Hierarchies with none of
 // these controllers come last, in mount order.
 var v1Order = []string{
 	"name=systemd", "freezer", "pids", "net_cls", "net_prio", "perf_event",
