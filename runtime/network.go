@@ -190,8 +190,8 @@ func (s *Store) unwire(c *Container, veths bool) error {
 		return err
 	}
 	var errs []error
-	for _, ep := range c.Endpoints {
-		if veths {
+	if veths {
+		for _, ep := range c.Endpoints {
 			errs = append(errs, nets.Detach(ep))
 		}
 	}

@@ -60,7 +60,7 @@ func awaitInit(sock *os.File, onPty func(*os.File)) error {
 			return fmt.Errorf("read from init: %w", err)
 		}
 		switch msg := string(buf[:n]); {
-		case n == 0 && oobn == 0, msg == "{}":
+		case n == 0 && oobn == 0:
 			return nil
 		case msg == "pty":
 			master, err := receivedFile(oob[:oobn])
@@ -97,7 +97,7 @@ func readInitResult(r io.Reader) error {
 		return fmt.Errorf("read from monitor: %w", err)
 	}
 	switch string(b) {
-	case "", "{}":
+	case "":
 		return nil
 	case readyRunning:
 		return errAlreadyRunning
