@@ -19,6 +19,9 @@ build: $(BIN)
 # that is about 1 ms per process. musl has no kernel headers of its own, so
 # the C parts see the host's linux/ and asm/ through bin/musl-include.
 MUSL_INC := $(CURDIR)/bin/musl-include
+# Without the symbol table and DWARF a start is another 0.15 ms faster; Go's
+# own stack traces keep their names. `make STRIP= build` keeps them for perf.
+STRIP    ?= -s -w
 ARCH_INC := $(firstword $(wildcard /usr/include/$(shell gcc -dumpmachine 2>/dev/null)/asm) /usr/include/asm)
 
 $(BIN): $(SOURCES)
@@ -26,7 +29,7 @@ $(BIN): $(SOURCES)
 	@mkdir -p $(MUSL_INC) && ln -sfn /usr/include/linux $(MUSL_INC)/linux && \
 		ln -sfn /usr/include/asm-generic $(MUSL_INC)/asm-generic && ln -sfn $(ARCH_INC) $(MUSL_INC)/asm
 	CC=musl-gcc CGO_ENABLED=1 CGO_CFLAGS="-O2 -isystem $(MUSL_INC)" $(GO) build \
-		-tags 'urfave_cli_no_docs netgo osusergo' -ldflags '-linkmode external -extldflags -static' \
+		-tags 'urfave_cli_no_docs netgo osusergo' -ldflags '$(STRIP) -linkmode external -extldflags -static' \
 		-o $(BIN) ./cmd/hutch
 
 # Installs what hutch and its tests need, only when it is missing.

@@ -76,13 +76,13 @@ func newApp() *cli.App {
 		UseShortOptionHandling:    true,
 		DisableSliceFlagSeparator: true,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "root", Value: "/var/lib/hutch", EnvVars: []string{"HUTCH_ROOT"}, Usage: "directory for images, containers and state"},
+			fixNames(&cli.StringFlag{Name: "root", Value: "/var/lib/hutch", EnvVars: []string{"HUTCH_ROOT"}, Usage: "directory for images, containers and state"}),
 		},
-		Commands: []*cli.Command{
+		Commands: withFixedNames([]*cli.Command{
 			runCommand(), psCommand(), logsCommand(), execCommand(), stopCommand(),
 			killCommand(), startCommand(), waitCommand(), rmCommand(), inspectCommand(),
 			imageCommand(), networkCommand(), portCommand(),
-		},
+		}),
 		OnUsageError:   func(_ *cli.Context, err error, _ bool) error { return err },
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
