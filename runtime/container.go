@@ -7,6 +7,7 @@ import (
 
 	"github.com/hutchrt/hutch/network"
 	"github.com/hutchrt/hutch/network/portspec"
+	"github.com/hutchrt/hutch/runtime/cgroups"
 )
 
 // Status is a container's place in its lifecycle, with Docker's names.
@@ -58,7 +59,9 @@ type Container struct {
 	MonitorStart uint64 `json:"monitorStart,omitempty"`
 	BootID       string `json:"bootId,omitempty"`
 
-	spec *specs.Spec // the spec Create made, for a monitor in the same process; not saved
+	// For a monitor in the same process as Create; not saved.
+	spec   *specs.Spec     // the spec Create made
+	cgroup *cgroups.Cgroup // the group Create made alongside the record
 }
 
 // ShortID is the 12-character id Docker shows.

@@ -108,17 +108,19 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 		Endpoints: net.endpoints, Publish: net.publish, DNS: o.DNS, Host: hostname,
 		Status: StatusCreated, spec: spec,
 	}
+	var prep *sideTask
 	if !o.Detach {
 		// The caller is the monitor of a foreground run: claim it now and
 		// save the monitor one write of the record.
 		if start, err := selfStart(); err == nil {
 			c.MonitorPid, c.MonitorStart, c.BootID = os.Getpid(), start, bootID()
 		}
+		prep = s.prepareStart(c)
 	}
-	err = s.create(c, files, config)
+	err = s.create(c, files, prep, config)
 	for try := 0; err != nil && errors.Is(err, ErrNameInUse) && o.Name == "" && try < 10; try++ {
 		c.Name = randomName() // a generated name that clashed: draw again, as Docker does
-		err = s.create(c, files, config)
+		err = s.create(c, files, prep, config)
 	}
 	config.data() // on every path: the encoding goroutine must not outlive Create
 	if err != nil {

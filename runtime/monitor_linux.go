@@ -287,9 +287,12 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 	var plan *initPlan
 	// The group exists before the clone: the init is cloned into its v2
 	// group, and joins its v1 groups itself (see package cgroups).
-	cg, err := cgroups.Create(c.ID, spec.Linux.Resources)
-	if err != nil {
-		return nil, err
+	cg := c.cgroup
+	c.cgroup = nil // this start owns it now
+	if cg == nil {
+		if cg, err = cgroups.Create(c.ID, spec.Linux.Resources); err != nil {
+			return nil, err
+		}
 	}
 	defer func() {
 		if err != nil {
@@ -304,10 +307,8 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 			cg.Delete()
 		}
 	}()
-	for _, d := range []string{"upper", "work", "rootfs"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return nil, fmt.Errorf("create %s: %w", d, err)
-		}
+	if err := makeRootfsDirs(dir); err != nil {
+		return nil, err
 	}
 	log, err := logs.Create(filepath.Join(dir, "ctr.log"))
 	if err != nil {
@@ -394,6 +395,39 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// prepareStart is the part of a foreground start that Create does alongside
+// writing the record (both are mostly waiting on the kernel): the cgroup,
+// and the overlay's directories.
+func (s *Store) prepareStart(c *Container) *sideTask {
+	return &sideTask{
+		run: func() error {
+			cg, err := cgroups.Create(c.ID, c.spec.Linux.Resources)
+			if err != nil {
+				return err
+			}
+			c.cgroup = cg
+			return makeRootfsDirs(s.Dir(c.ID))
+		},
+		undo: func() {
+			if c.cgroup != nil {
+				c.cgroup.Delete()
+				c.cgroup = nil
+			}
+		},
+	}
+}
+
+// makeRootfsDirs makes the overlay's upper and work directories and the
+// mount point of the container's root; those that exist are kept.
+func makeRootfsDirs(dir string) error {
+	for _, d := range []string{"upper", "work", "rootfs"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return fmt.Errorf("create %s: %w", d, err)
+		}
+	}
+	return nil
 }
 
 // wireStdio connects the init's stdio and starts the copiers. It returns the

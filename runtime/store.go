@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/hutchrt/hutch/runtime/atomicfile"
+	"github.com/hutchrt/hutch/runtime/cgroups"
 	"github.com/hutchrt/hutch/runtime/flock"
 )
 
@@ -48,13 +49,24 @@ func (s *Store) lock() (unlock func(), err error) {
 // create writes a new container directory with its record and files, failing
 // with ErrNameInUse if another container has the name. Nothing is left behind
 // on error. Pending files are written after the others, before the record.
-func (s *Store) create(c *Container, files map[string][]byte, pending ...pendingFile) error {
+// alongside, if set, runs while they are written, once the directory exists;
+// its failure fails the create, and its undo runs on any failure.
+//
+// Every create finishes under the store's lock, so a directory without a
+// record, seen under the lock, is a create that died half-way (see sweep).
+func (s *Store) create(c *Container, files map[string][]byte, alongside *sideTask, pending ...pendingFile) error {
 	unlock, err := s.lock()
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	return s.createLocked(c, files, pending)
+	return s.createLocked(c, files, alongside, pending)
+}
+
+// sideTask is work a create does in parallel with its disk writes.
+type sideTask struct {
+	run  func() error
+	undo func() // after run, when the create fails
 }
 
 // pendingFile is a file whose content is still being made while the
@@ -79,7 +91,7 @@ func (s *Store) withAll(fn func(all []*Container) error) error {
 	return fn(all)
 }
 
-func (s *Store) createLocked(c *Container, files map[string][]byte, pending []pendingFile) (err error) {
+func (s *Store) createLocked(c *Container, files map[string][]byte, alongside *sideTask, pending []pendingFile) (err error) {
 	// Checked again under the lock: `image rm` takes it too.
 	if _, err := os.Stat(s.Images().RootfsPath(c.Image)); err != nil {
 		return fmt.Errorf("image %s: %w", c.Image, err)
@@ -101,6 +113,18 @@ func (s *Store) createLocked(c *Container, files map[string][]byte, pending []pe
 			os.RemoveAll(dir)
 		}
 	}()
+	if alongside != nil {
+		done := make(chan error, 1)
+		go func() { done <- alongside.run() }()
+		defer func() {
+			if sideErr := <-done; err == nil && sideErr != nil {
+				err = sideErr // the directory and name go too: those defers run next
+			}
+			if err != nil && alongside.undo != nil {
+				alongside.undo()
+			}
+		}()
+	}
 	// Plain writes are enough: readers skip a directory until its state.json
 	// appears, and that is written last, atomically.
 	for name, data := range files {
@@ -232,35 +256,69 @@ func (s *Store) read(id string) (*Container, error) {
 }
 
 // readAll returns every record, oldest first. Directories without a record
-// (a create in progress elsewhere, before the lock was taken) are skipped.
+// (a create in progress elsewhere, or one that died half-way) are skipped.
 func (s *Store) readAll() ([]*Container, error) {
+	all, _, err := s.readDir()
+	return all, err
+}
+
+// readDir is readAll that also names the directories without a record.
+func (s *Store) readDir() (all []*Container, unrecorded []string, err error) {
 	ents, err := os.ReadDir(s.dir)
 	if err != nil {
-		return nil, fmt.Errorf("list containers: %w", err)
+		return nil, nil, fmt.Errorf("list containers: %w", err)
 	}
-	var out []*Container
 	for _, e := range ents {
 		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
 		c, err := s.read(e.Name())
 		if errors.Is(err, ErrNotFound) {
+			unrecorded = append(unrecorded, e.Name())
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		out = append(out, c)
+		all = append(all, c)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
-	return out, nil
+	sort.Slice(all, func(i, j int) bool { return all[i].Created.Before(all[j].Created) })
+	return all, unrecorded, nil
+}
+
+// sweep removes what creates that died half-way (a SIGKILL while the
+// record was written) left: their directories and their cgroups. A create
+// finishes under the lock, so under it a directory without a record is one.
+func (s *Store) sweep(ids []string) error {
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	var errs []error
+	for _, id := range ids {
+		if _, err := os.Lstat(filepath.Join(s.Dir(id), "state.json")); !errors.Is(err, os.ErrNotExist) {
+			continue // finished meanwhile
+		}
+		if err := deleteCgroup(cgroups.Load(id)); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := os.RemoveAll(s.Dir(id)); err != nil {
+			errs = append(errs, fmt.Errorf("remove the unfinished container %s: %w", id, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // List returns every container, reconciled with the processes it names.
 func (s *Store) List() ([]*Container, error) {
-	all, err := s.readAll()
+	all, unrecorded, err := s.readDir()
 	if err != nil {
 		return nil, err
+	}
+	if len(unrecorded) > 0 {
+		s.sweep(unrecorded) // what fails stays for the next listing: not this one's error
 	}
 	out := all[:0]
 	for _, c := range all {

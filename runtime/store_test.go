@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hutchrt/hutch/runtime/cgroups"
 )
 
 func newTestStore(t *testing.T) *Store {
@@ -33,7 +35,7 @@ func TestStoreCreateGet(t *testing.T) {
 	a := testContainer("aaaa1111"+fmt.Sprint(time.Now().UnixNano()), "web")
 	b := testContainer("aaaa2222", "db")
 	for _, c := range []*Container{a, b} {
-		if err := s.create(c, map[string][]byte{"hostname": []byte("h\n")}); err != nil {
+		if err := s.create(c, map[string][]byte{"hostname": []byte("h\n")}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -51,13 +53,13 @@ func TestStoreCreateGet(t *testing.T) {
 	}
 	gone := testContainer("bbbb", "noimage")
 	gone.Image = "removed"
-	if err := s.create(gone, nil); err == nil {
+	if err := s.create(gone, nil, nil); err == nil {
 		t.Error("create with a missing image succeeded")
 	}
 	if _, err := s.Get("nope"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Get(nope) = %v, want ErrNotFound", err)
 	}
-	if err := s.create(testContainer("cccc", "web"), nil); !errors.Is(err, ErrNameInUse) {
+	if err := s.create(testContainer("cccc", "web"), nil, nil); !errors.Is(err, ErrNameInUse) {
 		t.Errorf("duplicate name: %v, want ErrNameInUse", err)
 	}
 	if _, err := os.Stat(s.Dir("cccc")); !os.IsNotExist(err) {
@@ -85,7 +87,7 @@ func TestStoreCreateRace(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- s.create(testContainer(fmt.Sprintf("id%02d", i), "same"), nil)
+			errs <- s.create(testContainer(fmt.Sprintf("id%02d", i), "same"), nil, nil)
 		}()
 	}
 	wg.Wait()
@@ -114,7 +116,7 @@ func TestStoreReconcileDeadMonitor(t *testing.T) {
 	c := testContainer("dddd", "orphan")
 	c.Status, c.MonitorPid, c.MonitorStart, c.BootID = StatusRunning, dead, 12345, bootID()
 	c.Pid, c.PidStart = dead, 12345
-	if err := s.create(c, nil); err != nil {
+	if err := s.create(c, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.Get("orphan")
@@ -127,7 +129,7 @@ func TestStoreReconcileDeadMonitor(t *testing.T) {
 
 	rm := testContainer("eeee", "gone")
 	rm.Status, rm.AutoRemove, rm.MonitorPid, rm.MonitorStart, rm.BootID = StatusRunning, true, dead, 1, bootID()
-	if err := s.create(rm, nil); err != nil {
+	if err := s.create(rm, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Get("gone"); !errors.Is(err, ErrNotFound) {
@@ -144,7 +146,7 @@ func TestStoreReconcileDeadMonitor(t *testing.T) {
 	old := testContainer("ffff0", "lastboot")
 	old.Status, old.MonitorPid, old.MonitorStart, old.BootID = StatusRunning, os.Getpid(), start, "another-boot"
 	for _, c := range []*Container{live, old} {
-		if err := s.create(c, nil); err != nil {
+		if err := s.create(c, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -160,7 +162,7 @@ func TestStoreReconcileDeadMonitor(t *testing.T) {
 // (its container never written) does not block the name forever.
 func TestStoreNameReservations(t *testing.T) {
 	s := newTestStore(t)
-	if err := s.create(testContainer("a1", "web"), nil); err != nil {
+	if err := s.create(testContainer("a1", "web"), nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := s.nameOwner("web"); got != "a1" {
@@ -173,7 +175,7 @@ func TestStoreNameReservations(t *testing.T) {
 		t.Errorf("name file left after remove: %v", err)
 	}
 	os.WriteFile(s.namePath("db"), []byte("crashed"), 0o600)
-	if err := s.create(testContainer("b2", "db"), nil); err != nil {
+	if err := s.create(testContainer("b2", "db"), nil, nil); err != nil {
 		t.Errorf("stale reservation blocked the name: %v", err)
 	}
 	if c, err := s.Get("db"); err != nil || c.ID != "b2" {
@@ -187,14 +189,14 @@ func TestStoreCreatePending(t *testing.T) {
 	s := newTestStore(t)
 	c := testContainer("dddd1111", "pending")
 	late := pendingFile{"config.json", func() []byte { return []byte("{}") }}
-	if err := s.create(c, map[string][]byte{"hostname": []byte("h\n")}, late); err != nil {
+	if err := s.create(c, map[string][]byte{"hostname": []byte("h\n")}, nil, late); err != nil {
 		t.Fatal(err)
 	}
 	if b, err := os.ReadFile(filepath.Join(s.Dir(c.ID), "config.json")); err != nil || string(b) != "{}" {
 		t.Errorf("config.json = %q, %v", b, err)
 	}
 	bad := testContainer("eeee2222", "unmade")
-	if err := s.create(bad, nil, pendingFile{"config.json", func() []byte { return nil }}); err == nil {
+	if err := s.create(bad, nil, nil, pendingFile{"config.json", func() []byte { return nil }}); err == nil {
 		t.Error("create with an unmade pending file succeeded")
 	}
 	if _, err := os.Stat(s.Dir(bad.ID)); !errors.Is(err, os.ErrNotExist) {
@@ -202,5 +204,69 @@ func TestStoreCreatePending(t *testing.T) {
 	}
 	if _, err := s.Get("unmade"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Get(unmade) = %v, want ErrNotFound", err)
+	}
+}
+
+// A side task runs while the record is written; when it fails the create
+// fails and leaves nothing, and when the create fails its undo runs.
+func TestStoreCreateAlongside(t *testing.T) {
+	s := newTestStore(t)
+	ran := false
+	ok := &sideTask{run: func() error { ran = true; return nil }, undo: func() { t.Error("undo after a create that worked") }}
+	if err := s.create(testContainer("aaaa0001", "side"), nil, ok); err != nil || !ran {
+		t.Fatalf("create: %v (side ran: %v)", err, ran)
+	}
+	undone := false
+	failing := &sideTask{run: func() error { return errors.New("no cgroup") }, undo: func() { undone = true }}
+	if err := s.create(testContainer("aaaa0002", "sidefails"), nil, failing); err == nil || !undone {
+		t.Errorf("create with a failing side task: %v (undone: %v)", err, undone)
+	}
+	if _, err := os.Stat(s.Dir("aaaa0002")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("directory of the failed create: %v", err)
+	}
+	if err := s.create(testContainer("aaaa0003", "sidefails"), nil, nil); err != nil {
+		t.Errorf("the name of the failed create is still taken: %v", err)
+	}
+	undone = false
+	clash := &sideTask{run: func() error { return nil }, undo: func() { undone = true }}
+	bad := testContainer("aaaa0004", "badpending")
+	if err := s.create(bad, nil, clash, pendingFile{"config.json", func() []byte { return nil }}); err == nil || !undone {
+		t.Errorf("create failing after its side task: %v (undone: %v)", err, undone)
+	}
+}
+
+// A create killed half-way leaves a directory without a record (and maybe
+// a cgroup); the next listing removes both.
+func TestStoreListSweepsUnfinishedCreates(t *testing.T) {
+	s := newTestStore(t)
+	if err := s.create(testContainer("bbbb0001", "kept"), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	id := fmt.Sprintf("hutch-sweep-test-%d", os.Getpid())
+	if err := os.MkdirAll(filepath.Join(s.Dir(id), "upper"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		if _, err := cgroups.Create(id, nil); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if cg, err := cgroups.Load(id); err == nil {
+				cg.Delete()
+			}
+		})
+	}
+	all, err := s.List()
+	if err != nil || len(all) != 1 || all[0].ID != "bbbb0001" {
+		t.Fatalf("List = %v, %v; want the one record", all, err)
+	}
+	if _, err := os.Stat(s.Dir(id)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("unfinished create's directory: %v", err)
+	}
+	if _, err := cgroups.Load(id); !errors.Is(err, cgroups.ErrNotFound) {
+		t.Errorf("unfinished create's cgroup: %v", err)
+	}
+	if _, err := os.Stat(s.Dir("bbbb0001")); err != nil {
+		t.Errorf("a finished create's directory went: %v", err)
 	}
 }
