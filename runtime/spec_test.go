@@ -1,11 +1,18 @@
 package runtime
 
 import (
+	"net/netip"
 	"reflect"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hutchrt/hutch/network"
+	"github.com/hutchrt/hutch/network/portspec"
+	"github.com/hutchrt/hutch/runtime/caps"
+	"github.com/hutchrt/hutch/runtime/cgroups"
+	"github.com/hutchrt/hutch/runtime/jsonwalk"
 )
 
 func TestNewSpec(t *testing.T) {
@@ -70,5 +77,28 @@ func TestMountOptions(t *testing.T) {
 	want := unix.MS_NOSUID | unix.MS_RDONLY | unix.MS_BIND | unix.MS_REC
 	if flags != want || data != "mode=755,size=65536k" {
 		t.Errorf("mountOptions = %#x %q, want %#x %q", flags, data, want, "mode=755,size=65536k")
+	}
+}
+
+// config.json and state.json are written by jsonwalk, not encoding/json
+// (0.5 ms a run): the values hutch makes must stay within what it walks.
+func TestRecordsTakeTheFastEncoder(t *testing.T) {
+	res, err := cgroups.Resources("64m", "1.5", 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range map[string]any{
+		"spec": newSpec(specInput{ID: "abc", Dir: "/c/abc", Args: []string{"sh"}, Env: []string{"A=1"}, Hostname: "h",
+			UID: 1000, GID: 1000, AdditionalGids: []uint32{10}, Caps: caps.Sets([]string{"CAP_CHOWN"}, 1000),
+			Network: "none", Resources: res, Init: true, Volatile: true, Tty: true, HostNofileHard: 1024}),
+		"privileged spec": newSpec(specInput{Dir: "/c/abc", Args: []string{"sh"}, Network: "host", Privileged: true}),
+		"record": &Container{ID: "abc", Name: "web", Created: now(), StartedAt: now(), Status: StatusRunning,
+			Endpoints: []*network.Endpoint{{NetworkID: "n", IP: netip.MustParseAddr("10.0.0.2"), Gateway: netip.MustParseAddr("10.0.0.1"), Aliases: []string{"w"}}},
+			Publish: []portspec.Mapping{{HostPort: 80, ContainerPort: 8080, Proto: "tcp"}},
+			Ports:   []portspec.Mapping{{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 80, ContainerPort: 8080, Proto: "tcp"}}},
+	} {
+		if !jsonwalk.Walks(v) {
+			t.Errorf("%s: jsonwalk leaves it to encoding/json", name)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/hutchrt/hutch/runtime/atomicfile"
 	"github.com/hutchrt/hutch/runtime/cgroups"
 	"github.com/hutchrt/hutch/runtime/flock"
+	"github.com/hutchrt/hutch/runtime/jsonwalk"
 )
 
 var (
@@ -146,7 +147,7 @@ func (s *Store) createLocked(c *Container, files map[string][]byte, alongside *s
 
 // save writes c's record atomically. Callers hold the lock or own the record.
 func (s *Store) save(c *Container) error {
-	b, err := json.MarshalIndent(c, "", "  ")
+	b, err := jsonwalk.MarshalIndent(c)
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}
