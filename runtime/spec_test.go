@@ -94,8 +94,8 @@ func TestRecordsTakeTheFastEncoder(t *testing.T) {
 		"privileged spec": newSpec(specInput{Dir: "/c/abc", Args: []string{"sh"}, Network: "host", Privileged: true}),
 		"record": &Container{ID: "abc", Name: "web", Created: now(), StartedAt: now(), Status: StatusRunning,
 			Endpoints: []*network.Endpoint{{NetworkID: "n", IP: netip.MustParseAddr("10.0.0.2"), Gateway: netip.MustParseAddr("10.0.0.1"), Aliases: []string{"w"}}},
-			Publish: []portspec.Mapping{{HostPort: 80, ContainerPort: 8080, Proto: "tcp"}},
-			Ports:   []portspec.Mapping{{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 80, ContainerPort: 8080, Proto: "tcp"}}},
+			Publish:   []portspec.Mapping{{HostPort: 80, ContainerPort: 8080, Proto: "tcp"}},
+			Ports:     []portspec.Mapping{{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 80, ContainerPort: 8080, Proto: "tcp"}}},
 	} {
 		if !jsonwalk.Walks(v) {
 			t.Errorf("%s: jsonwalk leaves it to encoding/json", name)
