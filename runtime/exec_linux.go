@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	goruntime "runtime"
 	"strings"
 	"syscall"
@@ -51,6 +50,9 @@ type execConfig struct {
 // Exec runs a command inside a running container, in all its namespaces and
 // its cgroup, with its capabilities, and returns the command's exit code.
 func (s *Store) Exec(ref string, o ExecOptions, stdin *os.File, stdout, stderr *os.File) (int, error) {
+	// The exec's process tree is in its own session; pass on what reaches us.
+	sigs := catchSignals()
+	defer sigs.stop()
 	if len(o.Args) == 0 {
 		return 125, invalidf("exec: no command given")
 	}
@@ -136,10 +138,6 @@ func (s *Store) Exec(ref string, o ExecOptions, stdin *os.File, stdout, stderr *
 		cmd.ExtraFiles = append(cmd.ExtraFiles, child)
 		defer child.Close()
 	}
-	// The exec's process tree is in its own session; pass on what reaches us.
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
-	defer signal.Stop(sigs)
 	goruntime.LockOSThread() // Pdeathsig is per thread
 	defer goruntime.UnlockOSThread()
 	if err := cmd.Start(); err != nil {
@@ -155,11 +153,7 @@ func (s *Store) Exec(ref string, o ExecOptions, stdin *os.File, stdout, stderr *
 			cmd.Process.Kill()
 		}
 	}
-	go func() {
-		for sig := range sigs {
-			cmd.Process.Signal(sig)
-		}
-	}()
+	sigs.forwardTo(cmd.Process.Pid)
 	err = cmd.Wait()
 	if tty != nil {
 		tty.close(2 * time.Second)

@@ -21,6 +21,11 @@ import (
 // stdio (returning the container's exit code), or detached (-d) under its own
 // monitor, returning once the command runs.
 func (s *Store) Run(o RunOptions, stdin *os.File, stdout, stderr io.Writer) (int, *Container, error) {
+	var sigs *signalCatcher
+	if !o.Detach {
+		sigs = catchSignals() // now: Create is a good time to install the handlers
+		defer sigs.stop()
+	}
 	c, err := s.Create(o)
 	if err != nil {
 		return 125, nil, err
@@ -28,7 +33,7 @@ func (s *Store) Run(o RunOptions, stdin *os.File, stdout, stderr io.Writer) (int
 	if o.Detach {
 		return s.startDetached(c.ID)
 	}
-	a := attach{interactive: o.Interactive, tty: o.Tty, stdin: stdin, stdout: stdout, stderr: stderr}
+	a := attach{interactive: o.Interactive, tty: o.Tty, stdin: stdin, stdout: stdout, stderr: stderr, signals: sigs}
 	code, err := s.monitor(c, a, func(error) {})
 	return code, c, err
 }
@@ -104,7 +109,7 @@ func MonitorMain(root, id string) {
 		writeInitError(ready, 125, err.Error())
 		os.Exit(125)
 	}
-	a := attach{detached: true, tty: c.Tty, interactive: c.OpenStdin}
+	a := attach{detached: true, tty: c.Tty, interactive: c.OpenStdin, signals: catchSignals()}
 	code, _ := s.monitor(c, a, func(err error) {
 		switch {
 		case errors.Is(err, errAlreadyRunning):

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	goruntime "runtime"
 	"strconv"
@@ -33,6 +32,7 @@ type attach struct {
 	stdin       *os.File  // foreground: the user's stdin
 	stdout      io.Writer // foreground: the user's terminal; detached: nil
 	stderr      io.Writer
+	signals     *signalCatcher // what reaches hutch, for the container
 }
 
 // now is the wall clock as records store it.
@@ -240,18 +240,6 @@ func (r *running) copyOutputs() {
 	r.outputs = nil
 }
 
-// forwardSignals passes the signals hutch gets on to the container.
-func (r *running) forwardSignals() {
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
-	r.cleanup = append(r.cleanup, func() { signal.Stop(sigs) })
-	go func() {
-		for sig := range sigs {
-			unix.Kill(r.pid, sig.(unix.Signal))
-		}
-	}()
-}
-
 // wait returns the container's exit code once it and its output are done.
 func (r *running) wait() int {
 	err := r.cmd.Wait()
@@ -384,7 +372,10 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 	if err := sendPlan(parentSock, plan); err != nil {
 		return nil, err
 	}
-	r.forwardSignals()
+	if a.signals != nil {
+		a.signals.forwardTo(r.pid)
+		r.cleanup = append(r.cleanup, a.signals.stop)
+	}
 	if err := s.wire(c, r); err != nil {
 		return nil, err
 	}
