@@ -56,15 +56,27 @@ for rt in crun runc; do
 	rm -f "$bundle/config.json"
 	(cd "$bundle" && $rt spec)
 	sed -i 's/"terminal": true/"terminal": false/; s/"sh"/"true"/' "$bundle/config.json"
-	# Time only a runtime that works here: crun 1.8 refuses a hybrid host
-	# whose v2 tree has a controller, and failing fast is not starting fast.
-	if ! err=$($rt run --bundle "$bundle" "bench-$rt-$$" 2>&1 >/dev/null); then
+	# Time only a runtime that works here: failing fast is not starting fast.
+	label="$rt run (same rootfs)"
+	if err=$($rt run --bundle "$bundle" "bench-$rt-$$" 2>&1 >/dev/null); then
+		rt_ms=$(median_ms $rt run --bundle "$bundle" "bench-$rt-$$")
+	elif grep -q "hybrid mode not supported" <<<"$err" && [ -d /sys/fs/cgroup/unified ]; then
+		# crun 1.8 refuses a hybrid host whose v2 tree has a controller. In a
+		# private mount namespace without the v2 mount it sees a v1-only host
+		# and runs: timed there (its cgroups then go in v1 only; hutch's, in
+		# the line above, in v1 and v2).
+		label="$rt run (v2 unmounted in a private mount namespace)"
+		export -f median_ms
+		rt_ms=$(N=$N unshare -m bash -c 'mount --make-rprivate / && umount /sys/fs/cgroup/unified && median_ms "$@"' _ \
+			$rt run --bundle "$bundle" "bench-$rt-$$") || rt_ms=""
+	fi
+	if [ -z "${rt_ms:-}" ]; then
 		echo "$rt run: fails on this host, not timed: $(head -1 <<<"$err")"
 		continue
 	fi
-	rt_ms=$(median_ms $rt run --bundle "$bundle" "bench-$rt-$$")
-	printf '%-58s %8s ms\n' "$rt run (same rootfs)" "$rt_ms"
+	printf '%-58s %8s ms\n' "$label" "$rt_ms"
 	echo "hutch / $rt: $(ratio "$hutch_ms" "$rt_ms")x"
+	rt_ms=""
 done
 
 echo "== memory of one idle monitor"
