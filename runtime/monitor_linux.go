@@ -158,16 +158,18 @@ func (s *Store) claim(id string, start uint64) (*Container, error) {
 // container held and, with --rm, removes it. The cgroup goes whatever became
 // of the record (rm -f may have removed it already).
 func (s *Store) finish(id string, code int, startErr error, ran bool) {
+	c, readErr := s.read(id)
+	autoRemove := readErr == nil && c.AutoRemove
 	cg, err := cgroups.Load(id)
-	oom := err == nil && cg.OOMKilled() // read before the group goes
+	// Read before the group goes; a --rm container's record goes with it.
+	oom := !autoRemove && err == nil && cg.OOMKilled()
 	released := make(chan error, 1)
 	go func() { released <- deleteCgroup(cg, err) }() // kernel work: overlap it with the disk work
-	c, readErr := s.read(id)
 	var netErr error
 	if readErr == nil {
 		netErr = s.unwire(c, false)
 	}
-	if readErr == nil && c.AutoRemove {
+	if autoRemove {
 		s.remove(id)
 		<-released
 		s.tellWaiters(id, code)
