@@ -146,12 +146,17 @@ func (s *Store) createLocked(c *Container, files map[string][]byte, alongside *s
 }
 
 // save writes c's record atomically. Callers hold the lock or own the record.
+// A --rm container's record goes when it exits: it need not reach the disk.
 func (s *Store) save(c *Container) error {
 	b, err := jsonwalk.MarshalIndent(c)
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}
-	return atomicfile.Write(filepath.Join(s.Dir(c.ID), "state.json"), b, 0o600)
+	write := atomicfile.Write
+	if c.AutoRemove {
+		write = atomicfile.WriteVolatile
+	}
+	return write(filepath.Join(s.Dir(c.ID), "state.json"), b, 0o600)
 }
 
 // update applies fn to the current record of id under the lock and saves it.
