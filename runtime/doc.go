@@ -25,10 +25,16 @@
 // the monitor dies, the container dies with it, and the next hutch command that
 // loads the record sees a dead monitor and frees what the container held.
 //
+// A foreground run makes its cgroup and the overlay's directories while
+// Create writes the record, under the store's lock: every create finishes
+// under that lock, so a directory without state.json seen under it is a
+// create that died half-way, and List sweeps it and its cgroup.
+//
 // On disk, under the root (default /var/lib/hutch):
 //
 //	containers/.lock                 flock serialising record changes (names are unique)
-//	containers/<id>/state.json       the Container record (atomic temp+rename)
+//	containers/.names/<name>         the id holding a name
+//	containers/<id>/state.json       the Container record (atomic temp+rename; exchange for --rm)
 //	containers/<id>/config.json      the OCI runtime spec the init executes
 //	containers/<id>/ctr.log          Docker json-file log lines
 //	containers/<id>/{upper,work,rootfs}   overlay layers and mount point
