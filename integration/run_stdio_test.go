@@ -3,11 +3,14 @@
 package integration
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -176,5 +179,84 @@ func TestRunExitCodeWhenKilled(t *testing.T) {
 		cmd.Process.Kill()
 		<-done
 		t.Errorf("hutch run still running 15 s after its container was killed")
+	}
+}
+
+// A signal that reaches `hutch run` before the container's command runs
+// (here: while it waits for the store's lock) cancels the start: exit 128+n,
+// one line on stderr, the command never runs and nothing is left behind.
+func TestRunSignalBeforeStart(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		sig  syscall.Signal
+		code int
+		rm   bool
+	}{{syscall.SIGINT, 130, true}, {syscall.SIGTERM, 143, false}} {
+		t.Run(c.sig.String(), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			if r := e.run("ps"); r.code != 0 { // makes the store
+				t.Fatal(r)
+			}
+			// -o: only flock holds the lock (not its child), so killing it frees the lock.
+			lock := exec.Command("flock", "-o", filepath.Join(e.root, "containers", ".lock"), "-c", "echo locked; exec sleep 30")
+			lockOut, err := lock.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			lock.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			if err := lock.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { syscall.Kill(-lock.Process.Pid, syscall.SIGKILL); lock.Wait() }() // flock and its sleep
+			if line, _ := bufio.NewReader(lockOut).ReadString('\n'); line != "locked\n" {
+				t.Fatalf("flock: %q", line)
+			}
+			args := []string{"run", "busybox", "sh", "-c", "echo ran"}
+			if c.rm {
+				args = []string{"run", "--rm", "busybox", "sh", "-c", "echo ran"}
+			}
+			cmd := e.command(args...)
+			var out, errb syncBuffer
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			runWaitFor(t, 10*time.Second, "hutch run to wait for the store's lock", func() bool {
+				b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", cmd.Process.Pid))
+				return strings.Contains(string(b), "lock")
+			})
+			if err := cmd.Process.Signal(c.sig); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(100 * time.Millisecond) // the signal is caught, not fatal: hutch still waits
+			lock.Process.Kill()
+			var err2 error
+			select {
+			case err2 = <-done:
+			case <-time.After(20 * time.Second):
+				cmd.Process.Kill()
+				t.Fatal("hutch run still running 20 s after the lock was freed")
+			}
+			var ee *exec.ExitError
+			if !errors.As(err2, &ee) || ee.ExitCode() != c.code {
+				t.Fatalf("hutch run: %v (stderr %q), want exit %d", err2, errb.String(), c.code)
+			}
+			if strings.Contains(out.String(), "ran") {
+				t.Errorf("the command ran: stdout %q", out.String())
+			}
+			if lines := strings.Split(strings.TrimSpace(errb.String()), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "interrupted") {
+				t.Errorf("stderr %q, want one line saying it was interrupted", errb.String())
+			}
+			ps := strings.Split(strings.TrimSpace(e.run("ps", "-a").stdout), "\n")[1:]
+			if c.rm && len(ps) != 0 {
+				t.Errorf("--rm container left after a cancelled start: %q", ps)
+			}
+			if !c.rm && (len(ps) != 1 || !strings.Contains(ps[0], "Created")) {
+				t.Errorf("containers after a cancelled start: %q, want one, Created (as Docker keeps it)", ps)
+			}
+		})
 	}
 }

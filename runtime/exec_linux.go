@@ -140,6 +140,9 @@ func (s *Store) Exec(ref string, o ExecOptions, stdin *os.File, stdout, stderr *
 	}
 	goruntime.LockOSThread() // Pdeathsig is per thread
 	defer goruntime.UnlockOSThread()
+	if sig := sigs.interrupted(); sig != 0 {
+		return 128 + int(sig), interruptedError(sig)
+	}
 	if err := cmd.Start(); err != nil {
 		return 125, fmt.Errorf("exec: %w", err)
 	}
@@ -155,6 +158,7 @@ func (s *Store) Exec(ref string, o ExecOptions, stdin *os.File, stdout, stderr *
 	}
 	sigs.forwardTo(cmd.Process.Pid)
 	err = cmd.Wait()
+	sigs.stop() // its pid is free for reuse now
 	if tty != nil {
 		tty.close(2 * time.Second)
 	}

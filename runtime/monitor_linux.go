@@ -374,18 +374,23 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 	if err := sendPlan(parentSock, plan); err != nil {
 		return nil, err
 	}
-	if a.signals != nil {
-		a.signals.forwardTo(r.pid)
-		r.cleanup = append(r.cleanup, a.signals.stop)
-	}
 	if err := s.wire(c, r); err != nil {
 		return nil, err
+	}
+	if a.signals != nil {
+		if sig := a.signals.interrupted(); sig != 0 {
+			return nil, interruptedError(sig)
+		}
 	}
 	if _, err := parentSock.Write([]byte("run")); err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
 	if err := awaitInit(parentSock, r.onPty); err != nil {
 		return nil, err
+	}
+	if a.signals != nil {
+		a.signals.forwardTo(r.pid)
+		r.cleanup = append(r.cleanup, a.signals.stop)
 	}
 	return r, nil
 }
