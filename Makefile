@@ -20,9 +20,10 @@ build: $(BIN)
 # the C parts see the host's linux/ and asm/ through bin/musl-include.
 MUSL_INC := $(CURDIR)/bin/musl-include
 # Without the symbol table and DWARF a start is another 0.15 ms faster; Go's
-# own stack traces keep their names. `make STRIP= build` keeps them for perf.
+# own stack traces keep their names. `make -B STRIP= build` keeps them for perf.
 STRIP    ?= -s -w
-ARCH_INC := $(firstword $(wildcard /usr/include/$(shell gcc -dumpmachine 2>/dev/null)/asm) /usr/include/asm)
+# Expanded in the recipe, after deps has installed gcc on a fresh machine.
+ARCH_INC = $(firstword $(wildcard /usr/include/$(shell gcc -dumpmachine 2>/dev/null)/asm) /usr/include/asm)
 
 $(BIN): $(SOURCES)
 	@command -v musl-gcc >/dev/null || { echo "musl-gcc is missing: run make deps (apt-get install musl-tools)" >&2; exit 1; }
