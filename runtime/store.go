@@ -246,6 +246,11 @@ func (s *Store) reserveName(name, id string) error {
 	}
 }
 
+// errEmptyRecord: a state.json of no bytes. Records are replaced whole, so
+// only a crash leaves one (a --rm container's record never reaches the disk
+// before it goes): the container is treated as never created.
+var errEmptyRecord = errors.New("empty record")
+
 func (s *Store) read(id string) (*Container, error) {
 	b, err := os.ReadFile(filepath.Join(s.Dir(id), "state.json"))
 	if errors.Is(err, os.ErrNotExist) {
@@ -253,6 +258,9 @@ func (s *Store) read(id string) (*Container, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read state: %w", err)
+	}
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%w: %s: %w", ErrNotFound, id, errEmptyRecord)
 	}
 	var c Container
 	if err := json.Unmarshal(b, &c); err != nil {
@@ -279,8 +287,10 @@ func (s *Store) readDir() (all []*Container, unrecorded []string, err error) {
 			continue
 		}
 		c, err := s.read(e.Name())
-		if errors.Is(err, ErrNotFound) {
-			unrecorded = append(unrecorded, e.Name())
+		if errors.Is(err, ErrNotFound) || errors.Is(err, errEmptyRecord) {
+			if isID(e.Name()) { // not, say, lost+found
+				unrecorded = append(unrecorded, e.Name())
+			}
 			continue
 		}
 		if err != nil {
@@ -292,9 +302,24 @@ func (s *Store) readDir() (all []*Container, unrecorded []string, err error) {
 	return all, unrecorded, nil
 }
 
+// isID reports whether name is a container id: 64 hex digits.
+func isID(name string) bool {
+	if len(name) != 64 {
+		return false
+	}
+	for _, r := range name {
+		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // sweep removes what creates that died half-way (a SIGKILL while the
 // record was written) left: their directories and their cgroups. A create
-// finishes under the lock, so under it a directory without a record is one.
+// finishes under the lock, so under it a directory without a record is one;
+// so is one whose record a crash left empty. Their leases stay until their
+// network's next `network rm` or prune.
 func (s *Store) sweep(ids []string) error {
 	unlock, err := s.lock()
 	if err != nil {
@@ -303,7 +328,7 @@ func (s *Store) sweep(ids []string) error {
 	defer unlock()
 	var errs []error
 	for _, id := range ids {
-		if _, err := os.Lstat(filepath.Join(s.Dir(id), "state.json")); !errors.Is(err, os.ErrNotExist) {
+		if _, err := s.read(id); !errors.Is(err, ErrNotFound) {
 			continue // finished meanwhile
 		}
 		if err := deleteCgroup(cgroups.Load(id)); err != nil {

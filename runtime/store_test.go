@@ -236,14 +236,27 @@ func TestStoreCreateAlongside(t *testing.T) {
 }
 
 // A create killed half-way leaves a directory without a record (and maybe
-// a cgroup); the next listing removes both.
+// a cgroup); the next listing removes both, and a directory whose record a
+// crash left empty, but nothing that is not a container's.
 func TestStoreListSweepsUnfinishedCreates(t *testing.T) {
 	s := newTestStore(t)
 	if err := s.create(testContainer("bbbb0001", "kept"), nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	id := fmt.Sprintf("hutch-sweep-test-%d", os.Getpid())
+	id := fmt.Sprintf("%064x", 0x5eed0000+os.Getpid()) // an id of this test's own
 	if err := os.MkdirAll(filepath.Join(s.Dir(id), "upper"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A crash can leave a --rm container's record empty: swept too.
+	crashed := fmt.Sprintf("%064x", 0xc4a50000+os.Getpid())
+	if err := os.MkdirAll(s.Dir(crashed), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(s.Dir(crashed), "state.json"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Not a container's: left alone.
+	if err := os.Mkdir(filepath.Join(s.dir, "lost+found"), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	if os.Geteuid() == 0 {
@@ -268,5 +281,11 @@ func TestStoreListSweepsUnfinishedCreates(t *testing.T) {
 	}
 	if _, err := os.Stat(s.Dir("bbbb0001")); err != nil {
 		t.Errorf("a finished create's directory went: %v", err)
+	}
+	if _, err := os.Stat(s.Dir(crashed)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("directory with an empty record: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(s.dir, "lost+found")); err != nil {
+		t.Errorf("lost+found went: %v", err)
 	}
 }
