@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"encoding/json"
 	"net/netip"
 	"reflect"
 	"testing"
@@ -99,6 +100,11 @@ func TestRecordsTakeTheFastEncoder(t *testing.T) {
 	} {
 		if !jsonwalk.Walks(v) {
 			t.Errorf("%s: jsonwalk leaves it to encoding/json", name)
+		}
+		got, err := jsonwalk.MarshalIndent(v)
+		want, _ := json.MarshalIndent(v, "", "  ")
+		if err != nil || string(got) != string(want) {
+			t.Errorf("%s: jsonwalk wrote\n%s\n(%v), encoding/json\n%s", name, got, err, want)
 		}
 	}
 }

@@ -72,28 +72,32 @@ func ownEncoding(t reflect.Type) bool {
 }
 
 // selfEncoder is v, or its address, when encoding/json would let it encode
-// itself: a method on the value, or on the pointer of an addressable value.
+// itself, in encoding/json's order: MarshalJSON (on the pointer of an
+// addressable value first), then MarshalText.
 func selfEncoder(v reflect.Value) (reflect.Value, bool) {
-	if !ownEncoding(v.Type()) {
-		return v, false
-	}
-	if v.Type().Implements(marshalerType) || v.Type().Implements(textMarshalerType) {
-		return v, true
-	}
-	if v.CanAddr() {
+	t := v.Type()
+	addressable := t.Kind() != reflect.Pointer && v.CanAddr()
+	switch {
+	case addressable && reflect.PointerTo(t).Implements(marshalerType):
 		return v.Addr(), true
+	case t.Implements(marshalerType):
+		return v, true
+	case addressable && reflect.PointerTo(t).Implements(textMarshalerType):
+		return v.Addr(), true
+	case t.Implements(textMarshalerType):
+		return v, true
 	}
 	return v, false
 }
 
 // self writes what v's MarshalJSON or MarshalText says, as encoding/json
-// does: JSON compacted and then indented in place, text as a string.
+// does: JSON compacted, HTML-escaped and indented in place; text as a string.
 func (w *walker) self(v reflect.Value, depth int) error {
 	if v.Kind() == reflect.Pointer && v.IsNil() {
 		w.buf.WriteString("null")
 		return nil
 	}
-	if !v.CanInterface() { // reached through an unexported embedded field
+	if !v.CanInterface() { // reached through an unexported field
 		return fmt.Errorf("%w: %s", errUnsupported, v.Type())
 	}
 	if m, ok := v.Interface().(json.Marshaler); ok {
@@ -101,11 +105,12 @@ func (w *walker) self(v reflect.Value, depth int) error {
 		if err != nil {
 			return err
 		}
-		var compact bytes.Buffer
+		var compact, escaped bytes.Buffer
 		if err := json.Compact(&compact, b); err != nil {
 			return err
 		}
-		return json.Indent(&w.buf, compact.Bytes(), strings.Repeat("  ", depth), "  ")
+		json.HTMLEscape(&escaped, compact.Bytes())
+		return json.Indent(&w.buf, escaped.Bytes(), strings.Repeat("  ", depth), "  ")
 	}
 	b, err := v.Interface().(encoding.TextMarshaler).MarshalText()
 	if err != nil {
@@ -115,7 +120,13 @@ func (w *walker) self(v reflect.Value, depth int) error {
 	return nil
 }
 
+// maxDepth stops a cyclic value; encoding/json then reports the cycle.
+const maxDepth = 500
+
 func (w *walker) value(v reflect.Value, depth int) error {
+	if depth > maxDepth {
+		return fmt.Errorf("%w: nested too deep", errUnsupported)
+	}
 	if !v.IsValid() {
 		w.buf.WriteString("null")
 		return nil
@@ -242,6 +253,15 @@ func (w *walker) strct(v reflect.Value, depth int) error {
 	if err != nil {
 		return err
 	}
+	// encoding/json settles a name two fields share (depth, tags); walk
+	// does not try.
+	for i := range fs {
+		for j := range i {
+			if fs[i].name == fs[j].name {
+				return fmt.Errorf("%w: two fields named %q in %s", errUnsupported, fs[i].name, v.Type())
+			}
+		}
+	}
 	return w.fields(fs, depth)
 }
 
@@ -277,8 +297,11 @@ func structFields(v reflect.Value, out []field) ([]field, error) {
 			}
 			continue
 		}
-		if !sf.IsExported() {
+		if !sf.IsExported() && !(sf.Anonymous && name != "") {
 			continue
+		}
+		if !plainName(name) {
+			return nil, fmt.Errorf("%w: tag name %q on %s", errUnsupported, name, sf.Name)
 		}
 		omitEmpty := false
 		for o := range strings.SplitSeq(opts, ",") {
@@ -299,6 +322,17 @@ func structFields(v reflect.Value, out []field) ([]field, error) {
 		out = append(out, field{name, fv})
 	}
 	return out, nil
+}
+
+// plainName reports whether a tag name is one encoding/json takes as it is
+// and walk can write without escaping: letters, digits, '-', '_', '.'.
+func plainName(name string) bool {
+	for _, r := range name {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // isEmpty is encoding/json's idea of an empty value, for omitempty.

@@ -158,3 +158,67 @@ func TestEncodeRefusesWhatItDoesNotKnow(t *testing.T) {
 		}
 	}
 }
+
+// htmlJSON's own JSON has characters encoding/json escapes.
+type htmlJSON struct{}
+
+func (htmlJSON) MarshalJSON() ([]byte, error) {
+	return []byte(`{"a": "<b>&amp;\u2028", "n": [1, {"x": null}]}`), nil
+}
+
+// both has a MarshalText on the value and a MarshalJSON on the pointer:
+// encoding/json takes the pointer's where the value is addressable.
+type both struct{ N int }
+
+func (b both) MarshalText() ([]byte, error)  { return []byte(fmt.Sprintf("text %d", b.N)), nil }
+func (b *both) MarshalJSON() ([]byte, error) { return []byte(fmt.Sprintf(`{"json": %d}`, b.N)), nil }
+
+type inner2 struct{ X, Y int }
+
+// The corners of encoding/json's rules: walk matches them, or leaves them
+// to encoding/json, with the same result either way.
+func TestEncodeCorners(t *testing.T) {
+	same(t, "MarshalJSON escaped and indented", struct {
+		H  htmlJSON   `json:"h"`
+		Hs []htmlJSON `json:"hs"`
+	}{Hs: []htmlJSON{{}}})
+	type holder struct {
+		B  both   `json:"b"`
+		Bs []both `json:"bs"`
+	}
+	same(t, "pointer MarshalJSON first, addressable", &holder{both{1}, []both{{2}}})
+	same(t, "value MarshalText, not addressable", holder{both{3}, []both{{4}}})
+	type named struct {
+		inner2 `json:"in"`
+		Z      int
+	}
+	same(t, "unexported embedded struct with a tag name", named{inner2{1, 2}, 3})
+
+	type dupA struct{ X int }
+	type dupB struct{ X int }
+	type dup struct {
+		dupA
+		dupB
+	}
+	type odd struct {
+		A int `json:"a b"`
+		B int `json:"\u00e9"`
+	}
+	type node struct {
+		Next *node `json:"next"`
+	}
+	cyclic := &node{}
+	cyclic.Next = cyclic
+	for name, v := range map[string]any{"two fields, one name": dup{dupA{1}, dupB{2}}, "odd tag names": odd{1, 2}} {
+		if _, err := walk(v); !errors.Is(err, errUnsupported) {
+			t.Errorf("%s: walk = %v, want errUnsupported", name, err)
+		}
+		want, _ := json.MarshalIndent(v, "", "  ")
+		if got, err := MarshalIndent(v); err != nil || string(got) != string(want) {
+			t.Errorf("%s: MarshalIndent = %s, %v; want %s", name, got, err, want)
+		}
+	}
+	if _, err := MarshalIndent(cyclic); err == nil {
+		t.Error("a cyclic value encoded")
+	}
+}
