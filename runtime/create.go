@@ -91,6 +91,7 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 		return nil, err
 	}
 	files := map[string][]byte{
+		"config.json": config,
 		"hostname":    []byte(hostname + "\n"),
 		"hosts":       net.hosts,
 		"resolv.conf": net.resolv,
@@ -111,10 +112,10 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 		}
 		prep = s.prepareStart(c)
 	}
-	err = s.create(c, files, prep, pendingFile{"config.json", func() []byte { return config }})
+	err = s.create(c, files, prep)
 	for try := 0; err != nil && errors.Is(err, ErrNameInUse) && o.Name == "" && try < 10; try++ {
 		c.Name = randomName() // a generated name that clashed: draw again, as Docker does
-		err = s.create(c, files, prep, pendingFile{"config.json", func() []byte { return config }})
+		err = s.create(c, files, prep)
 	}
 	if err != nil {
 		return nil, err

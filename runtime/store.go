@@ -49,33 +49,24 @@ func (s *Store) lock() (unlock func(), err error) {
 
 // create writes a new container directory with its record and files, failing
 // with ErrNameInUse if another container has the name. Nothing is left behind
-// on error. Pending files are written after the others, before the record.
-// alongside, if set, runs while they are written, once the directory exists;
+// on error. The record is written last. alongside, if set, runs while they are written, once the directory exists;
 // its failure fails the create, and its undo runs on any failure.
 //
 // Every create finishes under the store's lock, so a directory without a
 // record, seen under the lock, is a create that died half-way (see sweep).
-func (s *Store) create(c *Container, files map[string][]byte, alongside *sideTask, pending ...pendingFile) error {
+func (s *Store) create(c *Container, files map[string][]byte, alongside *sideTask) error {
 	unlock, err := s.lock()
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	return s.createLocked(c, files, alongside, pending)
+	return s.createLocked(c, files, alongside)
 }
 
 // sideTask is work a create does in parallel with its disk writes.
 type sideTask struct {
 	run  func() error
 	undo func() // after run, when the create fails
-}
-
-// pendingFile is a file whose content is still being made while the
-// container's directory is created. data waits for the content; nil means
-// it could not be made.
-type pendingFile struct {
-	name string
-	data func() []byte
 }
 
 // withAll runs fn under the store's lock with every record.
@@ -92,7 +83,7 @@ func (s *Store) withAll(fn func(all []*Container) error) error {
 	return fn(all)
 }
 
-func (s *Store) createLocked(c *Container, files map[string][]byte, alongside *sideTask, pending []pendingFile) (err error) {
+func (s *Store) createLocked(c *Container, files map[string][]byte, alongside *sideTask) (err error) {
 	// Checked again under the lock: `image rm` takes it too.
 	if _, err := os.Stat(s.Images().RootfsPath(c.Image)); err != nil {
 		return fmt.Errorf("image %s: %w", c.Image, err)
@@ -130,15 +121,6 @@ func (s *Store) createLocked(c *Container, files map[string][]byte, alongside *s
 	// appears, and that is written last, atomically.
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			return fmt.Errorf("create container: %w", err)
-		}
-	}
-	for _, p := range pending {
-		data := p.data()
-		if data == nil {
-			return fmt.Errorf("create container: %s could not be made", p.name)
-		}
-		if err := os.WriteFile(filepath.Join(dir, p.name), data, 0o644); err != nil {
 			return fmt.Errorf("create container: %w", err)
 		}
 	}
@@ -287,7 +269,7 @@ func (s *Store) readDir() (all []*Container, unrecorded []string, err error) {
 			continue
 		}
 		c, err := s.read(e.Name())
-		if errors.Is(err, ErrNotFound) || errors.Is(err, errEmptyRecord) {
+		if errors.Is(err, ErrNotFound) { // also an empty record
 			if isID(e.Name()) { // not, say, lost+found
 				unrecorded = append(unrecorded, e.Name())
 			}

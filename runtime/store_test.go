@@ -183,21 +183,20 @@ func TestStoreNameReservations(t *testing.T) {
 	}
 }
 
-// A pending file is written with the others, before the record; one that
-// could not be made fails the create and leaves nothing.
-func TestStoreCreatePending(t *testing.T) {
+// The files are written with the record; a file that cannot be written
+// fails the create and leaves nothing.
+func TestStoreCreateFiles(t *testing.T) {
 	s := newTestStore(t)
-	c := testContainer("dddd1111", "pending")
-	late := pendingFile{"config.json", func() []byte { return []byte("{}") }}
-	if err := s.create(c, map[string][]byte{"hostname": []byte("h\n")}, nil, late); err != nil {
+	c := testContainer("dddd1111", "files")
+	if err := s.create(c, map[string][]byte{"hostname": []byte("h\n"), "config.json": []byte("{}")}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if b, err := os.ReadFile(filepath.Join(s.Dir(c.ID), "config.json")); err != nil || string(b) != "{}" {
 		t.Errorf("config.json = %q, %v", b, err)
 	}
 	bad := testContainer("eeee2222", "unmade")
-	if err := s.create(bad, nil, nil, pendingFile{"config.json", func() []byte { return nil }}); err == nil {
-		t.Error("create with an unmade pending file succeeded")
+	if err := s.create(bad, unwritable, nil); err == nil {
+		t.Error("create with a file it cannot write succeeded")
 	}
 	if _, err := os.Stat(s.Dir(bad.ID)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("directory of a failed create: %v", err)
@@ -206,6 +205,9 @@ func TestStoreCreatePending(t *testing.T) {
 		t.Errorf("Get(unmade) = %v, want ErrNotFound", err)
 	}
 }
+
+// unwritable is a file a create cannot write: its directory does not exist.
+var unwritable = map[string][]byte{"no-such-dir/config.json": []byte("{}")}
 
 // A side task runs while the record is written; when it fails the create
 // fails and leaves nothing, and when the create fails its undo runs.
@@ -230,7 +232,7 @@ func TestStoreCreateAlongside(t *testing.T) {
 	undone = false
 	clash := &sideTask{run: func() error { return nil }, undo: func() { undone = true }}
 	bad := testContainer("aaaa0004", "badpending")
-	if err := s.create(bad, nil, clash, pendingFile{"config.json", func() []byte { return nil }}); err == nil || !undone {
+	if err := s.create(bad, unwritable, clash); err == nil || !undone {
 		t.Errorf("create failing after its side task: %v (undone: %v)", err, undone)
 	}
 }
