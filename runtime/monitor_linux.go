@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/hutchrt/hutch/network"
@@ -277,10 +278,10 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 	var plan *initPlan
 	// The group exists before the clone: the init is cloned into its v2
 	// group, and joins its v1 groups itself (see package cgroups).
-	cg := c.cgroup
+	cg := c.cgroup // made by a foreground Create, with the directories
 	c.cgroup = nil // this start owns it now
 	if cg == nil {
-		if cg, err = cgroups.Create(c.ID, spec.Linux.Resources); err != nil {
+		if cg, err = s.prepare(c.ID, spec.Linux.Resources); err != nil {
 			return nil, err
 		}
 	}
@@ -297,9 +298,6 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 			cg.Delete()
 		}
 	}()
-	if err := makeRootfsDirs(dir); err != nil {
-		return nil, err
-	}
 	log, err := logs.Create(filepath.Join(dir, "ctr.log"))
 	if err != nil {
 		return nil, err
@@ -396,17 +394,12 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 }
 
 // prepareStart is the part of a foreground start that Create does alongside
-// writing the record (both are mostly waiting on the kernel): the cgroup,
-// and the overlay's directories.
+// writing the record (both are mostly waiting on the kernel).
 func (s *Store) prepareStart(c *Container) *sideTask {
 	return &sideTask{
-		run: func() error {
-			cg, err := cgroups.Create(c.ID, c.spec.Linux.Resources)
-			if err != nil {
-				return err
-			}
-			c.cgroup = cg
-			return makeRootfsDirs(s.Dir(c.ID))
+		run: func() (err error) {
+			c.cgroup, err = s.prepare(c.ID, c.spec.Linux.Resources)
+			return err
 		},
 		undo: func() {
 			if c.cgroup != nil {
@@ -417,15 +410,21 @@ func (s *Store) prepareStart(c *Container) *sideTask {
 	}
 }
 
-// makeRootfsDirs makes the overlay's upper and work directories and the
-// mount point of the container's root; those that exist are kept.
-func makeRootfsDirs(dir string) error {
+// prepare makes what a start needs before the clone: the cgroup, and the
+// overlay's upper and work directories and the root's mount point (those
+// that exist are kept). On error no cgroup is left.
+func (s *Store) prepare(id string, res *specs.LinuxResources) (*cgroups.Cgroup, error) {
+	cg, err := cgroups.Create(id, res)
+	if err != nil {
+		return nil, err
+	}
 	for _, d := range []string{"upper", "work", "rootfs"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return fmt.Errorf("create %s: %w", d, err)
+		if err := os.MkdirAll(filepath.Join(s.Dir(id), d), 0o755); err != nil {
+			cg.Delete()
+			return nil, fmt.Errorf("create %s: %w", d, err)
 		}
 	}
-	return nil
+	return cg, nil
 }
 
 // wireStdio connects the init's stdio and starts the copiers. It returns the
