@@ -23,7 +23,9 @@ import (
 // TestNetworkLoopbackOnlyFromHost: a port published on 127.0.0.1 answers
 // only on this host, and the host's loopback services answer nobody else,
 // even with route_localnet=1 and br_netfilter on, as Docker and Podman
-// leave them (the moby#45610 class). A neighbour (an outside netns) and a
+// leave them (the moby#45610 class). (Before the raw drop, a published
+// 127.0.0.1 port answered the outside even with route_localnet=0: the DNAT
+// rewrites the address before the kernel's martian check sees it.) A neighbour (an outside netns) and a
 // container send TCP SYNs to 127.0.0.1 in raw Ethernet frames at the host's
 // MAC, which no kernel socket would send: no SYN-ACK may come back. The same
 // frames to a host address do get one (so the probe works), and a port

@@ -54,10 +54,13 @@
 // loopback address that did not arrive on lo: only the host itself can
 // send those, and from anywhere else they are a neighbour or a container
 // aiming at ports published on 127.0.0.1, or at the host's own loopback
-// services. The kernel drops them as martians only where route_localnet is
-// 0, and it is 1 on hutch's bridges (see below) and on Docker's and
-// Podman's. This is Docker 28's raw PREROUTING drop, for all of 127.0.0.0/8
-// rather than per published port. A port published on one host address is
+// services. The kernel's martian check does not stop them: it runs at the
+// routing decision, after prerouting's DNAT has already rewritten a
+// published port's 127.0.0.1 (so those get through whatever route_localnet
+// says), and it lets the rest through wherever route_localnet=1, as on
+// hutch's bridges (see below) and Docker's and Podman's. This is Docker 28's
+// raw PREROUTING drop, for all of 127.0.0.0/8 rather than per published
+// port. A port published on one host address is
 // not reachable through the others: publish_addr is keyed on the
 // destination address.
 //
