@@ -8,6 +8,8 @@
 //	table ip hutch {
 //		map publish_addr { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service }
 //		map publish_any  { type inet_proto . inet_service : ipv4_addr . inet_service }
+//		chain raw_prerouting { type filter hook prerouting priority raw; policy accept;
+//			iifname != "lo" ip daddr 127.0.0.0/8 drop }
 //		chain prerouting { type nat hook prerouting priority dstnat; policy accept;
 //			fib daddr type local jump publish }
 //		chain output { type nat hook output priority -100; policy accept;
@@ -47,6 +49,20 @@
 // port 80 of some outside server must not be DNATed to another container.
 // prerouting sees packets from other hosts and from containers; output sees
 // the host's own.
+//
+// raw_prerouting drops, before conntrack and any DNAT, every packet for a
+// loopback address that did not arrive on lo: only the host itself can
+// send those, and from anywhere else they are a neighbour or a container
+// aiming at ports published on 127.0.0.1, or at the host's own loopback
+// services. The kernel's martian check does not stop them: it runs at the
+// routing decision, after prerouting's DNAT has already rewritten a
+// published port's 127.0.0.1 (so those get through whatever route_localnet
+// says), and it lets the rest through wherever route_localnet=1, as on
+// hutch's bridges (see below) and Docker's and Podman's. This is Docker 28's
+// raw PREROUTING drop, for all of 127.0.0.0/8 rather than per published
+// port. A port published on one host address is
+// not reachable through the others: publish_addr is keyed on the
+// destination address.
 //
 // A connection from the host to 127.0.0.1:PORT is DNATed in output and then
 // routed out of the bridge with source 127.0.0.1. The kernel drops such a

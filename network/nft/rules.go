@@ -19,6 +19,7 @@ import (
 
 // Names of the objects in the table.
 const (
+	chainRaw         = "raw_prerouting"
 	chainPrerouting  = "prerouting"
 	chainOutput      = "output"
 	chainPublish     = "publish"
@@ -76,6 +77,7 @@ func chains(t *nftables.Table) []*nftables.Chain {
 		return &nftables.Chain{Table: t, Name: name, Type: typ, Hooknum: hook, Priority: prio, Policy: &accept}
 	}
 	return []*nftables.Chain{
+		base(chainRaw, nftables.ChainTypeFilter, nftables.ChainHookPrerouting, nftables.ChainPriorityRaw),
 		base(chainPrerouting, nftables.ChainTypeNAT, nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest),
 		base(chainOutput, nftables.ChainTypeNAT, nftables.ChainHookOutput, nftables.ChainPriorityNATDest),
 		{Table: t, Name: chainPublish},
@@ -97,6 +99,7 @@ type chainRule struct {
 // of the same batch.
 func baseRules(byAddr, byAny *nftables.Set) []chainRule {
 	return []chainRule{
+		{chainRaw, dropRemoteLoopback()},
 		{chainPrerouting, jumpIfLocal()},
 		{chainOutput, jumpIfLocal()},
 		{chainPublish, dnatByAddr(byAddr)},
@@ -138,6 +141,18 @@ func networkRules(n Network) []chainRule {
 	return rs
 }
 
+// iifname != "lo" ip daddr 127.0.0.0/8 drop: a loopback destination can only
+// come from the host itself, by lo. Arriving on any other interface it is a
+// neighbour (or a container) aiming at the host's loopback services and at
+// ports published on 127.0.0.1, which the kernel lets through wherever
+// route_localnet=1 (hutch's bridges, Docker's and Podman's). In the raw
+// chain, before conntrack and the DNAT, as Docker 28 does.
+func dropRemoteLoopback() []expr.Any {
+	return concat(ifname(expr.MetaKeyIIFNAME, expr.CmpOpNeq, "lo"), daddrIn(loopback), drop())
+}
+
+var loopback = netip.MustParsePrefix("127.0.0.0/8")
+
 // fib daddr type local jump publish
 func jumpIfLocal() []expr.Any {
 	return []expr.Any{
@@ -177,7 +192,7 @@ func dnatFromLookup() *expr.NAT {
 
 // ct status dnat ip saddr 127.0.0.0/8 masquerade
 func masqLoopback() []expr.Any {
-	return concat(ctStatusDNAT(), saddrIn(netip.MustParsePrefix("127.0.0.0/8")), masq())
+	return concat(ctStatusDNAT(), saddrIn(loopback), masq())
 }
 
 // ct state established,related accept
@@ -202,21 +217,27 @@ func ctBits(key expr.CtKey, bits uint32) []expr.Any {
 	}
 }
 
-// ip saddr PREFIX, as nft builds it: a whole-byte prefix compares only its
-// bytes, any other is masked first. p must be a masked IPv4 prefix of 1 to
-// 32 bits.
-func saddrIn(p netip.Prefix) []expr.Any {
+// ip saddr PREFIX
+func saddrIn(p netip.Prefix) []expr.Any { return addrIn(12, p) }
+
+// ip daddr PREFIX
+func daddrIn(p netip.Prefix) []expr.Any { return addrIn(16, p) }
+
+// addrIn matches the address at offset of the IPv4 header against p, as nft
+// builds it: a whole-byte prefix compares only its bytes, any other is
+// masked first. p must be a masked IPv4 prefix of 1 to 32 bits.
+func addrIn(offset uint32, p netip.Prefix) []expr.Any {
 	addr := p.Addr().As4()
 	bits := p.Bits()
 	if bits%8 == 0 {
 		return []expr.Any{
-			&expr.Payload{DestRegister: regFirst, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: uint32(bits / 8)},
+			&expr.Payload{DestRegister: regFirst, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: uint32(bits / 8)},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: regFirst, Data: addr[:bits/8]},
 		}
 	}
 	mask := binary.BigEndian.AppendUint32(nil, ^uint32(0)<<(32-bits))
 	return []expr.Any{
-		&expr.Payload{DestRegister: regFirst, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+		&expr.Payload{DestRegister: regFirst, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: 4},
 		&expr.Bitwise{SourceRegister: regFirst, DestRegister: regFirst, Len: 4, Mask: mask, Xor: make([]byte, 4)},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: regFirst, Data: addr[:]},
 	}

@@ -199,6 +199,48 @@ func TestSaddrIn(t *testing.T) {
 	}
 }
 
+func TestDaddrIn(t *testing.T) {
+	want := []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{127}},
+	}
+	if got := daddrIn(netip.MustParsePrefix("127.0.0.0/8")); !reflect.DeepEqual(got, want) {
+		t.Errorf("daddrIn(127.0.0.0/8) = %s, want %s", dump(got), dump(want))
+	}
+}
+
+// iifname != "lo" ip daddr 127.0.0.0/8 drop, first in the table, in a
+// filter chain hooked at prerouting before the DNAT.
+func TestDropRemoteLoopback(t *testing.T) {
+	lo := make([]byte, 16)
+	copy(lo, "lo")
+	want := []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: lo},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{127}},
+		&expr.Verdict{Kind: expr.VerdictDrop},
+	}
+	tbl := ipTable("t")
+	rs := baseRules(addrMap(tbl), anyMap(tbl))
+	if rs[0].chain != chainRaw || !reflect.DeepEqual(rs[0].exprs, want) {
+		t.Errorf("first base rule = %s:%s, want %s:%s", rs[0].chain, dump(rs[0].exprs), chainRaw, dump(want))
+	}
+	var raw, dnat *nftables.Chain
+	for _, ch := range chains(tbl) {
+		switch ch.Name {
+		case chainRaw:
+			raw = ch
+		case chainPrerouting:
+			dnat = ch
+		}
+	}
+	if raw == nil || raw.Type != nftables.ChainTypeFilter || *raw.Hooknum != *nftables.ChainHookPrerouting ||
+		*raw.Priority >= *dnat.Priority || *raw.Policy != nftables.ChainPolicyAccept {
+		t.Errorf("chain %s = %+v, want a filter chain at prerouting before %s (priority %d), policy accept", chainRaw, raw, chainPrerouting, *dnat.Priority)
+	}
+}
+
 func TestNetworkRules(t *testing.T) {
 	n := Network{Bridge: "br0", Subnet: netip.MustParsePrefix("172.18.0.0/16")}
 	name := make([]byte, 16)

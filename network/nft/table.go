@@ -34,16 +34,51 @@ func (t Table) Exists() (ok bool, err error) {
 }
 
 // Ensure makes the table with its maps, chains and base rules if it is
-// missing, in one batch. It leaves an existing table as it is. Two processes
+// missing, in one batch. It leaves an existing table as it is, but for
+// adding the raw chain to a table made before there was one. Two processes
 // may ensure the same table at once: the batch creates the table exclusively
 // (NLM_F_EXCL), so the second one fails whole, with EEXIST, and adds nothing.
 func (t Table) Ensure() error {
 	return t.with(func(c *nftables.Conn) error {
-		if ok, err := t.exists(c); err != nil || ok {
-			return err
+		// One dump tells both whether the table exists (it always has
+		// chains) and whether it has its raw chain.
+		chs, err := c.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+		if err != nil {
+			return fmt.Errorf("list chains of table ip %s: %w", t.Name, err)
 		}
-		return t.create(c)
+		var found, guarded bool
+		for _, ch := range chs {
+			if ch.Table.Name == t.Name {
+				found = true
+				guarded = guarded || ch.Name == chainRaw
+			}
+		}
+		switch {
+		case !found:
+			return t.create(c)
+		case !guarded:
+			return t.addRawChain(c)
+		}
+		return nil
 	})
+}
+
+// addRawChain adds the raw chain and its rule to a table made by an older
+// hutch. The chain is flushed in the same batch, so two processes doing it
+// at once leave the rule once.
+func (t Table) addRawChain(c *nftables.Conn) error {
+	tbl := ipTable(t.Name)
+	for _, ch := range chains(tbl) {
+		if ch.Name == chainRaw {
+			c.AddChain(ch)
+			c.FlushChain(ch)
+		}
+	}
+	c.AddRule(newRule(tbl, chainRule{chainRaw, dropRemoteLoopback()}, ""))
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("add chain %s to table ip %s: %w", chainRaw, t.Name, err)
+	}
+	return nil
 }
 
 // create makes the table in one batch. If the table exists (another hutch

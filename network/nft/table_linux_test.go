@@ -137,7 +137,7 @@ func mustExist(t *testing.T, tb Table, want bool) {
 }
 
 var baseCounts = map[string]int{
-	chainPrerouting: 1, chainOutput: 1, chainPublish: 2, chainPostrouting: 1,
+	chainRaw: 1, chainPrerouting: 1, chainOutput: 1, chainPublish: 2, chainPostrouting: 1,
 	chainForward: 5, chainInternal: 0, chainIsolate: 0, chainOutbound: 0,
 }
 
@@ -191,6 +191,39 @@ func TestCreateAfterAnotherCreatorAddsNothing(t *testing.T) {
 	}
 	if got := ruleCounts(t, tb); !maps.Equal(got, baseCounts) {
 		t.Errorf("rules per chain = %v, want %v", got, baseCounts)
+	}
+}
+
+// A table an older hutch made, without the raw chain, gets it (once, also
+// from concurrent callers) the next time it is ensured; the rest stays.
+func TestEnsureAddsRawChainToOldTable(t *testing.T) {
+	tb := testTable(t)
+	if err := tb.Ensure(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.AddNetwork(Network{Bridge: "br0", Subnet: netip.MustParsePrefix("172.18.0.0/16")}); err != nil {
+		t.Fatal(err)
+	}
+	c := conn(t, tb)
+	c.DelChain(&nftables.Chain{Table: ipTable(tb.Name), Name: chainRaw})
+	if err := c.Flush(); err != nil {
+		t.Fatalf("delete chain %s: %v", chainRaw, err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() { errs[i] = tb.Ensure() })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("Ensure: %v", err)
+	}
+	want := maps.Clone(baseCounts)
+	want[chainPostrouting] += 2
+	want[chainIsolate] += 2
+	want[chainOutbound]++
+	if got := ruleCounts(t, tb); !maps.Equal(got, want) {
+		t.Errorf("rules per chain = %v, want %v", got, want)
 	}
 }
 
