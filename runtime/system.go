@@ -42,9 +42,11 @@ func (s *Store) Prune() (PruneReport, error) {
 		}
 		size := diskUsage(s.Dir(c.ID))
 		if _, err := s.Remove(c.ID, false); err != nil {
-			if !errors.Is(err, ErrNotFound) { // removed meanwhile: not ours to report
-				errs = append(errs, err)
+			cur, getErr := s.Get(c.ID)
+			if getErr != nil || cur.MonitorPid != 0 {
+				continue // removed or started meanwhile: not ours to report
 			}
+			errs = append(errs, err)
 			continue
 		}
 		r.Containers = append(r.Containers, c.ID)
