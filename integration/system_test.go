@@ -278,3 +278,27 @@ func TestRunZeroMeansNoLimit(t *testing.T) {
 	e.ok("rm", "-f", id)
 	e.ok("system", "reset", "-f")
 }
+
+// TestSystemResetLostRecords: containers whose records a crash lost (the
+// record alone, or the whole directory) still go: reset finds their
+// monitors by what they were started with, and removes their cgroups.
+func TestSystemResetLostRecords(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	noRecord := e.lcRunDetached("busybox", "sleep", "100")
+	noDir := e.lcRunDetached("busybox", "sleep", "100")
+	if err := os.Remove(filepath.Join(e.root, "containers", noRecord, "state.json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(e.root, "containers", noDir)); err != nil {
+		t.Fatal(err)
+	}
+	if len(lcMonitorPids(noDir)) != 1 {
+		t.Fatalf("monitor of %s: %v, want it running", noDir, lcMonitorPids(noDir))
+	}
+	e.ok("system", "reset", "-f")
+	objs := sysObjects{ids: []string{noRecord, noDir}}
+	if left := objs.left(e.root); len(left) > 0 {
+		t.Errorf("after system reset: %v", left)
+	}
+}

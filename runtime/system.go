@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hutchrt/hutch/dns/resolver"
+	"github.com/hutchrt/hutch/runtime/cgroups"
 )
 
 // `system prune` and `system reset`: the two ways to give back what a root
@@ -107,10 +108,15 @@ func (s *Store) Reset() (ResetReport, error) {
 		}
 		r.Containers = append(r.Containers, c.ID)
 	}
-	// What no record names any more: a monitor whose record is gone, the
-	// resolver (which exits with its last container, but need not be idle
-	// yet), a `finish` half-way.
-	errs = append(errs, s.killRootProcesses())
+	// What no record names any more: a monitor whose record is gone (its
+	// container dies with it; its cgroup goes here), the resolver (which
+	// exits with its last container, but need not be idle yet), a `finish`
+	// half-way.
+	orphans, err := s.killRootProcesses()
+	errs = append(errs, err)
+	for _, id := range orphans {
+		errs = append(errs, deleteCgroup(cgroups.Load(id)))
+	}
 	nets, err := s.Networks()
 	if err == nil {
 		r.Networks, err = nets.Reset()
@@ -135,8 +141,9 @@ func (s *Store) Reset() (ResetReport, error) {
 
 // killRootProcesses kills every hutch process that works for this root
 // (monitors, shims, finishes, the resolver), found by the argv they are
-// started with, and waits until they are gone.
-func (s *Store) killRootProcesses() error {
+// started with, and waits until they are gone. It returns the ids of the
+// containers whose monitors it killed.
+func (s *Store) killRootProcesses() (ids []string, err error) {
 	roots := map[string]bool{s.Root: true}
 	if abs, err := filepath.Abs(s.Root); err == nil {
 		roots[abs] = true
@@ -171,8 +178,11 @@ func (s *Store) killRootProcesses() error {
 			continue
 		}
 		errs = append(errs, killAndWait(pid))
+		if argv[1] != resolver.ServeCommand && len(argv) > 3 && isID(argv[3]) {
+			ids = append(ids, argv[3])
+		}
 	}
-	return errors.Join(errs...)
+	return ids, errors.Join(errs...)
 }
 
 // killAndWait sends SIGKILL to pid through a pidfd (so a reused pid is
