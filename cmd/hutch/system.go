@@ -69,8 +69,8 @@ func resetWarning(root string) string {
 Are you sure you want to continue?`, root)
 }
 
-// confirm prints msg and " [y/N] " and reads one line: only y or yes
-// (any case) is yes. No answer (end of input, as from a script with no
+// confirm prints msg and " [y/N] " and reads one line: only y or Y is
+// yes, as in Docker. No answer (end of input, as from a script with no
 // stdin) is no, as in Docker and Podman.
 func confirm(in io.Reader, out io.Writer, msg string) bool {
 	fmt.Fprint(out, msg+" [y/N] ")
@@ -79,11 +79,7 @@ func confirm(in io.Reader, out io.Writer, msg string) bool {
 		fmt.Fprintln(out) // end the prompt's line
 		return false
 	}
-	switch strings.ToLower(strings.TrimSpace(line)) {
-	case "y", "yes":
-		return true
-	}
-	return false
+	return strings.EqualFold(strings.TrimSpace(line), "y")
 }
 
 // pruneOutput is Docker's `system prune` report: each non-empty section,
