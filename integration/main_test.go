@@ -221,7 +221,8 @@ func (e *env) cleanup() {
 
 // networkLeftovers prunes the env's networks, checks that their bridges, the
 // containers' veths and the ports they published are gone, then removes
-// the default bridge and the nftables table, which hutch keeps by design.
+// the default bridge and the nftables table, which hutch keeps by design,
+// with `system reset`, and checks that they are gone.
 func (e *env) networkLeftovers(ids []string) []string {
 	var out []string
 	nets, _ := filepath.Glob(filepath.Join(e.root, "networks", "*", "network.json"))
@@ -237,11 +238,12 @@ func (e *env) networkLeftovers(ids []string) []string {
 	if r := e.run("network", "prune", "-f"); r.code != 0 {
 		out = append(out, "network prune: "+r.String())
 	}
+	var defaultBridge string
 	for _, p := range nets {
 		var n struct{ Name, Bridge string }
 		if b, err := os.ReadFile(p); err == nil && json.Unmarshal(b, &n) == nil {
 			if n.Name == "bridge" {
-				defer exec.Command("ip", "link", "del", n.Bridge).Run()
+				defaultBridge = n.Bridge
 				continue
 			}
 			if linkExists(n.Bridge) {
@@ -266,7 +268,15 @@ func (e *env) networkLeftovers(ids []string) []string {
 		if b, _ := exec.Command("nft", "list", "table", "ip", table).Output(); bytes.Contains(b, []byte("elements")) {
 			out = append(out, "published ports left in table "+table+":\n"+string(b))
 		}
-		exec.Command("nft", "delete", "table", "ip", table).Run()
+	}
+	if r := e.run("system", "reset", "-f"); r.code != 0 {
+		out = append(out, "system reset: "+r.String())
+	}
+	if defaultBridge != "" && linkExists(defaultBridge) {
+		out = append(out, "default bridge "+defaultBridge+" after system reset")
+	}
+	if table != "" && exec.Command("nft", "list", "table", "ip", table).Run() == nil {
+		out = append(out, "table "+table+" after system reset")
 	}
 	return out
 }

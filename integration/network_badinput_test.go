@@ -70,6 +70,7 @@ func TestNetworkBadInput(t *testing.T) {
 	taken := netFreePort(t)
 	c1 := e.lcRunDetached("--name", "c1", "--network", "badnet", "-p", fmt.Sprintf("%d:80", taken), "busybox", "sleep", "100")
 	c1IP := e.netIP(c1)
+	e.ok("run", "--rm", "busybox", "true") // the default network is made on first use, not by inspect
 	bridgeSubnet := netip.MustParsePrefix(e.netInspect("bridge").Subnet)
 	bridgeIP := bridgeSubnet.Addr().Next().Next().Next().String() // .3: a free address there
 

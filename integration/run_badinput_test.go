@@ -31,7 +31,7 @@ func TestRunBadInput(t *testing.T) {
 		{"relative workdir", []string{"-w", "rel/dir", "busybox", "true"}, []string{"rel/dir", "absolute"}},
 		{"bad memory unit", []string{"-m", "12q", "busybox", "true"}, []string{"12q", "memory"}},
 		{"memory too small", []string{"-m", "1k", "busybox", "true"}, []string{"1k", "memory"}},
-		{"cpus zero", []string{"--cpus", "0", "busybox", "true"}, []string{"cpus", `"0"`}},
+		{"cpus negative", []string{"--cpus", "-1", "busybox", "true"}, []string{"cpus", `"-1"`}}, // 0 is no limit, as in Docker
 		{"cpus too many", []string{"--cpus", "99", "busybox", "true"}, []string{"cpus", "99"}},
 		{"cpus not a number", []string{"--cpus", "abc", "busybox", "true"}, []string{"cpus", "abc"}},
 		{"unknown network", []string{"--network", "nosuchnet", "busybox", "true"}, []string{"nosuchnet"}},

@@ -102,6 +102,10 @@ type errSilent struct{ err error }
 func (e errSilent) Error() string { return "" }
 func (e errSilent) Unwrap() error { return e.err }
 
+// MaxNameLen is the longest network name. Docker sets none; hutch keeps
+// names to what fits one line of an error message and a file name.
+const MaxNameLen = 128
+
 var validName = sync.OnceValue(func() *regexp.Regexp { // compiled on first use, not at every start
 	return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 })
@@ -117,6 +121,8 @@ type CreateOptions struct {
 // anything exists; a failure later leaves nothing behind.
 func (s *Store) Create(name string, o CreateOptions) (*Network, error) {
 	switch {
+	case len(name) > MaxNameLen:
+		return nil, invalidf("network name %s: at most %d characters are allowed", shorten(name), MaxNameLen)
 	case name == DefaultName || name == "host" || name == "none":
 		return nil, invalidf("network name %s is reserved", name)
 	case !validName().MatchString(name) || strings.HasPrefix(name, "container:"):
@@ -204,7 +210,7 @@ func (s *Store) create(name string, subnet netip.Prefix, gateway netip.Addr, int
 		Internal: internal, Created: time.Now().UTC()}
 	n.Bridge = "hutch-" + n.ID[:9]
 	if name == DefaultName {
-		n.Bridge = s.defaultBridge
+		n.ID, n.Bridge = s.defaultID(), s.defaultBridge // as ListAll showed it before
 	}
 	dir := s.netDir(n.ID)
 	if err := os.MkdirAll(filepath.Join(dir, "leases"), 0o711); err != nil {
@@ -281,7 +287,7 @@ func (s *Store) Get(ref string) (*Network, error) {
 				return nil, invalidf("network id prefix %s is ambiguous", ref)
 			}
 		}
-		return nil, fmt.Errorf("network %s not found%w", ref, errSilent{ErrNotFound})
+		return nil, fmt.Errorf("network %s not found%w", shorten(ref), errSilent{ErrNotFound})
 	}
 	n, err := s.create(DefaultName, netip.Prefix{}, netip.Addr{}, false)
 	if errors.Is(err, errExists) { // a parallel hutch made it

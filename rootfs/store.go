@@ -54,7 +54,11 @@ func NewStore(dir string) *Store {
 // component.
 func ValidName(name string) error {
 	if len(name) > 128 || !nameChars(name) {
-		return fmt.Errorf("invalid image name %q: must match [a-zA-Z0-9][a-zA-Z0-9_.-]* (at most 128 characters)", name)
+		shown := fmt.Sprintf("%q", name)
+		if len(name) > 64 { // keep an overlong name out of the error line
+			shown = fmt.Sprintf("%q... (%d characters)", name[:64], len(name))
+		}
+		return fmt.Errorf("invalid image name %s: must match [a-zA-Z0-9][a-zA-Z0-9_.-]* (at most 128 characters)", shown)
 	}
 	return nil
 }

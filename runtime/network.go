@@ -83,7 +83,7 @@ func (s *Store) planNetwork(o *RunOptions, id, hostname string) (p *netPlan, err
 		}
 		n, err := nets.Get(p.mode)
 		if errors.Is(err, network.ErrNotFound) {
-			return nil, invalidf("network %s not found", p.mode)
+			return nil, invalidf("network %s not found", shorten(p.mode))
 		} else if err != nil {
 			return nil, err
 		}
@@ -151,7 +151,7 @@ func parseAddHosts(specs []string) ([]string, error) {
 		}
 		addr, err := netip.ParseAddr(strings.Trim(ip, "[]"))
 		if !ok || name == "" || err != nil || !validHostname(name) {
-			return nil, invalidf("--add-host %q: want NAME:IP", spec)
+			return nil, invalidf("--add-host %q: want NAME:IP", shorten(spec))
 		}
 		out = append(out, addr.String()+"\t"+name)
 	}

@@ -48,16 +48,14 @@ func (s *Store) CreateNetwork(name string, o network.CreateOptions) (*network.Ne
 	return n, asInvalid(err)
 }
 
-// ListNetworks returns every network; the default one exists from then on.
+// ListNetworks returns every network, the default one also before it is
+// made (then without a subnet). Listing makes nothing.
 func (s *Store) ListNetworks() ([]*network.Network, error) {
 	nets, err := s.Networks()
 	if err != nil {
 		return nil, err
 	}
-	if _, err := nets.Get(network.DefaultName); err != nil {
-		return nil, err
-	}
-	return nets.List()
+	return nets.ListAll()
 }
 
 // InspectNetwork describes a network and the containers on it.
@@ -66,15 +64,18 @@ func (s *Store) InspectNetwork(ref string) (*NetworkDetails, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, err := nets.Get(ref)
+	n, err := nets.Find(ref) // inspecting makes nothing, not even the default network
 	if err != nil {
 		return nil, asInvalid(err)
 	}
 	d := &NetworkDetails{
-		Name: n.Name, ID: n.ID, Created: n.Created, Driver: n.Driver, Subnet: n.Subnet.String(),
-		Gateway: n.Gateway.String(), Internal: n.Internal, Bridge: n.Bridge, NftTable: nets.Table.Name,
-		Containers: map[string]NetworkContainer{},
+		Name: n.Name, ID: n.ID, Created: n.Created, Driver: n.Driver, Internal: n.Internal,
+		Bridge: n.Bridge, NftTable: nets.Table.Name, Containers: map[string]NetworkContainer{},
 	}
+	if !n.Made() {
+		return d, nil // no subnet chosen yet, nobody attached
+	}
+	d.Subnet, d.Gateway = n.Subnet.String(), n.Gateway.String()
 	ids, err := nets.Users(n)
 	if err != nil {
 		return nil, err
@@ -101,9 +102,12 @@ func (s *Store) RemoveNetwork(ref string) (*network.Network, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, err := nets.Get(ref)
+	n, err := nets.Find(ref)
 	if err != nil {
 		return nil, asInvalid(err)
+	}
+	if !n.UserDefined() {
+		return n, invalidf("%s is a pre-defined network and cannot be removed", n.Name)
 	}
 	if err := s.dropStaleLeases(nets, n); err != nil {
 		return n, err
@@ -234,7 +238,7 @@ func (s *Store) Disconnect(ref, netRef string) error {
 	if err != nil {
 		return err
 	}
-	n, err := nets.Get(netRef)
+	n, err := nets.Find(netRef)
 	if err != nil {
 		return asInvalid(err)
 	}

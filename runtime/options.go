@@ -61,6 +61,9 @@ func invalidf(format string, args ...any) error {
 
 // ValidateName checks a container name against Docker's rule.
 func ValidateName(name string) error {
+	if len(name) > MaxNameLen {
+		return invalidf("container name %q: at most %d characters are allowed", shorten(name), MaxNameLen)
+	}
 	if !validName().MatchString(name) {
 		return invalidf("container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
 	}
@@ -81,7 +84,7 @@ func (o *RunOptions) validate() error {
 		return invalidf("working directory %q is not an absolute path", o.Workdir)
 	}
 	if o.Hostname != "" && !validHostname(o.Hostname) {
-		return invalidf("hostname %q is not a valid host name", o.Hostname)
+		return invalidf("hostname %q is not a valid host name (at most 64 characters)", shorten(o.Hostname))
 	}
 	if _, err := o.noNewPrivileges(); err != nil {
 		return err

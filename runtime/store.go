@@ -348,8 +348,8 @@ func (s *Store) List() ([]*Container, error) {
 
 // Get finds a container by full id, name, or unique id prefix.
 func (s *Store) Get(ref string) (*Container, error) {
-	if ref == "" || strings.ContainsAny(ref, "/\x00") {
-		return nil, fmt.Errorf("%w: %q", ErrNotFound, ref)
+	if ref == "" || strings.ContainsAny(ref, "/\x00") || len(ref) > max(MaxNameLen, 64) {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, shorten(ref)) // no name or id is that long
 	}
 	if id := s.nameOwner(ref); id != "" { // the common case: a name, one file away
 		if c, err := s.read(id); err == nil && c.Name == ref {

@@ -69,7 +69,11 @@ func networkCommand() *cli.Command {
 							fmt.Fprintln(tw, n.ShortID())
 							continue
 						}
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", n.ShortID(), n.Name, n.Driver, n.Subnet, n.Gateway, n.Internal)
+						subnet, gateway := "-", "-" // the default network before its first use
+						if n.Made() {
+							subnet, gateway = n.Subnet.String(), n.Gateway.String()
+						}
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", n.ShortID(), n.Name, n.Driver, subnet, gateway, n.Internal)
 					}
 					return tw.Flush()
 				},

@@ -21,9 +21,9 @@ const minMemory = 6 << 20
 const cpuPeriod = 100000
 
 // Resources turns the --memory, --cpus and --pids-limit flags into OCI
-// resource limits. An empty string or a pidsLimit <= 0 means no limit (as in
-// Docker, where -1 and 0 both mean unlimited). It never returns a nil
-// LinuxResources on success.
+// resource limits. An empty string, a zero (--memory 0, --cpus 0) or a
+// pidsLimit <= 0 means no limit, as in Docker (where -1 and 0 both mean an
+// unlimited --pids-limit). It never returns a nil LinuxResources on success.
 func Resources(memory, cpus string, pidsLimit int64) (*specs.LinuxResources, error) {
 	return resources(memory, cpus, pidsLimit, runtime.NumCPU())
 }
@@ -36,15 +36,19 @@ func resources(memory, cpus string, pidsLimit int64, ncpu int) (*specs.LinuxReso
 		if err != nil {
 			return nil, fmt.Errorf("invalid --memory %q: %w", memory, err)
 		}
-		r.Memory = &specs.LinuxMemory{Limit: &n}
+		if n > 0 {
+			r.Memory = &specs.LinuxMemory{Limit: &n}
+		}
 	}
 	if cpus != "" {
 		quota, err := parseCPUs(cpus, ncpu)
 		if err != nil {
 			return nil, fmt.Errorf("invalid --cpus %q: %w", cpus, err)
 		}
-		period := uint64(cpuPeriod)
-		r.CPU = &specs.LinuxCPU{Quota: &quota, Period: &period}
+		if quota > 0 {
+			period := uint64(cpuPeriod)
+			r.CPU = &specs.LinuxCPU{Quota: &quota, Period: &period}
+		}
 	}
 	if pidsLimit > 0 {
 		r.Pids = &specs.LinuxPids{Limit: &pidsLimit}
@@ -79,6 +83,9 @@ func parseMemory(s string) (int64, error) {
 		return 0, errors.New("size too large")
 	}
 	n := int64(f)
+	if n == 0 {
+		return 0, nil // Docker's "no limit"
+	}
 	if n < minMemory {
 		return 0, errors.New("minimum memory limit allowed is 6MB")
 	}
@@ -90,6 +97,9 @@ func parseCPUs(s string, ncpu int) (int64, error) {
 	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 	if err != nil || math.IsNaN(f) {
 		return 0, errors.New("want a number of CPUs such as 1.5")
+	}
+	if f == 0 {
+		return 0, nil // Docker's "no limit"
 	}
 	quota := math.Round(f * cpuPeriod)
 	// 1000µs (0.01 CPU) is the smallest quota the kernel accepts.

@@ -26,6 +26,8 @@ func TestResources(t *testing.T) {
 		{memory: "1048576000", wantMem: 1048576000},
 		{memory: "6291456b", wantMem: 6 * mib},
 		{memory: "6m", wantMem: 6 * mib},
+		{memory: "0"}, // Docker's "no limit"
+		{memory: "0m"},
 		{memory: "100k", wantErr: `invalid --memory "100k": minimum memory limit allowed is 6MB`},
 		{memory: "1048576", wantErr: `invalid --memory "1048576": minimum memory limit allowed is 6MB`},
 		{memory: "12q", wantErr: `invalid --memory "12q": `},
@@ -36,7 +38,9 @@ func TestResources(t *testing.T) {
 		{cpus: "0.01", wantQuota: 1000},
 		{cpus: "4", wantQuota: 400000},
 		{cpus: "4.01", wantErr: `invalid --cpus "4.01": range of CPUs is from 0.01 to 4.00, as there are only 4 CPUs available`},
-		{cpus: "0", wantErr: "range of CPUs"},
+		{cpus: "0"}, // Docker's "no limit"
+		{cpus: "0.0"},
+		{cpus: "0.004", wantErr: "range of CPUs"}, // rounds to a quota of 400µs: too small, not zero
 		{cpus: "0.001", wantErr: "range of CPUs"},
 		{cpus: "-1", wantErr: "range of CPUs"},
 		{cpus: "NaN", wantErr: `invalid --cpus "NaN": `},
@@ -44,6 +48,7 @@ func TestResources(t *testing.T) {
 		{cpus: "abc", wantErr: `invalid --cpus "abc": `},
 		{pids: 100, wantPids: 100},
 		{pids: -1},
+		{pids: 0},
 		{memory: "64m", cpus: "0.5", pids: 10, wantMem: 64 * mib, wantQuota: 50000, wantPids: 10},
 	}
 	for _, tt := range tests {
