@@ -28,7 +28,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"runtime"
-	"sort"
 	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -104,29 +103,31 @@ func Compile(profile *specs.LinuxSeccomp) (*Filter, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &assembler{labels: map[int]int{}}
-	a.emit(bpf.LoadAbsolute{Off: offArch, Size: 4})
-	a.emit(bpf.JumpIf{Cond: bpf.JumpEqual, Val: auditArchX86_64, SkipTrue: 1})
-	a.emit(bpf.RetConstant{Val: retKillProcess})
-	a.emit(bpf.LoadAbsolute{Off: offNr, Size: 4})
-	a.emit(bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: x32SyscallBit, SkipFalse: 1})
-	a.emit(bpf.RetConstant{Val: retKillProcess})
+	a := &assembler{}
+	a.load(offArch)
+	a.jumpIf(jeq, auditArchX86_64, 1, 0)
+	a.ret(retKillProcess)
+	a.load(offNr)
+	a.jumpIf(jset, x32SyscallBit, 0, 1)
+	a.ret(retKillProcess)
 	// The dispatch: a call whose only rule has no conditions returns at
 	// once; any other jumps to its block (JA reaches any distance).
+	blocks := make([]int, len(calls))
 	for i, c := range calls {
-		a.emit(bpf.JumpIf{Cond: bpf.JumpEqual, Val: c.nr, SkipFalse: 1})
+		a.jumpIf(jeq, c.nr, 0, 1)
 		if r, ok := c.single(); ok {
-			a.emit(bpf.RetConstant{Val: r})
+			a.ret(r)
 		} else {
-			a.jump(i)
+			blocks[i] = a.newLabel()
+			a.jump(blocks[i])
 		}
 	}
-	a.emit(bpf.RetConstant{Val: def})
+	a.ret(def)
 	for i, c := range calls {
 		if _, ok := c.single(); ok {
 			continue
 		}
-		a.label(i)
+		a.place(blocks[i])
 		for _, r := range c.rules {
 			next := a.newLabel()
 			for _, cond := range r.conds {
@@ -134,11 +135,11 @@ func Compile(profile *specs.LinuxSeccomp) (*Filter, error) {
 					return nil, fmt.Errorf("seccomp: %s: %w", c.name, err)
 				}
 			}
-			a.emit(bpf.RetConstant{Val: r.ret})
-			a.label(next)
+			a.ret(r.ret)
+			a.place(next)
 		}
 		if !c.unconditional {
-			a.emit(bpf.RetConstant{Val: def})
+			a.ret(def)
 		}
 	}
 	if f.Program, err = a.assemble(); err != nil {
@@ -214,6 +215,7 @@ type call struct {
 	nr            uint32
 	rules         []rule // conditional ones first
 	unconditional bool   // the last rule has no conditions
+	uncondRet     uint32 // its action
 }
 
 // single is the action of a call whose one rule has no conditions.
@@ -242,9 +244,7 @@ var syscallNumber = func() func(string) (uint32, bool) {
 
 // group collects the rules of each call, sorted by number.
 func group(syscalls []specs.LinuxSyscall) ([]*call, error) {
-	byNr := map[uint32]*call{}
-	var calls []*call
-	uncond := map[uint32]uint32{}
+	byNr := make([]call, len(x86_64Syscalls)) // indexed by number: no map to grow, no sort
 	for _, s := range syscalls {
 		ret, err := action(s.Action, s.ErrnoRet)
 		if err != nil {
@@ -255,35 +255,41 @@ func group(syscalls []specs.LinuxSyscall) ([]*call, error) {
 				return nil, fmt.Errorf("seccomp: %v: argument %d: a call has 6", s.Names, a.Index)
 			}
 		}
+		var split [][]specs.LinuxSeccompArg
+		if len(s.Args) > 0 {
+			split = splitConditions(s.Args)
+		}
 		for _, name := range s.Names {
 			nr, ok := syscallNumber(name)
 			if !ok {
 				continue
 			}
-			c := byNr[nr]
-			if c == nil {
-				c = &call{name: name, nr: nr}
-				byNr[nr] = c
-				calls = append(calls, c)
+			c := &byNr[nr]
+			if c.name == "" {
+				c.name, c.nr = name, nr
 			}
 			if len(s.Args) == 0 {
-				if _, seen := uncond[nr]; !seen {
-					uncond[nr] = ret // the first unconditional rule wins
+				if !c.unconditional { // the first unconditional rule wins
+					c.unconditional, c.uncondRet = true, ret
 				}
 				continue
 			}
-			for _, conds := range splitConditions(s.Args) {
+			for _, conds := range split {
 				c.rules = append(c.rules, rule{ret: ret, conds: conds})
 			}
 		}
 	}
-	for _, c := range calls {
-		if ret, ok := uncond[c.nr]; ok {
-			c.rules = append(c.rules, rule{ret: ret})
-			c.unconditional = true
+	calls := make([]*call, 0, len(byNr))
+	for i := range byNr {
+		c := &byNr[i]
+		if c.name == "" {
+			continue
 		}
+		if c.unconditional {
+			c.rules = append(c.rules, rule{ret: c.uncondRet})
+		}
+		calls = append(calls, c)
 	}
-	sort.Slice(calls, func(i, j int) bool { return calls[i].nr < calls[j].nr })
 	return calls, nil
 }
 
@@ -306,129 +312,145 @@ func splitConditions(args []specs.LinuxSeccompArg) [][]specs.LinuxSeccompArg {
 
 // assembler places instructions and resolves jumps to labels.
 type assembler struct {
-	ins    []bpf.Instruction
+	ins    []bpf.RawInstruction
 	fixups []fixup
-	labels map[int]int // label -> instruction index
-	nlabel int         // labels made by newLabel count down from -1
+	labels []int // label -> instruction index, -1 until placed
 }
 
-// fixup is a jump at ins[at] whose targets are labels (noLabel: the next
-// instruction); ja is an unconditional jump to jt.
+// fixup is a jump at ins[at] to labels (noLabel: the next instruction);
+// ja is an unconditional jump to jt.
 type fixup struct {
 	at     int
 	ja     bool
 	jt, jf int
 }
 
-const noLabel = 1 << 30
+const noLabel = -1
 
-func (a *assembler) emit(in bpf.Instruction) { a.ins = append(a.ins, in) }
-func (a *assembler) label(l int)             { a.labels[l] = len(a.ins) }
-func (a *assembler) newLabel() int           { a.nlabel--; return a.nlabel }
+// Opcodes of classic BPF (linux/filter.h).
+const (
+	jeq  = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
+	jgt  = unix.BPF_JMP | unix.BPF_JGT | unix.BPF_K
+	jge  = unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K
+	jset = unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K
+)
 
-// jump is an unconditional jump to the block of call i (labels >= 0).
-func (a *assembler) jump(l int) {
-	a.fixups = append(a.fixups, fixup{at: len(a.ins), ja: true, jt: l})
-	a.emit(bpf.Jump{})
+func (a *assembler) load(off uint32) {
+	a.ins = append(a.ins, bpf.RawInstruction{Op: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: off})
 }
 
-// jumpIf jumps to label t when the condition holds, f when not; a target
-// of nil falls through.
-func (a *assembler) jumpIf(cond bpf.JumpTest, val uint32, t, f *int) {
-	fx := fixup{at: len(a.ins), jt: noLabel, jf: noLabel}
-	if t != nil {
-		fx.jt = *t
-	}
-	if f != nil {
-		fx.jf = *f
-	}
-	a.fixups = append(a.fixups, fx)
-	a.emit(bpf.JumpIf{Cond: cond, Val: val})
+func (a *assembler) and(mask uint32) {
+	a.ins = append(a.ins, bpf.RawInstruction{Op: unix.BPF_ALU | unix.BPF_AND | unix.BPF_K, K: mask})
+}
+
+func (a *assembler) ret(val uint32) {
+	a.ins = append(a.ins, bpf.RawInstruction{Op: unix.BPF_RET | unix.BPF_K, K: val})
+}
+
+// jumpIf is a conditional jump by fixed offsets.
+func (a *assembler) jumpIf(op uint16, val uint32, jt, jf uint8) {
+	a.ins = append(a.ins, bpf.RawInstruction{Op: op, K: val, Jt: jt, Jf: jf})
+}
+
+func (a *assembler) newLabel() int {
+	a.labels = append(a.labels, -1)
+	return len(a.labels) - 1
+}
+
+func (a *assembler) place(l int) { a.labels[l] = len(a.ins) }
+
+// jump goes to label l, however far.
+func (a *assembler) jump(l int) {
+	a.fixups = append(a.fixups, fixup{at: len(a.ins), ja: true, jt: l})
+	a.ins = append(a.ins, bpf.RawInstruction{Op: unix.BPF_JMP | unix.BPF_JA})
+}
+
+// branch is a conditional jump to labels t and f (noLabel: the next instruction).
+func (a *assembler) branch(op uint16, val uint32, t, f int) {
+	a.fixups = append(a.fixups, fixup{at: len(a.ins), jt: t, jf: f})
+	a.ins = append(a.ins, bpf.RawInstruction{Op: op, K: val})
 }
 
 func (a *assembler) assemble() ([]bpf.RawInstruction, error) {
-	for _, fx := range a.fixups {
-		skip := func(l int) (int, error) {
-			if l == noLabel {
-				return 0, nil
-			}
-			to, ok := a.labels[l]
-			if !ok {
-				return 0, fmt.Errorf("internal: jump to an unplaced label %d", l)
-			}
-			return to - fx.at - 1, nil
+	skip := func(at, l int) (int, error) {
+		if l == noLabel {
+			return 0, nil
 		}
-		t, err := skip(fx.jt)
+		if a.labels[l] < 0 {
+			return 0, fmt.Errorf("internal: jump to an unplaced label %d", l)
+		}
+		return a.labels[l] - at - 1, nil
+	}
+	for _, fx := range a.fixups {
+		t, err := skip(fx.at, fx.jt)
 		if err != nil {
 			return nil, err
 		}
 		if fx.ja {
-			a.ins[fx.at] = bpf.Jump{Skip: uint32(t)}
+			a.ins[fx.at].K = uint32(t)
 			continue
 		}
-		f, err := skip(fx.jf)
+		f, err := skip(fx.at, fx.jf)
 		if err != nil {
 			return nil, err
 		}
 		if t < 0 || t > 255 || f < 0 || f > 255 {
 			return nil, fmt.Errorf("a rule too long for a conditional jump (%d, %d)", t, f)
 		}
-		in := a.ins[fx.at].(bpf.JumpIf)
-		in.SkipTrue, in.SkipFalse = uint8(t), uint8(f)
-		a.ins[fx.at] = in
+		a.ins[fx.at].Jt, a.ins[fx.at].Jf = uint8(t), uint8(f)
 	}
-	return bpf.Assemble(a.ins)
+	return a.ins, nil
 }
 
 // condition checks one argument condition, going to fail when it does not
 // hold and on to the next instruction when it does. An argument is 64 bits,
 // loaded as two words: the low at offArgs+8*i, the high above it.
 func (a *assembler) condition(c specs.LinuxSeccompArg, fail int) error {
-	lo := bpf.LoadAbsolute{Off: offArgs + 8*uint32(c.Index), Size: 4}
-	hi := bpf.LoadAbsolute{Off: lo.Off + 4, Size: 4}
+	lo := offArgs + 8*uint32(c.Index)
+	hi := lo + 4
 	vlo, vhi := uint32(c.Value), uint32(c.Value>>32)
 	ok := a.newLabel()
 	switch c.Op {
 	case specs.OpEqualTo:
-		a.emit(hi)
-		a.jumpIf(bpf.JumpEqual, vhi, nil, &fail)
-		a.emit(lo)
-		a.jumpIf(bpf.JumpEqual, vlo, nil, &fail)
+		a.load(hi)
+		a.branch(jeq, vhi, noLabel, fail)
+		a.load(lo)
+		a.branch(jeq, vlo, noLabel, fail)
 	case specs.OpNotEqual:
-		a.emit(hi)
-		a.jumpIf(bpf.JumpEqual, vhi, nil, &ok)
-		a.emit(lo)
-		a.jumpIf(bpf.JumpEqual, vlo, &fail, nil)
+		a.load(hi)
+		a.branch(jeq, vhi, noLabel, ok)
+		a.load(lo)
+		a.branch(jeq, vlo, fail, noLabel)
 	case specs.OpMaskedEqual: // (arg & Value) == ValueTwo
-		a.emit(hi)
-		a.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: vhi})
-		a.jumpIf(bpf.JumpEqual, uint32(c.ValueTwo>>32), nil, &fail)
-		a.emit(lo)
-		a.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: vlo})
-		a.jumpIf(bpf.JumpEqual, uint32(c.ValueTwo), nil, &fail)
+		a.load(hi)
+		a.and(vhi)
+		a.branch(jeq, uint32(c.ValueTwo>>32), noLabel, fail)
+		a.load(lo)
+		a.and(vlo)
+		a.branch(jeq, uint32(c.ValueTwo), noLabel, fail)
 	case specs.OpGreaterThan, specs.OpGreaterEqual: // unsigned, as libseccomp
-		a.emit(hi)
-		a.jumpIf(bpf.JumpGreaterThan, vhi, &ok, nil)
-		a.jumpIf(bpf.JumpEqual, vhi, nil, &fail)
-		a.emit(lo)
-		test := bpf.JumpGreaterThan
+		a.load(hi)
+		a.branch(jgt, vhi, ok, noLabel)
+		a.branch(jeq, vhi, noLabel, fail)
+		a.load(lo)
+		op := uint16(jgt)
 		if c.Op == specs.OpGreaterEqual {
-			test = bpf.JumpGreaterOrEqual
+			op = jge
 		}
-		a.jumpIf(test, vlo, nil, &fail)
+		a.branch(op, vlo, noLabel, fail)
 	case specs.OpLessThan, specs.OpLessEqual: // the negations of >= and >
-		a.emit(hi)
-		a.jumpIf(bpf.JumpGreaterThan, vhi, &fail, nil)
-		a.jumpIf(bpf.JumpEqual, vhi, nil, &ok)
-		a.emit(lo)
-		test := bpf.JumpGreaterOrEqual
+		a.load(hi)
+		a.branch(jgt, vhi, fail, noLabel)
+		a.branch(jeq, vhi, noLabel, ok)
+		a.load(lo)
+		op := uint16(jge)
 		if c.Op == specs.OpLessEqual {
-			test = bpf.JumpGreaterThan
+			op = jgt
 		}
-		a.jumpIf(test, vlo, &fail, nil)
+		a.branch(op, vlo, fail, noLabel)
 	default:
 		return fmt.Errorf("operator %q is not supported", c.Op)
 	}
-	a.label(ok)
+	a.place(ok)
 	return nil
 }
