@@ -2,7 +2,8 @@
 // (specs.LinuxSeccomp, as runc reads it from config.json) to a classic BPF
 // program for seccomp(SECCOMP_SET_MODE_FILTER), in Go: hutch is a static
 // binary, so libseccomp is not an option, and the pure-Go compilers at hand
-// lack the masked-equal comparison that Docker's clone rule needs.
+// lack the masked-equal comparison that Docker's clone rule needs. The
+// instructions are x/net/bpf's RawInstruction, and its VM runs them in tests.
 //
 // The program, for x86_64 only:
 //
@@ -10,6 +11,12 @@
 //	nr & 0x40000000 (the x32 ABI)      kill the process
 //	nr == N, for each listed call      its rules, in the profile's order
 //	anything else                      the profile's default action
+//
+// The call is found by a binary search over runs of numbers that end alike
+// (Docker's profile: about 330 instructions, 15 to reach any call). The
+// kernel runs the filter for every call number when it is installed, to
+// cache the calls it allows whatever their arguments: a linear list of 1150
+// instructions made that install cost the init twice as much.
 //
 // Docker's profile also allows i386 and x32 calls by name; hutch has only
 // the x86_64 table, and refuses the other ABIs outright rather than guess
@@ -110,19 +117,11 @@ func Compile(profile *specs.LinuxSeccomp) (*Filter, error) {
 	a.load(offNr)
 	a.jumpIf(jset, x32SyscallBit, 0, 1)
 	a.ret(retKillProcess)
-	// The dispatch: a call whose only rule has no conditions returns at
-	// once; any other jumps to its block (JA reaches any distance).
 	blocks := make([]int, len(calls))
-	for i, c := range calls {
-		a.jumpIf(jeq, c.nr, 0, 1)
-		if r, ok := c.single(); ok {
-			a.ret(r)
-		} else {
-			blocks[i] = a.newLabel()
-			a.jump(blocks[i])
-		}
+	for i := range blocks {
+		blocks[i] = a.newLabel()
 	}
-	a.ret(def)
+	a.dispatch(segments(calls, blocks, def))
 	for i, c := range calls {
 		if _, ok := c.single(); ok {
 			continue
@@ -149,6 +148,84 @@ func Compile(profile *specs.LinuxSeccomp) (*Filter, error) {
 		return nil, fmt.Errorf("seccomp: the profile needs %d BPF instructions, more than the kernel's %d", len(f.Program), maxInstructions)
 	}
 	return f, nil
+}
+
+// A segment is a range of call numbers, up to the next segment's first,
+// that ends alike: in one action, or in the block of one call's rules.
+type segment struct {
+	first uint32
+	ret   uint32
+	block int // the block's label, or -1: return ret
+}
+
+// segments cuts the call numbers into runs that end alike: Docker's
+// profile allows long runs of calls outright, and most of the rest is the
+// default, so a few hundred calls make about a hundred segments.
+func segments(calls []*call, blocks []int, def uint32) []segment {
+	var segs []segment
+	add := func(nr, ret uint32, block int) {
+		if n := len(segs); n > 0 && block < 0 && segs[n-1].block < 0 && segs[n-1].ret == ret {
+			return // the run goes on
+		}
+		segs = append(segs, segment{first: nr, ret: ret, block: block})
+	}
+	nr := uint32(0)
+	for i, c := range calls {
+		if c.nr > nr {
+			add(nr, def, -1) // a gap: numbers the profile does not name
+		}
+		if r, ok := c.single(); ok {
+			add(c.nr, r, -1)
+		} else {
+			add(c.nr, 0, blocks[i])
+		}
+		nr = c.nr + 1
+	}
+	add(nr, def, -1) // and every number above
+	return segs
+}
+
+// dispatch finds the segment of the call number in A by a binary search:
+// about 15 instructions to any call, for the calls the kernel cannot cache
+// and for the cache itself, which the kernel builds when the filter is
+// installed by running it for every call number.
+func (a *assembler) dispatch(segs []segment) {
+	if len(segs) == 1 {
+		if s := segs[0]; s.block >= 0 {
+			a.jump(s.block)
+		} else {
+			a.ret(s.ret)
+		}
+		return
+	}
+	mid := len(segs) / 2
+	if left := treeSize(segs[:mid]); left <= 255 {
+		a.jumpIf(jge, segs[mid].first, uint8(left), 0)
+	} else { // beyond a conditional jump's reach
+		upper := a.newLabel()
+		a.jumpIf(jge, segs[mid].first, 0, 1)
+		a.jump(upper)
+		a.dispatch(segs[:mid])
+		a.place(upper)
+		a.dispatch(segs[mid:])
+		return
+	}
+	a.dispatch(segs[:mid])
+	a.dispatch(segs[mid:])
+}
+
+// treeSize is how many instructions dispatch emits for segs.
+func treeSize(segs []segment) int {
+	if len(segs) == 1 {
+		return 1
+	}
+	mid := len(segs) / 2
+	left := treeSize(segs[:mid])
+	n := 1 + left + treeSize(segs[mid:])
+	if left > 255 {
+		n++
+	}
+	return n
 }
 
 // Load installs f on the calling thread: the process it execs keeps it.
