@@ -37,6 +37,8 @@ type Container struct {
 	Privileged bool     `json:"privileged,omitempty"`
 	CapAdd     []string `json:"capAdd,omitempty"`
 	CapDrop    []string `json:"capDrop,omitempty"`
+	// --security-opt as inspect shows it (a seccomp file by its content, as in Docker).
+	SecurityOpt []string `json:"securityOpt,omitempty"`
 
 	// Networking: addresses from create to rm; Ports only while running.
 	Endpoints []*network.Endpoint `json:"endpoints,omitempty"`

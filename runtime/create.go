@@ -39,7 +39,10 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
-	nnp, _ := o.noNewPrivileges()
+	security, err := o.securityOpts()
+	if err != nil {
+		return nil, err
+	}
 	imageName := rootfs.Normalize(o.Image)
 	images := s.Images()
 	if _, err := images.Get(imageName); err != nil {
@@ -82,10 +85,13 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 		ID: id, Dir: dir, LowerDir: lower, Args: args, Env: env,
 		Cwd: o.Workdir, Hostname: hostname,
 		UID: u.UID, GID: u.GID, AdditionalGids: u.AdditionalGids, Home: u.Home,
-		Tty: o.Tty, Caps: caps.Sets(capList, u.UID), NoNewPrivileges: nnp,
+		Tty: o.Tty, Caps: caps.Sets(capList, u.UID), NoNewPrivileges: security.noNewPrivileges,
 		ReadOnly: o.ReadOnly, Privileged: o.Privileged, Init: o.Init, Volatile: o.AutoRemove,
 		Network: network, Resources: res, HostNofileHard: hostNofileHard(),
 	})
+	if spec.Linux.Seccomp, err = seccompProfile(security, o.Privileged, spec); err != nil {
+		return nil, err
+	}
 	config, err := encodeSpec(spec)
 	if err != nil {
 		return nil, err
@@ -99,7 +105,7 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 	c := &Container{
 		ID: id, Name: name, Image: imageName, Command: args, Created: now(),
 		AutoRemove: o.AutoRemove, Init: o.Init, Network: network, Privileged: o.Privileged,
-		CapAdd: o.CapAdd, CapDrop: o.CapDrop, Tty: o.Tty, OpenStdin: o.Interactive,
+		CapAdd: o.CapAdd, CapDrop: o.CapDrop, SecurityOpt: security.shown, Tty: o.Tty, OpenStdin: o.Interactive,
 		Endpoints: net.endpoints, Publish: net.publish, DNS: o.DNS, Host: hostname,
 		Status: StatusCreated, spec: spec,
 	}

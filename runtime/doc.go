@@ -14,8 +14,8 @@
 //	             filesystems and pivots into them, joins its v1 cgroups and
 //	             unshares its cgroup namespace, while the monitor wires the
 //	             network (veths, published ports, the DNS registration); on
-//	             "run" it drops to the container's user and capabilities and
-//	             execs the command. A successful exec closes the sync socket
+//	             "run" it installs the seccomp filter, drops to the container's
+//	             user and capabilities and execs the command. A successful exec closes the sync socket
 //	             (CLOEXEC): EOF is "started"; anything else is an error message.
 //	    monitor ─(first container of a root on a user-defined network)─▶ "_dns-serve"
 //	        one resolver per root (dns/resolver), exits with the last container it serves

@@ -18,7 +18,8 @@ import (
 	"github.com/hutchrt/hutch/runtime/cgroups"
 	_ "github.com/hutchrt/hutch/runtime/containerinit" // the container's init, before Go starts
 	_ "github.com/hutchrt/hutch/runtime/nsenter"       // joins the container before Go starts
-	_ "github.com/hutchrt/hutch/runtime/shim"          // the idle half of a detached monitor
+	"github.com/hutchrt/hutch/runtime/seccomp"
+	_ "github.com/hutchrt/hutch/runtime/shim" // the idle half of a detached monitor
 	"github.com/hutchrt/hutch/runtime/user"
 )
 
@@ -44,6 +45,8 @@ type execConfig struct {
 	User            string   `json:"user"` // resolved inside, against the container's /etc/passwd
 	Caps            []string `json:"caps"`
 	NoNewPrivileges bool     `json:"noNewPrivileges"`
+	Seccomp         []byte   `json:"seccomp,omitempty"` // the container's filter, compiled (struct sock_filter[])
+	SeccompFlags    uint     `json:"seccompFlags,omitempty"`
 	Tty             bool     `json:"tty"` // fd 4 is a socket for the pty master
 }
 
@@ -90,6 +93,14 @@ func (s *Store) Exec(ref string, o ExecOptions, stdin *os.File, stdout, stderr *
 	}
 	if spec.Process.Capabilities != nil {
 		cfg.Caps = spec.Process.Capabilities.Bounding
+	}
+	// Compiled here, outside: the process inside only loads it.
+	filter, err := compileSeccomp(spec)
+	if err != nil {
+		return 125, err
+	}
+	if filter != nil {
+		cfg.Seccomp, cfg.SeccompFlags = filter.Bytes(), filter.Flags
 	}
 	cg, err := cgroups.Load(c.ID)
 	if err != nil || cg == nil {
@@ -231,9 +242,23 @@ func execInit() (int, error) {
 	if u.Home != "" && !hasEnv(env, "HOME") {
 		env = append(env, "HOME="+u.Home)
 	}
+	var filter *seccomp.Filter
+	if len(cfg.Seccomp) > 0 {
+		if filter, err = seccomp.FromBytes(cfg.Seccomp, cfg.SeccompFlags); err != nil {
+			return 125, err
+		}
+	}
 	if cfg.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return 125, fmt.Errorf("set no_new_privs: %w", err)
+		}
+	}
+	// As in the container's init: before the capabilities go without
+	// no_new_privs, else just before the exec. The filter binds this
+	// thread (ExecInit locked it), the one that execs.
+	if filter != nil && !cfg.NoNewPrivileges {
+		if err := filter.Load(); err != nil {
+			return 125, err
 		}
 	}
 	if err := caps.Apply(caps.Sets(cfg.Caps, u.UID), u.UID, u.GID, u.AdditionalGids); err != nil {
@@ -253,6 +278,11 @@ func execInit() (int, error) {
 	}
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return 125, fmt.Errorf("close_range: %w", err)
+	}
+	if filter != nil && cfg.NoNewPrivileges {
+		if err := filter.Load(); err != nil {
+			return 125, err
+		}
 	}
 	err = unix.Exec(path, cfg.Args, env)
 	return execCode(err), fmt.Errorf("exec %s: %w", cfg.Args[0], err)

@@ -43,6 +43,8 @@ import (
 //	pty                       open a pty, send the master to the monitor, make
 //	                          the slave stdio, controlling terminal and /dev/console
 //	hostname NAME, rlimit RESOURCE SOFT HARD, nnp (no_new_privs)
+//	seccomp FLAGS PROGRAM     install a seccomp filter: PROGRAM is struct
+//	                          sock_filter[] in hex, FLAGS seccomp(2)'s flags
 //	identity UID GID GROUPS LASTCAP BOUNDING EFFECTIVE PERMITTED INHERITABLE AMBIENT
 //	                          become the user (GROUPS comma-separated) with
 //	                          exactly these capabilities
@@ -168,13 +170,27 @@ func buildInitPlan(spec *specs.Spec, dir string, fds planFds, host hostFacts) (*
 		}
 		p.op("rlimit", itoa(res), strconv.FormatUint(l.Soft, 10), strconv.FormatUint(l.Hard, 10))
 	}
+	filter, err := compileSeccomp(spec)
+	if err != nil {
+		return nil, err
+	}
 	if proc.NoNewPrivileges {
 		p.op("nnp")
+	}
+	// Without no_new_privs a filter takes CAP_SYS_ADMIN to install, which
+	// the identity may drop: then it goes in first, as runc does, and the
+	// profile must allow what the identity does (Docker's does). With
+	// no_new_privs, as late as can be, just before the exec.
+	if filter != nil && !proc.NoNewPrivileges {
+		planSeccomp(p, filter)
 	}
 	if err := planIdentity(p, proc, host.lastCap); err != nil {
 		return nil, err
 	}
 	p.op("chdir", proc.Cwd)
+	if filter != nil && proc.NoNewPrivileges {
+		planSeccomp(p, filter)
+	}
 	reap := "0"
 	if spec.Annotations[annotInit] == "true" {
 		reap = "1"

@@ -21,7 +21,7 @@ func planOps(t *testing.T, p *initPlan) [][]string {
 		"netns": 1, "lo": 0, "private": 0, "mount": 5, "root": 1, "mountin": 7, "mknod": 4,
 		"symlink": 2, "mask": 1, "readonly": 1, "mkdir": 1, "pivot": 1, "tasks": 1,
 		"cgroupns": 0, "wait": 1, "pty": 0, "hostname": 1, "rlimit": 3, "nnp": 0,
-		"identity": 9, "chdir": 1,
+		"identity": 9, "chdir": 1, "seccomp": 2,
 	}
 	b := p.Bytes()
 	if len(b) == 0 || b[len(b)-1] != 0 {
@@ -214,5 +214,46 @@ func TestInitPlanRefuses(t *testing.T) {
 	}
 	if ops := planOps(t, p); !slices.ContainsFunc(ops, func(op []string) bool { return slices.Equal(op, []string{"mkdir", "/a/b"}) }) {
 		t.Errorf("mkdir of -w /a//b/ not cleaned: %q", ops)
+	}
+}
+
+// The filter goes in before the identity drops CAP_SYS_ADMIN when there is
+// no no_new_privs to allow it otherwise; with no_new_privs, last of all.
+func TestInitPlanSeccomp(t *testing.T) {
+	for _, nnp := range []bool{false, true} {
+		spec := newSpec(specInput{Dir: "/c/abc", Args: []string{"sh"}, Network: "none",
+			Caps: caps.Sets([]string{"CAP_CHOWN"}, 0), NoNewPrivileges: nnp})
+		var err error
+		if spec.Linux.Seccomp, err = seccompProfile(securityOpts{}, false, spec); err != nil {
+			t.Fatal(err)
+		}
+		p, err := buildInitPlan(spec, "/c/abc", planFds{netns: -1}, testFacts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ops := planOps(t, p)
+		at, identity, exec := opIndex(ops, "seccomp"), opIndex(ops, "identity"), opIndex(ops, "exec")
+		switch {
+		case at < 0:
+			t.Errorf("nnp %v: no seccomp op", nnp)
+		case !nnp && at > identity:
+			t.Errorf("without nnp the filter is installed at %d, after the identity (%d)", at, identity)
+		case nnp && at != exec-1:
+			t.Errorf("with nnp the filter is installed at %d, not just before the exec (%d)", at, exec)
+		}
+		if at >= 0 && (ops[at][1] != "0" || len(ops[at][2])%16 != 0 || len(ops[at][2]) < 16*100) {
+			t.Errorf("seccomp op %.40q...: want flags 0 and a program of Docker's size", ops[at])
+		}
+	}
+	// Unconfined and privileged: no filter.
+	spec := newSpec(specInput{Dir: "/c/abc", Args: []string{"sh"}, Network: "none", Caps: caps.Sets(nil, 0)})
+	for _, c := range []struct {
+		so         securityOpts
+		privileged bool
+	}{{securityOpts{seccomp: "unconfined"}, false}, {securityOpts{}, true}} {
+		p, err := seccompProfile(c.so, c.privileged, spec)
+		if err != nil || p != nil {
+			t.Errorf("%+v privileged %v: profile %v, %v; want none", c.so, c.privileged, p != nil, err)
+		}
 	}
 }

@@ -167,7 +167,8 @@ func details(c *Container, spec *specs.Spec, dir string) *Details {
 		NetworkSettings: networkSettings(c),
 	}
 	d.HostConfig.CapAdd, d.HostConfig.CapDrop = c.CapAdd, c.CapDrop
-	if p.NoNewPrivileges {
+	d.HostConfig.SecurityOpt = c.SecurityOpt
+	if p.NoNewPrivileges && len(c.SecurityOpt) == 0 { // a record from before SecurityOpt was kept
 		d.HostConfig.SecurityOpt = []string{"no-new-privileges"}
 	}
 	if r := spec.Linux.Resources; r != nil {

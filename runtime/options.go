@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -86,7 +88,7 @@ func (o *RunOptions) validate() error {
 	if o.Hostname != "" && !validHostname(o.Hostname) {
 		return invalidf("hostname %q is not a valid host name (at most 64 characters)", shorten(o.Hostname))
 	}
-	if _, err := o.noNewPrivileges(); err != nil {
+	if _, err := o.securityOpts(); err != nil {
 		return err
 	}
 	return nil
@@ -109,27 +111,57 @@ func validHostname(h string) bool {
 	return true
 }
 
-// noNewPrivileges reads --security-opt; only no-new-privileges is known.
-func (o *RunOptions) noNewPrivileges() (bool, error) {
-	nnp := false
+// securityOpts is what --security-opt asks for.
+type securityOpts struct {
+	noNewPrivileges bool
+	seccomp         string   // "": Docker's default profile; "unconfined"; else a profile in Docker's JSON format
+	shown           []string // for inspect: a profile file is shown by its content, as Docker's CLI sends it
+}
+
+// securityOpts reads --security-opt: no-new-privileges[:true|false] and
+// seccomp=unconfined|builtin|FILE (Docker's profile format).
+func (o *RunOptions) securityOpts() (securityOpts, error) {
+	var so securityOpts
 	for _, opt := range o.SecurityOpts {
 		key, val, hasVal := strings.Cut(opt, ":")
 		if !hasVal {
 			key, val, hasVal = strings.Cut(opt, "=")
 		}
-		if key != "no-new-privileges" {
-			return false, invalidf("--security-opt %q: only no-new-privileges is supported", opt)
-		}
+		shown := opt
 		switch {
-		case !hasVal || val == "true":
-			nnp = true
-		case val == "false":
-			nnp = false
+		case key == "no-new-privileges" && (!hasVal || val == "true"):
+			so.noNewPrivileges = true
+		case key == "no-new-privileges" && val == "false":
+			so.noNewPrivileges = false
+		case key == "no-new-privileges":
+			return so, invalidf("--security-opt %q: value must be true or false", opt)
+		case key == "seccomp" && (val == "unconfined" || val == "builtin"):
+			so.seccomp = strings.TrimPrefix(val, "builtin")
+		case key == "seccomp" && val != "":
+			profile, err := readSeccompProfile(val)
+			if err != nil {
+				return so, err
+			}
+			so.seccomp, shown = profile, "seccomp="+profile
 		default:
-			return false, invalidf("--security-opt %q: value must be true or false", opt)
+			return so, invalidf("--security-opt %q: only no-new-privileges and seccomp are supported", opt)
 		}
+		so.shown = append(so.shown, shown)
 	}
-	return nnp, nil
+	return so, nil
+}
+
+// readSeccompProfile is a profile file's JSON, compacted as Docker's CLI does.
+func readSeccompProfile(name string) (string, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return "", invalidf("--security-opt seccomp: %v", err)
+	}
+	var out bytes.Buffer
+	if err := json.Compact(&out, b); err != nil {
+		return "", invalidf("--security-opt seccomp=%s: not JSON: %v", name, err)
+	}
+	return out.String(), nil
 }
 
 // environment merges --env-file and -e (later wins, like Docker), resolving

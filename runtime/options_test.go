@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/hutchrt/hutch/runtime/caps"
 )
 
 func TestValidate(t *testing.T) {
@@ -26,7 +28,11 @@ func TestValidate(t *testing.T) {
 		{"nnp", RunOptions{Image: "busybox", SecurityOpts: []string{"no-new-privileges"}}, true},
 		{"nnp false", RunOptions{Image: "busybox", SecurityOpts: []string{"no-new-privileges:false"}}, true},
 		{"nnp bad value", RunOptions{Image: "busybox", SecurityOpts: []string{"no-new-privileges:maybe"}}, false},
-		{"unknown security opt", RunOptions{Image: "busybox", SecurityOpts: []string{"seccomp=unconfined"}}, false},
+		{"unknown security opt", RunOptions{Image: "busybox", SecurityOpts: []string{"apparmor=unconfined"}}, false},
+		{"seccomp unconfined", RunOptions{Image: "busybox", SecurityOpts: []string{"seccomp=unconfined"}}, true},
+		{"seccomp builtin", RunOptions{Image: "busybox", SecurityOpts: []string{"seccomp:builtin"}}, true},
+		{"seccomp profile missing", RunOptions{Image: "busybox", SecurityOpts: []string{"seccomp=/nonexistent.json"}}, false},
+		{"seccomp empty", RunOptions{Image: "busybox", SecurityOpts: []string{"seccomp="}}, false},
 		{"pids -1 is unlimited", RunOptions{Image: "busybox", PidsLimit: -1}, true},
 	}
 	for _, tt := range tests {
@@ -39,6 +45,34 @@ func TestValidate(t *testing.T) {
 				t.Errorf("validate() error %v is not ErrInvalid", err)
 			}
 		})
+	}
+}
+
+func TestSecurityOpts(t *testing.T) {
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "good.json"), filepath.Join(dir, "bad.json")
+	os.WriteFile(good, []byte("{\n  \"defaultAction\": \"SCMP_ACT_ALLOW\"\n}\n"), 0o644)
+	os.WriteFile(bad, []byte("{\"defaultAction\": "), 0o644)
+	o := RunOptions{SecurityOpts: []string{"no-new-privileges", "seccomp=" + good}}
+	so, err := o.securityOpts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As Docker's CLI sends it: the file's content, compacted.
+	want := []string{"no-new-privileges", `seccomp={"defaultAction":"SCMP_ACT_ALLOW"}`}
+	if !so.noNewPrivileges || so.seccomp != `{"defaultAction":"SCMP_ACT_ALLOW"}` || !reflect.DeepEqual(so.shown, want) {
+		t.Errorf("securityOpts() = %+v, want nnp and shown %q", so, want)
+	}
+	if _, err := (&RunOptions{SecurityOpts: []string{"seccomp=" + bad}}).securityOpts(); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a profile that is not JSON: %v, want ErrInvalid", err)
+	}
+	// JSON, but not a profile hutch can compile: refused at create, as invalid.
+	spec := newSpec(specInput{Dir: "/c/abc", Args: []string{"sh"}, Network: "none", Caps: caps.Sets(nil, 0)})
+	for _, profile := range []string{`{"defaultAction":"SCMP_ACT_SOMETIMES"}`, `{"defaultAction":1}`,
+		`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_ERRNO","args":[{"index":9,"op":"SCMP_CMP_EQ"}]}]}`} {
+		if _, err := seccompProfile(securityOpts{seccomp: profile}, false, spec); !errors.Is(err, ErrInvalid) {
+			t.Errorf("profile %s: %v, want ErrInvalid", profile, err)
+		}
 	}
 }
 

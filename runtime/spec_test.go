@@ -93,6 +93,8 @@ func TestRecordsTakeTheFastEncoder(t *testing.T) {
 			UID: 1000, GID: 1000, AdditionalGids: []uint32{10}, Caps: caps.Sets([]string{"CAP_CHOWN"}, 1000),
 			Network: "none", Resources: res, Init: true, Volatile: true, Tty: true, HostNofileHard: 1024}),
 		"privileged spec": newSpec(specInput{Dir: "/c/abc", Args: []string{"sh"}, Network: "host", Privileged: true}),
+		"spec with Docker's seccomp profile": withSeccomp(t, newSpec(specInput{Dir: "/c/abc", Args: []string{"sh"},
+			Caps: caps.Sets([]string{"CAP_CHOWN"}, 0), Network: "none"})),
 		"record": &Container{ID: "abc", Name: "web", Created: now(), StartedAt: now(), Status: StatusRunning,
 			Endpoints: []*network.Endpoint{{NetworkID: "n", IP: netip.MustParseAddr("10.0.0.2"), Gateway: netip.MustParseAddr("10.0.0.1"), Aliases: []string{"w"}}},
 			Publish:   []portspec.Mapping{{HostPort: 80, ContainerPort: 8080, Proto: "tcp"}},
@@ -107,4 +109,13 @@ func TestRecordsTakeTheFastEncoder(t *testing.T) {
 			t.Errorf("%s: jsonwalk wrote\n%s\n(%v), encoding/json\n%s", name, got, err, want)
 		}
 	}
+}
+
+func withSeccomp(t *testing.T, spec *specs.Spec) *specs.Spec {
+	t.Helper()
+	var err error
+	if spec.Linux.Seccomp, err = seccompProfile(securityOpts{}, false, spec); err != nil {
+		t.Fatal(err)
+	}
+	return spec
 }

@@ -34,7 +34,7 @@ func runCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "cap-add", Usage: "add a Linux capability"},
 			&cli.StringSliceFlag{Name: "cap-drop", Usage: "drop a Linux capability"},
 			&cli.BoolFlag{Name: "privileged", Usage: "every capability the host allows, no masked paths"},
-			&cli.StringSliceFlag{Name: "security-opt", Usage: "no-new-privileges[:true|false]"},
+			&cli.StringSliceFlag{Name: "security-opt", Usage: "no-new-privileges[:true|false], seccomp=unconfined|FILE.json"},
 			&cli.BoolFlag{Name: "read-only", Usage: "mount the root filesystem read-only"},
 			&cli.BoolFlag{Name: "init", Usage: "run a reaper as pid 1"},
 			&cli.StringFlag{Name: "memory", Aliases: []string{"m"}, Usage: "memory limit (e.g. 256m)"},

@@ -11,7 +11,9 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
+#include <linux/filter.h>
 #include <linux/openat2.h>
+#include <linux/seccomp.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
@@ -437,6 +439,40 @@ static void op_identity(void) {
 		_exit(137);
 }
 
+static int hex_digit(char c) {
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+// op_seccomp installs the filter the plan carries (built and checked in
+// Go, runtime/seccomp). From here on every call the init makes is filtered.
+static void op_seccomp(void) {
+	unsigned long flags = (unsigned long)next_unsigned(10);
+	char *hex = next();
+	size_t n = strlen(hex);
+	if (n == 0 || n % (2 * sizeof(struct sock_filter)) != 0 || n / 2 / sizeof(struct sock_filter) > BPF_MAXINSNS)
+		fail(125, "init: bad seccomp program in plan");
+	unsigned char *prog = malloc(n / 2);
+	if (!prog)
+		fail(125, "init: no memory for the seccomp program");
+	for (size_t i = 0; i < n / 2; i++) {
+		int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			fail(125, "init: bad seccomp program in plan");
+		prog[i] = (unsigned char)(hi << 4 | lo);
+	}
+	struct sock_fprog fprog = {
+		.len = (unsigned short)(n / 2 / sizeof(struct sock_filter)),
+		.filter = (struct sock_filter *)prog,
+	};
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fprog) < 0)
+		fail(125, "install seccomp filter: %s", strerror(errno));
+	free(prog);
+}
+
 // look_path finds name as Go's exec.LookPath does, in the PATH of env:
 // 127 when there is no such command, 126 when it cannot be run.
 static char *look_path(const char *name, char **env) {
@@ -612,6 +648,8 @@ static void run_plan(void) {
 		} else if (!strcmp(op, "nnp")) {
 			if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 				fail(125, "set no_new_privs: %s", strerror(errno));
+		} else if (!strcmp(op, "seccomp")) {
+			op_seccomp();
 		} else if (!strcmp(op, "identity")) {
 			op_identity();
 		} else if (!strcmp(op, "chdir")) {

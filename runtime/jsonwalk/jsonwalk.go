@@ -172,8 +172,25 @@ func (w *walker) value(v reflect.Value, depth int) error {
 
 // str writes s quoted as encoding/json does (HTML characters escaped too).
 func (w *walker) str(s string) {
-	b, _ := json.Marshal(s) // a string cannot fail, and its encoder is cheap
+	if plainString(s) { // most are: names, paths (a seccomp profile has 400)
+		w.buf.WriteByte('"')
+		w.buf.WriteString(s)
+		w.buf.WriteByte('"')
+		return
+	}
+	b, _ := json.Marshal(s) // a string cannot fail
 	w.buf.Write(b)
+}
+
+// plainString reports whether encoding/json writes s as it is, in quotes:
+// printable ASCII with nothing it escapes (HTML's <, > and & included).
+func plainString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 func (w *walker) newline(depth int) {

@@ -222,3 +222,9 @@ func TestEncodeCorners(t *testing.T) {
 		t.Error("a cyclic value encoded")
 	}
 }
+
+// Strings written as they are and strings encoding/json escapes.
+func TestEncodeStrings(t *testing.T) {
+	same(t, "strings", []string{"", "plain /path_name-1.2:x=y", "quote\"", "back\\slash", "<html>&", "tab\t",
+		"nl\n", "\x00", "del\x7f", "é", "\u2028", "bad utf-8 \xff", "{}[],:"})
+}
