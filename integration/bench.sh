@@ -12,14 +12,8 @@ root=$(mktemp -d /tmp/hutch-bench.XXXXXX)
 bundle=$(mktemp -d /tmp/hutch-bench-oci.XXXXXX)
 h() { "$HUTCH" --root "$root" "$@"; }
 cleanup() {
-	h rm -f $(h ps -aq) >/dev/null 2>&1 || true
 	[ -n "${iperf_pid:-}" ] && kill "$iperf_pid" 2>/dev/null || true
-	h network prune -f >/dev/null 2>&1 || true
-	if [ -d "$root/networks" ] && ls "$root"/networks/*/network.json >/dev/null 2>&1; then
-		read -r br table < <(h network inspect bridge | awk -F'"' '/"Bridge"/ {b=$4} /"NftTable"/ {t=$4} END {print b, t}')
-		ip link del "$br" 2>/dev/null
-		nft delete table ip "$table" 2>/dev/null
-	fi
+	h system reset -f >/dev/null 2>&1 || true
 	ip netns del hbench-floor 2>/dev/null || true
 	ip link del hbench-br 2>/dev/null || true
 	nft delete table ip hbench-floor 2>/dev/null || true
@@ -127,10 +121,14 @@ echo "hutch / floor: $(ratio "$net_ms" "$netfloor_ms")x (target: at most 3x)"
 for i in $(seq 199); do h run -d --network benchnet busybox sleep 1000 >/dev/null; done
 net200_ms=$(median_ms "$HUTCH" --root "$root" run --rm --network benchnet busybox true)
 none200_ms=$(median_ms "$HUTCH" --root "$root" run --rm --network none busybox true)
+# The kernel's own growth: the same floor as at the top, now with 199 running.
+floor200_ms=$(median_ms unshare --fork --pid --mount --uts --ipc --net --mount-proc chroot "$rootfs" /bin/true)
 printf '%-58s %8s ms\n' "the same with 199 containers on benchnet" "$net200_ms"
 echo "200th / 1st: $(ratio "$net200_ms" "$net_ms")x (target: about 1x)"
 printf '%-58s %8s ms\n' "control: --network none, same 199 running" "$none200_ms"
 echo "(the network's own share: $(awk -v a="$net200_ms" -v b="$none200_ms" -v c="$net_ms" -v d="$hutch_ms" 'BEGIN {printf "%.2f ms with 199, %.2f ms alone", a-b, c-d}'))"
+printf '%-58s %8s ms\n' "floor (unshare ... chroot), same 199 running" "$floor200_ms"
+echo "with 199 / with none: hutch $(ratio "$none200_ms" "$hutch_ms")x, floor $(ratio "$floor200_ms" "$floor_ms")x"
 h rm -f $(h ps -aq) >/dev/null
 
 echo "== embedded DNS: dnsperf for 10 s from inside a container against 127.0.0.11"
