@@ -48,7 +48,7 @@ func runCommand() *cli.Command {
 			}
 			s, err := openStore(ctx)
 			if err != nil {
-				return err
+				return runFailed(err)
 			}
 			o := runOptionsFrom(ctx)
 			code, c, err := s.Run(o, os.Stdin, os.Stdout, os.Stderr)
