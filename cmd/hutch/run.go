@@ -55,6 +55,9 @@ func runCommand() *cli.Command {
 			if err == nil && o.Detach {
 				fmt.Println(c.ID)
 			}
+			if err != nil && code == 0 {
+				code = exitRunFailed
+			}
 			if code != 0 || err != nil {
 				return &exitError{code: code, err: err}
 			}
