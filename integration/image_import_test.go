@@ -80,13 +80,13 @@ func TestImageImport(t *testing.T) {
 		t.Errorf("under images/: %v", left)
 	}
 
-	// Bad input: one line, exit 125, nothing made.
-	e.fails(125, "fromdir", "image", "import", "fromdir", dir)
-	e.fails(125, "no/such", "image", "import", "other", filepath.Join(tmp, "no/such"))
-	e.fails(125, "bad/name", "image", "import", "bad/name", dir)
+	// Bad input: one line, exit 1, nothing made.
+	e.fails(1, "fromdir", "image", "import", "fromdir", dir)
+	e.fails(1, "no/such", "image", "import", "other", filepath.Join(tmp, "no/such"))
+	e.fails(1, "bad/name", "image", "import", "bad/name", dir)
 	empty := filepath.Join(tmp, "empty.tar")
 	imgTar(t, empty, nil)
-	e.fails(125, "empty", "image", "import", "emptyimg", empty)
+	e.fails(1, "empty", "image", "import", "emptyimg", empty)
 	e.fails(125, "nosuchimage", "run", "--rm", "nosuchimage", "true")
 	if left := imgLeftovers(e.root, "fromdir", "fromtar", "fromtgz"); len(left) != 0 {
 		t.Errorf("under images/ after failed imports: %v", left)
@@ -141,7 +141,7 @@ func TestImageImportMalicious(t *testing.T) {
 			// A valid rootfs first, so the bad entry comes after real work was done.
 			imgTar(t, path, append(slices.Clone(base), tc.entries...))
 			img := "bad-" + tc.name
-			r := e.fails(125, tc.want, "image", "import", img, path)
+			r := e.fails(1, tc.want, "image", "import", img, path)
 			if r.stdout != "" {
 				t.Errorf("%s%s: stdout %q", tc.name, ext, r.stdout)
 			}

@@ -184,17 +184,19 @@ func TestLifecycleExecOptions(t *testing.T) {
 
 	e.fails(127, "nosuchcmd", "exec", "ex", "nosuchcmd")
 	e.fails(126, "/etc/passwd", "exec", "ex", "/etc/passwd")
-	e.fails(125, "nosuchuser", "exec", "-u", "nosuchuser", "ex", "true")
-	e.fails(125, "relative", "exec", "-w", "relative", "ex", "true")
+	// A command that cannot start in the container is 126, as Docker's
+	// daemon gives it; hutch's own refusal is 1, as Docker's exec.
+	e.fails(126, "nosuchuser", "exec", "-u", "nosuchuser", "ex", "true")
+	e.fails(1, "relative", "exec", "-w", "relative", "ex", "true")
 
 	e.ok("kill", "ex")
 	e.lcWaitExited("ex", 5*time.Second)
-	e.fails(125, "ex", "exec", "ex", "true")
+	e.fails(1, "ex", "exec", "ex", "true")
 	// Never-started containers too.
 	if r := e.run("run", "--name", "cr", "busybox", "/nonexistent"); r.code != 127 {
 		t.Fatalf("run /nonexistent: %s", r)
 	}
-	e.fails(125, "cr", "exec", "cr", "true")
+	e.fails(1, "cr", "exec", "cr", "true")
 }
 
 // TestLifecycleExecTTY: exec -it through a real pseudo-terminal.

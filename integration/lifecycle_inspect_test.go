@@ -108,10 +108,10 @@ func TestLifecycleInspect(t *testing.T) {
 		t.Errorf("live after stop: %+v", d.State)
 	}
 
-	// Unknown among known: the known ones are printed, exit 125.
+	// Unknown among known: the known ones are printed, exit 1.
 	r := e.run("inspect", "dead", "nosuch")
 	var some []lcInspected
-	if r.code != 125 || json.Unmarshal([]byte(r.stdout), &some) != nil || len(some) != 1 || some[0].Name != "/dead" {
-		t.Errorf("inspect dead nosuch: %s, want dead's element and exit 125", r)
+	if r.code != 1 || json.Unmarshal([]byte(r.stdout), &some) != nil || len(some) != 1 || some[0].Name != "/dead" {
+		t.Errorf("inspect dead nosuch: %s, want dead's element and exit 1", r)
 	}
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // TestLifecycleNaming: a container is found by name, full id and unique id
-// prefix; an ambiguous prefix is an error; an unknown container is exit 125
+// prefix; an ambiguous prefix is an error; an unknown container is exit 1
 // and one stderr line for every verb.
 func TestLifecycleNaming(t *testing.T) {
 	t.Parallel()
@@ -45,8 +45,8 @@ func TestLifecycleNaming(t *testing.T) {
 	other := byFirst[amb[0]]
 	for _, verb := range [][]string{{"inspect"}, {"logs"}, {"rm"}, {"stop"}} {
 		r := e.run(append(verb, amb)...)
-		if r.code != 125 || len(lcLines(r.stderr)) != 1 || !strings.Contains(r.stderr, amb) {
-			t.Errorf("%s with the ambiguous prefix %q: %s, want exit 125 and one line naming it", verb[0], amb, r)
+		if r.code != 1 || len(lcLines(r.stderr)) != 1 || !strings.Contains(r.stderr, amb) {
+			t.Errorf("%s with the ambiguous prefix %q: %s, want exit 1 and one line naming it", verb[0], amb, r)
 		}
 	}
 	// Nothing was removed or stopped through the ambiguous prefix.
@@ -66,7 +66,7 @@ func TestLifecycleNaming(t *testing.T) {
 		{"logs", "nosuch"}, {"stop", "nosuch"}, {"kill", "nosuch"}, {"rm", "nosuch"}, {"rm", "-f", "nosuch"},
 		{"inspect", "nosuch"}, {"exec", "nosuch", "true"}, {"start", "nosuch"}, {"wait", "nosuch"},
 	} {
-		r := e.fails(125, "nosuch", verb...)
+		r := e.fails(1, "nosuch", verb...)
 		if !strings.Contains(strings.ToLower(r.stderr), "no such container") {
 			t.Errorf("%s: stderr %q, want Docker's \"No such container\"", strings.Join(verb, " "), r.stderr)
 		}
@@ -77,32 +77,35 @@ func TestLifecycleNaming(t *testing.T) {
 }
 
 // TestLifecycleUsageErrors: a missing argument or a bad flag value is one
-// line on stderr, exit 125, pointing at the right help.
+// line on stderr pointing at the right help; as in Docker, a flag that does
+// not parse exits 125 and a missing argument or a value the command itself
+// refuses exits 1.
 func TestLifecycleUsageErrors(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	for _, tc := range []struct {
 		args []string
+		code int
 		want string
 	}{
-		{[]string{"logs"}, "'hutch logs --help'"},
-		{[]string{"exec", "c"}, "'hutch exec --help'"},
-		{[]string{"stop"}, "'hutch stop --help'"},
-		{[]string{"stop", "-t", "abc", "c"}, "abc"},
-		{[]string{"kill"}, "'hutch kill --help'"},
-		{[]string{"kill", "-s", "NOSUCHSIG", "c"}, "NOSUCHSIG"},
-		{[]string{"start"}, "'hutch start --help'"},
-		{[]string{"wait"}, "'hutch wait --help'"},
-		{[]string{"rm"}, "'hutch rm --help'"},
-		{[]string{"inspect"}, "'hutch inspect --help'"},
-		{[]string{"ps", "--bogus"}, "bogus"},
-		{[]string{"logs", "--tail", "-3", "c"}, "-3"},
-		{[]string{"image", "import", "onlyname"}, "'hutch image import --help'"},
-		{[]string{"image", "rm"}, "'hutch image rm --help'"},
+		{[]string{"logs"}, 1, "'hutch logs --help'"},
+		{[]string{"exec", "c"}, 1, "'hutch exec --help'"},
+		{[]string{"stop"}, 1, "'hutch stop --help'"},
+		{[]string{"stop", "-t", "abc", "c"}, 125, "abc"},
+		{[]string{"kill"}, 1, "'hutch kill --help'"},
+		{[]string{"kill", "-s", "NOSUCHSIG", "c"}, 1, "NOSUCHSIG"},
+		{[]string{"start"}, 1, "'hutch start --help'"},
+		{[]string{"wait"}, 1, "'hutch wait --help'"},
+		{[]string{"rm"}, 1, "'hutch rm --help'"},
+		{[]string{"inspect"}, 1, "'hutch inspect --help'"},
+		{[]string{"ps", "--bogus"}, 125, "bogus"},
+		{[]string{"logs", "--tail", "-3", "c"}, 1, "-3"},
+		{[]string{"image", "import", "onlyname"}, 1, "'hutch image import --help'"},
+		{[]string{"image", "rm"}, 1, "'hutch image rm --help'"},
 	} {
 		r := e.run(tc.args...)
-		if r.code != 125 || len(lcLines(r.stderr)) != 1 || !strings.Contains(r.stderr, tc.want) || r.stdout != "" {
-			t.Errorf("hutch %s: %s, want exit 125 and one stderr line containing %q", strings.Join(tc.args, " "), r, tc.want)
+		if r.code != tc.code || len(lcLines(r.stderr)) != 1 || !strings.Contains(r.stderr, tc.want) || r.stdout != "" {
+			t.Errorf("hutch %s: %s, want exit %d and one stderr line containing %q", strings.Join(tc.args, " "), r, tc.code, tc.want)
 		}
 	}
 }

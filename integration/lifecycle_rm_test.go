@@ -20,7 +20,7 @@ func TestLifecycleRm(t *testing.T) {
 		t.Fatalf("monitor processes of %s: %v, want one", id, mons)
 	}
 
-	e.fails(125, "busy", "rm", "busy")
+	e.fails(1, "busy", "rm", "busy")
 	d := e.lcInspect("busy")
 	if !d.State.Running || d.State.Pid != pid || !lcAlive(pid) || !lcAlive(mons[0]) {
 		t.Errorf("rm without -f touched the running container: %+v", d.State)
@@ -44,7 +44,7 @@ func TestLifecycleRm(t *testing.T) {
 	if out := e.ok("ps", "-aq"); out != "" {
 		t.Errorf("ps -aq after rm -f = %q", out)
 	}
-	e.fails(125, "busy", "inspect", "busy")
+	e.fails(1, "busy", "inspect", "busy")
 	// The name is free again.
 	e.lcRunDetached("--name", "busy", "busybox", "true")
 
@@ -56,10 +56,10 @@ func TestLifecycleRm(t *testing.T) {
 	if out := e.ok("rm", "busy", b[:12]); out != "busy\n"+b[:12] {
 		t.Errorf("rm busy %s prints %q", b[:12], out)
 	}
-	// One of several failing: the others are still removed, exit 125.
+	// One of several failing: the others are still removed, exit 1.
 	r := e.run("rm", "-f", "nosuch", a)
-	if r.code != 125 || r.stdout != a+"\n" {
-		t.Errorf("rm -f nosuch %s: %s, want exit 125 and %s removed", a[:12], r, a[:12])
+	if r.code != 1 || r.stdout != a+"\n" {
+		t.Errorf("rm -f nosuch %s: %s, want exit 1 and %s removed", a[:12], r, a[:12])
 	}
 	if ids := e.ids(); len(ids) != 0 {
 		t.Errorf("containers left after rm: %v", ids)
@@ -67,5 +67,5 @@ func TestLifecycleRm(t *testing.T) {
 	if dirs := lcCgroupDirs(a); len(dirs) != 0 {
 		t.Errorf("cgroups of a left: %v", dirs)
 	}
-	e.fails(125, "needs", "rm")
+	e.fails(1, "needs", "rm")
 }

@@ -106,8 +106,8 @@ func TestLifecycleKill(t *testing.T) {
 	if d.State.ExitCode != 9 || !strings.HasSuffix(e.ok("logs", "k"), "got-term") {
 		t.Errorf("after kill -s TERM: exit %d, logs %q; want 9 and got-term", d.State.ExitCode, e.ok("logs", "k"))
 	}
-	e.fails(125, "k", "kill", "k")
-	e.fails(125, "k", "kill", "-s", "TERM", "k")
+	e.fails(1, "k", "kill", "k")
+	e.fails(1, "k", "kill", "-s", "TERM", "k")
 
 	// Default: SIGKILL, even for a process that ignores everything else.
 	e.lcRunDetached("--name", "k2", "busybox", "sh", "-c", `trap "" TERM INT USR1; while :; do sleep 0.1; done`)
@@ -117,7 +117,7 @@ func TestLifecycleKill(t *testing.T) {
 	if d.State.ExitCode != 137 || lcAlive(pid) {
 		t.Errorf("after kill: exit %d (want 137), pid alive %v", d.State.ExitCode, lcAlive(pid))
 	}
-	e.fails(125, "BOGUS", "kill", "-s", "BOGUS", "k2")
+	e.fails(1, "BOGUS", "kill", "-s", "BOGUS", "k2")
 }
 
 // TestLifecycleStartWait: start runs a stopped container again (same id,

@@ -61,8 +61,9 @@ func (e *env) netSnapshot() string {
 	return b.String()
 }
 
-// TestNetworkBadInput: every bad network request fails with exit 125 and
-// one line naming what was wrong, and leaves nothing behind.
+// TestNetworkBadInput: every bad network request fails with Docker's exit
+// code (125 from run, 1 from network commands) and one line naming what was
+// wrong, and leaves nothing behind.
 func TestNetworkBadInput(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -141,7 +142,11 @@ func TestNetworkBadInput(t *testing.T) {
 			t.Errorf("%s: hutch %v: %v", c.name, c.args, err)
 			continue
 		}
-		netOneLine(t, c.name, r, c.want...)
+		code := 1
+		if c.args[0] == "run" {
+			code = 125
+		}
+		netOneLine(t, c.name, r, code, c.want...)
 		if after := e.netSnapshot(); after != before {
 			t.Errorf("%s: hutch %q changed state:\nbefore:\n%safter:\n%s", c.name, c.args, before, after)
 		}

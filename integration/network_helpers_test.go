@@ -427,13 +427,14 @@ func (o *netOutside) startHTTPD(port int) {
 	})
 }
 
-// netOneLine checks r is a hutch failure: exit 125, nothing on stdout, one
-// stderr line starting "hutch: " that holds every want.
-func netOneLine(t *testing.T, what string, r result, want ...string) {
+// netOneLine checks r is a hutch failure: exit code (125 from run, 1 from
+// the others), nothing on stdout, one stderr line starting "hutch: " that
+// holds every want.
+func netOneLine(t *testing.T, what string, r result, code int, want ...string) {
 	t.Helper()
 	lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
-	if r.code != 125 || strings.TrimSpace(r.stdout) != "" || len(lines) != 1 || !strings.HasPrefix(lines[0], "hutch: ") {
-		t.Errorf("%s: %s; want exit 125, no stdout, one stderr line starting \"hutch: \"", what, r)
+	if r.code != code || strings.TrimSpace(r.stdout) != "" || len(lines) != 1 || !strings.HasPrefix(lines[0], "hutch: ") {
+		t.Errorf("%s: %s; want exit %d, no stdout, one stderr line starting \"hutch: \"", what, r, code)
 		return
 	}
 	for _, w := range want {

@@ -136,7 +136,7 @@ func TestNetworkConnectDisconnect(t *testing.T) {
 		t.Errorf("inspect c1 still lists conn2 after disconnect")
 	}
 	r := e.run("network", "rm", "conn2")
-	netOneLine(t, "network rm conn2 with c2 on it", r, "c2")
+	netOneLine(t, "network rm conn2 with c2 on it", r, 1, "c2")
 	if strings.Contains(r.stderr, "c1") {
 		t.Errorf("network rm conn2 still counts the disconnected c1: %q", r.stderr)
 	}

@@ -14,39 +14,41 @@ import (
 )
 
 // Each bad run exits 125 with one stderr line naming the problem, and
-// leaves nothing behind.
+// leaves nothing behind; a missing image is a usage error, exit 1, as
+// Docker's run (cli.RequiresMinArgs).
 func TestRunBadInput(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name string
 		args []string
 		want []string // every one must be in the stderr line
+		code int
 	}{
-		{"unknown image", []string{"nosuchimage", "true"}, []string{"nosuchimage"}},
-		{"invalid name", []string{"--name", "bad/name", "busybox", "true"}, []string{"bad/name"}},
-		{"invalid name start", []string{"--name", "_x", "busybox", "true"}, []string{"_x"}},
-		{"env without name", []string{"-e", "=x", "busybox", "true"}, []string{"=x"}},
-		{"unknown user", []string{"-u", "nosuchuser", "busybox", "true"}, []string{"nosuchuser"}},
-		{"unknown group", []string{"-u", "user:nosuchgroup", "busybox", "true"}, []string{"nosuchgroup"}},
-		{"relative workdir", []string{"-w", "rel/dir", "busybox", "true"}, []string{"rel/dir", "absolute"}},
-		{"bad memory unit", []string{"-m", "12q", "busybox", "true"}, []string{"12q", "memory"}},
-		{"memory too small", []string{"-m", "1k", "busybox", "true"}, []string{"1k", "memory"}},
-		{"cpus negative", []string{"--cpus", "-1", "busybox", "true"}, []string{"cpus", `"-1"`}}, // 0 is no limit, as in Docker
-		{"cpus too many", []string{"--cpus", "99", "busybox", "true"}, []string{"cpus", "99"}},
-		{"cpus not a number", []string{"--cpus", "abc", "busybox", "true"}, []string{"cpus", "abc"}},
-		{"unknown network", []string{"--network", "nosuchnet", "busybox", "true"}, []string{"nosuchnet"}},
-		{"unknown capability", []string{"--cap-add", "NOSUCHCAP", "busybox", "true"}, []string{"NOSUCHCAP"}},
-		{"missing env file", []string{"--env-file", "/nonexistent/envfile", "busybox", "true"}, []string{"/nonexistent/envfile"}},
-		{"unknown flag", []string{"--nope", "busybox", "true"}, []string{"nope"}},
-		{"no image", nil, []string{"image"}},
-		{"only flags", []string{"-d", "--rm"}, []string{"image"}},
+		{"unknown image", []string{"nosuchimage", "true"}, []string{"nosuchimage"}, 125},
+		{"invalid name", []string{"--name", "bad/name", "busybox", "true"}, []string{"bad/name"}, 125},
+		{"invalid name start", []string{"--name", "_x", "busybox", "true"}, []string{"_x"}, 125},
+		{"env without name", []string{"-e", "=x", "busybox", "true"}, []string{"=x"}, 125},
+		{"unknown user", []string{"-u", "nosuchuser", "busybox", "true"}, []string{"nosuchuser"}, 125},
+		{"unknown group", []string{"-u", "user:nosuchgroup", "busybox", "true"}, []string{"nosuchgroup"}, 125},
+		{"relative workdir", []string{"-w", "rel/dir", "busybox", "true"}, []string{"rel/dir", "absolute"}, 125},
+		{"bad memory unit", []string{"-m", "12q", "busybox", "true"}, []string{"12q", "memory"}, 125},
+		{"memory too small", []string{"-m", "1k", "busybox", "true"}, []string{"1k", "memory"}, 125},
+		{"cpus negative", []string{"--cpus", "-1", "busybox", "true"}, []string{"cpus", `"-1"`}, 125}, // 0 is no limit, as in Docker
+		{"cpus too many", []string{"--cpus", "99", "busybox", "true"}, []string{"cpus", "99"}, 125},
+		{"cpus not a number", []string{"--cpus", "abc", "busybox", "true"}, []string{"cpus", "abc"}, 125},
+		{"unknown network", []string{"--network", "nosuchnet", "busybox", "true"}, []string{"nosuchnet"}, 125},
+		{"unknown capability", []string{"--cap-add", "NOSUCHCAP", "busybox", "true"}, []string{"NOSUCHCAP"}, 125},
+		{"missing env file", []string{"--env-file", "/nonexistent/envfile", "busybox", "true"}, []string{"/nonexistent/envfile"}, 125},
+		{"unknown flag", []string{"--nope", "busybox", "true"}, []string{"nope"}, 125},
+		{"no image", nil, []string{"image"}, 1},
+		{"only flags", []string{"-d", "--rm"}, []string{"image"}, 1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
 			args := append([]string{"run", "--rm"}, c.args...)
-			r := e.fails(125, c.want[0], args...)
+			r := e.fails(c.code, c.want[0], args...)
 			for _, w := range c.want[1:] {
 				if !strings.Contains(r.stderr, w) {
 					t.Errorf("hutch %v: stderr %q, want %q in it", args, r.stderr, w)
@@ -57,7 +59,7 @@ func TestRunBadInput(t *testing.T) {
 			}
 			// The same without --rm, detached: still nothing made.
 			args = append([]string{"run", "-d"}, c.args...)
-			e.fails(125, c.want[0], args...)
+			e.fails(c.code, c.want[0], args...)
 			if ids := e.ids(); len(ids) != 0 {
 				t.Errorf("containers left after bad runs: %v", ids)
 			}

@@ -3,11 +3,15 @@
 package integration
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -102,13 +106,60 @@ var (
 	runSize40x100 = regexp.MustCompile(`(?m)^40 100$`)
 )
 
+// waitCount waits until the terminal has shown sub at least n times.
+func (s *runPty) waitCount(sub string, n int, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if strings.Count(s.output(), sub) >= n {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
+
+// runHasChild tells whether process ppid has a child named comm.
+func runHasChild(ppid int, comm string) bool {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+		if open < 0 || end < open {
+			continue
+		}
+		f := strings.Fields(string(b[end+1:]))
+		if string(b[open+1:end]) == comm && len(f) > 1 && f[1] == strconv.Itoa(ppid) {
+			return true
+		}
+	}
+	return false
+}
+
+// busybox sh's prompt for root. The shell's line editor turns the
+// terminal's echo off before it shows the prompt: a line typed before
+// that is echoed by the terminal and again by the editor, so every line
+// below is typed at a prompt.
+const runPrompt = "/ # "
+
 // run -it gives a usable shell on a pty with the terminal's size, follows
 // resizes, and its exit code is the shell's.
 func TestRunPtyInteractive(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	s := e.runStartPty(40, 100, "run", "--rm", "-it", "busybox", "sh")
-	runWaitFor(t, 10*time.Second, "the container to start", func() bool { return len(e.runPsQ()) == 1 })
+	s := e.runStartPty(40, 100, "run", "--rm", "-it", "--name", "pty", "busybox", "sh")
+	prompts := 0
+	atPrompt := func(what string) {
+		t.Helper()
+		prompts++
+		if !s.waitCount(runPrompt, prompts, 10*time.Second) {
+			t.Fatalf("%s: no prompt %d from the shell; terminal shows %q", what, prompts, s.output())
+		}
+	}
+	atPrompt("start")
 	if _, err := io.WriteString(s.ptmx, "stty size; tty; echo marker-$((6*7))\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -126,28 +177,41 @@ func TestRunPtyInteractive(t *testing.T) {
 	if n := strings.Count(out, "echo marker-"); n != 1 {
 		t.Errorf("typed line shown %d times, want once (raw mode outside, echo inside): %q", n, out)
 	}
+	atPrompt("after marker")
 
 	t.Run("resize", func(t *testing.T) {
 		if err := pty.Setsize(s.ptmx, &pty.Winsize{Rows: 50, Cols: 120}); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(200 * time.Millisecond) // SIGWINCH is asynchronous
-		io.WriteString(s.ptmx, "stty size; echo resized-$((1+1))\n")
-		if !s.waitOutput(regexp.MustCompile(`(?m)^resized-2$`), 10*time.Second) {
-			t.Fatalf("no answer from the shell; terminal shows %q", s.output())
-		}
-		if !regexp.MustCompile(`(?m)^50 120$`).MatchString(s.output()) {
-			t.Errorf("after resizing the terminal to 50x120, stty size inside: terminal shows %q", s.output())
+		// SIGWINCH reaches hutch in its own time: ask until the size inside
+		// follows, or for 10 s.
+		deadline := time.Now().Add(10 * time.Second)
+		for i := 1; ; i++ {
+			fmt.Fprintf(s.ptmx, "stty size; echo resized-$((%d+0))\n", i)
+			size := regexp.MustCompile(fmt.Sprintf(`(?m)^([0-9]+ [0-9]+)\nresized-%d$`, i))
+			if !s.waitOutput(size, 10*time.Second) {
+				t.Fatalf("no answer from the shell; terminal shows %q", s.output())
+			}
+			atPrompt("after resized-" + strconv.Itoa(i))
+			got := size.FindStringSubmatch(s.output())[1]
+			if got == "50 120" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after resizing the terminal to 50x120, stty size inside: %s; terminal shows %q", got, s.output())
+			}
 		}
 	})
 
 	t.Run("ctrl-c", func(t *testing.T) {
 		// ^C is a byte for the container's terminal, which interrupts the
-		// shell's foreground job, not hutch.
+		// shell's foreground job, not hutch. It is typed once sleep runs:
+		// before, the shell's line editor would take it for itself.
 		io.WriteString(s.ptmx, "sleep 30; echo slept\n")
-		time.Sleep(300 * time.Millisecond)
+		shell := e.runPid("pty")
+		runWaitFor(t, 10*time.Second, "sleep to run in the container", func() bool { return runHasChild(shell, "sleep") })
 		io.WriteString(s.ptmx, "\x03")
-		time.Sleep(100 * time.Millisecond)
+		atPrompt("after ^C")
 		io.WriteString(s.ptmx, "echo after-$((2+2))\n")
 		if !s.waitOutput(regexp.MustCompile(`(?m)^after-4$`), 10*time.Second) {
 			t.Fatalf("^C did not interrupt sleep in the container; terminal shows %q", s.output())
@@ -155,6 +219,7 @@ func TestRunPtyInteractive(t *testing.T) {
 		if strings.Contains(s.output(), "\nslept") {
 			t.Errorf("sleep was not interrupted: %q", s.output())
 		}
+		atPrompt("after after-4")
 	})
 
 	if _, err := io.WriteString(s.ptmx, "exit 3\n"); err != nil {

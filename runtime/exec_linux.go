@@ -51,7 +51,9 @@ type execConfig struct {
 }
 
 // Exec runs a command inside a running container, in all its namespaces and
-// its cgroup, with its capabilities, and returns the command's exit code.
+// its cgroup, with its capabilities, and returns the command's exit code
+// (126 or 127 when it cannot start); 125 and an error when hutch failed
+// before the command could start (no such container, ...).
 func (s *Store) Exec(ref string, o ExecOptions, stdin *os.File, stdout, stderr *os.File) (int, error) {
 	// The exec's process tree is in its own session; pass on what reaches us.
 	sigs := catchSignals()
@@ -220,23 +222,28 @@ func ExecInit() {
 	os.Exit(code)
 }
 
+// execStartFailed is the exit code of an exec whose command never started
+// (no such user, capabilities refused, ...): Docker's daemon gives such an
+// exec 126, as it gives an exec whose command cannot be executed.
+const execStartFailed = 126
+
 func execInit() (int, error) {
 	var cfg execConfig
 	if err := json.Unmarshal([]byte(os.Getenv("_HUTCH_EXEC")), &cfg); err != nil {
-		return 125, fmt.Errorf("exec: bad configuration: %w", err)
+		return execStartFailed, fmt.Errorf("exec: bad configuration: %w", err)
 	}
 	if cfg.Tty {
 		// A session of its own, so the container's pty can be its controlling terminal.
 		if _, err := unix.Setsid(); err != nil {
-			return 125, fmt.Errorf("setsid: %w", err)
+			return execStartFailed, fmt.Errorf("setsid: %w", err)
 		}
 		if _, err := takePty(os.NewFile(4, "pty-sock")); err != nil {
-			return 125, err
+			return execStartFailed, err
 		}
 	}
 	u, err := user.Lookup("/", cfg.User)
 	if err != nil {
-		return 125, err
+		return execStartFailed, err
 	}
 	env := cfg.Env
 	if u.Home != "" && !hasEnv(env, "HOME") {
@@ -250,7 +257,7 @@ func execInit() (int, error) {
 	}
 	if cfg.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return 125, fmt.Errorf("set no_new_privs: %w", err)
+			return execStartFailed, fmt.Errorf("set no_new_privs: %w", err)
 		}
 	}
 	// As in the container's init: before the capabilities go without
@@ -262,12 +269,12 @@ func execInit() (int, error) {
 		}
 	}
 	if err := caps.Apply(caps.Sets(cfg.Caps, u.UID), u.UID, u.GID, u.AdditionalGids); err != nil {
-		return 125, err
+		return execStartFailed, err
 	}
 	// A change of credentials clears the parent-death signal: set it again,
 	// so the command still dies with the hutch exec that runs it.
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
-		return 125, fmt.Errorf("set parent-death signal: %w", err)
+		return execStartFailed, fmt.Errorf("set parent-death signal: %w", err)
 	}
 	if err := unix.Chdir(cfg.Cwd); err != nil {
 		return 126, fmt.Errorf("exec: working directory %s: %w", cfg.Cwd, err)
@@ -277,7 +284,7 @@ func execInit() (int, error) {
 		return code, err
 	}
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return 125, fmt.Errorf("close_range: %w", err)
+		return execStartFailed, fmt.Errorf("close_range: %w", err)
 	}
 	if filter != nil && cfg.NoNewPrivileges {
 		if err := filter.Load(); err != nil {

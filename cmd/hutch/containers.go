@@ -25,6 +25,9 @@ func psCommand() *cli.Command {
 		},
 		OnUsageError: usageErr,
 		Action: func(ctx *cli.Context) error {
+			if err := noArgs(ctx); err != nil {
+				return err
+			}
 			s, err := openStore(ctx)
 			if err != nil {
 				return err

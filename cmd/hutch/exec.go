@@ -34,6 +34,9 @@ func execCommand() *cli.Command {
 				User: ctx.String("user"), Interactive: ctx.Bool("interactive"), Tty: ctx.Bool("tty"),
 			}
 			code, err := s.Exec(ctx.Args().First(), o, os.Stdin, os.Stdout, os.Stderr)
+			if err != nil && code == exitRunFailed {
+				code = exitFailed // hutch's own failure (no such container, ...), as Docker's exec
+			}
 			if code != 0 || err != nil {
 				return &exitError{code: code, err: err}
 			}

@@ -2,7 +2,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	goruntime "runtime"
@@ -36,31 +35,8 @@ func main() {
 	os.Exit(run(os.Args))
 }
 
-// exitError carries an exit code other than 125 (the container's own, or
-// 126/127 for a command that cannot run).
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string {
-	if e.err == nil {
-		return ""
-	}
-	return e.err.Error()
-}
-
 func run(args []string) int {
-	err := newApp().Run(args)
-	if err == nil {
-		return 0
-	}
-	code := 125 // hutch itself failed, Docker's convention
-	var ee *exitError
-	if errors.As(err, &ee) {
-		code = ee.code
-		err = ee.err
-	}
+	code, err := exitCode(newApp().Run(args))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "hutch: %v\n", err)
 	}
@@ -78,12 +54,13 @@ func newApp() *cli.App {
 		Flags: []cli.Flag{
 			fixNames(&cli.StringFlag{Name: "root", Value: "/var/lib/hutch", EnvVars: []string{"HUTCH_ROOT"}, Usage: "directory for images, containers and state"}),
 		},
-		Commands: withFixedNames([]*cli.Command{
+		Commands: withDockerErrors(withFixedNames([]*cli.Command{
 			runCommand(), psCommand(), logsCommand(), execCommand(), stopCommand(),
 			killCommand(), startCommand(), waitCommand(), rmCommand(), inspectCommand(),
 			imageCommand(), networkCommand(), portCommand(), systemCommand(),
-		}),
-		OnUsageError:   func(_ *cli.Context, err error, _ bool) error { return err },
+		})),
+		Action:         unknownCommand,
+		OnUsageError:   usageErr,
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
 }
@@ -92,17 +69,21 @@ func openStore(ctx *cli.Context) (*runtime.Store, error) {
 	return runtime.OpenStore(ctx.String("root"))
 }
 
-// usageErr makes urfave/cli's flag errors one line naming the command.
-func usageErr(ctx *cli.Context, err error, _ bool) error {
-	name := commandPath(ctx)
-	return fmt.Errorf("%s: %v (see 'hutch %s --help')", name, err, name)
-}
-
 // needArgs checks the count of positional arguments.
 func needArgs(ctx *cli.Context, min int, what string) error {
 	if ctx.NArg() < min {
 		name := commandPath(ctx)
 		return fmt.Errorf("%s: needs %s (see 'hutch %s --help')", name, what, name)
+	}
+	return nil
+}
+
+// noArgs refuses positional arguments to a command that takes none (Docker's
+// cli.NoArgs: exit 1).
+func noArgs(ctx *cli.Context) error {
+	if ctx.NArg() > 0 {
+		name := commandPath(ctx)
+		return fmt.Errorf("%s: takes no arguments, got %q (see 'hutch %s --help')", name, shortArg(ctx.Args().First()), name)
 	}
 	return nil
 }

@@ -52,6 +52,9 @@ func networkCommand() *cli.Command {
 				Name: "ls", Aliases: []string{"list"}, Usage: "list networks", OnUsageError: usageErr,
 				Flags: []cli.Flag{&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only show ids"}},
 				Action: func(ctx *cli.Context) error {
+					if err := noArgs(ctx); err != nil {
+						return err
+					}
 					s, err := openStore(ctx)
 					if err != nil {
 						return err
@@ -116,6 +119,9 @@ func networkCommand() *cli.Command {
 				Name: "prune", Usage: "remove every user-defined network no container uses", OnUsageError: usageErr,
 				Flags: []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not ask (hutch never asks)"}},
 				Action: func(ctx *cli.Context) error {
+					if err := noArgs(ctx); err != nil {
+						return err
+					}
 					s, err := openStore(ctx)
 					if err != nil {
 						return err

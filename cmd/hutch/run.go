@@ -48,12 +48,15 @@ func runCommand() *cli.Command {
 			}
 			s, err := openStore(ctx)
 			if err != nil {
-				return err
+				return runFailed(err)
 			}
 			o := runOptionsFrom(ctx)
 			code, c, err := s.Run(o, os.Stdin, os.Stdout, os.Stderr)
 			if err == nil && o.Detach {
 				fmt.Println(c.ID)
+			}
+			if err != nil && code == 0 {
+				code = exitRunFailed
 			}
 			if code != 0 || err != nil {
 				return &exitError{code: code, err: err}

@@ -22,6 +22,9 @@ func systemCommand() *cli.Command {
 				Name: "prune", Usage: "remove stopped containers and unused networks", OnUsageError: usageErr,
 				Flags: []cli.Flag{force()},
 				Action: func(ctx *cli.Context) error {
+					if err := noArgs(ctx); err != nil {
+						return err
+					}
 					if !ctx.Bool("force") && !confirm(os.Stdin, os.Stdout, pruneWarning) {
 						return nil // as Docker: not confirmed is not an error
 					}
@@ -38,6 +41,9 @@ func systemCommand() *cli.Command {
 				Name: "reset", Usage: "remove every container, network and image of this root, and the root", OnUsageError: usageErr,
 				Flags: []cli.Flag{force()},
 				Action: func(ctx *cli.Context) error {
+					if err := noArgs(ctx); err != nil {
+						return err
+					}
 					if !ctx.Bool("force") && !confirm(os.Stdin, os.Stdout, resetWarning(ctx.String("root"))) {
 						return nil // as Podman
 					}

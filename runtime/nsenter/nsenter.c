@@ -22,9 +22,12 @@ static void forward(int sig) {
 		kill(child, sig);
 }
 
+// fail ends an exec that could not enter the container (it exited
+// meanwhile, ...) with 126, the code Docker's daemon gives an exec that
+// could not start.
 static void fail(const char *what, const char *arg) {
 	fprintf(stderr, "hutch: exec: %s %s: %s\n", what, arg, strerror(errno));
-	_exit(125);
+	_exit(126);
 }
 
 // join_cgroups writes "0" to each v1 tasks file in the colon-separated list,
