@@ -1,0 +1,219 @@
+//go:build integration
+
+package integration
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestCrashKillLeavesNothing kills hutch commands (the CLI's pid, as a
+// user's kill -9 does) at random points 0-50 ms after they start, then runs
+// the cleanup a user would (ps -a, rm -f $(ps -aq), network prune -f) and
+// counts what this root still holds: it must be nothing.
+func TestCrashKillLeavesNothing(t *testing.T) {
+	e := newEnv(t)
+	seed := time.Now().UnixNano()
+	rng := rand.New(rand.NewSource(seed))
+	t.Logf("seed %d", seed)
+	k := &crashKiller{e: e, rng: rng, ids: map[string]bool{}, bridges: map[string]bool{}}
+	t.Cleanup(func() { // after the count, and after env's cleanup: what a failing hutch left
+		for br := range k.bridges {
+			if linkExists(br) {
+				exec.Command("ip", "link", "del", br).Run()
+			}
+		}
+	})
+	e.ok("network", "create", "crashnet")
+	k.observe()
+
+	const rounds = 12
+	for i := range rounds {
+		// Foreground and detached runs, with a lease and a published port at stake.
+		k.kill("run", "--network", "crashnet", "-p", "80", "busybox", "sleep", "30")
+		k.kill("run", "-d", "--network", "crashnet", "-p", "80", "-p", "127.0.0.1::81/udp", "busybox", "sleep", "30")
+		// Every process of this root at once (CLI, monitor, init,
+		// resolver): the monitor dies part-way through wiring.
+		k.killAll("run", "-d", "--network", "crashnet", "-p", "80", "busybox", "sleep", "30")
+		// rm -f of a running container.
+		id := e.ok("run", "-d", "--network", "crashnet", "-p", "80", "busybox", "sleep", "30")
+		k.ids[id] = true
+		k.kill("rm", "-f", id)
+		// network create, and network rm of a network that exists.
+		k.kill("network", "create", fmt.Sprintf("crashc%d", i))
+		e.ok("network", "create", fmt.Sprintf("crashr%d", i))
+		k.observe()
+		k.kill("network", "rm", fmt.Sprintf("crashr%d", i))
+	}
+
+	// What a user would run to clean up.
+	// A failing command is reported, and the count still runs.
+	cleanup := func(args ...string) string {
+		r := e.run(args...)
+		if r.code != 0 {
+			t.Errorf("hutch %s: %s", strings.Join(args, " "), r)
+		}
+		return r.stdout
+	}
+	cleanup("ps", "-a")
+	if ids := strings.Fields(cleanup("ps", "-aq")); len(ids) > 0 {
+		cleanup(append([]string{"rm", "-f"}, ids...)...)
+	}
+	cleanup("network", "prune", "-f")
+	k.observe()
+
+	for _, leak := range k.leftovers() {
+		t.Errorf("left after the user's cleanup: %s", leak)
+	}
+}
+
+// crashKiller runs commands it kills, and remembers every container and
+// bridge of its root it has seen, so that it can count what is left.
+type crashKiller struct {
+	e       *env
+	rng     *rand.Rand
+	ids     map[string]bool // container ids
+	bridges map[string]bool
+	killed  int
+}
+
+// kill starts hutch args and SIGKILLs it after 0-50 ms (unless it is done).
+func (k *crashKiller) kill(args ...string) {
+	k.e.t.Helper()
+	cmd := k.e.command(args...)
+	if err := cmd.Start(); err != nil {
+		k.e.t.Fatal(err)
+	}
+	time.Sleep(time.Duration(k.rng.Intn(51)) * time.Millisecond)
+	if cmd.Process.Signal(syscall.SIGKILL) == nil {
+		k.killed++
+	}
+	cmd.Wait()
+	k.observe()
+}
+
+// killAll starts hutch args and, after 0-50 ms, SIGKILLs every process
+// whose command line names this root (all of them hutch's, started here).
+func (k *crashKiller) killAll(args ...string) {
+	k.e.t.Helper()
+	cmd := k.e.command(args...)
+	if err := cmd.Start(); err != nil {
+		k.e.t.Fatal(err)
+	}
+	time.Sleep(time.Duration(k.rng.Intn(51)) * time.Millisecond)
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if b, err := os.ReadFile(p); err == nil && strings.Contains(string(b), k.e.root) {
+			var pid int
+			fmt.Sscanf(filepath.Base(filepath.Dir(p)), "%d", &pid)
+			if syscall.Kill(pid, syscall.SIGKILL) == nil {
+				k.killed++
+			}
+		}
+	}
+	cmd.Wait()
+	k.observe()
+}
+
+// observe notes the ids and bridges the root's records and leases name now.
+func (k *crashKiller) observe() {
+	root := k.e.root
+	dirs, _ := filepath.Glob(filepath.Join(root, "containers", "*"))
+	intents, _ := filepath.Glob(filepath.Join(root, "containers", ".*", "*"))
+	for _, d := range append(dirs, intents...) {
+		if name := filepath.Base(d); lcFullID.MatchString(name) {
+			k.ids[name] = true
+		}
+	}
+	leases, _ := filepath.Glob(filepath.Join(root, "networks", "*", "leases", "*"))
+	for _, l := range leases {
+		if b, _ := os.ReadFile(l); lcFullID.Match(b) {
+			k.ids[string(b)] = true
+		}
+	}
+	nets, _ := filepath.Glob(filepath.Join(root, "networks", "*"))
+	for _, n := range nets {
+		if id := strings.TrimPrefix(filepath.Base(n), ".rm-"); lcFullID.MatchString(id) {
+			k.bridges["hutch-"+id[:9]] = true
+		}
+	}
+}
+
+// leftovers counts what the root holds: records, leases, map elements and
+// network rules in its table, bridges, veths, cgroups, mounts, processes.
+func (k *crashKiller) leftovers() []string {
+	root := k.e.root
+	var out []string
+	ctrs, _ := filepath.Glob(filepath.Join(root, "containers", "[0-9a-f]*"))
+	for _, c := range ctrs {
+		out = append(out, "container record "+filepath.Base(c))
+	}
+	nets, _ := filepath.Glob(filepath.Join(root, "networks", "[0-9a-f]*", "network.json"))
+	for _, n := range nets {
+		b, _ := os.ReadFile(n)
+		out = append(out, "network record "+strings.Join(strings.Fields(string(b)), " "))
+	}
+	half, _ := filepath.Glob(filepath.Join(root, "networks", ".rm-*"))
+	for _, n := range half {
+		out = append(out, "half-removed network "+filepath.Base(n))
+	}
+	leases, _ := filepath.Glob(filepath.Join(root, "networks", "*", "leases", "[0-9]*"))
+	for _, l := range leases {
+		b, _ := os.ReadFile(l)
+		out = append(out, fmt.Sprintf("lease %s held by %.12s", filepath.Base(l), b))
+	}
+	abs, _ := filepath.Abs(root)
+	sum := sha256.Sum256([]byte(abs))
+	table := "hutch-" + hex.EncodeToString(sum[:4])
+	if b, err := exec.Command("nft", "list", "table", "ip", table).Output(); err == nil {
+		text := string(b)
+		for _, m := range []string{"publish_addr", "publish_any"} {
+			if i := strings.Index(text, "map "+m); i >= 0 {
+				body := text[i:]
+				body = body[:strings.Index(body, "}")]
+				if j := strings.Index(body, "elements = {"); j >= 0 {
+					out = append(out, "map elements of "+m+": "+strings.Join(strings.Fields(body[j+len("elements = {"):]), " "))
+				}
+			}
+		}
+		for _, line := range strings.Split(text, "\n") {
+			if strings.Contains(line, `comment "hutch-`) {
+				out = append(out, "network rule: "+strings.TrimSpace(line))
+			}
+		}
+	}
+	for br := range k.bridges {
+		if linkExists(br) {
+			out = append(out, "bridge "+br)
+		}
+	}
+	var ids []string
+	for id := range k.ids {
+		ids = append(ids, id)
+	}
+	// A dead container's veth goes with its network namespace, which the
+	// kernel destroys in the background.
+	veths := func() (vs []string) {
+		for _, id := range ids {
+			m, _ := filepath.Glob("/sys/class/net/vh" + id[:12] + "*")
+			for _, v := range m {
+				vs = append(vs, "veth "+filepath.Base(v))
+			}
+		}
+		return vs
+	}
+	lcWaitUntil(5*time.Second, func() bool { return len(veths()) == 0 })
+	out = append(out, veths()...)
+	out = append(out, leftovers(root, ids)...)
+	k.e.t.Logf("%d commands killed, %d containers and %d bridges seen", k.killed, len(k.ids), len(k.bridges))
+	return out
+}
