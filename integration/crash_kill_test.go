@@ -17,15 +17,16 @@ import (
 )
 
 // TestCrashKillLeavesNothing kills hutch commands (the CLI's pid, as a
-// user's kill -9 does) at random points 0-50 ms after they start, then runs
-// the cleanup a user would (ps -a, rm -f $(ps -aq), network prune -f) and
+// user's kill -9 does) at random points 0-50 ms after they start (or up to
+// one and a half times what the command takes, if longer: on a loaded
+// machine its last steps come later), then runs the cleanup a user would (ps -a, rm -f $(ps -aq), network prune -f) and
 // counts what this root still holds: it must be nothing.
 func TestCrashKillLeavesNothing(t *testing.T) {
 	e := newEnv(t)
 	seed := time.Now().UnixNano()
 	rng := rand.New(rand.NewSource(seed))
 	t.Logf("seed %d", seed)
-	k := &crashKiller{e: e, rng: rng, ids: map[string]bool{}, bridges: map[string]bool{}}
+	k := &crashKiller{e: e, rng: rng, ids: map[string]bool{}, bridges: map[string]bool{}, window: map[string]time.Duration{}}
 	t.Cleanup(func() { // after the count, and after env's cleanup: what a failing hutch left
 		for br := range k.bridges {
 			if linkExists(br) {
@@ -34,25 +35,35 @@ func TestCrashKillLeavesNothing(t *testing.T) {
 		}
 	})
 	e.ok("network", "create", "crashnet")
+	// The default network is never pruned: with it, the table (and any
+	// published port left in it) outlives the user's cleanup, as on a
+	// host in use.
+	e.ok("run", "--rm", "busybox", "true")
+	// How long each command takes whole here: how late a kill may come.
+	k.calibrate("run", "run", "--network", "crashnet", "-p", "80", "busybox", "true")
+	k.calibrate("run -d", "run", "-d", "--network", "crashnet", "-p", "80", "busybox", "sleep", "30")
+	k.calibrate("rm", "rm", "-f", k.last)
+	k.calibrate("network create", "network", "create", "crashcal")
+	k.calibrate("network rm", "network", "rm", "crashcal")
 	k.observe()
 
 	const rounds = 12
 	for i := range rounds {
 		// Foreground and detached runs, with a lease and a published port at stake.
-		k.kill("run", "--network", "crashnet", "-p", "80", "busybox", "sleep", "30")
-		k.kill("run", "-d", "--network", "crashnet", "-p", "80", "-p", "127.0.0.1::81/udp", "busybox", "sleep", "30")
+		k.kill("run", "run", "--network", "crashnet", "-p", "80", "busybox", "sleep", "30")
+		k.kill("run -d", "run", "-d", "--network", "crashnet", "-p", "80", "-p", "127.0.0.1::81/udp", "busybox", "sleep", "30")
 		// Every process of this root at once (CLI, monitor, init,
 		// resolver): the monitor dies part-way through wiring.
-		k.killAll("run", "-d", "--network", "crashnet", "-p", "80", "busybox", "sleep", "30")
+		k.killAll("run -d", "run", "-d", "--network", "crashnet", "-p", "80", "busybox", "sleep", "30")
 		// rm -f of a running container.
 		id := e.ok("run", "-d", "--network", "crashnet", "-p", "80", "busybox", "sleep", "30")
 		k.ids[id] = true
-		k.kill("rm", "-f", id)
+		k.kill("rm", "rm", "-f", id)
 		// network create, and network rm of a network that exists.
-		k.kill("network", "create", fmt.Sprintf("crashc%d", i))
+		k.kill("network create", "network", "create", fmt.Sprintf("crashc%d", i))
 		e.ok("network", "create", fmt.Sprintf("crashr%d", i))
 		k.observe()
-		k.kill("network", "rm", fmt.Sprintf("crashr%d", i))
+		k.kill("network rm", "network", "rm", fmt.Sprintf("crashr%d", i))
 	}
 
 	// What a user would run to clean up.
@@ -84,16 +95,39 @@ type crashKiller struct {
 	ids     map[string]bool // container ids
 	bridges map[string]bool
 	killed  int
+	window  map[string]time.Duration // by kind of command: kills come within it
+	last    string                   // calibrate's output
 }
 
-// kill starts hutch args and SIGKILLs it after 0-50 ms (unless it is done).
-func (k *crashKiller) kill(args ...string) {
+// calibrate runs hutch args whole and sets the kill window of kind: 50 ms,
+// or one and a half times what it took if that is longer. Nothing asserts
+// on the time.
+func (k *crashKiller) calibrate(kind string, args ...string) {
+	k.e.t.Helper()
+	t0 := time.Now()
+	k.last = k.e.ok(args...)
+	k.window[kind] = max(50*time.Millisecond, time.Since(t0)*3/2)
+	k.observe()
+}
+
+// delay is a random point of kind's window.
+func (k *crashKiller) delay(kind string) time.Duration {
+	w, ok := k.window[kind]
+	if !ok {
+		k.e.t.Fatalf("no kill window for %s", kind)
+	}
+	return time.Duration(k.rng.Int63n(int64(w) + 1))
+}
+
+// kill starts hutch args and SIGKILLs it at a random point of kind's window
+// (unless it is done).
+func (k *crashKiller) kill(kind string, args ...string) {
 	k.e.t.Helper()
 	cmd := k.e.command(args...)
 	if err := cmd.Start(); err != nil {
 		k.e.t.Fatal(err)
 	}
-	time.Sleep(time.Duration(k.rng.Intn(51)) * time.Millisecond)
+	time.Sleep(k.delay(kind))
 	if cmd.Process.Signal(syscall.SIGKILL) == nil {
 		k.killed++
 	}
@@ -101,15 +135,16 @@ func (k *crashKiller) kill(args ...string) {
 	k.observe()
 }
 
-// killAll starts hutch args and, after 0-50 ms, SIGKILLs every process
-// whose command line names this root (all of them hutch's, started here).
-func (k *crashKiller) killAll(args ...string) {
+// killAll starts hutch args and, at a random point of kind's window,
+// SIGKILLs every process whose command line names this root (all of them
+// hutch's, started here).
+func (k *crashKiller) killAll(kind string, args ...string) {
 	k.e.t.Helper()
 	cmd := k.e.command(args...)
 	if err := cmd.Start(); err != nil {
 		k.e.t.Fatal(err)
 	}
-	time.Sleep(time.Duration(k.rng.Intn(51)) * time.Millisecond)
+	time.Sleep(k.delay(kind))
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
 		if b, err := os.ReadFile(p); err == nil && strings.Contains(string(b), k.e.root) {
@@ -160,6 +195,9 @@ func (k *crashKiller) leftovers() []string {
 	nets, _ := filepath.Glob(filepath.Join(root, "networks", "[0-9a-f]*", "network.json"))
 	for _, n := range nets {
 		b, _ := os.ReadFile(n)
+		if strings.Contains(string(b), `"name": "bridge"`) {
+			continue // the default network stays, by design
+		}
 		out = append(out, "network record "+strings.Join(strings.Fields(string(b)), " "))
 	}
 	half, _ := filepath.Glob(filepath.Join(root, "networks", ".rm-*"))
@@ -214,6 +252,6 @@ func (k *crashKiller) leftovers() []string {
 	lcWaitUntil(5*time.Second, func() bool { return len(veths()) == 0 })
 	out = append(out, veths()...)
 	out = append(out, leftovers(root, ids)...)
-	k.e.t.Logf("%d commands killed, %d containers and %d bridges seen", k.killed, len(k.ids), len(k.bridges))
+	k.e.t.Logf("%d processes killed, %d containers and %d bridges seen, kill windows %v", k.killed, len(k.ids), len(k.bridges), k.window)
 	return out
 }

@@ -50,6 +50,7 @@ func TestPlan(t *testing.T) {
 			port("", 8080, "tcp", "10.1.0.3", 80),            // to a dead container
 			port("", 8081, "tcp", "10.2.0.5", 80),            // to a stopped one
 			port("127.0.0.1", 32769, "tcp", "10.1.0.2", 443), // to web, a port it does not publish
+			port("", 32770, "tcp", "10.1.0.2", 8080),         // the same, on every address
 		},
 		bridgePorts: map[string][]string{
 			"hutch-aaaaaaaaa": {"vh1111111111110", "vhdddddddddddd0"},
@@ -65,7 +66,7 @@ func TestPlan(t *testing.T) {
 			{NetworkID: idA, IP: a("10.1.0.5"), Owner: ctr2}, // ctr2's record holds another network's
 			{NetworkID: idB, IP: a("10.2.0.6"), Owner: ""},   // half-written, nobody busy
 		},
-		ports: []nft.Port{seen.ports[2], seen.ports[3], seen.ports[4], seen.ports[5]},
+		ports: seen.ports[2:],
 		veths: []string{"vhdddddddddddd0", "vh2222222222220"},
 	}
 	if !reflect.DeepEqual(got, want) {
