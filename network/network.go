@@ -5,7 +5,8 @@
 // A network is a directory under <root>/networks/<id>: network.json and
 // leases/, one file per address handed out. The files are the truth: a
 // network is in use while it holds a lease. The kernel side (bridge, rules)
-// is made on create and remade when next used after a reboot.
+// is made on create and remade when next used after a reboot. A create or
+// rm killed part-way is finished by the next command (reconcile.go).
 package network
 
 import (
