@@ -41,8 +41,12 @@ func TestCrashKillLeavesNothing(t *testing.T) {
 	e.ok("run", "--rm", "busybox", "true")
 	// How long each command takes whole here: how late a kill may come.
 	k.calibrate("run", "run", "--network", "crashnet", "-p", "80", "busybox", "true")
+	e.ok("network", "create", "crashnet2")
 	k.calibrate("run -d", "run", "-d", "--network", "crashnet", "-p", "80", "busybox", "sleep", "30")
-	k.calibrate("rm", "rm", "-f", k.last)
+	id0 := k.last
+	k.calibrate("network connect", "network", "connect", "crashnet2", id0)
+	k.calibrate("network disconnect", "network", "disconnect", "crashnet2", id0)
+	k.calibrate("rm", "rm", "-f", id0)
 	k.calibrate("network create", "network", "create", "crashcal")
 	k.calibrate("network rm", "network", "rm", "crashcal")
 	k.observe()
@@ -55,9 +59,12 @@ func TestCrashKillLeavesNothing(t *testing.T) {
 		// Every process of this root at once (CLI, monitor, init,
 		// resolver): the monitor dies part-way through wiring.
 		k.killAll("run -d", "run", "-d", "--network", "crashnet", "-p", "80", "busybox", "sleep", "30")
-		// rm -f of a running container.
+		// A running container, to connect, disconnect and rm -f.
 		id := e.ok("run", "-d", "--network", "crashnet", "-p", "80", "busybox", "sleep", "30")
 		k.ids[id] = true
+		// network connect and disconnect of a running container.
+		k.kill("network connect", "network", "connect", "crashnet2", id)
+		k.kill("network disconnect", "network", "disconnect", "crashnet2", id)
 		k.kill("rm", "rm", "-f", id)
 		// network create, and network rm of a network that exists.
 		k.kill("network create", "network", "create", fmt.Sprintf("crashc%d", i))

@@ -42,6 +42,34 @@ func (s *Store) Reconcile() error {
 		return err
 	}
 	defer unlock()
+	return s.reconcileAllLocked()
+}
+
+// reconcileAfterDeath runs Reconcile if, under the lock, one of the
+// directories a listing found without a record still has none, or an
+// intent is dead: then a command died. (Outside the lock, a directory
+// without a record is most often a create in progress.)
+func (s *Store) reconcileAfterDeath(unrecorded []string) error {
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	died := len(s.deadIntents()) > 0
+	for _, id := range unrecorded {
+		if _, err := s.read(id); !died && errors.Is(err, ErrNotFound) {
+			if _, err := os.Stat(s.Dir(id)); err == nil {
+				died = true
+			}
+		}
+	}
+	if !died {
+		return nil
+	}
+	return s.reconcileAllLocked()
+}
+
+func (s *Store) reconcileAllLocked() error {
 	dead := s.deadIntents() // before the sweep: one dying later waits for the next
 	all, unrecorded, err := s.readDir()
 	if err != nil {
@@ -102,7 +130,7 @@ func (s *Store) owners(all []*Container) network.Owners {
 // command's to retry, not the caller's.
 func (s *Store) reconcileIfDirty() {
 	if len(s.deadIntents()) > 0 {
-		s.Reconcile()
+		s.reconcileAfterDeath(nil)
 	}
 }
 

@@ -325,8 +325,8 @@ func (s *Store) List() ([]*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(unrecorded) > 0 || len(s.deadIntents()) > 0 { // a command died
-		s.Reconcile() // what fails stays for the next listing: not this one's error
+	if len(unrecorded) > 0 || len(s.deadIntents()) > 0 { // a command may have died
+		s.reconcileAfterDeath(unrecorded) // what fails stays for the next listing: not this one's error
 		if all, _, err = s.readDir(); err != nil {
 			return nil, err
 		}
