@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -261,4 +262,89 @@ func (k *crashKiller) leftovers() []string {
 	out = append(out, leftovers(root, ids)...)
 	k.e.t.Logf("%d processes killed, %d containers and %d bridges seen, kill windows %v", k.killed, len(k.ids), len(k.bridges), k.window)
 	return out
+}
+
+// TestCrashReconcileSparesLiveCommands reconciles over and over (a dead
+// intent, what a killed create leaves, planted before each listing) while
+// containers are created, wired and connected in parallel: nothing a live
+// command is making may go.
+func TestCrashReconcileSparesLiveCommands(t *testing.T) {
+	e := newEnv(t)
+	e.ok("network", "create", "sparenet")
+	e.ok("network", "create", "sparenet2")
+	e.ok("run", "--rm", "busybox", "true") // the default network: the table stays whatever happens
+	stop := make(chan struct{})
+	reconciled := make(chan int)
+	go func() {
+		n := 0
+		defer func() { reconciled <- n }()
+		intents := filepath.Join(e.root, "containers", ".intents")
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			os.MkdirAll(intents, 0o700)
+			dead := fmt.Sprintf("%064x", n+1)
+			os.WriteFile(filepath.Join(intents, dead), []byte("0 1"), 0o600) // no such process
+			execHutch(hutchBin, e.root, "", nil, "ps", "-a")
+			if _, err := os.Stat(filepath.Join(intents, dead)); err == nil {
+				t.Errorf("ps -a left the dead intent %s: it did not reconcile", dead[:12])
+			}
+			n++
+		}
+	}()
+	var mu sync.Mutex
+	var ids []string
+	var wg sync.WaitGroup
+	for w := 0; w < 3; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 4; i++ {
+				r, err := execHutch(hutchBin, e.root, "", nil, "run", "-d", "--network", "sparenet", "-p", "80", "busybox", "sleep", "60")
+				id := strings.TrimSpace(r.stdout)
+				if err != nil || r.code != 0 || !lcFullID.MatchString(id) {
+					t.Errorf("run -d: %v %s", err, r)
+					continue
+				}
+				if r, err := execHutch(hutchBin, e.root, "", nil, "network", "connect", "sparenet2", id); err != nil || r.code != 0 {
+					t.Errorf("network connect: %v %s", err, r)
+				}
+				mu.Lock()
+				ids = append(ids, id)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	t.Logf("%d listings reconciled while %d containers started", <-reconciled, len(ids))
+
+	abs, _ := filepath.Abs(e.root)
+	sum := sha256.Sum256([]byte(abs))
+	table, _ := exec.Command("nft", "list", "table", "ip", "hutch-"+hex.EncodeToString(sum[:4])).Output()
+	for _, id := range ids {
+		c := e.netCtr(id)
+		if !c.State.Running {
+			t.Errorf("%.12s: not running", id)
+			continue
+		}
+		ip := c.NetworkSettings.Networks["sparenet"].IPAddress
+		port := e.netHostPort(id, "80/tcp")
+		if elem := fmt.Sprintf("tcp . %d : %s . 80", port, ip); !strings.Contains(string(table), elem) {
+			t.Errorf("%.12s: its published port (%s) is gone", id, elem)
+		}
+		for _, n := range []string{"sparenet", "sparenet2"} {
+			ep := c.NetworkSettings.Networks[n]
+			if !linkExists(ep.HostInterface) {
+				t.Errorf("%.12s: its veth %s on %s is gone", id, ep.HostInterface, n)
+			}
+			lease := filepath.Join(e.root, "networks", ep.NetworkID, "leases", ep.IPAddress)
+			if b, err := os.ReadFile(lease); err != nil || string(b) != id {
+				t.Errorf("%.12s: its lease of %s on %s: %q, %v", id, ep.IPAddress, n, b, err)
+			}
+		}
+	}
 }
