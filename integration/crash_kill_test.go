@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,18 +25,14 @@ import (
 // machine its last steps come later), then runs the cleanup a user would (ps -a, rm -f $(ps -aq), network prune -f) and
 // counts what this root still holds: it must be nothing.
 func TestCrashKillLeavesNothing(t *testing.T) {
+	k := &crashKiller{ids: map[string]bool{}, bridges: map[string]bool{}, window: map[string]time.Duration{}}
+	t.Cleanup(func() { // registered first, so it runs after env's cleanup: what a failing hutch left
+		k.e.removeLeftBridges(k.bridges)
+	})
 	e := newEnv(t)
 	seed := time.Now().UnixNano()
-	rng := rand.New(rand.NewSource(seed))
+	k.e, k.rng = e, rand.New(rand.NewSource(seed))
 	t.Logf("seed %d", seed)
-	k := &crashKiller{e: e, rng: rng, ids: map[string]bool{}, bridges: map[string]bool{}, window: map[string]time.Duration{}}
-	t.Cleanup(func() { // after the count, and after env's cleanup: what a failing hutch left
-		for br := range k.bridges {
-			if linkExists(br) {
-				exec.Command("ip", "link", "del", br).Run()
-			}
-		}
-	})
 	e.ok("network", "create", "crashnet")
 	// The default network is never pruned: with it, the table (and any
 	// published port left in it) outlives the user's cleanup, as on a
@@ -217,10 +215,7 @@ func (k *crashKiller) leftovers() []string {
 		b, _ := os.ReadFile(l)
 		out = append(out, fmt.Sprintf("lease %s held by %.12s", filepath.Base(l), b))
 	}
-	abs, _ := filepath.Abs(root)
-	sum := sha256.Sum256([]byte(abs))
-	table := "hutch-" + hex.EncodeToString(sum[:4])
-	if b, err := exec.Command("nft", "list", "table", "ip", table).Output(); err == nil {
+	if b, err := exec.Command("nft", "list", "table", "ip", k.e.crashTable()).Output(); err == nil {
 		text := string(b)
 		for _, m := range []string{"publish_addr", "publish_any"} {
 			if i := strings.Index(text, "map "+m); i >= 0 {
@@ -322,9 +317,7 @@ func TestCrashReconcileSparesLiveCommands(t *testing.T) {
 	close(stop)
 	t.Logf("%d listings reconciled while %d containers started", <-reconciled, len(ids))
 
-	abs, _ := filepath.Abs(e.root)
-	sum := sha256.Sum256([]byte(abs))
-	table, _ := exec.Command("nft", "list", "table", "ip", "hutch-"+hex.EncodeToString(sum[:4])).Output()
+	table, _ := exec.Command("nft", "list", "table", "ip", e.crashTable()).Output()
 	for _, id := range ids {
 		c := e.netCtr(id)
 		if !c.State.Running {
@@ -346,5 +339,115 @@ func TestCrashReconcileSparesLiveCommands(t *testing.T) {
 				t.Errorf("%.12s: its lease of %s on %s: %q, %v", id, ep.IPAddress, n, b, err)
 			}
 		}
+	}
+}
+
+// removeLeftBridges deletes those of bridges a failing hutch left, with
+// the root's table and default bridge, which env's cleanup cannot find
+// when the network records are gone.
+func (e *env) removeLeftBridges(bridges map[string]bool) {
+	if e == nil {
+		return
+	}
+	for br := range bridges {
+		if linkExists(br) {
+			exec.Command("ip", "link", "del", br).Run()
+		}
+	}
+	table := e.crashTable()
+	exec.Command("nft", "delete", "table", "ip", table).Run()
+	exec.Command("ip", "link", "del", "hutch0-"+strings.TrimPrefix(table, "hutch-")).Run()
+}
+
+// crashTable is the nftables table of e's root.
+func (e *env) crashTable() string {
+	abs, _ := filepath.Abs(e.root)
+	sum := sha256.Sum256([]byte(abs))
+	return "hutch-" + hex.EncodeToString(sum[:4])
+}
+
+// TestCrashHalfDoneNetworks leaves networks as a killed create or rm does
+// (the record still an intent; the record renamed away), and checks that
+// the next command finishes them: bridge, rules, directory and all.
+func TestCrashHalfDoneNetworks(t *testing.T) {
+	var e *env
+	bridges := map[string]bool{}
+	t.Cleanup(func() { e.removeLeftBridges(bridges) }) // after env's cleanup
+	e = newEnv(t)
+	made := e.netCreate("halfmade")
+	gone := e.netCreate("halfgone")
+	bridges[made.Bridge], bridges[gone.Bridge] = true, true
+	netDir := func(id string) string { return filepath.Join(e.root, "networks", id) }
+	// Killed after the kernel objects, before the record: only the intent.
+	if err := os.Rename(filepath.Join(netDir(made.ID), "network.json"), filepath.Join(netDir(made.ID), "intent.json")); err != nil {
+		t.Fatal(err)
+	}
+	// Killed after the record went, before the teardown.
+	if err := os.Rename(netDir(gone.ID), filepath.Join(e.root, "networks", ".rm-"+gone.ID)); err != nil {
+		t.Fatal(err)
+	}
+	// Any command that reads the networks finishes what it finds half done.
+	if r := e.run("network", "inspect", "halfgone"); !strings.Contains(r.stderr, "network halfgone not found") {
+		t.Errorf("network inspect halfgone: %s", r)
+	}
+	for _, d := range []netDetails{made, gone} {
+		if linkExists(d.Bridge) {
+			t.Errorf("bridge %s of %s is left", d.Bridge, d.Name)
+		}
+		if b, _ := exec.Command("nft", "list", "table", "ip", e.crashTable()).Output(); strings.Contains(string(b), d.Bridge) {
+			t.Errorf("rules of %s are left:\n%s", d.Name, b)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(e.root, "networks", "*"+made.ID[:12]+"*")); len(left) > 0 {
+		t.Errorf("left: %v", left)
+	}
+	if left, _ := filepath.Glob(filepath.Join(e.root, "networks", "*"+gone.ID[:12]+"*")); len(left) > 0 {
+		t.Errorf("left: %v", left)
+	}
+	// Their subnets are free again.
+	e.ok("network", "create", "--subnet", made.Subnet, "again")
+	e.ok("network", "rm", "again")
+}
+
+// TestCrashStalePortsAndLeases plants what a killed hutch leaves: a port
+// published to an address nobody holds, and the lease of a create that died
+// (its intent names no live process). The next run takes the port, and the
+// lease goes.
+func TestCrashStalePortsAndLeases(t *testing.T) {
+	e := newEnv(t)
+	d := e.netCreate("stalenet")
+	prefix := netip.MustParsePrefix(d.Subnet)
+	ghost := prefix.Addr().Next().Next().Next() // a third address, never leased here
+	l, err := net.Listen("tcp4", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	elem := fmt.Sprintf("{ tcp . %d : %s . 80 }", port, ghost)
+	if out, err := exec.Command("nft", "add", "element", "ip", e.crashTable(), "publish_any", elem).CombinedOutput(); err != nil {
+		t.Fatalf("plant %s: %v: %s", elem, err, out)
+	}
+	deadID := fmt.Sprintf("%064x", 0xdead)
+	lease := filepath.Join(e.root, "networks", d.ID, "leases", prefix.Addr().Next().Next().Next().Next().String())
+	intent := filepath.Join(e.root, "containers", ".intents", deadID)
+	os.MkdirAll(filepath.Dir(intent), 0o700)
+	if os.WriteFile(lease, []byte(deadID), 0o644) != nil || os.WriteFile(intent, []byte("0 1"), 0o600) != nil {
+		t.Fatal("plant the lease and intent")
+	}
+
+	id := e.ok("run", "-d", "--network", "stalenet", "-p", fmt.Sprintf("%d:80", port), "busybox", "sleep", "60")
+	if p := e.netHostPort(id, "80/tcp"); p != port {
+		t.Errorf("published on %d, want %d", p, port)
+	}
+	table, _ := exec.Command("nft", "list", "table", "ip", e.crashTable()).Output()
+	if strings.Contains(string(table), ghost.String()) {
+		t.Errorf("the stale port to %s is left:\n%s", ghost, table)
+	}
+	if _, err := os.Stat(lease); err == nil {
+		t.Errorf("the dead create's lease %s is left", filepath.Base(lease))
+	}
+	if _, err := os.Stat(intent); err == nil {
+		t.Error("the dead intent is left")
 	}
 }
