@@ -75,9 +75,16 @@ func Delete(name string) error {
 
 // BridgePorts lists the devices enslaved to each of bridges that exist,
 // by bridge name, from one dump of the host's links.
+//
+// Links that come and go during the dump interrupt it; it is tried again,
+// and a dump still interrupted after that is used as it is: a caller that
+// removes what it finds only removes less.
 func BridgePorts(bridges []string) (map[string][]string, error) {
 	links, err := netlink.LinkList()
-	if err != nil {
+	for try := 0; errors.Is(err, netlink.ErrDumpInterrupted) && try < 3; try++ {
+		links, err = netlink.LinkList()
+	}
+	if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
 		return nil, fmt.Errorf("list links: %w", err)
 	}
 	byIndex := map[int]string{}
