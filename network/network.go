@@ -162,6 +162,9 @@ func (s *Store) create(name string, subnet netip.Prefix, gateway netip.Addr, int
 		return nil, err
 	}
 	defer unlockHost()
+	// A create or rm that died may hold a subnet (its bridge's address) and
+	// a name: finish it first. What fails is left for Reconcile.
+	s.finishLocked()
 	all, err := s.listLocked()
 	if err != nil {
 		return nil, err
