@@ -25,7 +25,8 @@ import (
 //     intentFile; one being removed is renamed to .rm-<id>. Both happen under
 //     the store's lock, so either seen under it is a command that died, and
 //     finishing it (teardown, then the directory) is Reconcile's first step;
-//     List finishes them too, when nobody holds the lock;
+//     List finishes them too, when nobody holds the lock, and so does a
+//     create before it chooses a subnet;
 //   - rules in this root's table tagged with a bridge no record names are
 //     a create or rm that died before it could record or after it forgot;
 //   - leases, published ports and veths are owned by containers, which this

@@ -19,7 +19,8 @@ import (
 //     (swept under the lock, as before) and leases. Before it leases, a
 //     create records an intent, containers/.intents/<id> holding its pid
 //     and start time; an intent whose process is gone marks a command that
-//     died, and makes List, Create and Remove run Reconcile;
+//     died, and makes List, Create and Remove run Reconcile (network rm
+//     and prune always do; a publish that meets a stale port does too);
 //   - a monitor killed (the CLI of a foreground run, or a detached monitor):
 //     a record naming a dead monitor. Whoever loads it releases what it held
 //     (reconcile), its published ports found by address, not by the record,
