@@ -183,6 +183,31 @@ func (s *Store) Unpublish(ms []portspec.Mapping, ip netip.Addr) error {
 	return s.Table.RemovePorts(nftPorts(ms, ip))
 }
 
+// UnpublishTo removes every port published to ip, recorded or not: a
+// monitor killed between publishing and recording leaves ports nobody
+// listed. The address is its container's until rm, so they are its own.
+func (s *Store) UnpublishTo(ip netip.Addr) error {
+	unlock, err := s.portsLock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if ok, err := s.Table.Exists(); err != nil || !ok {
+		return err
+	}
+	published, err := s.Table.Ports()
+	if err != nil {
+		return err
+	}
+	var gone []nft.Port
+	for _, p := range published {
+		if p.ContainerIP == ip.Unmap() {
+			gone = append(gone, p)
+		}
+	}
+	return s.Table.RemovePorts(gone)
+}
+
 func nftPorts(ms []portspec.Mapping, ip netip.Addr) []nft.Port {
 	ps := make([]nft.Port, 0, len(ms))
 	for _, m := range ms {

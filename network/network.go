@@ -5,7 +5,8 @@
 // A network is a directory under <root>/networks/<id>: network.json and
 // leases/, one file per address handed out. The files are the truth: a
 // network is in use while it holds a lease. The kernel side (bridge, rules)
-// is made on create and remade when next used after a reboot.
+// is made on create and remade when next used after a reboot. A create or
+// rm killed part-way is finished by the next command (reconcile.go).
 package network
 
 import (
@@ -167,6 +168,9 @@ func (s *Store) create(name string, subnet netip.Prefix, gateway netip.Addr, int
 		return nil, err
 	}
 	defer unlockHost()
+	// A create or rm that died may hold a subnet (its bridge's address) and
+	// a name: finish it first. What fails is left for Reconcile.
+	s.finishLocked()
 	all, err := s.listLocked()
 	if err != nil {
 		return nil, err
@@ -222,14 +226,23 @@ func (s *Store) create(name string, subnet netip.Prefix, gateway netip.Addr, int
 			os.RemoveAll(dir)
 		}
 	}()
-	if err := s.setup(n); err != nil {
-		return nil, err
-	}
+	// The intent is recorded before the kernel objects are made: a create
+	// killed after it is finished by the next command (see finishLocked).
 	b, err := json.MarshalIndent(n, "", "  ")
 	if err != nil {
 		return nil, err
 	}
-	return n, atomicfile.Write(filepath.Join(dir, "network.json"), b, 0o644)
+	intent := filepath.Join(dir, intentFile)
+	if err := atomicfile.Write(intent, b, 0o644); err != nil {
+		return nil, fmt.Errorf("create network: %w", err)
+	}
+	if err := s.setup(n); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(intent, filepath.Join(dir, "network.json")); err != nil {
+		return nil, fmt.Errorf("create network: %w", err)
+	}
+	return n, nil
 }
 
 // setup makes the network's bridge and rules, if they are missing.
@@ -315,26 +328,36 @@ func find(all []*Network, ref string) *Network {
 }
 
 // List returns every network, by name.
+// Creates and removals a killed command left half done are finished first,
+// unless a live one holds the lock.
 func (s *Store) List() ([]*Network, error) {
-	return s.listLocked() // records are written by rename: readers need no lock
+	return s.list(true) // records are written by rename: readers need no lock
 }
 
-func (s *Store) listLocked() ([]*Network, error) {
+func (s *Store) listLocked() ([]*Network, error) { return s.list(false) }
+
+func (s *Store) list(finish bool) ([]*Network, error) {
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
 		return nil, fmt.Errorf("list networks: %w", err)
 	}
 	var out []*Network
+	halfDone := false
 	for _, e := range entries {
 		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") { // .rm-*: being removed
+			halfDone = halfDone || strings.HasPrefix(e.Name(), removingPrefix)
 			continue
 		}
 		var n Network
 		b, err := os.ReadFile(filepath.Join(s.dir, e.Name(), "network.json"))
 		if err != nil || json.Unmarshal(b, &n) != nil {
-			continue // being made or removed
+			halfDone = true // being made or removed, or a command that did so died
+			continue
 		}
 		out = append(out, &n)
+	}
+	if halfDone && finish {
+		s.finishDead()
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
@@ -368,10 +391,11 @@ func (s *Store) Remove(ref string) (*Network, error) {
 	if len(owners) > 0 {
 		return n, fmt.Errorf("network %s has %d attached container(s)%w", n.Name, len(owners), errSilent{ErrInUse})
 	}
-	// The record goes first: a half-removed network is then simply gone, and
-	// its leftovers are removed again below on retry.
+	// The record goes first, renamed: a half-removed network is then gone
+	// for every command, and the next one to look finishes its removal
+	// from the renamed record (see finishLocked).
 	dir := s.netDir(n.ID)
-	gone := filepath.Join(s.dir, ".rm-"+n.ID)
+	gone := filepath.Join(s.dir, removingPrefix+n.ID)
 	if err := os.Rename(dir, gone); err != nil {
 		return n, fmt.Errorf("remove network %s: %w", n.Name, err)
 	}

@@ -58,6 +58,7 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 		args = []string{"sh"} // busybox's default command, as in Docker's busybox image
 	}
 
+	s.reconcileIfDirty() // a command that died leaves leases: give them back first
 	id := newID()
 	name := o.Name
 	if name == "" {
@@ -78,6 +79,7 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 		if err != nil {
 			net.undo()
 		}
+		net.done() // the record holds the leases now, or they are given back
 	}()
 	network := net.mode
 	dir := s.Dir(id)

@@ -34,11 +34,13 @@
 //
 //	containers/.lock                 flock serialising record changes (names are unique)
 //	containers/.names/<name>         the id holding a name
+//	containers/.intents/<id>         pid and start time of a command leasing or wiring for id (reconcile.go)
 //	containers/<id>/state.json       the Container record (atomic temp+rename; exchange for --rm)
 //	containers/<id>/config.json      the OCI runtime spec the init executes
 //	containers/<id>/ctr.log          Docker json-file log lines
 //	containers/<id>/{upper,work,rootfs}   overlay layers and mount point
 //	containers/<id>/{hostname,hosts,resolv.conf}  bind-mounted into the container
-//	networks/<id>/network.json       a network (package network), leases/ its addresses
+//	networks/<id>/network.json       a network (package network), leases/ its addresses;
+//	                                 intent.json while it is made, .rm-<id>/ while it goes
 //	dns/resolver.sock                where monitors register containers with the resolver
 package runtime

@@ -180,6 +180,7 @@ func (s *Store) Kill(ref string, sig unix.Signal) (*Container, error) {
 
 // Remove deletes a container; a running one only with force (killed first).
 func (s *Store) Remove(ref string, force bool) (*Container, error) {
+	s.reconcileIfDirty()
 	c, err := s.Get(ref)
 	if err != nil {
 		return nil, err

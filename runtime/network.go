@@ -29,12 +29,13 @@ type netPlan struct {
 	hosts     []byte // /etc/hosts
 	resolv    []byte // /etc/resolv.conf
 	undo      func() // gives the leases back if Create fails later
+	done      func() // forgets the intent, once the record holds the leases or they are undone
 }
 
 // planNetwork checks o's network options and leases the container's
 // addresses. On error nothing is held.
 func (s *Store) planNetwork(o *RunOptions, id, hostname string) (p *netPlan, err error) {
-	p = &netPlan{mode: o.Network, undo: func() {}}
+	p = &netPlan{mode: o.Network, undo: func() {}, done: func() {}}
 	if p.mode == "" {
 		p.mode = network.DefaultName
 	}
@@ -91,16 +92,24 @@ func (s *Store) planNetwork(o *RunOptions, id, hostname string) (p *netPlan, err
 		if n.UserDefined() {
 			p.resolv = resolverConf()
 		}
+		// Recorded before the lease: if this process dies before the
+		// record holds it, the next command gives it back.
+		if p.done, err = s.beginIntent(id); err != nil {
+			return nil, err
+		}
 		ep, err := nets.NewEndpoint(n, id, 0, pinned, o.Aliases)
 		if err != nil {
+			p.done()
 			return nil, asInvalid(err)
 		}
 		p.endpoints = []*network.Endpoint{ep}
 		undo := func() { nets.Release(ep, id) }
 		p.undo = undo
+		done := p.done
 		defer func() {
 			if err != nil { // p is nil by then
 				undo()
+				done()
 			}
 		}()
 		// A host port taken now fails the run before anything exists; the
@@ -175,13 +184,16 @@ func containerNetNS(c *Container) (*os.File, error) {
 }
 
 // unwire frees what a container's networking holds while it runs: its
-// published ports and, with veths, its veths. Addresses stay until rm.
+// published ports and, if its monitor died, its veths. Addresses stay
+// until rm.
 //
 // Deleting a veth costs 15-30 ms of RCU waits, so a container that just
 // exited leaves its veths to the kernel: they go with its network namespace.
 // Only a namespace that may outlive the container (a monitor killed, a
-// container:NAME sharer) needs them deleted here.
-func (s *Store) unwire(c *Container, veths bool) error {
+// container:NAME sharer) needs them deleted here. A monitor killed between
+// publishing ports and recording them leaves ports its record does not
+// name: then every port to its address goes.
+func (s *Store) unwire(c *Container, monitorDied bool) error {
 	if len(c.Endpoints) == 0 {
 		return nil
 	}
@@ -189,14 +201,14 @@ func (s *Store) unwire(c *Container, veths bool) error {
 	if err != nil {
 		return err
 	}
-	var errs []error
-	if veths {
-		for _, ep := range c.Endpoints {
-			errs = append(errs, nets.Detach(ep))
-		}
+	if !monitorDied {
+		return nets.Unpublish(c.Ports, c.Endpoints[0].IP)
 	}
-	errs = append(errs, nets.Unpublish(c.Ports, c.Endpoints[0].IP))
-	return errors.Join(errs...)
+	var errs []error
+	for _, ep := range c.Endpoints {
+		errs = append(errs, nets.Detach(ep))
+	}
+	return errors.Join(append(errs, nets.UnpublishTo(c.Endpoints[0].IP))...)
 }
 
 // releaseLeases gives back a removed container's addresses.
@@ -272,7 +284,14 @@ func (s *Store) wire(c *Container, r *running) (err error) {
 	}
 	undo = append(undo, res.Close)
 	ip := c.Endpoints[0].IP
-	if err := nets.Publish(res.Mappings, ip); err != nil {
+	err = nets.Publish(res.Mappings, ip)
+	if errors.Is(err, nft.ErrPortPublished) {
+		// The host port is ours (bound above), so the element in the way
+		// is one a killed hutch left: sweep, and try once more.
+		s.Reconcile()
+		err = nets.Publish(res.Mappings, ip)
+	}
+	if err != nil {
 		return err
 	}
 	r.ports = res

@@ -95,9 +95,14 @@ func (s *Store) InspectNetwork(ref string) (*NetworkDetails, error) {
 	return d, nil
 }
 
-// RemoveNetwork deletes a network no container uses. A lease whose
-// container is gone (a crash between the two) is given back first.
+// RemoveNetwork deletes a network no container uses. What a killed hutch
+// left (a lease whose container is gone, say) is reclaimed first.
 func (s *Store) RemoveNetwork(ref string) (*network.Network, error) {
+	s.Reconcile() // what it cannot free shows as the removal's own error
+	return s.removeNetwork(ref)
+}
+
+func (s *Store) removeNetwork(ref string) (*network.Network, error) {
 	nets, err := s.Networks()
 	if err != nil {
 		return nil, err
@@ -108,9 +113,6 @@ func (s *Store) RemoveNetwork(ref string) (*network.Network, error) {
 	}
 	if !n.UserDefined() {
 		return n, invalidf("%s is a pre-defined network and cannot be removed", n.Name)
-	}
-	if err := s.dropStaleLeases(nets, n); err != nil {
-		return n, err
 	}
 	n, err = nets.Remove(n.ID)
 	if errors.Is(err, network.ErrInUse) {
@@ -126,22 +128,6 @@ func (s *Store) RemoveNetwork(ref string) (*network.Network, error) {
 	return n, asInvalid(err)
 }
 
-func (s *Store) dropStaleLeases(nets *network.Store, n *network.Network) error {
-	leases, err := nets.Leases(n).List()
-	if err != nil {
-		return err
-	}
-	for ip, owner := range leases {
-		if owner == "" {
-			continue // being written
-		}
-		if _, err := s.Get(owner); errors.Is(err, ErrNotFound) {
-			nets.Leases(n).Release(ip, owner)
-		}
-	}
-	return nil
-}
-
 // PruneNetworks removes every user-defined network no container uses.
 func (s *Store) PruneNetworks() ([]string, error) {
 	nets, err := s.Networks()
@@ -152,12 +138,13 @@ func (s *Store) PruneNetworks() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.Reconcile() // once for all: see RemoveNetwork
 	var removed []string
 	for _, n := range all {
 		if !n.UserDefined() {
 			continue
 		}
-		if _, err := s.RemoveNetwork(n.ID); err == nil {
+		if _, err := s.removeNetwork(n.ID); err == nil {
 			removed = append(removed, n.Name)
 		} else if !IsInvalid(err) {
 			return removed, err
@@ -190,37 +177,50 @@ func (s *Store) Connect(ref, netRef string, ip string, aliases []string) error {
 			return invalidf("--ip %q is not an IPv4 address", ip)
 		}
 	}
-	index := 0
-	for _, ep := range c.Endpoints {
-		if ep.NetworkID == n.ID {
-			return invalidf("container %s is already connected to network %s", c.Name, n.Name)
-		}
-	}
-	for slices.ContainsFunc(c.Endpoints, func(ep *network.Endpoint) bool { return ep.IfName == fmt.Sprintf("eth%d", index) }) {
-		index++
-	}
-	ep, err := nets.NewEndpoint(n, c.ID, index, pinned, aliases)
+	// The lease and the veth are made under the store's lock, with the
+	// record that names them, and under an intent: if this process dies
+	// half-way, the next command finds them unnamed and removes them.
+	done, err := s.beginIntent(c.ID)
 	if err != nil {
-		return asInvalid(err)
+		return err
 	}
-	if c.Running() {
-		ns, err := containerNetNS(c)
-		if err == nil {
-			err = nets.Attach(ep, ns)
-			ns.Close()
+	defer done()
+	var ep *network.Endpoint
+	id := c.ID
+	c, err = s.update(id, func(c *Container) error {
+		index := 0
+		for _, ep := range c.Endpoints {
+			if ep.NetworkID == n.ID {
+				return invalidf("container %s is already connected to network %s", c.Name, n.Name)
+			}
 		}
+		for slices.ContainsFunc(c.Endpoints, func(ep *network.Endpoint) bool { return ep.IfName == fmt.Sprintf("eth%d", index) }) {
+			index++
+		}
+		e, err := nets.NewEndpoint(n, c.ID, index, pinned, aliases)
 		if err != nil {
-			nets.Release(ep, c.ID)
-			return err
+			return asInvalid(err)
 		}
-	}
-	c, err = s.update(c.ID, func(c *Container) error {
+		if c.Running() {
+			ns, err := containerNetNS(c)
+			if err == nil {
+				err = nets.Attach(e, ns)
+				ns.Close()
+			}
+			if err != nil {
+				nets.Release(e, c.ID)
+				return err
+			}
+		}
+		ep = e
 		c.Endpoints = append(c.Endpoints, ep)
 		return nil
 	})
 	if err != nil {
-		nets.Detach(ep)
-		nets.Release(ep, c.ID)
+		if ep != nil { // made, but the record could not be saved
+			nets.Detach(ep)
+			nets.Release(ep, id)
+		}
 		return err
 	}
 	// Its names on the new network resolve at once. (A container started
@@ -242,6 +242,11 @@ func (s *Store) Disconnect(ref, netRef string) error {
 	if err != nil {
 		return asInvalid(err)
 	}
+	done, err := s.beginIntent(c.ID) // the lease and veth outlive the record's change
+	if err != nil {
+		return err
+	}
+	defer done()
 	var gone *network.Endpoint
 	c, err = s.update(c.ID, func(c *Container) error {
 		i := slices.IndexFunc(c.Endpoints, func(ep *network.Endpoint) bool { return ep.NetworkID == n.ID })

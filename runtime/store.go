@@ -297,17 +297,12 @@ func isID(name string) bool {
 	return true
 }
 
-// sweep removes what creates that died half-way (a SIGKILL while the
+// sweepLocked removes what creates that died half-way (a SIGKILL while the
 // record was written) left: their directories and their cgroups. A create
 // finishes under the lock, so under it a directory without a record is one;
-// so is one whose record a crash left empty. Their leases stay until their
-// network's next `network rm` or prune.
-func (s *Store) sweep(ids []string) error {
-	unlock, err := s.lock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
+// so is one whose record a crash left empty. Their leases go in the rest of
+// Reconcile, which calls it under the lock.
+func (s *Store) sweepLocked(ids []string) error {
 	var errs []error
 	for _, id := range ids {
 		if _, err := s.read(id); !errors.Is(err, ErrNotFound) {
@@ -330,8 +325,11 @@ func (s *Store) List() ([]*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(unrecorded) > 0 {
-		s.sweep(unrecorded) // what fails stays for the next listing: not this one's error
+	if len(unrecorded) > 0 || len(s.deadIntents()) > 0 { // a command may have died
+		s.reconcileAfterDeath(unrecorded) // what fails stays for the next listing: not this one's error
+		if all, _, err = s.readDir(); err != nil {
+			return nil, err
+		}
 	}
 	out := all[:0]
 	for _, c := range all {
@@ -409,7 +407,12 @@ func (s *Store) reconcile(c *Container) (*Container, error) {
 		return nil, err
 	}
 	defer unlock()
-	c, err = s.read(c.ID)
+	return s.reconcileLocked(c.ID)
+}
+
+// reconcileLocked is reconcile under the lock, from the record on disk.
+func (s *Store) reconcileLocked(id string) (*Container, error) {
+	c, err := s.read(id)
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil // someone else removed it meanwhile
 	}

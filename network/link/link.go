@@ -73,6 +73,37 @@ func Delete(name string) error {
 	return nil
 }
 
+// BridgePorts lists the devices enslaved to each of bridges that exist,
+// by bridge name, from one dump of the host's links.
+//
+// Links that come and go during the dump interrupt it; it is tried again,
+// and a dump still interrupted after that is used as it is: a caller that
+// removes what it finds only removes less.
+func BridgePorts(bridges []string) (map[string][]string, error) {
+	links, err := netlink.LinkList()
+	for try := 0; errors.Is(err, netlink.ErrDumpInterrupted) && try < 3; try++ {
+		links, err = netlink.LinkList()
+	}
+	if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
+		return nil, fmt.Errorf("list links: %w", err)
+	}
+	byIndex := map[int]string{}
+	for _, l := range links {
+		for _, b := range bridges {
+			if l.Attrs().Name == b {
+				byIndex[l.Attrs().Index] = b
+			}
+		}
+	}
+	ports := map[string][]string{}
+	for _, l := range links {
+		if b, ok := byIndex[l.Attrs().MasterIndex]; ok && l.Attrs().MasterIndex != 0 {
+			ports[b] = append(ports[b], l.Attrs().Name)
+		}
+	}
+	return ports, nil
+}
+
 // Exists reports whether a device named name exists in the host namespace.
 func Exists(name string) bool {
 	_, err := netlink.LinkByName(name)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/google/nftables"
@@ -165,6 +166,30 @@ func (t Table) RemoveNetwork(bridge string) error {
 		}
 		return nil
 	})
+}
+
+// Bridges lists the bridges the table holds network rules for, each once;
+// none if the table is missing.
+func (t Table) Bridges() (bridges []string, err error) {
+	err = t.with(func(c *nftables.Conn) error {
+		if ok, err := t.exists(c); err != nil || !ok {
+			return err
+		}
+		tbl := ipTable(t.Name)
+		for _, name := range []string{chainPostrouting, chainInternal, chainIsolate, chainOutbound} {
+			rs, err := c.GetRules(tbl, &nftables.Chain{Table: tbl, Name: name})
+			if err != nil {
+				return fmt.Errorf("list rules of chain %s: %w", name, err)
+			}
+			for _, r := range rs {
+				if tag := tagOf(r.UserData); tag != "" && !slices.Contains(bridges, tag) {
+					bridges = append(bridges, tag)
+				}
+			}
+		}
+		return nil
+	})
+	return bridges, err
 }
 
 // ForwardDrops lists the base chains of other tables (families ip and inet)

@@ -16,6 +16,16 @@ func Exclusive(path string) (unlock func(), err error) { return lock(path, unix.
 // exclusive one.
 func Shared(path string) (unlock func(), err error) { return lock(path, unix.LOCK_SH) }
 
+// TryExclusive is Exclusive without the wait: ok is false, and nothing is
+// held, while someone else holds the lock.
+func TryExclusive(path string) (unlock func(), ok bool, err error) {
+	unlock, err = lock(path, unix.LOCK_EX|unix.LOCK_NB)
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		return nil, false, nil
+	}
+	return unlock, err == nil, err
+}
+
 // lock opens path CLOEXEC, so that a child never inherits (and silently
 // holds) the lock, and waits for it.
 func lock(path string, how int) (func(), error) {
