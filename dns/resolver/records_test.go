@@ -1,0 +1,111 @@
+package resolver
+
+import (
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hutchrt/hutch/dns"
+)
+
+// A record reads back as written; a new one replaces the old; what does not
+// parse, or a temporary file a crash left, is removed on load.
+func TestRecords(t *testing.T) {
+	dir := t.TempDir()
+	a := record{ID: "aaa", Pid: 10, PidStart: 99, UDPPort: 4000, TCPPort: 4001, Upstreams: []string{"192.0.2.1:53"},
+		Entries: []dns.Entry{{Network: "n", Names: []string{"a", "x"}, IP: netip.MustParseAddr("10.0.0.2")}}}
+	b := record{ID: "bbb", Pid: 11, PidStart: 100, Entries: []dns.Entry{}}
+	for _, r := range []record{a, b} {
+		if err := saveRecord(dir, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.UDPPort = 5000
+	if err := saveRecord(dir, a); err != nil {
+		t.Fatal(err)
+	}
+	members := filepath.Join(dir, membersDir)
+	junk := []string{"ccc.json", "ddd.json.tmp", "eee.json"}
+	os.WriteFile(filepath.Join(members, junk[0]), []byte("{not json"), 0o600)
+	os.WriteFile(filepath.Join(members, junk[1]), []byte(`{"id":"ddd","pid":1}`), 0o600)
+	os.WriteFile(filepath.Join(members, junk[2]), []byte(`{"id":"other","pid":1}`), 0o600) // not its own name
+	got, err := loadRecords(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []record{a, b}; !reflect.DeepEqual(got, want) {
+		t.Errorf("loaded %+v, want %+v", got, want)
+	}
+	for _, j := range junk {
+		if _, err := os.Stat(filepath.Join(members, j)); !os.IsNotExist(err) {
+			t.Errorf("%s is left after a load: %v", j, err)
+		}
+	}
+	removeRecord(dir, "aaa")
+	if got, _ := loadRecords(dir); len(got) != 1 || got[0].ID != "bbb" {
+		t.Errorf("after removing aaa: %+v", got)
+	}
+	for _, id := range []string{"", "../x", "a.b"} {
+		if err := saveRecord(dir, record{ID: id, Pid: 1}); err == nil {
+			t.Errorf("saved a record with id %q", id)
+		}
+	}
+}
+
+// A pidfd names its process by pid while it runs, and by nothing once it is
+// reaped; its start time stays what it was until it exits.
+func TestPidfdPidAndStart(t *testing.T) {
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pidfd)
+	if got := pidfdPid(pidfd); got != pid {
+		t.Errorf("pidfdPid = %d, want %d", got, pid)
+	}
+	start := procStart(pid)
+	if start == 0 || start != procStart(pid) {
+		t.Errorf("procStart = %d", start)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if got := pidfdPid(pidfd); got != 0 {
+		t.Errorf("pidfdPid of a reaped process = %d, want 0", got)
+	}
+	if got := procStart(pid); got != 0 {
+		t.Errorf("procStart of a reaped process = %d, want 0", got)
+	}
+}
+
+// A record whose init is gone, or whose pid now names another process, is
+// not served again.
+func TestRestoreRefusesTheDead(t *testing.T) {
+	r := &resolver{dir: t.TempDir(), members: map[string]*member{}, byPidfd: map[int]*member{}}
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	pid := cmd.Process.Pid
+	if _, err := r.restore(record{ID: "reused", Pid: pid, PidStart: procStart(pid) + 1}); err != errGone {
+		t.Errorf("restore with another start time: %v, want %v", err, errGone)
+	}
+	dead := exec.Command("true")
+	dead.Run()
+	if _, err := r.restore(record{ID: "dead", Pid: dead.Process.Pid, PidStart: 1}); err != errGone {
+		t.Errorf("restore of an exited process: %v, want %v", err, errGone)
+	}
+	if len(r.members) != 0 {
+		t.Errorf("members after refused restores: %v", r.members)
+	}
+}
