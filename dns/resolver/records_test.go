@@ -1,12 +1,14 @@
 package resolver
 
 import (
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -107,5 +109,35 @@ func TestRestoreRefusesTheDead(t *testing.T) {
 	}
 	if len(r.members) != 0 {
 		t.Errorf("members after refused restores: %v", r.members)
+	}
+}
+
+// A request is read whole, whatever its size, into a buffer of its size.
+func TestRequestSize(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[1])
+	f := os.NewFile(uintptr(fds[0]), "server")
+	fc, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := fc.(*net.UnixConn)
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	for _, size := range []int{100, 200 << 10} {
+		if err := unix.Sendmsg(fds[1], make([]byte, size), nil, nil, 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := requestSize(c); got != size {
+			t.Errorf("requestSize of a %d-byte request = %d", size, got)
+		}
+		buf := make([]byte, size+1)
+		if n, err := c.Read(buf); n != size || err != nil {
+			t.Errorf("read %d, %v after the peek, want %d", n, err, size)
+		}
 	}
 }
