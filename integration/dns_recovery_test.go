@@ -130,10 +130,18 @@ func TestDNSResolverRecovery(t *testing.T) {
 		}
 	}
 
-	// Still ends with the last container, watchdog and all.
-	for _, n := range names {
+	// Killed after the last container went while it could not see it: the
+	// resolver its watchdog starts finds nobody to serve and ends, watchdog
+	// and all.
+	for _, n := range names[1:] {
 		e.ok("rm", "-f", n)
 	}
+	last := e.dnsOneResolver("one container left")
+	if err := syscall.Kill(last, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	e.ok("rm", "-f", names[0])
+	syscall.Kill(last, syscall.SIGKILL)
 	if !lcWaitUntil(5*time.Second, func() bool { return len(e.dnsResolvers())+len(e.dnsWatchdogs()) == 0 }) {
 		t.Errorf("resolver %v or watchdog %v runs 5 s after the last container went", e.dnsResolvers(), e.dnsWatchdogs())
 	}

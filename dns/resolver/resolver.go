@@ -42,6 +42,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hutchrt/hutch/dns"
+	"github.com/hutchrt/hutch/dns/resolver/watchdog"
 	"github.com/hutchrt/hutch/network/link"
 	"github.com/hutchrt/hutch/network/nft"
 )
@@ -153,6 +154,9 @@ func serve(dir string, ready *os.File) error {
 	r.trimSoon()
 	sock := filepath.Join(dir, socketName)
 	os.Remove(sock) // left by a resolver that crashed
+	if _, restarted := os.LookupEnv(watchdog.QuickEnv); restarted && len(r.members) == 0 {
+		return nil // started by a watchdog for containers that are all gone since
+	}
 	l, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: sock, Net: "unixpacket"})
 	if err != nil {
 		return err
