@@ -163,11 +163,11 @@ func serve(dir string, ready *os.File) error {
 	}
 	r.listener = l
 	go r.watchExits()
-	go r.keepWatchdog()
 	// Started for a container that then failed to register: do not linger.
 	time.AfterFunc(10*time.Second, r.exitIfIdle)
 	ready.WriteString("ok\n")
 	ready.Close()
+	go r.keepWatchdog() // after the close: fd 3 is inherited, and the watchdog must not hold it
 	for {
 		c, err := l.AcceptUnix()
 		if err != nil {

@@ -51,6 +51,8 @@ void hutch_resolver_watchdog(void) {
 			;
 	}
 	// fd 3 is where a resolver says it is ready; nobody waits for this one.
+	if (pidfd >= 0)
+		close(pidfd);
 	int null = open("/dev/null", O_RDWR);
 	if (null >= 0 && null != 3) {
 		dup2(null, 3);
