@@ -3,10 +3,13 @@
 package integration
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -184,4 +187,101 @@ func (e *env) dnsWatchdogs() []int {
 		}
 	}
 	return out
+}
+
+// TestDNSResolverRecoveryPortTaken: if a port the container's redirect
+// pointed at is taken by the time a new resolver comes, the resolver binds
+// others and moves the redirect there, replacing the old rules.
+func TestDNSResolverRecoveryPortTaken(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.netCreate("recp", "--subnet", "10.224.41.0/24")
+	fake := dnsNewFake(t, "127.77.41.1", 0, dnsAnswer, "203.0.113.41")
+	e.dnsSleeper("pa", "recp", fake.ip)
+	e.dnsSleeper("pb", "recp", fake.ip)
+	pa, pb := e.dnsPid("pa"), e.dnsPid("pb")
+	ipA, ipB := e.netIP("pa"), e.netIP("pb")
+	recordOf := func(name string) (udp, tcp int) {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(e.root, "dns", "members", e.netCtr(name).ID+".json"))
+		if err != nil {
+			t.Fatalf("record of %s: %v", name, err)
+		}
+		var rec struct{ UDPPort, TCPPort int }
+		if err := json.Unmarshal(b, &rec); err != nil || rec.UDPPort == 0 || rec.TCPPort == 0 {
+			t.Fatalf("record of %s: %v: %s", name, err, b)
+		}
+		return rec.UDPPort, rec.TCPPort
+	}
+	udpPort, tcpPort := recordOf("pa")
+
+	// The watchdog held back until the resolver is dead and its ports are
+	// taken in pa by sockets of the test's own.
+	res := e.dnsOneResolver("before")
+	dogs := e.dnsWatchdogs()
+	if len(dogs) != 1 {
+		t.Fatalf("watchdogs %v, want one", dogs)
+	}
+	syscall.Kill(dogs[0], syscall.SIGSTOP)
+	defer syscall.Kill(dogs[0], syscall.SIGCONT)
+	syscall.Kill(res, syscall.SIGKILL)
+	if !lcWaitUntil(5*time.Second, func() bool { return !lcAlive(res) }) {
+		t.Fatalf("resolver %d still runs after kill -9", res)
+	}
+	var squatU net.PacketConn
+	var squatT net.Listener
+	err := dnsInNetNS(pa, func() (err error) {
+		if squatU, err = net.ListenPacket("udp4", fmt.Sprintf("127.0.0.11:%d", udpPort)); err != nil {
+			return err
+		}
+		squatT, err = net.Listen("tcp4", fmt.Sprintf("127.0.0.11:%d", tcpPort))
+		return err
+	})
+	if err != nil {
+		t.Fatalf("take pa's resolver ports %d/%d: %v", udpPort, tcpPort, err)
+	}
+	defer squatU.Close()
+	defer squatT.Close()
+	syscall.Kill(dogs[0], syscall.SIGCONT)
+
+	if !lcWaitUntil(10*time.Second, func() bool {
+		for _, q := range []struct {
+			pid        int
+			name, want string
+		}{{pa, "pb", ipB}, {pa, "pa", ipA}, {pb, "pa", ipA}} {
+			r, err := dnsAskIn(q.pid, q.name, 250*time.Millisecond)
+			if err != nil || strings.Join(dnsAddrs(r), " ") != q.want {
+				return false
+			}
+		}
+		return true
+	}) {
+		t.Fatalf("pa and pb do not find each other 10 s after the restart")
+	}
+	if d := dnsDigIn(t, pa, "+tcp", "pb"); strings.Join(d.data("A"), " ") != ipB {
+		t.Errorf("pa asks pb over TCP: %s", d)
+	}
+	if u, tc := recordOf("pa"); u == udpPort || tc == tcpPort {
+		t.Errorf("pa's record still has ports %d/%d, which the test holds", u, tc)
+	}
+	// Queries sent before the move reached the test's socket: drained, then
+	// one more must not.
+	buf := make([]byte, 512)
+	for {
+		squatU.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		if _, _, err := squatU.ReadFrom(buf); err != nil {
+			break
+		}
+	}
+	if r, err := dnsAskIn(pa, "pb", time.Second); err != nil || strings.Join(dnsAddrs(r), " ") != ipB {
+		t.Errorf("pa asks pb again: %v, %v", r, err)
+	}
+	squatU.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if n, _, err := squatU.ReadFrom(buf); err == nil {
+		t.Errorf("the old UDP port still gets queries (%d bytes)", n)
+	}
+	out, err := exec.Command("nsenter", "-t", strconv.Itoa(pa), "-n", "nft", "list", "table", "ip", "hutch-dns").CombinedOutput()
+	if n := strings.Count(string(out), "dnat"); err != nil || n != 2 {
+		t.Errorf("pa's hutch-dns table has %d dnat rules, want 2 (%v):\n%s", n, err, out)
+	}
 }
