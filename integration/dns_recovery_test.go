@@ -189,9 +189,11 @@ func (e *env) dnsWatchdogs() []int {
 	return out
 }
 
-// TestDNSResolverRecoveryPortTaken: if a port the container's redirect
-// pointed at is taken by the time a new resolver comes, the resolver binds
-// others and moves the redirect there, replacing the old rules.
+// TestDNSResolverRecoveryPortTaken: with the resolver and its watchdog both
+// killed, nothing holds a container's resolver sockets any more; if a port
+// its redirect pointed at is taken by the time the next container starts a
+// resolver, that one binds others and moves the redirect there, replacing
+// the old rules.
 func TestDNSResolverRecoveryPortTaken(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -215,18 +217,18 @@ func TestDNSResolverRecoveryPortTaken(t *testing.T) {
 	}
 	udpPort, tcpPort := recordOf("pa")
 
-	// The watchdog held back until the resolver is dead and its ports are
-	// taken in pa by sockets of the test's own.
+	// Both killed (the resolver stopped first, so that it cannot start
+	// another watchdog), then the ports taken in pa by sockets of the test's.
 	res := e.dnsOneResolver("before")
 	dogs := e.dnsWatchdogs()
 	if len(dogs) != 1 {
 		t.Fatalf("watchdogs %v, want one", dogs)
 	}
-	syscall.Kill(dogs[0], syscall.SIGSTOP)
-	defer syscall.Kill(dogs[0], syscall.SIGCONT)
+	syscall.Kill(res, syscall.SIGSTOP)
+	syscall.Kill(dogs[0], syscall.SIGKILL)
 	syscall.Kill(res, syscall.SIGKILL)
-	if !lcWaitUntil(5*time.Second, func() bool { return !lcAlive(res) }) {
-		t.Fatalf("resolver %d still runs after kill -9", res)
+	if !lcWaitUntil(5*time.Second, func() bool { return len(e.dnsResolvers())+len(e.dnsWatchdogs()) == 0 }) {
+		t.Fatalf("resolver %v or watchdog %v still runs after kill -9", e.dnsResolvers(), e.dnsWatchdogs())
 	}
 	var squatU net.PacketConn
 	var squatT net.Listener
@@ -242,7 +244,7 @@ func TestDNSResolverRecoveryPortTaken(t *testing.T) {
 	}
 	defer squatU.Close()
 	defer squatT.Close()
-	syscall.Kill(dogs[0], syscall.SIGCONT)
+	e.dnsSleeper("pc", "recp", fake.ip)
 
 	if !lcWaitUntil(10*time.Second, func() bool {
 		for _, q := range []struct {
@@ -283,5 +285,67 @@ func TestDNSResolverRecoveryPortTaken(t *testing.T) {
 	out, err := exec.Command("nsenter", "-t", strconv.Itoa(pa), "-n", "nft", "list", "table", "ip", "hutch-dns").CombinedOutput()
 	if n := strings.Count(string(out), "dnat"); err != nil || n != 2 {
 		t.Errorf("pa's hutch-dns table has %d dnat rules, want 2 (%v):\n%s", n, err, out)
+	}
+}
+
+// TestDNSResolverKillLosesNoQuery: the watchdog holds the containers'
+// resolver sockets, so a query sent while no resolver runs is neither
+// refused nor lost: the next resolver inherits the socket and answers it,
+// over UDP and TCP.
+func TestDNSResolverKillLosesNoQuery(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.netCreate("recq", "--subnet", "10.224.42.0/24")
+	fake := dnsNewFake(t, "127.77.42.1", 0, dnsAnswer, "203.0.113.42")
+	e.dnsSleeper("qa", "recq", fake.ip)
+	e.dnsSleeper("qb", "recq", fake.ip)
+	qa, ipB := e.dnsPid("qa"), e.netIP("qb")
+	res := e.dnsOneResolver("before")
+	dogs := e.dnsWatchdogs()
+	if len(dogs) != 1 {
+		t.Fatalf("watchdogs %v, want one", dogs)
+	}
+	// Held back until the queries are sent.
+	syscall.Kill(dogs[0], syscall.SIGSTOP)
+	defer syscall.Kill(dogs[0], syscall.SIGCONT)
+	syscall.Kill(res, syscall.SIGKILL)
+	if !lcWaitUntil(5*time.Second, func() bool { return !lcAlive(res) }) {
+		t.Fatalf("resolver %d still runs after kill -9", res)
+	}
+	var udp, tcp net.Conn
+	err := dnsInNetNS(qa, func() (err error) {
+		if udp, err = net.Dial("udp4", "127.0.0.11:53"); err != nil {
+			return err
+		}
+		tcp, err = net.DialTimeout("tcp4", "127.0.0.11:53", 2*time.Second)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("with no resolver running: %v", err)
+	}
+	defer udp.Close()
+	defer tcp.Close()
+	uq, tq := dnsQ("qb", mdns.TypeA), dnsQ("qb", mdns.TypeA)
+	if _, err := dnsAsk(udp, uq, 300*time.Millisecond); err == nil || !os.IsTimeout(err) {
+		t.Fatalf("a query with no resolver running: %v, want it waiting (a timeout), not refused", err)
+	}
+	tc := &mdns.Conn{Conn: tcp}
+	if err := tc.WriteMsg(tq); err != nil {
+		t.Fatalf("a TCP query with no resolver running: %v", err)
+	}
+	syscall.Kill(dogs[0], syscall.SIGCONT)
+	// The query already sent is the one answered: read, do not ask again.
+	udp.SetDeadline(time.Now().Add(5 * time.Second))
+	r, err := (&mdns.Conn{Conn: udp}).ReadMsg()
+	if err != nil || r.Id != uq.Id || strings.Join(dnsAddrs(r), " ") != ipB {
+		t.Errorf("the UDP query sent while no resolver ran: %v, %v; want %s", r, err, ipB)
+	}
+	tcp.SetDeadline(time.Now().Add(5 * time.Second))
+	r, err = tc.ReadMsg()
+	if err != nil || r.Id != tq.Id || strings.Join(dnsAddrs(r), " ") != ipB {
+		t.Errorf("the TCP query sent while no resolver ran: %v, %v; want %s", r, err, ipB)
+	}
+	if fake.count("qb") != 0 {
+		t.Errorf("the upstream got %d queries for qb", fake.count("qb"))
 	}
 }

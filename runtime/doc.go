@@ -19,7 +19,7 @@
 //	             (CLOEXEC): EOF is "started"; anything else is an error message.
 //	    monitor ─(first container of a root on a user-defined network)─▶ "_dns-serve"
 //	        one resolver per root (dns/resolver), exits with the last container it serves
-//	        resolver ⇄ "_dns-watch" (C): each starts the other again when it dies
+//	        resolver ⇄ "_dns-watch" (C, holding copies of the resolver's sockets): each starts the other again when it dies
 //
 // The monitor starts init from a goroutine locked to its OS thread for the
 // container's whole life, because Pdeathsig fires when that thread exits: if

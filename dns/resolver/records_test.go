@@ -99,12 +99,12 @@ func TestRestoreRefusesTheDead(t *testing.T) {
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	pid := cmd.Process.Pid
-	if _, err := r.restore(record{ID: "reused", Pid: pid, PidStart: procStart(pid) + 1}); err != errGone {
+	if _, err := r.restore(record{ID: "reused", Pid: pid, PidStart: procStart(pid) + 1}, [2]int{-1, -1}); err != errGone {
 		t.Errorf("restore with another start time: %v, want %v", err, errGone)
 	}
 	dead := exec.Command("true")
 	dead.Run()
-	if _, err := r.restore(record{ID: "dead", Pid: dead.Process.Pid, PidStart: 1}); err != errGone {
+	if _, err := r.restore(record{ID: "dead", Pid: dead.Process.Pid, PidStart: 1}, [2]int{-1, -1}); err != errGone {
 		t.Errorf("restore of an exited process: %v, want %v", err, errGone)
 	}
 	if len(r.members) != 0 {

@@ -11,15 +11,18 @@
 // own processes can still bind port 53. Queries arrive on sockets that belong
 // to one container, so the resolver knows who asks without looking at
 // addresses. When the init exits, its pidfd says so and the sockets close at
-// once: they must not keep the namespace (and its veth) alive.
+// once (the watchdog's copies some 20 ms later): they must not keep the
+// namespace (and its veth) alive.
 //
 // Names come with the registration, not from the runtime's records: the
 // resolver imports nothing of the runtime, and a query never touches a file.
 // It keeps each registration in a file of its own (records.go), though, and
 // reloads them when it starts: it can die at any time, and a small watchdog
-// (watchdog.go) starts another at once, which enters the namespaces of the
-// containers still running and binds their ports again before it answers
-// anything, so that no container's name is ever forwarded for want of it.
+// (watchdog.go) starts another at once, which takes over the sockets the
+// watchdog kept for the containers still running (or enters their
+// namespaces and binds their ports again) before it answers anything, so
+// that no query is refused or lost meanwhile, and no container's name is
+// ever forwarded for want of its registration.
 package resolver
 
 import (
@@ -113,6 +116,7 @@ type resolver struct {
 	closing  bool
 	watchdog *os.Process
 	trimming atomic.Bool
+	renewing atomic.Bool
 }
 
 // Serve is the resolver process. ready (fd 3) gets "ok" once it listens.
@@ -167,7 +171,7 @@ func serve(dir string, ready *os.File) error {
 	time.AfterFunc(10*time.Second, r.exitIfIdle)
 	ready.WriteString("ok\n")
 	ready.Close()
-	go r.keepWatchdog() // after the close: fd 3 is inherited, and the watchdog must not hold it
+	r.renewWatchdog() // after the close: fd 3 is inherited, and the watchdog must not hold it
 	for {
 		c, err := l.AcceptUnix()
 		if err != nil {
@@ -203,6 +207,9 @@ func (r *resolver) handle(c *net.UnixConn) {
 	b, _ := json.Marshal(resp)
 	c.Write(b)
 	r.trimSoon()
+	if req.Op == "register" && resp.Error == "" {
+		r.renewWatchdogSoon()
+	}
 }
 
 // trimSoon gives the kernel back, a moment after a burst of registrations
@@ -345,11 +352,23 @@ func (m *member) closeSockets() {
 // time no longer name a live process.
 func (r *resolver) reload() {
 	recs, _ := loadRecords(r.dir)
+	inherited := inheritedSockets()
+	defer func() { // those of containers gone meanwhile: their namespaces must go
+		for _, fds := range inherited {
+			unix.Close(fds[0])
+			unix.Close(fds[1])
+		}
+	}()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var restored []*member
 	for _, rec := range recs {
-		m, err := r.restore(rec)
+		fds, ok := inherited[rec.ID]
+		delete(inherited, rec.ID)
+		if !ok {
+			fds = [2]int{-1, -1}
+		}
+		m, err := r.restore(rec, fds)
 		if err != nil {
 			removeRecord(r.dir, rec.ID)
 			continue
@@ -367,13 +386,24 @@ func (r *resolver) reload() {
 var errGone = errors.New("the container's init is gone")
 
 // restore enters the namespace of rec's container, if its init still runs,
-// and binds the ports its redirect points at. Should one be taken by now,
+// and takes over the sockets the watchdog held for it (fds, closed here)
+// or else binds the ports its redirect points at. Should one be taken by now,
 // new ports are bound and the redirect moves to them; should that fail too,
 // the member is kept without sockets, so that the others still find its
 // names.
-func (r *resolver) restore(rec record) (*member, error) {
+func (r *resolver) restore(rec record, fds [2]int) (*member, error) {
+	var udp net.PacketConn
+	var tcp net.Listener
+	adopted := false
+	if fds[0] >= 0 {
+		udp, tcp, adopted = adopt(fds, rec)
+	}
 	pidfd, err := unix.PidfdOpen(rec.Pid, 0)
 	if err != nil {
+		if adopted {
+			udp.Close()
+			tcp.Close()
+		}
 		return nil, errGone
 	}
 	// Checked after the open: the pidfd and the namespace are those of the
@@ -383,13 +413,21 @@ func (r *resolver) restore(rec record) (*member, error) {
 		if ns != nil {
 			ns.Close()
 		}
+		if adopted {
+			udp.Close()
+			tcp.Close()
+		}
 		unix.Close(pidfd)
 		return nil, errGone
 	}
 	defer ns.Close()
 	m := &member{id: rec.ID, entries: rec.Entries, upstreams: rec.Upstreams,
 		pidfd: pidfd, pid: rec.Pid, pidStart: rec.PidStart}
-	m.udp, m.tcp, err = r.listenIn(int(ns.Fd()), rec.UDPPort, rec.TCPPort)
+	if adopted {
+		m.udp, m.tcp = udp, tcp
+	} else {
+		m.udp, m.tcp, err = r.listenIn(int(ns.Fd()), rec.UDPPort, rec.TCPPort)
+	}
 	if err != nil {
 		if m.udp, m.tcp, err = r.listenIn(int(ns.Fd()), 0, 0); err == nil {
 			rec := m.record()
@@ -487,6 +525,7 @@ func (r *resolver) watchExits() {
 		r.mu.Unlock()
 		r.exitIfIdle()
 		r.trimSoon()
+		r.renewWatchdogSoon()
 	}
 }
 

@@ -2,7 +2,8 @@
 // _HUTCH_DNS_WATCH=DIR and _HUTCH_DNS_WATCH_PID=its pid, and this
 // constructor takes over before the Go runtime starts: it waits on a pidfd
 // of the resolver (its parent) and, when it is gone, execs `hutch _dns-serve
-// DIR` in its place, which reloads every registration from DIR/members. A
+// DIR` in its place, which reloads every registration from DIR/members and
+// takes over the sockets this process holds for the containers. A
 // resolver that ends by itself (it served its last container) removes its
 // socket before it exits (and kills this process): then nothing is started.
 #define _GNU_SOURCE
@@ -11,6 +12,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,18 +52,28 @@ void hutch_resolver_watchdog(void) {
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 			;
 	}
-	// fd 3 is where a resolver says it is ready; nobody waits for this one.
+	// fd 3 (/dev/null from the resolver) is where a resolver says it is
+	// ready; nobody waits for this one. The sockets this process holds,
+	// listed in _HUTCH_DNS_SOCKETS, are passed on as they are.
 	if (pidfd >= 0)
 		close(pidfd);
-	int null = open("/dev/null", O_RDWR);
-	if (null >= 0 && null != 3) {
-		dup2(null, 3);
-		close(null);
+	if (fcntl(3, F_GETFD) < 0) {
+		int null = open("/dev/null", O_RDWR);
+		if (null >= 0 && null != 3) {
+			dup2(null, 3);
+			close(null);
+		}
 	}
 	char quickenv[32];
 	snprintf(quickenv, sizeof quickenv, "_HUTCH_DNS_QUICK=%d", quick);
+	const char *sockets = getenv("_HUTCH_DNS_SOCKETS");
+	size_t n = strlen("_HUTCH_DNS_SOCKETS=") + (sockets ? strlen(sockets) : 0) + 1;
+	char *socketsenv = malloc(n);
+	if (!socketsenv)
+		_exit(125);
+	snprintf(socketsenv, n, "_HUTCH_DNS_SOCKETS=%s", sockets ? sockets : "");
 	char *argv[] = {"hutch", "_dns-serve", (char *)dir, NULL};
-	char *envp[] = {quickenv, NULL};
+	char *envp[] = {quickenv, socketsenv, NULL};
 	execve("/proc/self/exe", argv, envp);
 	_exit(125);
 }

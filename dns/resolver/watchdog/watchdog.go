@@ -21,8 +21,13 @@ const Command = "_dns-watch"
 // starting; the watchdog waits longer before each such restart.
 const QuickEnv = "_HUTCH_DNS_QUICK"
 
+// SocketsEnv lists the sockets the watchdog holds for the resolver it may
+// start, ID:UDPFD:TCPFD separated by commas; that resolver inherits them.
+const SocketsEnv = "_HUTCH_DNS_SOCKETS"
+
 // Env is the whole environment of the watchdog of the resolver pid (its
-// parent) serving dir.
-func Env(dir string, pid int, quick string) []string {
-	return []string{"_HUTCH_DNS_WATCH=" + dir, "_HUTCH_DNS_WATCH_PID=" + strconv.Itoa(pid), QuickEnv + "=" + quick}
+// parent) serving dir, holding sockets.
+func Env(dir string, pid int, quick, sockets string) []string {
+	return []string{"_HUTCH_DNS_WATCH=" + dir, "_HUTCH_DNS_WATCH_PID=" + strconv.Itoa(pid),
+		QuickEnv + "=" + quick, SocketsEnv + "=" + sockets}
 }
