@@ -7,12 +7,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/hutchrt/hutch/dns"
+	"github.com/hutchrt/hutch/dns/resolver/watchdog"
 )
 
 // A record reads back as written; a new one replaces the old; what does not
@@ -139,5 +141,65 @@ func TestRequestSize(t *testing.T) {
 		if n, err := c.Read(buf); n != size || err != nil {
 			t.Errorf("read %d, %v after the peek, want %d", n, err, size)
 		}
+	}
+}
+
+// The sockets a watchdog passes on are read from its list; malformed
+// entries and the standard streams are ignored.
+func TestInheritedSockets(t *testing.T) {
+	t.Setenv(watchdog.SocketsEnv, "aaa:5:6,bad,bbb:x:7,ccc:1:2,,ddd:8:9")
+	got := inheritedSockets()
+	want := map[string][2]int{"aaa": {5, 6}, "ddd": {8, 9}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("inheritedSockets = %v, want %v", got, want)
+	}
+}
+
+// Inherited sockets are taken over only if they are bound where the record
+// says; either way their fds are closed.
+func TestAdopt(t *testing.T) {
+	sockets := func() ([2]int, record) {
+		u, err := net.ListenPacket("udp4", ResolverAddr+":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := net.Listen("tcp4", ResolverAddr+":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer u.Close()
+		defer l.Close()
+		ufd, err1 := dupConn(u.(syscall.Conn))
+		tfd, err2 := dupConn(l.(syscall.Conn))
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		return [2]int{ufd, tfd}, record{UDPPort: u.LocalAddr().(*net.UDPAddr).Port, TCPPort: l.Addr().(*net.TCPAddr).Port}
+	}
+	closed := func(fds [2]int) bool {
+		_, e1 := unix.FcntlInt(uintptr(fds[0]), unix.F_GETFD, 0)
+		_, e2 := unix.FcntlInt(uintptr(fds[1]), unix.F_GETFD, 0)
+		return e1 != nil && e2 != nil
+	}
+	fds, rec := sockets()
+	udp, tcp, ok := adopt(fds, rec)
+	if !ok {
+		t.Fatalf("sockets bound where the record says were not adopted")
+	}
+	if udp.LocalAddr().(*net.UDPAddr).Port != rec.UDPPort || tcp.Addr().(*net.TCPAddr).Port != rec.TCPPort {
+		t.Errorf("adopted %v and %v, want ports %d/%d", udp.LocalAddr(), tcp.Addr(), rec.UDPPort, rec.TCPPort)
+	}
+	udp.Close()
+	tcp.Close()
+	if !closed(fds) {
+		t.Errorf("the inherited fds %v are still open after adopt", fds)
+	}
+	fds, rec = sockets()
+	rec.TCPPort++
+	if _, _, ok := adopt(fds, rec); ok {
+		t.Errorf("sockets on other ports than the record's were adopted")
+	}
+	if !closed(fds) {
+		t.Errorf("the inherited fds %v are still open after a refused adopt", fds)
 	}
 }
