@@ -30,10 +30,10 @@ const (
 // The loops are hutch's own rather than mdns.Server's: mdns.Server starts a
 // goroutine per UDP packet and per TCP connection without a bound, and a
 // flood from the container must not grow the supervisor. Here a UDP socket
-// has udpReaders goroutines that answer local names inline (no goroutine
-// per query, which is also the fast path), and a forwarded query gets a
-// goroutine only if it gets one of the Forwarder's MaxInFlight slots
-// (else SERVFAIL at once); a TCP listener serves at most maxTCPConns
+// has UDPReaders goroutines (ServeUDP's own among them) that answer local
+// names inline (no goroutine per query, which is also the fast path), and
+// a forwarded query gets a goroutine only if it gets one of the Forwarder's
+// MaxInFlight slots (else SERVFAIL at once); a TCP listener serves at most maxTCPConns
 // connections, one goroutine each, queries in order.
 type Server struct {
 	// View returns the current view of the asking container. It is called
@@ -46,6 +46,11 @@ type Server struct {
 	// Log gets what the loops cannot return (a recovered panic, accept
 	// errors); nil: slog.Default(). Nothing is logged per query.
 	Log *slog.Logger
+	// UDPReaders is how many goroutines read the UDP socket; 0: 4. One
+	// resolver serving many mostly quiet containers takes 1: every reader
+	// is a stack, and one answers a container's local names as fast as
+	// its client asks them one after another.
+	UDPReaders int
 
 	idleTimeout time.Duration // tests shorten these; 0: the constants above
 	maxConns    int
@@ -57,15 +62,26 @@ type Server struct {
 func (s *Server) ServeUDP(pc net.PacketConn) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup // forwarded queries in flight
-	errs := make(chan error, udpReaders)
-	for range udpReaders {
-		go func() { errs <- s.readUDP(ctx, pc, &wg) }()
+	readers := s.UDPReaders
+	if readers <= 0 {
+		readers = udpReaders
 	}
-	err := <-errs // the first reader to stop: pc closed (nil) or broken
-	cancel()
-	_ = pc.SetReadDeadline(time.Unix(1, 0)) // stop the other readers if pc is still open
-	for range udpReaders - 1 {
-		<-errs
+	// The first reader to stop (pc closed, or broken) stops the others:
+	// they read with a deadline in the past if pc is still open.
+	stop := func(err error) error {
+		cancel()
+		_ = pc.SetReadDeadline(time.Unix(1, 0))
+		return err
+	}
+	errs := make(chan error, readers)
+	for range readers - 1 {
+		go func() { errs <- stop(s.readUDP(ctx, pc, &wg)) }()
+	}
+	err := stop(s.readUDP(ctx, pc, &wg)) // this goroutine reads too
+	for range readers - 1 {
+		if e := <-errs; err == nil {
+			err = e
+		}
 	}
 	wg.Wait()
 	return err

@@ -2,7 +2,8 @@
 # make bench: start-up time against the kernel floor and other runtimes,
 # the memory of an idle monitor, `ps` with 50 containers, start-up on a
 # user-defined network against a hand-made floor (also with 200 containers
-# on it), the embedded DNS with dnsperf, and iperf3 through a published port.
+# on it, and the resolver's memory with 50), the embedded DNS with dnsperf,
+# and iperf3 through a published port.
 # Medians of N runs.
 # Traffic goes only to this host's own addresses and the bench's namespaces.
 set -euo pipefail
@@ -118,7 +119,15 @@ printf '%-58s %8s ms\n' "hutch run --rm --network benchnet busybox true" "$net_m
 printf '%-58s %8s ms\n' "floor: netns + veth + ip -batch + nft + unshare" "$netfloor_ms"
 echo "hutch / floor: $(ratio "$net_ms" "$netfloor_ms")x (target: at most 3x)"
 
-for i in $(seq 199); do h run -d --network benchnet busybox sleep 1000 >/dev/null; done
+for i in $(seq 50); do h run -d --network benchnet busybox sleep 1000 >/dev/null; done
+# PSS: the resolver's share of the pages it maps; anon is its own memory,
+# file the pages of the hutch binary it has mapped (whole page-cache folios).
+pss() { awk '/^Rss:/ {r+=$2} /^Pss:/ {p+=$2} /^Pss_Anon:/ {a+=$2} /^Pss_File:/ {f+=$2}
+	END {printf "PSS %.2f MiB (anon %.2f, file %.2f), RSS %.2f MiB", p/1024, a/1024, f/1024, r/1024}' "/proc/$1/smaps_rollup"; }
+sleep 1
+echo "resolver with 50 containers: $(pss "$(pgrep -f "_dns-serve $root/dns\$")") (target: PSS at most 3 MiB)"
+echo "its watchdog: $(pss "$(pgrep -f "_dns-watch $root/dns\$")")"
+for i in $(seq 149); do h run -d --network benchnet busybox sleep 1000 >/dev/null; done
 net200_ms=$(median_ms "$HUTCH" --root "$root" run --rm --network benchnet busybox true)
 none200_ms=$(median_ms "$HUTCH" --root "$root" run --rm --network none busybox true)
 # The kernel's own growth: the same floor as at the top, now with 199 running.

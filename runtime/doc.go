@@ -19,6 +19,7 @@
 //	             (CLOEXEC): EOF is "started"; anything else is an error message.
 //	    monitor ─(first container of a root on a user-defined network)─▶ "_dns-serve"
 //	        one resolver per root (dns/resolver), exits with the last container it serves
+//	        resolver ⇄ "_dns-watch" (C, holding copies of the resolver's sockets): each starts the other again when it dies
 //
 // The monitor starts init from a goroutine locked to its OS thread for the
 // container's whole life, because Pdeathsig fires when that thread exits: if
@@ -43,4 +44,5 @@
 //	networks/<id>/network.json       a network (package network), leases/ its addresses;
 //	                                 intent.json while it is made, .rm-<id>/ while it goes
 //	dns/resolver.sock                where monitors register containers with the resolver
+//	dns/members/<id>.json            a registration, reloaded by a resolver started after one died
 package runtime

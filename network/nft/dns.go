@@ -30,6 +30,7 @@ func RedirectDNS(netns int, resolver netip.Addr, udpPort, tcpPort uint16) error 
 		accept := nftables.ChainPolicyAccept
 		ch := c.AddChain(&nftables.Chain{Table: tbl, Name: "output", Type: nftables.ChainTypeNAT,
 			Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityNATDest, Policy: &accept})
+		c.FlushChain(ch) // a resolver started again may move the ports: replace, never add
 		for _, r := range redirectDNSRules(resolver, udpPort, tcpPort) {
 			c.AddRule(&nftables.Rule{Table: tbl, Chain: ch, Exprs: r})
 		}
