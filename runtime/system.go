@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hutchrt/hutch/dns/resolver"
+	"github.com/hutchrt/hutch/dns/resolver/watchdog"
 	"github.com/hutchrt/hutch/runtime/cgroups"
 )
 
@@ -140,9 +141,10 @@ func (s *Store) Reset() (ResetReport, error) {
 }
 
 // killRootProcesses kills every hutch process that works for this root
-// (monitors, shims, finishes, the resolver), found by the argv they are
-// started with, and waits until they are gone. It returns the ids of the
-// containers whose monitors it killed.
+// (monitors, shims, finishes, the resolver and its watchdog), found by the
+// argv they are started with, and waits until they are gone. The watchdogs
+// go first: a watchdog outliving its resolver would start it again. It
+// returns the ids of the containers whose monitors it killed.
 func (s *Store) killRootProcesses() (ids []string, err error) {
 	roots := map[string]bool{s.Root: true}
 	if abs, err := filepath.Abs(s.Root); err == nil {
@@ -152,8 +154,8 @@ func (s *Store) killRootProcesses() (ids []string, err error) {
 	for root := range roots {
 		dns[filepath.Join(root, "dns")] = true
 	}
+	var watchdogs, others []int
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	var errs []error
 	for _, p := range procs {
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -163,24 +165,25 @@ func (s *Store) killRootProcesses() (ids []string, err error) {
 		if len(argv) < 3 {
 			continue
 		}
-		ours := false
-		switch argv[1] {
-		case MonitorCommand, FinishCommand:
-			ours = roots[argv[2]]
-		case resolver.ServeCommand:
-			ours = dns[argv[2]]
-		}
-		if !ours {
-			continue
-		}
 		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
 		if err != nil || pid == os.Getpid() {
 			continue
 		}
-		errs = append(errs, killAndWait(pid))
-		if argv[1] != resolver.ServeCommand && len(argv) > 3 && isID(argv[3]) {
-			ids = append(ids, argv[3])
+		switch {
+		case argv[1] == watchdog.Command && dns[argv[2]]:
+			watchdogs = append(watchdogs, pid)
+		case argv[1] == resolver.ServeCommand && dns[argv[2]]:
+			others = append(others, pid)
+		case (argv[1] == MonitorCommand || argv[1] == FinishCommand) && roots[argv[2]]:
+			others = append(others, pid)
+			if len(argv) > 3 && isID(argv[3]) {
+				ids = append(ids, argv[3])
+			}
 		}
+	}
+	var errs []error
+	for _, pid := range append(watchdogs, others...) {
+		errs = append(errs, killAndWait(pid))
 	}
 	return ids, errors.Join(errs...)
 }
