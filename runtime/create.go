@@ -43,6 +43,10 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
+	mounts, err := o.mountRequests()
+	if err != nil {
+		return nil, err
+	}
 	imageName := rootfs.Normalize(o.Image)
 	images := s.Images()
 	if _, err := images.Get(imageName); err != nil {
@@ -92,6 +96,10 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 	if spec.Linux.Seccomp, err = seccompProfile(security, o.Privileged, spec); err != nil {
 		return nil, err
 	}
+	if err := s.prepareMounts(mounts, lower); err != nil {
+		return nil, err
+	}
+	spec.Mounts = withUserMounts(spec.Mounts, mounts)
 	config, err := encodeSpec(spec)
 	if err != nil {
 		return nil, err
@@ -105,7 +113,7 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 	c := &Container{
 		ID: id, Name: name, Image: imageName, Command: args, Created: now(),
 		AutoRemove: o.AutoRemove, Init: o.Init, Network: network, Privileged: o.Privileged,
-		CapAdd: o.CapAdd, CapDrop: o.CapDrop, SecurityOpt: security.shown, Tty: o.Tty, OpenStdin: o.Interactive,
+		CapAdd: o.CapAdd, CapDrop: o.CapDrop, SecurityOpt: security.shown, Mounts: mounts, Tty: o.Tty, OpenStdin: o.Interactive,
 		Endpoints: net.endpoints, Publish: net.publish, DNS: o.DNS, Host: hostname,
 		Status: StatusCreated, spec: spec,
 	}

@@ -131,7 +131,7 @@ func buildInitPlan(spec *specs.Spec, dir string, fds planFds, host hostFacts) (*
 		if err := planMount(p, m, host); err != nil {
 			return nil, fmt.Errorf("mount %s: %w", m.Destination, err)
 		}
-		if m.Destination == "/dev" {
+		if m.Destination == "/dev" && m.Type == "tmpfs" { // not a bind of the host's /dev
 			planDev(p)
 		}
 	}
