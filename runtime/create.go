@@ -96,9 +96,10 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 	if spec.Linux.Seccomp, err = seccompProfile(security, o.Privileged, spec); err != nil {
 		return nil, err
 	}
-	if err := s.prepareMounts(mounts, lower); err != nil {
+	if err := s.prepareMounts(mounts); err != nil {
 		return nil, err
 	}
+	s.nameVolumes(mounts)
 	spec.Mounts = withUserMounts(spec.Mounts, mounts)
 	config, err := encodeSpec(spec)
 	if err != nil {
@@ -116,6 +117,26 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 		CapAdd: o.CapAdd, CapDrop: o.CapDrop, SecurityOpt: security.shown, Mounts: mounts, Tty: o.Tty, OpenStdin: o.Interactive,
 		Endpoints: net.endpoints, Publish: net.publish, DNS: o.DNS, Host: hostname,
 		Status: StatusCreated, spec: spec,
+	}
+	if usesVolumes(mounts) {
+		// Held until the record exists: a volume rm cannot slip in between.
+		vols := s.Volumes()
+		unlock, err := vols.Lock()
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+		made, err := s.makeVolumes(mounts, lower)
+		defer func() {
+			if err != nil {
+				for _, name := range made {
+					vols.RemoveLocked(name)
+				}
+			}
+		}()
+		if err != nil {
+			return nil, err
+		}
 	}
 	var prep *sideTask
 	if !o.Detach {

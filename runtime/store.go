@@ -404,6 +404,8 @@ func (s *Store) reconcile(c *Container) (*Container, error) {
 	if c.MonitorPid == 0 || c.monitorLive() {
 		return c, nil
 	}
+	var anonymous []string // --rm's, removed once the lock is let go (the volumes' lock comes first)
+	defer func() { s.removeVolumes(anonymous) }()
 	unlock, err := s.lock()
 	if err != nil {
 		return nil, err
@@ -423,6 +425,7 @@ func (s *Store) reconcile(c *Container) (*Container, error) {
 		return nil, err // left as it is, for the next command to try again
 	}
 	if c.AutoRemove {
+		anonymous = anonymousVolumes(c)
 		return nil, s.removeLocked(c.ID)
 	}
 	if c.Status == StatusRunning {

@@ -81,7 +81,7 @@ func newApp() *cli.App {
 		Commands: withFixedNames([]*cli.Command{
 			runCommand(), psCommand(), logsCommand(), execCommand(), stopCommand(),
 			killCommand(), startCommand(), waitCommand(), rmCommand(), inspectCommand(),
-			imageCommand(), networkCommand(), portCommand(), systemCommand(),
+			imageCommand(), networkCommand(), portCommand(), systemCommand(), volumeCommand(),
 		}),
 		OnUsageError:   func(_ *cli.Context, err error, _ bool) error { return err },
 		ExitErrHandler: func(*cli.Context, error) {},
