@@ -4,11 +4,15 @@ package integration
 
 import (
 	"archive/tar"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // A -v bind mount: a missing host directory is made, writes inside land on
@@ -247,5 +251,212 @@ func TestRunVolumesBadInput(t *testing.T) {
 	}
 	if ids := e.ids(); len(ids) != 0 {
 		t.Errorf("containers left: %v", ids)
+	}
+}
+
+// A named volume: made on first use and seeded from the image's content at
+// its target, it keeps what a container wrote for the next one; nocopy
+// and a read-only mount; inspect shows it in Docker's shape.
+func TestRunVolumesNamed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.ok("run", "--rm", "--network", "none", "-v", "conf:/etc", "busybox", "sh", "-c", "echo kept > /etc/mine")
+	data := filepath.Join(e.root, "volumes", "conf", "_data")
+	if b, err := os.ReadFile(filepath.Join(data, "mine")); err != nil || string(b) != "kept\n" {
+		t.Errorf("%s/mine: %q %v", data, b, err)
+	}
+	out := e.ok("run", "--rm", "--network", "none", "--mount", "type=volume,source=conf,target=/c,readonly", "busybox", "sh", "-c",
+		"cat /c/mine; head -1 /c/passwd; touch /c/x 2>&1; true")
+	if !strings.Contains(out, "kept") || !strings.Contains(out, "root:x:0:0") || !strings.Contains(out, "Read-only file system") {
+		t.Errorf("the volume in a second container: %q, want what the first wrote, the image's passwd (seeded), and EROFS", out)
+	}
+	// (hostname, hosts and resolv.conf are mounted over files made in it, as in Docker.)
+	if out := e.ok("run", "--rm", "--network", "none", "-v", "bare:/etc:nocopy", "busybox", "ls", "-A", "/etc"); strings.Contains(out, "passwd") {
+		t.Errorf("nocopy: /etc holds %q, want nothing of the image's", out)
+	}
+
+	e.ok("run", "-d", "--name", "v", "--network", "none", "-v", "conf:/data:ro", "busybox", "sleep", "30")
+	mounts, _ := e.runInspect("v")["Mounts"].([]any)
+	m, _ := func() (map[string]any, bool) {
+		if len(mounts) != 1 {
+			return nil, false
+		}
+		m, ok := mounts[0].(map[string]any)
+		return m, ok
+	}()
+	want := map[string]any{"Type": "volume", "Name": "conf", "Source": data, "Destination": "/data", "Driver": "local", "Mode": "ro", "RW": false, "Propagation": ""}
+	for k, v := range want {
+		if m[k] != v {
+			t.Errorf("inspect Mounts[0].%s = %v, want %v (%v)", k, m[k], v, mounts)
+		}
+	}
+	// In use by a running container, then by a stopped one: refused, as in Docker.
+	e.fails(1, "remove conf: volume is in use - ["+e.lcFullID("v")+"]", "volume", "rm", "conf")
+	e.ok("stop", "-t", "0", "v")
+	e.fails(1, "volume is in use", "volume", "rm", "conf")
+	e.ok("rm", "v")
+	e.ok("volume", "rm", "conf", "bare")
+	if _, err := os.Stat(filepath.Join(e.root, "volumes", "conf")); err == nil {
+		t.Errorf("volume rm left its directory")
+	}
+}
+
+func (e *env) lcFullID(ref string) string {
+	e.t.Helper()
+	id, _ := e.runInspect(ref)["Id"].(string)
+	return id
+}
+
+// Anonymous volumes (-v CTR): a 64-hex name, gone with --rm and with rm -v,
+// kept by a plain rm (as in Docker).
+func TestRunVolumesAnonymous(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.ok("run", "--rm", "--network", "none", "-v", "/data", "busybox", "sh", "-c", "echo x > /data/f")
+	if out := e.ok("volume", "ls", "-q"); out != "" {
+		t.Errorf("after run --rm: volumes %q, want none", out)
+	}
+	e.ok("run", "--name", "k", "--network", "none", "-v", "/data", "--mount", "type=volume,target=/other", "busybox", "true")
+	names := strings.Fields(e.ok("volume", "ls", "-q"))
+	if len(names) != 2 || len(names[0]) != 64 {
+		t.Fatalf("volumes %v, want two with 64-hex names", names)
+	}
+	var vs []struct{ Labels map[string]string }
+	decodeJSON(t, e.ok("volume", "inspect", names[0]), &vs)
+	if _, ok := vs[0].Labels["com.docker.volume.anonymous"]; !ok {
+		t.Errorf("an anonymous volume's labels: %v", vs[0].Labels)
+	}
+	e.ok("rm", "-v", "k")
+	if out := e.ok("volume", "ls", "-q"); out != "" {
+		t.Errorf("after rm -v: volumes %q, want none", out)
+	}
+	e.ok("run", "--name", "k2", "--network", "none", "-v", "/data", "busybox", "true")
+	e.ok("rm", "k2")
+	if n := len(strings.Fields(e.ok("volume", "ls", "-q"))); n != 1 {
+		t.Errorf("after a plain rm: %d volumes, want the anonymous one kept", n)
+	}
+	// A detached --rm container's monitor removes its volume too.
+	e.ok("run", "-d", "--rm", "--name", "d", "--network", "none", "-v", "/data", "busybox", "sleep", "30")
+	if n := len(strings.Fields(e.ok("volume", "ls", "-q"))); n != 2 {
+		t.Errorf("while -d --rm runs: %d volumes, want 2", n)
+	}
+	e.ok("kill", "d")
+	if !lcWaitUntil(10*time.Second, func() bool { return len(strings.Fields(e.ok("volume", "ls", "-q"))) == 1 }) {
+		t.Errorf("a -d --rm container's anonymous volume outlived it: %s", e.ok("volume", "ls", "-q"))
+	}
+}
+
+func decodeJSON(t *testing.T, s string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		t.Fatalf("%v: %q", err, s)
+	}
+}
+
+// volume create|ls|inspect|rm|prune, with Docker's output shapes and exit
+// codes; system reset removes the volumes too.
+func TestVolumeCommands(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	if out := e.ok("volume", "ls"); out != "DRIVER    VOLUME NAME" {
+		t.Errorf("volume ls on a fresh root: %q", out)
+	}
+	if out := e.ok("volume", "create", "--label", "team=web", "web-data"); out != "web-data" {
+		t.Errorf("volume create printed %q", out)
+	}
+	if out := e.ok("volume", "create", "web-data"); out != "web-data" {
+		t.Errorf("volume create of an existing name: %q, want the name (Docker's)", out)
+	}
+	random := e.ok("volume", "create")
+	if len(random) != 64 {
+		t.Errorf("volume create without a name printed %q, want 64 hex", random)
+	}
+	lines := strings.Split(e.ok("volume", "ls"), "\n")
+	want := []string{"DRIVER    VOLUME NAME", "local     " + random, "local     web-data"}
+	if !slices.Equal(lines, want) {
+		t.Errorf("volume ls:\n%q\nwant\n%q", lines, want)
+	}
+	var vs []map[string]any
+	decodeJSON(t, e.ok("volume", "inspect", "web-data"), &vs)
+	if len(vs) != 1 {
+		t.Fatalf("inspect: %v", vs)
+	}
+	v := vs[0]
+	for k, w := range map[string]any{"Name": "web-data", "Driver": "local", "Scope": "local",
+		"Mountpoint": filepath.Join(e.root, "volumes", "web-data", "_data")} {
+		if v[k] != w {
+			t.Errorf("inspect %s = %v, want %v", k, v[k], w)
+		}
+	}
+	if l, _ := v["Labels"].(map[string]any); l["team"] != "web" {
+		t.Errorf("inspect Labels = %v", v["Labels"])
+	}
+	if _, err := time.Parse(time.RFC3339, v["CreatedAt"].(string)); err != nil {
+		t.Errorf("CreatedAt %v: %v", v["CreatedAt"], err)
+	}
+	for _, k := range []string{"Options", "CreatedAt"} {
+		if _, ok := v[k]; !ok {
+			t.Errorf("inspect has no %s", k)
+		}
+	}
+	e.fails(1, "no such volume: nope", "volume", "inspect", "nope")
+	e.fails(1, "no such volume: nope", "volume", "rm", "nope")
+	e.ok("volume", "rm", "-f", "nope")
+	e.fails(1, "invalid characters", "volume", "create", "bad/name")
+	e.fails(1, "invalid characters", "volume", "create", "x")
+
+	// prune: anonymous and unused only; --all: every unused one.
+	e.ok("run", "--name", "anon", "--network", "none", "-v", "/a", "busybox", "true")
+	e.ok("run", "--name", "user", "--network", "none", "-v", "web-data:/w", "-v", "/b", "busybox", "true")
+	e.ok("rm", "anon")
+	out := e.ok("volume", "prune", "-f")
+	if !strings.HasPrefix(out, "Deleted Volumes:\n") || strings.Count(out, "\n") != 3 || !strings.Contains(out, "Total reclaimed space: 0B") {
+		t.Errorf("volume prune:\n%s\nwant one anonymous volume deleted", out)
+	}
+	if n := len(strings.Fields(e.ok("volume", "ls", "-q"))); n != 3 { // web-data, the random one, user's /b
+		t.Errorf("after prune: %d volumes, want 3", n)
+	}
+	r := e.runStdin("n\n", "volume", "prune", "--all")
+	if r.code != 0 || !strings.Contains(r.stdout, "WARNING!") || strings.Contains(r.stdout, "Deleted") {
+		t.Errorf("volume prune answered no: %s", r)
+	}
+	out = e.ok("volume", "prune", "-af")
+	if !strings.Contains(out, random) || strings.Contains(out, "web-data") {
+		t.Errorf("volume prune -a:\n%s\nwant the unused named volume, not the used one", out)
+	}
+	e.ok("rm", "-v", "user")
+	e.ok("system", "reset", "-f")
+	if _, err := os.Stat(filepath.Join(e.root, "volumes")); err == nil {
+		t.Errorf("system reset left %s/volumes", e.root)
+	}
+}
+
+// Parallel runs making the same volume: each succeeds and sees one volume.
+func TestRunVolumesParallelCreate(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	errs := make(chan string, 4)
+	for i := 0; i < 4; i++ {
+		go func() {
+			r, err := execHutch(hutchBin, e.root, "", nil, "run", "--rm", "--network", "none", "-v", "shared:/s", "busybox",
+				"sh", "-c", "echo $$ >> /s/log")
+			if err != nil || r.code != 0 {
+				errs <- fmt.Sprintf("%v %s", err, r)
+				return
+			}
+			errs <- ""
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		if s := <-errs; s != "" {
+			t.Error(s)
+		}
+	}
+	if out := e.ok("volume", "ls", "-q"); out != "shared" {
+		t.Errorf("volumes %q, want shared only", out)
+	}
+	b, _ := os.ReadFile(filepath.Join(e.root, "volumes", "shared", "_data", "log"))
+	if n := strings.Count(string(b), "\n"); n != 4 {
+		t.Errorf("log has %d lines, want 4: %q", n, b)
 	}
 }
