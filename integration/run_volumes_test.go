@@ -252,6 +252,15 @@ func TestRunVolumesBadInput(t *testing.T) {
 	if ids := e.ids(); len(ids) != 0 {
 		t.Errorf("containers left: %v", ids)
 	}
+	// A create that fails once its volumes are made takes them back; one
+	// that existed before stays.
+	e.ok("run", "--name", "taken", "--network", "none", "busybox", "true")
+	e.ok("volume", "create", "before")
+	e.fails(125, "already in use", "run", "--name", "taken", "--network", "none", "-v", "newvol:/x", "-v", "before:/b", "-v", "/anon", "busybox", "true")
+	if out := e.ok("volume", "ls", "-q"); out != "before" {
+		t.Errorf("after a failed create: volumes %q, want before only", out)
+	}
+	e.ok("rm", "taken")
 }
 
 // A named volume: made on first use and seeded from the image's content at

@@ -121,20 +121,20 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 	if usesVolumes(mounts) {
 		// Held until the record exists: a volume rm cannot slip in between.
 		vols := s.Volumes()
-		unlock, err := vols.Lock()
-		if err != nil {
-			return nil, err
+		unlock, lockErr := vols.Lock()
+		if lockErr != nil {
+			return nil, lockErr
 		}
 		defer unlock()
-		made, err := s.makeVolumes(mounts, lower)
-		defer func() {
+		var made []string
+		defer func() { // err is Create's own: whatever fails below undoes the volumes made here
 			if err != nil {
 				for _, name := range made {
 					vols.RemoveLocked(name)
 				}
 			}
 		}()
-		if err != nil {
+		if made, err = s.makeVolumes(mounts, lower); err != nil {
 			return nil, err
 		}
 	}
