@@ -109,6 +109,16 @@ func TestRunVolumesBindRecursivePrivate(t *testing.T) {
 	if strings.Contains(string(mi), filepath.Join(host, "inner")) {
 		t.Errorf("a mount made in the container shows on the host:\n%s", mi)
 	}
+
+	// :ro is read-only all the way down (as Docker's since 25), inside only.
+	out = e.ok("run", "--rm", "--network", "none", "-v", host+":/data:ro", "busybox", "sh", "-c",
+		"touch /data/top 2>&1; touch /data/sub/below 2>&1; true")
+	if strings.Count(out, "Read-only file system") != 2 {
+		t.Errorf(":ro with a submount: %q, want both writes refused", out)
+	}
+	if err := os.WriteFile(filepath.Join(sub, "host-writes"), []byte("x"), 0o644); err != nil {
+		t.Errorf("the host's submount turned read-only: %v", err)
+	}
 }
 
 // The target resolves inside the container's root: an image's symlink to an
