@@ -40,5 +40,7 @@
 //	containers/<id>/{upper,work,rootfs}   overlay layers and mount point
 //	containers/<id>/{hostname,hosts,resolv.conf}  bind-mounted into the container
 //	networks/<id>/network.json       a network (package network), leases/ its addresses
+//	volumes/.lock                    taken before containers/.lock, never inside it
+//	volumes/<name>/{volume.json,_data}  a volume (package rootfs); _data is what is mounted
 //	dns/resolver.sock                where monitors register containers with the resolver
 package runtime
