@@ -143,6 +143,7 @@ func volumeUsers(all []*Container) map[string][]string {
 
 // VolumeRemove is `volume rm`: refused while any container uses the volume.
 func (s *Store) VolumeRemove(name string) error {
+	s.List() // first: a --rm container whose monitor died is removed, and frees its volumes
 	vols := s.Volumes()
 	unlock, err := vols.Lock()
 	if err != nil {
@@ -164,6 +165,7 @@ func (s *Store) VolumeRemove(name string) error {
 // anonymous ones unless all (Docker's since 23.0). It returns the names
 // removed and the bytes freed.
 func (s *Store) VolumePrune(all bool) (removed []string, reclaimed int64, err error) {
+	s.List() // as in VolumeRemove
 	vols := s.Volumes()
 	unlock, err := vols.Lock()
 	if err != nil {
