@@ -310,7 +310,7 @@ func TestRunVolumesNamed(t *testing.T) {
 		}
 	}
 	// In use by a running container, then by a stopped one: refused, as in Docker.
-	e.fails(1, "remove conf: volume is in use - ["+e.lcFullID("v")+"]", "volume", "rm", "conf")
+	e.fails(1, "remove conf: volume is in use - ["+e.volFullID("v")+"]", "volume", "rm", "conf")
 	e.ok("stop", "-t", "0", "v")
 	e.fails(1, "volume is in use", "volume", "rm", "conf")
 	e.ok("rm", "v")
@@ -320,7 +320,7 @@ func TestRunVolumesNamed(t *testing.T) {
 	}
 }
 
-func (e *env) lcFullID(ref string) string {
+func (e *env) volFullID(ref string) string {
 	e.t.Helper()
 	id, _ := e.runInspect(ref)["Id"].(string)
 	return id

@@ -145,6 +145,9 @@ func volumeUsers(all []*Container) map[string][]string {
 func (s *Store) VolumeRemove(name string) error {
 	s.List() // first: a --rm container whose monitor died is removed, and frees its volumes
 	vols := s.Volumes()
+	if _, err := vols.Get(name); err != nil {
+		return err // before the lock, which would make the store
+	}
 	unlock, err := vols.Lock()
 	if err != nil {
 		return err
@@ -167,6 +170,9 @@ func (s *Store) VolumeRemove(name string) error {
 func (s *Store) VolumePrune(all bool) (removed []string, reclaimed int64, err error) {
 	s.List() // as in VolumeRemove
 	vols := s.Volumes()
+	if list, err := vols.List(); err != nil || len(list) == 0 {
+		return nil, 0, err // nothing to do: the lock would make the store
+	}
 	unlock, err := vols.Lock()
 	if err != nil {
 		return nil, 0, err
