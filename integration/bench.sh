@@ -43,6 +43,8 @@ echo "== start-up: medians of $N runs (ms)"
 hutch_ms=$(median_ms "$HUTCH" --root "$root" run --rm --network none busybox true)
 floor_ms=$(median_ms unshare --fork --pid --mount --uts --ipc --net --mount-proc chroot "$rootfs" /bin/true)
 printf '%-58s %8s ms\n' "hutch run --rm --network none busybox true" "$hutch_ms"
+bind_ms=$(median_ms "$HUTCH" --root "$root" run --rm --network none -v "$rootfs:/data:ro" busybox true)
+printf '%-58s %8s ms\n' "the same with -v DIR:/data:ro (target: at most +0.3 ms)" "$bind_ms"
 printf '%-58s %8s ms\n' "floor: unshare --fork --pid ... chroot ROOTFS /bin/true" "$floor_ms"
 echo "hutch / floor: $(ratio "$hutch_ms" "$floor_ms")x"
 mkdir -p "$bundle/rootfs" && cp -a "$rootfs/." "$bundle/rootfs/"

@@ -68,12 +68,14 @@ func TestSystemListingMakesNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	for _, args := range [][]string{{"ps"}, {"ps", "-a"}, {"ps", "-aq"}, {"network", "ls"}, {"network", "ls", "-q"},
-		{"image", "ls"}, {"network", "inspect", "bridge"}} {
+		{"image", "ls"}, {"network", "inspect", "bridge"}, {"volume", "ls"}, {"volume", "prune", "-f"}} {
 		e.ok(args...)
 	}
 	e.fails(1, "nosuch", "inspect", "nosuch")
 	e.fails(1, "nosuch", "network", "inspect", "nosuch")
 	e.fails(1, "pre-defined", "network", "rm", "bridge")
+	e.fails(1, "no such volume", "volume", "rm", "nosuch")
+	e.fails(1, "no such volume", "volume", "inspect", "nosuch")
 	e.ok("network", "prune", "-f")
 	br := e.netInspect("bridge")
 	if br.Name != "bridge" || !lcFullID.MatchString(br.ID) || br.Subnet != "" || br.Bridge == "" || br.NftTable == "" {

@@ -39,6 +39,8 @@ type Container struct {
 	CapDrop    []string `json:"capDrop,omitempty"`
 	// --security-opt as inspect shows it (a seccomp file by its content, as in Docker).
 	SecurityOpt []string `json:"securityOpt,omitempty"`
+	// -v, --mount and --tmpfs, with a volume's name and a bind's source.
+	Mounts []MountPoint `json:"mounts,omitempty"`
 
 	// Networking: addresses from create to rm; Ports only while running.
 	Endpoints []*network.Endpoint `json:"endpoints,omitempty"`

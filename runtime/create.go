@@ -43,6 +43,10 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
+	mounts, err := o.mountRequests()
+	if err != nil {
+		return nil, err
+	}
 	imageName := rootfs.Normalize(o.Image)
 	images := s.Images()
 	if _, err := images.Get(imageName); err != nil {
@@ -94,6 +98,11 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 	if spec.Linux.Seccomp, err = seccompProfile(security, o.Privileged, spec); err != nil {
 		return nil, err
 	}
+	if err := s.prepareMounts(mounts); err != nil {
+		return nil, err
+	}
+	s.nameVolumes(mounts)
+	spec.Mounts = withUserMounts(spec.Mounts, mounts)
 	config, err := encodeSpec(spec)
 	if err != nil {
 		return nil, err
@@ -107,9 +116,29 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 	c := &Container{
 		ID: id, Name: name, Image: imageName, Command: args, Created: now(),
 		AutoRemove: o.AutoRemove, Init: o.Init, Network: network, Privileged: o.Privileged,
-		CapAdd: o.CapAdd, CapDrop: o.CapDrop, SecurityOpt: security.shown, Tty: o.Tty, OpenStdin: o.Interactive,
+		CapAdd: o.CapAdd, CapDrop: o.CapDrop, SecurityOpt: security.shown, Mounts: mounts, Tty: o.Tty, OpenStdin: o.Interactive,
 		Endpoints: net.endpoints, Publish: net.publish, DNS: o.DNS, Host: hostname,
 		Status: StatusCreated, spec: spec,
+	}
+	if usesVolumes(mounts) {
+		// Held until the record exists: a volume rm cannot slip in between.
+		vols := s.Volumes()
+		unlock, lockErr := vols.Lock()
+		if lockErr != nil {
+			return nil, lockErr
+		}
+		defer unlock()
+		var made []string
+		defer func() { // err is Create's own: whatever fails below undoes the volumes made here
+			if err != nil {
+				for _, name := range made {
+					vols.RemoveLocked(name)
+				}
+			}
+		}()
+		if made, err = s.makeVolumes(mounts, lower); err != nil {
+			return nil, err
+		}
 	}
 	var prep *sideTask
 	if !o.Detach {

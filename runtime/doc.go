@@ -43,6 +43,8 @@
 //	containers/<id>/{hostname,hosts,resolv.conf}  bind-mounted into the container
 //	networks/<id>/network.json       a network (package network), leases/ its addresses;
 //	                                 intent.json while it is made, .rm-<id>/ while it goes
+//	volumes/.lock                    taken before containers/.lock, never inside it
+//	volumes/<name>/{volume.json,_data}  a volume (package rootfs); _data is what is mounted
 //	dns/resolver.sock                where monitors register containers with the resolver
 //	dns/members/<id>.json            a registration, reloaded by a resolver started after one died
 package runtime

@@ -31,7 +31,8 @@ import (
 //	mountin SRC DEST TYPE FLAGS DATA KIND REMOUNT
 //	                          mount at DEST resolved inside the root (made
 //	                          first: KIND "dir" or "file"); REMOUNT, if not 0,
-//	                          then remounts it with those flags (a read-only bind)
+//	                          then remounts it with those flags (a read-only bind;
+//	                          of an rbind, read-only with its submounts)
 //	mknod PATH MODE MAJOR MINOR, symlink TARGET PATH   in the root
 //	mask PATH                 hide PATH: /dev/null over a file, an empty tmpfs over a directory
 //	readonly PATH             bind PATH onto itself read-only
@@ -131,7 +132,7 @@ func buildInitPlan(spec *specs.Spec, dir string, fds planFds, host hostFacts) (*
 		if err := planMount(p, m, host); err != nil {
 			return nil, fmt.Errorf("mount %s: %w", m.Destination, err)
 		}
-		if m.Destination == "/dev" {
+		if m.Destination == "/dev" && m.Type == "tmpfs" { // not a bind of the host's /dev
 			planDev(p)
 		}
 	}

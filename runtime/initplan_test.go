@@ -257,3 +257,50 @@ func TestInitPlanSeccomp(t *testing.T) {
 		}
 	}
 }
+
+// The user's mounts in the plan: a bind of a file makes a file target, a
+// read-only bind is an rbind remounted read-only, a tmpfs keeps its flags
+// and data, and a bind over /dev gets no device nodes made in it (they
+// would land in the host's /dev).
+func TestInitPlanUserMounts(t *testing.T) {
+	spec := newSpec(specInput{ID: "abc", Dir: "/c/abc", LowerDir: "/img", Args: []string{"true"}, Network: "none", HostNofileHard: 1024})
+	user := []MountPoint{
+		{Type: "bind", Source: "/h/app.conf", Destination: "/etc/app.conf"},
+		{Type: "bind", Source: "/h/data", Destination: "/data", ReadOnly: true},
+		{Type: "volume", Name: "v", Source: "/root/volumes/v/_data", Destination: "/v"},
+		{Type: "tmpfs", Destination: "/t", options: []string{"nosuid", "nodev", "noexec", "ro", "size=1024", "mode=700"}},
+	}
+	facts := hostFacts{isDir: func(p string) (bool, error) { return p != "/h/app.conf", nil }, lastCap: 40}
+	spec.Mounts = withUserMounts(spec.Mounts, user)
+	p, err := buildInitPlan(spec, "/c/abc", planFds{netns: -1}, facts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rbind := unix.MS_BIND | unix.MS_REC
+	want := map[string][]string{
+		"/etc/app.conf": {"mountin", "/h/app.conf", "/etc/app.conf", "", itoa(rbind), "", "file", "0"},
+		"/data": {"mountin", "/h/data", "/data", "", itoa(rbind | unix.MS_RDONLY), "", "dir",
+			itoa(rbind | unix.MS_RDONLY | unix.MS_REMOUNT)},
+		"/v": {"mountin", "/root/volumes/v/_data", "/v", "", itoa(rbind), "", "dir", "0"},
+		"/t": {"mountin", "tmpfs", "/t", "tmpfs", itoa(unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY),
+			"size=1024,mode=700", "dir", "0"},
+	}
+	ops := planOps(t, p)
+	for dest, w := range want {
+		i := slices.IndexFunc(ops, func(op []string) bool { return op[0] == "mountin" && op[2] == dest })
+		if i < 0 {
+			t.Errorf("%s: no mountin, want %v", dest, w)
+		} else if !slices.Equal(ops[i], w) {
+			t.Errorf("%s: op %v, want %v", dest, ops[i], w)
+		}
+	}
+
+	spec = newSpec(specInput{ID: "abc", Dir: "/c/abc", LowerDir: "/img", Args: []string{"true"}, Network: "none", HostNofileHard: 1024})
+	spec.Mounts = withUserMounts(spec.Mounts, []MountPoint{{Type: "bind", Source: "/dev", Destination: "/dev"}})
+	if p, err = buildInitPlan(spec, "/c/abc", planFds{netns: -1}, facts); err != nil {
+		t.Fatal(err)
+	}
+	if i := opIndex(planOps(t, p), "mknod"); i >= 0 {
+		t.Errorf("a bind of the host's /dev gets device nodes made in it")
+	}
+}

@@ -58,9 +58,30 @@ type HostConfig struct {
 
 type MountDetails struct {
 	Type        string `json:"Type"`
+	Name        string `json:"Name,omitempty"`
 	Source      string `json:"Source"`
 	Destination string `json:"Destination"`
+	Driver      string `json:"Driver,omitempty"`
+	Mode        string `json:"Mode"`
 	RW          bool   `json:"RW"`
+	Propagation string `json:"Propagation"`
+}
+
+// mountDetails is Docker's Mounts: a bind shows its propagation, a volume
+// its name and driver.
+func mountDetails(mounts []MountPoint) []MountDetails {
+	out := []MountDetails{}
+	for _, m := range mounts {
+		d := MountDetails{Type: m.Type, Source: m.Source, Destination: m.Destination, Mode: m.Mode, RW: !m.ReadOnly}
+		switch m.Type {
+		case "bind":
+			d.Propagation = "rprivate"
+		case "volume":
+			d.Name, d.Driver = m.Name, "local"
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 type ConfigDetails struct {
@@ -159,7 +180,7 @@ func details(c *Container, spec *specs.Spec, dir string) *Details {
 			NetworkMode: c.Network, AutoRemove: c.AutoRemove, Privileged: c.Privileged,
 			ReadonlyRootfs: spec.Root.Readonly, Init: c.Init,
 		},
-		Mounts: []MountDetails{},
+		Mounts: mountDetails(c.Mounts),
 		Config: ConfigDetails{
 			Hostname: spec.Hostname, User: fmt.Sprintf("%d:%d", p.User.UID, p.User.GID), Tty: p.Terminal,
 			Env: p.Env, Cmd: c.Command, Image: c.Image, WorkingDir: p.Cwd,

@@ -172,6 +172,7 @@ func (s *Store) finish(id string, code int, startErr error, ran bool) {
 	}
 	if autoRemove {
 		s.remove(id)
+		s.removeVolumes(anonymousVolumes(c))
 		<-released
 		s.tellWaiters(id, code)
 		return

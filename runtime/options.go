@@ -36,6 +36,10 @@ type RunOptions struct {
 	ReadOnly        bool
 	Init            bool
 
+	Volumes []string // -v
+	Mounts  []string // --mount
+	Tmpfs   []string // --tmpfs
+
 	Memory    string
 	CPUs      string
 	PidsLimit int64
@@ -89,6 +93,9 @@ func (o *RunOptions) validate() error {
 		return invalidf("hostname %q is not a valid host name (at most 64 characters)", shorten(o.Hostname))
 	}
 	if _, err := o.securityOpts(); err != nil {
+		return err
+	}
+	if _, err := o.mountRequests(); err != nil {
 		return err
 	}
 	return nil

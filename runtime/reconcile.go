@@ -38,12 +38,15 @@ import (
 // bridge and rule of this root no live record names. It carries on past
 // errors and returns them all.
 func (s *Store) Reconcile() error {
+	var anonymous []string // --rm's, removed once the lock is let go (the volumes' lock comes first)
+	defer func() { s.removeVolumes(anonymous) }()
 	unlock, err := s.lock()
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	return s.reconcileAllLocked()
+	anonymous, err = s.reconcileAllLocked()
+	return err
 }
 
 // reconcileAfterDeath runs Reconcile if, under the lock, one of the
@@ -51,6 +54,8 @@ func (s *Store) Reconcile() error {
 // intent is dead: then a command died. (Outside the lock, a directory
 // without a record is most often a create in progress.)
 func (s *Store) reconcileAfterDeath(unrecorded []string) error {
+	var anonymous []string
+	defer func() { s.removeVolumes(anonymous) }()
 	unlock, err := s.lock()
 	if err != nil {
 		return err
@@ -67,23 +72,29 @@ func (s *Store) reconcileAfterDeath(unrecorded []string) error {
 	if !died {
 		return nil
 	}
-	return s.reconcileAllLocked()
+	anonymous, err = s.reconcileAllLocked()
+	return err
 }
 
-func (s *Store) reconcileAllLocked() error {
+// reconcileAllLocked is Reconcile under the lock. It returns the anonymous
+// volumes of the --rm containers it removed, for the caller to remove once
+// it has let go of the lock.
+func (s *Store) reconcileAllLocked() (anonymous []string, _ error) {
 	dead := s.deadIntents() // before the sweep: one dying later waits for the next
 	all, unrecorded, err := s.readDir()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	errs := []error{s.sweepLocked(unrecorded)}
 	var kept []*Container
 	for _, c := range all {
 		if c.MonitorPid != 0 && !c.monitorLive() {
-			if c, err = s.reconcileLocked(c.ID); err != nil {
+			var anon []string
+			if c, anon, err = s.reconcileLocked(c.ID); err != nil {
 				errs = append(errs, err)
 				continue
 			}
+			anonymous = append(anonymous, anon...)
 		}
 		if c != nil {
 			kept = append(kept, c)
@@ -94,12 +105,12 @@ func (s *Store) reconcileAllLocked() error {
 		err = nets.Reconcile(s.owners(kept))
 	}
 	if err = errors.Join(append(errs, err)...); err != nil {
-		return err // the intents stay: the next command tries again
+		return anonymous, err // the intents stay: the next command tries again
 	}
 	for _, id := range dead {
 		os.Remove(s.intentPath(id))
 	}
-	return nil
+	return anonymous, nil
 }
 
 // owners is what the records in all hold, for the network store.

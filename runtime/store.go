@@ -402,31 +402,36 @@ func (s *Store) reconcile(c *Container) (*Container, error) {
 	if c.MonitorPid == 0 || c.monitorLive() {
 		return c, nil
 	}
+	var anonymous []string // --rm's, removed once the lock is let go (the volumes' lock comes first)
+	defer func() { s.removeVolumes(anonymous) }()
 	unlock, err := s.lock()
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	return s.reconcileLocked(c.ID)
+	c, anonymous, err = s.reconcileLocked(c.ID)
+	return c, err
 }
 
-// reconcileLocked is reconcile under the lock, from the record on disk.
-func (s *Store) reconcileLocked(id string) (*Container, error) {
+// reconcileLocked is reconcile under the lock, from the record on disk. It
+// returns the anonymous volumes of a --rm container it removed, for the
+// caller to remove once it has let go of the lock.
+func (s *Store) reconcileLocked(id string) (_ *Container, anonymous []string, _ error) {
 	c, err := s.read(id)
 	if errors.Is(err, ErrNotFound) {
-		return nil, nil // someone else removed it meanwhile
+		return nil, nil, nil // someone else removed it meanwhile
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if c.MonitorPid == 0 || c.monitorLive() {
-		return c, nil // someone else reconciled it meanwhile
+		return c, nil, nil // someone else reconciled it meanwhile
 	}
 	if err := s.release(c); err != nil {
-		return nil, err // left as it is, for the next command to try again
+		return nil, nil, err // left as it is, for the next command to try again
 	}
 	if c.AutoRemove {
-		return nil, s.removeLocked(c.ID)
+		return nil, anonymousVolumes(c), s.removeLocked(c.ID)
 	}
 	if c.Status == StatusRunning {
 		c.Status = StatusExited
@@ -435,7 +440,7 @@ func (s *Store) reconcileLocked(id string) (*Container, error) {
 	}
 	c.Error = "monitor process died"
 	c.Pid, c.PidStart, c.MonitorPid, c.MonitorStart = 0, 0, 0, 0
-	return c, s.save(c)
+	return c, nil, s.save(c)
 }
 
 // A `hutch wait` on a --rm container registers itself with a file in

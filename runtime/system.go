@@ -83,7 +83,7 @@ type ResetReport struct {
 
 // rootEntries are the entries hutch makes in a root. Reset removes these,
 // then the root itself if nothing else is left in it.
-var rootEntries = []string{"containers", "networks", "images", "dns", "run"}
+var rootEntries = []string{"containers", "networks", "images", "volumes", "dns", "run"}
 
 // Reset is Podman's `system reset` for one root: every container (running
 // ones are killed), every network (the default one too) with its bridge,

@@ -207,9 +207,15 @@ func startCommand() *cli.Command {
 
 func rmCommand() *cli.Command {
 	return perContainer("rm", "remove containers",
-		[]cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill a running container first"}},
+		[]cli.Flag{
+			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill a running container first"},
+			&cli.BoolFlag{Name: "volumes", Aliases: []string{"v"}, Usage: "remove its anonymous volumes too"},
+		},
 		func(ctx *cli.Context, s *runtime.Store, ref string) error {
-			_, err := s.Remove(ref, ctx.Bool("force"))
+			c, err := s.Remove(ref, ctx.Bool("force"))
+			if err == nil && c != nil && ctx.Bool("volumes") {
+				err = s.RemoveAnonymousVolumes(c)
+			}
 			return err
 		})
 }

@@ -71,6 +71,7 @@ func resetWarning(root string) string {
         - all containers
         - all networks
         - all images
+        - all volumes
         - the root directory: %q
 Are you sure you want to continue?`, root)
 }

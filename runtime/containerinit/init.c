@@ -146,8 +146,41 @@ static const char *rel(const char *path) {
 // open_in_root opens path inside the root as an O_PATH fd, making missing
 // directories (and the last component, as a file when as_file) on the way.
 // Each component is made in the directory the previous one resolved to, and
-// resolved again with RESOLVE_IN_ROOT, so a symlink cannot lead outside.
-static int open_in_root(const char *path, int as_file) {
+// resolved again with RESOLVE_IN_ROOT, so a symlink cannot lead outside. A
+// dangling symlink on the way is followed as the kernel would inside the
+// root, and what it names is made (as runc does): its target is read and
+// resolved again from the root, at most 40 times (SYMLOOP_MAX).
+static int open_in_root_at(const char *path, int as_file, int links);
+
+static int open_in_root(const char *path, int as_file) { return open_in_root_at(path, as_file, 0); }
+
+// follow_dangling retries with the target of the symlink name (in the
+// directory at, reached by the first dirlen bytes of buf) in place of name,
+// rest following it. It returns -2 when name is not a symlink.
+static int follow_dangling(int at, const char *buf, size_t dirlen, const char *name, const char *rest, int as_file,
+			   int links) {
+	char target[4096], next_path[8192];
+	ssize_t n = readlinkat(at, name, target, sizeof target - 1);
+	if (n <= 0)
+		return -2;
+	target[n] = 0;
+	if (links >= 40) {
+		errno = ELOOP;
+		return -1;
+	}
+	int len;
+	if (target[0] == '/') // absolute: from the container's root
+		len = snprintf(next_path, sizeof next_path, "%s%s%s", target, *rest ? "/" : "", rest);
+	else
+		len = snprintf(next_path, sizeof next_path, "/%.*s%s%s%s", (int)dirlen, buf, target, *rest ? "/" : "", rest);
+	if (len < 0 || (size_t)len >= sizeof next_path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return open_in_root_at(next_path, as_file, links + 1);
+}
+
+static int open_in_root_at(const char *path, int as_file, int links) {
 	const char *r = rel(path);
 	int fd = openat2_in_root(r);
 	if (fd >= 0 || errno != ENOENT)
@@ -165,19 +198,37 @@ static int open_in_root(const char *path, int as_file) {
 			*slash = 0;
 		fd = openat2_in_root(buf); // buf holds the path up to name
 		if (fd < 0 && errno == ENOENT) {
-			int at = parent >= 0 ? parent : root_fd, err = 0;
+			int at = parent >= 0 ? parent : root_fd, err = 0, exists = 0;
 			if (!slash && as_file) {
 				int f = openat(at, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
 				if (f >= 0)
 					close(f);
-				else if (errno != EEXIST)
+				else if (errno == EEXIST || errno == ELOOP)
+					exists = 1;
+				else
 					err = errno;
-			} else if (mkdirat(at, name, 0755) < 0 && errno != EEXIST) {
-				err = errno;
+			} else if (mkdirat(at, name, 0755) < 0) {
+				if (errno == EEXIST)
+					exists = 1;
+				else
+					err = errno;
 			}
 			fd = err ? -1 : openat2_in_root(buf);
 			if (err)
 				errno = err;
+			else if (fd < 0 && errno == ENOENT && exists) {
+				// There, yet not found: a dangling symlink.
+				int followed = follow_dangling(at, buf, (size_t)(name - buf), name,
+							       slash ? slash + 1 : "", as_file, links);
+				if (followed != -2) {
+					int saved = errno;
+					if (parent >= 0)
+						close(parent);
+					errno = saved;
+					return followed;
+				}
+				errno = ENOENT;
+			}
 		}
 		if (parent >= 0) {
 			int saved = errno;
@@ -217,6 +268,28 @@ static void op_mount(void) {
 		fail(125, "mount %s on %s: %s", *src ? src : type, target, strerror(errno));
 }
 
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+// set_rdonly_recursive makes the mount at fd and every mount under it
+// read-only (a read-only rbind, as Docker's since 25: a remount would
+// leave the submounts writable). Before Linux 5.12 it fails with ENOSYS,
+// and the caller falls back to the remount of the top mount alone.
+static int set_rdonly_recursive(int fd) {
+	struct {
+		unsigned long long attr_set, attr_clr, propagation, userns_fd;
+	} attr = {.attr_set = 0x00000001 /* MOUNT_ATTR_RDONLY */};
+	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) == 0)
+		return 0;
+	if (errno != ENOSYS)
+		fail(125, "make a bind mount read-only: %s", strerror(errno));
+	return -1;
+}
+
 static void op_mountin(void) {
 	char *src = next(), *dest = next(), *type = next();
 	unsigned long flags = (unsigned long)next_num();
@@ -232,7 +305,13 @@ static void op_mountin(void) {
 	if (remount) {
 		// Reached by a fresh fd: the old one names what is now under the mount.
 		fd = open_in_root(dest, as_file);
-		if (fd < 0 || mount("", fd_path(fd), "", remount, NULL) < 0)
+		if (fd < 0)
+			fail(125, "mount %s: %s", dest, strerror(errno));
+		if ((flags & MS_REC) && (remount & MS_RDONLY) && set_rdonly_recursive(fd) == 0) {
+			close(fd);
+			return;
+		}
+		if (mount("", fd_path(fd), "", remount, NULL) < 0)
 			fail(125, "mount %s: %s", dest, strerror(errno));
 		close(fd);
 	}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/hutchrt/hutch/rootfs"
+)
+
+// failed1 is a volume command's error: exit 1, as Docker's CLI gives for
+// every command but run and create.
+func failed1(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &exitError{code: 1, err: err}
+}
+
+func volumeCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "volume",
+		Usage: "manage volumes",
+		Subcommands: []*cli.Command{
+			{
+				Name: "create", Usage: "create a volume (a random name if none is given)", ArgsUsage: "[NAME]", OnUsageError: usageErr,
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "driver", Aliases: []string{"d"}, Value: "local", Usage: "only local"},
+					&cli.StringSliceFlag{Name: "label", Aliases: []string{"l"}, Usage: "KEY=VALUE"},
+				},
+				Action: func(ctx *cli.Context) error {
+					if d := ctx.String("driver"); d != "local" {
+						return failed1(fmt.Errorf("volume create: driver %q is not supported (only local)", d))
+					}
+					if ctx.NArg() > 1 {
+						return failed1(fmt.Errorf("volume create: at most one name (see 'hutch volume create --help')"))
+					}
+					var labels map[string]string
+					for _, l := range ctx.StringSlice("label") {
+						k, v, _ := strings.Cut(l, "=")
+						if k == "" {
+							return failed1(fmt.Errorf("volume create: label %q: no key", l))
+						}
+						if labels == nil {
+							labels = map[string]string{}
+						}
+						labels[k] = v
+					}
+					s, err := openStore(ctx)
+					if err != nil {
+						return failed1(err)
+					}
+					v, err := s.VolumeCreate(ctx.Args().First(), labels)
+					if err != nil {
+						return failed1(err)
+					}
+					fmt.Println(v.Name)
+					return nil
+				},
+			},
+			{
+				Name: "ls", Aliases: []string{"list"}, Usage: "list volumes", OnUsageError: usageErr,
+				Flags: []cli.Flag{&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only show names"}},
+				Action: func(ctx *cli.Context) error {
+					s, err := openStore(ctx)
+					if err != nil {
+						return failed1(err)
+					}
+					all, err := s.VolumeList()
+					if err != nil {
+						return failed1(err)
+					}
+					// Docker's table: minimum width 10, padding 3.
+					tw := tabwriter.NewWriter(os.Stdout, 10, 1, 3, ' ', 0)
+					if !ctx.Bool("quiet") {
+						fmt.Fprintln(tw, "DRIVER\tVOLUME NAME")
+					}
+					for _, v := range all {
+						if ctx.Bool("quiet") {
+							fmt.Fprintln(tw, v.Name)
+							continue
+						}
+						fmt.Fprintf(tw, "%s\t%s\n", v.Driver, v.Name)
+					}
+					return failed1(tw.Flush())
+				},
+			},
+			{
+				Name: "inspect", Usage: "show volumes in detail (a JSON array)", ArgsUsage: "VOLUME...", OnUsageError: usageErr,
+				Action: func(ctx *cli.Context) error {
+					if err := needArgs(ctx, 1, "at least one volume"); err != nil {
+						return failed1(err)
+					}
+					s, err := openStore(ctx)
+					if err != nil {
+						return failed1(err)
+					}
+					return failed1(printDetails(ctx.Args().Slice(), func(name string) (any, error) {
+						return s.VolumeInspect(name)
+					}))
+				},
+			},
+			{
+				Name: "rm", Aliases: []string{"remove"}, Usage: "remove volumes (not while a container uses them)", ArgsUsage: "VOLUME...", OnUsageError: usageErr,
+				Flags: []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "no error for a volume that does not exist"}},
+				Action: func(ctx *cli.Context) error {
+					if err := needArgs(ctx, 1, "at least one volume"); err != nil {
+						return failed1(err)
+					}
+					s, err := openStore(ctx)
+					if err != nil {
+						return failed1(err)
+					}
+					var failed error
+					for _, name := range ctx.Args().Slice() {
+						err := s.VolumeRemove(name)
+						if errors.Is(err, rootfs.ErrNoVolume) && ctx.Bool("force") {
+							continue
+						}
+						if err != nil {
+							if failed != nil {
+								fmt.Fprintf(os.Stderr, "hutch: %v\n", failed)
+							}
+							failed = err
+							continue
+						}
+						fmt.Println(name)
+					}
+					return failed1(failed)
+				},
+			},
+			{
+				Name: "prune", Usage: "remove anonymous volumes no container uses (--all: every unused one)", OnUsageError: usageErr,
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not prompt for confirmation"},
+					&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "named volumes too"},
+				},
+				Action: func(ctx *cli.Context) error {
+					warning := volumePruneWarning
+					if ctx.Bool("all") {
+						warning = strings.Replace(warning, "anonymous local volumes", "all local volumes", 1)
+					}
+					if !ctx.Bool("force") && !confirm(os.Stdin, os.Stdout, warning) {
+						return nil
+					}
+					s, err := openStore(ctx)
+					if err != nil {
+						return failed1(err)
+					}
+					removed, reclaimed, err := s.VolumePrune(ctx.Bool("all"))
+					if len(removed) > 0 {
+						fmt.Println("Deleted Volumes:")
+						for _, n := range removed {
+							fmt.Println(n)
+						}
+						fmt.Println()
+					}
+					fmt.Printf("Total reclaimed space: %s\n", humanSize(reclaimed))
+					return failed1(err)
+				},
+			},
+		},
+	}
+}
+
+// Docker's warning for `volume prune`.
+const volumePruneWarning = `WARNING! This will remove anonymous local volumes not used by at least one container.
+Are you sure you want to continue?`
