@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -35,7 +36,11 @@ func Register(dir string, reg Registration) (udpPort, tcpPort int, err error) {
 	for try := 0; try < 3; try++ {
 		var resp response
 		resp, err = call(dir, req, rights)
-		if errors.Is(err, errNotRunning) || (err == nil && resp.Error == errExiting.Error()) {
+		// EOF: the resolver hung up without an answer. It was exiting, idle,
+		// with this request still queued (or it died): it registered nothing,
+		// and the next one, which reloads every registration, is asked again.
+		hungUp := errors.Is(err, io.EOF)
+		if errors.Is(err, errNotRunning) || hungUp || (err == nil && resp.Error == errExiting.Error()) {
 			if err = spawn(dir); err != nil {
 				return 0, 0, err
 			}
