@@ -92,8 +92,8 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if name == "." {
-		return nil // the root itself: keep our own 0755 root-owned directory
+	if name == "." || hdr.Typeflag == tar.TypeXGlobalHeader {
+		return nil // the root itself (keep our own 0755 root-owned directory), or pax metadata
 	}
 	if err := checkEntry(name, hdr); err != nil {
 		return err
@@ -127,16 +127,17 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 	return setMtimeAt(dirfd, base, hdr.ModTime)
 }
 
-// checkEntry refuses entry types and link targets that no image needs and that would let it
-// reach outside itself.
+// checkEntry refuses entry types and link targets that would let the image reach outside
+// itself. Device nodes are made, as Docker makes them when it applies a layer as root: a real
+// root filesystem (mmdebstrap, debootstrap) has /dev/null and friends; a container never sees
+// the image's /dev (it gets a tmpfs of its own there). A node elsewhere is like one the container
+// could mknod itself with CAP_MKNOD. (tar has no type for sockets: its writers skip them.)
 func checkEntry(name string, hdr *tar.Header) error {
 	switch hdr.Typeflag {
-	case tar.TypeDir, tar.TypeReg, tar.TypeGNUSparse, tar.TypeLink, tar.TypeFifo:
+	case tar.TypeDir, tar.TypeReg, tar.TypeGNUSparse, tar.TypeLink, tar.TypeFifo, tar.TypeChar, tar.TypeBlock:
 		return nil
 	case tar.TypeSymlink:
 		return checkSymlink(name, hdr.Linkname)
-	case tar.TypeChar, tar.TypeBlock:
-		return errors.New("device files are not allowed in an image")
 	default:
 		return fmt.Errorf("unsupported entry type %q", hdr.Typeflag)
 	}
@@ -156,21 +157,44 @@ func (x *extractor) create(dirfd int, base string, hdr *tar.Header, r io.Reader)
 		}
 		return 0, nil
 	case tar.TypeFifo:
-		if err := unix.Mknodat(dirfd, base, unix.S_IFIFO|0o600, 0); err != nil {
-			return 0, fmt.Errorf("create fifo: %w", err)
-		}
-		if err := unix.Fchownat(dirfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return 0, fmt.Errorf("chown: %w", err)
-		}
-		// Fchmodat follows a final symlink, but base is the fifo just made in a directory that
-		// only we write to.
-		if err := unix.Fchmodat(dirfd, base, modeOf(hdr), 0); err != nil {
-			return 0, fmt.Errorf("chmod: %w", err)
-		}
-		return 0, nil
+		return 0, mknod(dirfd, base, hdr, unix.S_IFIFO, 0)
+	case tar.TypeChar:
+		return 0, mknod(dirfd, base, hdr, unix.S_IFCHR, unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor)))
+	case tar.TypeBlock:
+		return 0, mknod(dirfd, base, hdr, unix.S_IFBLK, unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor)))
 	default:
 		return x.writeFile(dirfd, base, hdr, r)
 	}
+}
+
+// mknod makes a fifo or a device node with the entry's owner and mode. The node is made 0600
+// and only then given its mode, so that it is never open to others before its owner is set.
+func mknod(dirfd int, base string, hdr *tar.Header, typ uint32, dev uint64) error {
+	if hdr.Devmajor < 0 || hdr.Devminor < 0 || hdr.Devmajor > 0xfff || hdr.Devminor > 0xfffff {
+		return fmt.Errorf("device number %d:%d out of range", hdr.Devmajor, hdr.Devminor)
+	}
+	if err := unix.Mknodat(dirfd, base, typ|0o600, int(dev)); err != nil {
+		return fmt.Errorf("create %s: %w", nodeKind(typ), err)
+	}
+	if err := unix.Fchownat(dirfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("chown: %w", err)
+	}
+	// Fchmodat follows a final symlink, but base is the node just made in a directory that
+	// only we write to.
+	if err := unix.Fchmodat(dirfd, base, modeOf(hdr), 0); err != nil {
+		return fmt.Errorf("chmod: %w", err)
+	}
+	return nil
+}
+
+func nodeKind(typ uint32) string {
+	switch typ {
+	case unix.S_IFIFO:
+		return "fifo"
+	case unix.S_IFCHR:
+		return "character device"
+	}
+	return "block device"
 }
 
 // openDir opens dir (relative to the root) without following any symlink and without leaving
