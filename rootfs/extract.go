@@ -19,11 +19,19 @@ var (
 	errEmpty      = errors.New("empty image")
 )
 
-// extractor unpacks an untrusted tar into a fresh directory. Every file is created relative to a
-// parent directory opened with RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS, and the last component is
-// never followed, so no entry can write outside root whatever symlinks came before it.
+// extractor unpacks an untrusted tar into a directory. Every file is created relative to a
+// parent directory opened by openat2, and the last component is never followed, so no entry can
+// write outside the root whatever symlinks came before it. For an image the parents are
+// resolved beneath the root with no symlink followed at all; for cp into a container (inRoot)
+// they are resolved in the container's root, following its symlinks as its processes would.
 type extractor struct {
 	rootFD int
+	inRoot bool   // resolve parents in rootFD's root, below dir
+	dir    string // with inRoot: where the archive goes, absolute in the root
+	// copying is cp's rule (Docker's NoOverwriteDirNonDir): a directory is never replaced by a
+	// non-directory or the reverse, and the directory entries met merge with those there.
+	copying bool
+	owner   *[2]int // if set, the uid and gid of every entry
 	// files maps each non-directory extracted so far (the only valid hard link targets) to the
 	// bytes it adds to the image: a later entry of the same name replaces it, and with it its size.
 	files map[string]int64
@@ -44,6 +52,48 @@ func extract(r io.Reader, root string) (int64, error) {
 	}
 	defer unix.Close(fd)
 	x := &extractor{rootFD: fd, files: map[string]int64{}}
+	n, err := x.run(r)
+	if err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		return 0, errEmpty
+	}
+	var size int64
+	for _, n := range x.files {
+		size += n
+	}
+	return size, nil
+}
+
+// CopyOptions say how a copy writes a tar into a directory.
+type CopyOptions struct {
+	Owner *[2]int // if set, the uid and gid of every file written; else the archive's
+}
+
+// ExtractCopy unpacks the tar stream r into the existing directory dir of the host, as cp
+// writes what it copied out of a container: below dir, no symlink is followed.
+func ExtractCopy(r io.Reader, dir string, opt CopyOptions) error {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", dir, err)
+	}
+	defer unix.Close(fd)
+	x := &extractor{rootFD: fd, copying: true, owner: opt.Owner, files: map[string]int64{}}
+	_, err = x.run(r)
+	return err
+}
+
+// ExtractCopy unpacks the tar stream r into the directory dir of the tree, as cp writes into
+// a container: names are resolved in the tree's root.
+func (t *Tree) ExtractCopy(r io.Reader, dir string, opt CopyOptions) error {
+	x := &extractor{rootFD: t.fd, inRoot: true, dir: path.Clean("/" + dir), copying: true, owner: opt.Owner, files: map[string]int64{}}
+	_, err := x.run(r)
+	return err
+}
+
+// run extracts every entry and returns how many there were besides the root.
+func (x *extractor) run(r io.Reader) (int, error) {
 	tr := tar.NewReader(r)
 	n := 0
 	for {
@@ -57,12 +107,12 @@ func extract(r io.Reader, root string) (int64, error) {
 		if p, _ := entryPath(hdr.Name); p != "." {
 			n++ // the root entry alone ("./") is still an empty image
 		}
+		if x.owner != nil {
+			hdr.Uid, hdr.Gid = x.owner[0], x.owner[1]
+		}
 		if err := x.entry(hdr, tr); err != nil {
 			return 0, fmt.Errorf("entry %q: %w", hdr.Name, err)
 		}
-	}
-	if n == 0 {
-		return 0, errEmpty
 	}
 	for i := len(x.dirs) - 1; i >= 0; i-- {
 		d := x.dirs[i]
@@ -70,11 +120,7 @@ func extract(r io.Reader, root string) (int64, error) {
 			return 0, fmt.Errorf("entry %q: %w", d.name, err)
 		}
 	}
-	var size int64
-	for _, n := range x.files {
-		size += n
-	}
-	return size, nil
+	return n, nil
 }
 
 // entryPath turns an archive name into a path relative to the root. "./bin/sh" and "/bin/sh"
@@ -106,7 +152,7 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 	base := path.Base(name)
 
 	if hdr.Typeflag == tar.TypeDir {
-		if err := x.mkdir(dirfd, base, hdr); err != nil {
+		if err := x.mkdir(dirfd, base, name, hdr); err != nil {
 			return err
 		}
 		delete(x.files, name)
@@ -200,6 +246,9 @@ func nodeKind(typ uint32) string {
 // openDir opens dir (relative to the root) without following any symlink and without leaving
 // the root; with create, missing directories are made on the way, as tar(1) does.
 func (x *extractor) openDir(dir string, create bool) (int, error) {
+	if x.inRoot {
+		return openInRootDir(x.rootFD, path.Join(x.dir, dir), create)
+	}
 	fd, err := openBeneath(x.rootFD, dir)
 	if err == nil || !create || !errors.Is(err, unix.ENOENT) {
 		return fd, err
@@ -253,8 +302,48 @@ func openBeneath(dirfd int, p string) (int, error) {
 	}
 }
 
+// openInRootDir opens the directory p resolved in rootFD's root, symlinks followed within it;
+// with create, missing directories are made on the way (0755, as Docker makes them).
+func openInRootDir(rootFD int, p string, create bool) (int, error) {
+	how := &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: inRoot}
+	for {
+		fd, err := unix.Openat2(rootFD, p, how)
+		switch {
+		case err == nil:
+			return fd, nil
+		case errors.Is(err, unix.EINTR), errors.Is(err, unix.EAGAIN):
+			continue
+		case create && errors.Is(err, unix.ENOENT) && p != "/":
+			parent, err := openInRootDir(rootFD, path.Dir(p), true)
+			if err != nil {
+				return -1, err
+			}
+			err = unix.Mkdirat(parent, path.Base(p), 0o755)
+			if err == nil {
+				err = unix.Fchmodat(parent, path.Base(p), 0o755, 0) // just made: beat the umask
+			}
+			unix.Close(parent)
+			if err != nil && !errors.Is(err, unix.EEXIST) {
+				return -1, fmt.Errorf("create %s: %w", p, err)
+			}
+			if errors.Is(err, unix.EEXIST) {
+				create = false // a dangling symlink: the retry names the error
+			}
+		default:
+			return -1, fmt.Errorf("open %s: %w", p, pathErr(err))
+		}
+	}
+}
+
 // replace removes what an earlier entry of the same name made: in a tar the last entry wins.
+// A copy replaces what is there, but never a directory by a non-directory.
 func (x *extractor) replace(dirfd int, base, name string) error {
+	if x.copying {
+		var st unix.Stat_t
+		if err := unix.Fstatat(dirfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			return fmt.Errorf("cannot overwrite directory %q with a non-directory", x.shown(name))
+		}
+	}
 	delete(x.files, name)
 	err := unix.Unlinkat(dirfd, base, 0)
 	if errors.Is(err, unix.EISDIR) {
@@ -266,11 +355,22 @@ func (x *extractor) replace(dirfd int, base, name string) error {
 	return nil
 }
 
-func (x *extractor) mkdir(dirfd int, base string, hdr *tar.Header) error {
+// shown is an entry's path as the user knows it: in the container for a copy into one.
+func (x *extractor) shown(name string) string {
+	if x.inRoot {
+		return path.Join(x.dir, name)
+	}
+	return name
+}
+
+func (x *extractor) mkdir(dirfd int, base, name string, hdr *tar.Header) error {
 	err := unix.Mkdirat(dirfd, base, 0o700)
 	if errors.Is(err, unix.EEXIST) {
 		var st unix.Stat_t
 		if err = unix.Fstatat(dirfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			if x.copying {
+				return fmt.Errorf("cannot overwrite non-directory %q with a directory", x.shown(name))
+			}
 			if err = unix.Unlinkat(dirfd, base, 0); err == nil {
 				err = unix.Mkdirat(dirfd, base, 0o700)
 			}

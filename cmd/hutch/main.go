@@ -82,6 +82,7 @@ func newApp() *cli.App {
 			runCommand(), psCommand(), logsCommand(), execCommand(), stopCommand(),
 			killCommand(), startCommand(), waitCommand(), rmCommand(), inspectCommand(),
 			imageCommand(), networkCommand(), portCommand(), systemCommand(),
+			cpCommand(), exportCommand(),
 		}),
 		OnUsageError:   func(_ *cli.Context, err error, _ bool) error { return err },
 		ExitErrHandler: func(*cli.Context, error) {},
