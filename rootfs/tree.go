@@ -42,6 +42,8 @@ const (
 	MountsPlaceholders
 )
 
+var errNoEntry = errors.New("no such file or directory")
+
 const inRoot = unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS
 
 // NewTree wraps fd, a directory the caller keeps open for as long as it uses the tree.
@@ -85,6 +87,12 @@ func (i Info) IsDir() bool { return i.Mode.IsDir() }
 func (t *Tree) Lstat(p string) (Info, error) {
 	info := Info{Path: CleanKeepDot(p)}
 	dirfd, base, err := t.parent(info.Path)
+	if errors.Is(err, errNoEntry) && info.Path != "/" && (strings.HasSuffix(info.Path, "/") || strings.HasSuffix(info.Path, "/.")) {
+		// "new/": missing like "new", if its parent is there.
+		if bare, berr := t.Lstat(strings.TrimSuffix(strings.TrimSuffix(info.Path, "/."), "/")); berr == nil && !bare.Found {
+			return info, nil
+		}
+	}
 	if err != nil {
 		return info, err
 	}
@@ -130,7 +138,7 @@ func (t *Tree) parent(p string) (int, string, error) {
 func pathErr(err error) error {
 	switch {
 	case errors.Is(err, unix.ENOENT):
-		return errors.New("no such file or directory")
+		return errNoEntry
 	case errors.Is(err, unix.ENOTDIR):
 		return errors.New("not a directory")
 	case errors.Is(err, unix.ELOOP):
