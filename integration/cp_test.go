@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // cpTree lists the files under dir as "path content" (directories end in /), sorted.
@@ -358,5 +360,70 @@ func TestExport(t *testing.T) {
 	saw := p.waitOutput(cpCowardly, 30*time.Second)
 	if code := p.wait(30 * time.Second); code != 1 || !saw {
 		t.Errorf("export to a terminal: exit %d, %q", code, p.output())
+	}
+}
+
+// TestCpStoppedStartWaits: a start waits for a cp that has the stopped container's overlay
+// mounted (two overlays must not share an upper directory), and so sees what it copied.
+func TestCpStoppedStartWaits(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := "cpwait"
+	if r := e.run("run", "--name", c, "busybox", "sh", "-c", "cat /in/file"); r.code != 1 {
+		t.Fatalf("first run: %s", r)
+	}
+	dir := filepath.Join(e.root, "containers", e.ids()[0])
+	cp := e.command("cp", "-", c+":/")
+	stdin, err := cp.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cpOut bytes.Buffer
+	cp.Stdout, cp.Stderr = &cpOut, &cpOut
+	if err := cp.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Process.Kill()
+	// The cp holds the container's lock once its overlay is mounted.
+	if !lcWaitUntil(10*time.Second, func() bool {
+		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return false
+		}
+		defer unix.Close(fd)
+		return unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) == unix.EWOULDBLOCK
+	}) {
+		t.Fatalf("cp never took the container's lock: %s", cpOut.String())
+	}
+	start := e.command("start", c)
+	startDone := make(chan error, 1)
+	if err := start.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { startDone <- start.Wait() }()
+	select { // a start that does not wait runs the command now, before the file is there
+	case <-startDone:
+		startDone <- nil
+	case <-time.After(time.Second):
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: "in/", Mode: 0o755, Typeflag: tar.TypeDir})
+	tw.WriteHeader(&tar.Header{Name: "in/file", Mode: 0o644, Size: 10, Typeflag: tar.TypeReg})
+	tw.Write([]byte("copied in\n"))
+	tw.Close()
+	stdin.Write(buf.Bytes())
+	stdin.Close()
+	if err := cp.Wait(); err != nil {
+		t.Fatalf("cp: %v: %s", err, cpOut.String())
+	}
+	if err := <-startDone; err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	if code := e.ok("wait", c); code != "0" {
+		t.Errorf("the started container exited %s (it ran before the copy)", code)
+	}
+	if got := e.ok("logs", c); got != "copied in" {
+		t.Errorf("the started container printed %q", got)
 	}
 }
