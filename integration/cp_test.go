@@ -306,6 +306,11 @@ func TestCpBadInput(t *testing.T) {
 	e.fails(1, "needs a source and a destination", "cp", "a:/x")
 	e.fails(1, "no such container", "export", "nosuch")
 	e.fails(1, "needs one container", "export")
+	// A --read-only container takes no copy, running or stopped.
+	e.ok("run", "--read-only", "--name", "ro", "busybox", "true")
+	e.fails(1, "read-only", "cp", "/etc/hostname", "ro:/")
+	e.ok("run", "-d", "--read-only", "--name", "ro2", "busybox", "sleep", "1000")
+	e.fails(1, "read-only", "cp", "/etc/hostname", "ro2:/")
 	if ents, _ := os.ReadDir(host); len(ents) != 0 {
 		t.Errorf("a failed cp made %v", ents)
 	}

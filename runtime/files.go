@@ -32,10 +32,11 @@ import (
 
 // containerFiles is a container's root filesystem, open.
 type containerFiles struct {
-	tree    *rootfs.Tree
-	c       *Container
-	running bool
-	close   func()
+	tree     *rootfs.Tree
+	c        *Container
+	running  bool
+	readOnly bool // --read-only: a stopped one's overlay is writable here, but not to cp
+	close    func()
 }
 
 // openFiles opens the root filesystem of the container ref.
@@ -100,8 +101,9 @@ func (s *Store) openStopped(id string) (*containerFiles, error) {
 		err = errStarted
 	}
 	var lower string
+	var readOnly bool
 	if err == nil {
-		lower, err = s.lowerDir(id)
+		lower, readOnly, err = s.lowerDir(id)
 	}
 	var fd int
 	if err == nil {
@@ -117,7 +119,7 @@ func (s *Store) openStopped(id string) (*containerFiles, error) {
 		unlock()
 		return nil, err
 	}
-	return &containerFiles{tree: tree, c: c, close: func() { unix.Close(fd); unlock() }}, nil
+	return &containerFiles{tree: tree, c: c, readOnly: readOnly, close: func() { unix.Close(fd); unlock() }}, nil
 }
 
 // lockFiles takes the lock on the container's directory that a cp or export holds while the
@@ -143,23 +145,27 @@ func (s *Store) lockFiles(id string) (unlock func(), err error) {
 	return func() { unix.Close(fd) }, nil
 }
 
-// lowerDir is the image layer the container's overlay has below, from its config.json.
-func (s *Store) lowerDir(id string) (string, error) {
+// lowerDir is the image layer the container's overlay has below, from its config.json, and
+// whether its root is read-only.
+func (s *Store) lowerDir(id string) (string, bool, error) {
 	b, err := os.ReadFile(filepath.Join(s.Dir(id), "config.json"))
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	var spec struct {
+		Root *struct {
+			Readonly bool `json:"readonly"`
+		} `json:"root"`
 		Annotations map[string]string `json:"annotations"`
 	}
 	if err := json.Unmarshal(b, &spec); err != nil {
-		return "", fmt.Errorf("read config.json: %w", err)
+		return "", false, fmt.Errorf("read config.json: %w", err)
 	}
 	lower := spec.Annotations[annotLowerDir]
 	if lower == "" {
-		return "", errors.New("config.json names no image layer")
+		return "", false, errors.New("config.json names no image layer")
 	}
-	return lower, nil
+	return lower, spec.Root != nil && spec.Root.Readonly, nil
 }
 
 // mountDetached mounts a stopped container's overlay where nobody else sees it and returns an
@@ -361,6 +367,9 @@ func (s *Store) CopyToContainer(ref, src, dst string, opt CopyOptions, stdin io.
 }
 
 func (s *Store) extractIn(f *containerFiles, r io.Reader, dir string, owner *[2]int) error {
+	if f.readOnly {
+		return fmt.Errorf("copy into %s: its root filesystem is read-only", f.c.Name)
+	}
 	if err := f.tree.ExtractCopy(r, dir, rootfs.CopyOptions{Owner: owner}); err != nil {
 		if errors.Is(err, unix.EROFS) {
 			return fmt.Errorf("copy into %s: its root filesystem is read-only", f.c.Name)
