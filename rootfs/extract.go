@@ -74,22 +74,69 @@ type CopyOptions struct {
 // ExtractCopy unpacks the tar stream r into the existing directory dir of the host, as cp
 // writes what it copied out of a container: below dir, no symlink is followed.
 func ExtractCopy(r io.Reader, dir string, opt CopyOptions) error {
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	c, err := NewCopier(dir, opt)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", dir, err)
+		return err
 	}
-	defer unix.Close(fd)
-	x := &extractor{rootFD: fd, copying: true, owner: opt.Owner, files: map[string]int64{}}
-	_, err = x.run(r)
-	return err
+	defer c.Close()
+	if _, err = c.x.run(r); err != nil {
+		return err
+	}
+	return c.Close()
 }
 
 // ExtractCopy unpacks the tar stream r into the directory dir of the tree, as cp writes into
 // a container: names are resolved in the tree's root.
 func (t *Tree) ExtractCopy(r io.Reader, dir string, opt CopyOptions) error {
-	x := &extractor{rootFD: t.fd, inRoot: true, dir: path.Clean("/" + dir), copying: true, owner: opt.Owner, files: map[string]int64{}}
-	_, err := x.run(r)
+	_, err := t.NewCopier(dir, opt).x.run(r)
 	return err
+}
+
+// A Copier writes entries one by one as ExtractCopy does, for a copy that needs no tar
+// stream in between (Tree.Walk's entries).
+type Copier struct {
+	x     *extractor
+	close func()
+}
+
+// NewCopier writes into the existing directory dir of the host (see ExtractCopy).
+func NewCopier(dir string, opt CopyOptions) (*Copier, error) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", dir, err)
+	}
+	x := &extractor{rootFD: fd, copying: true, owner: opt.Owner, files: map[string]int64{}}
+	return &Copier{x: x, close: func() { unix.Close(fd) }}, nil
+}
+
+// NewCopier writes into the directory dir of the tree (see Tree.ExtractCopy).
+func (t *Tree) NewCopier(dir string, opt CopyOptions) *Copier {
+	x := &extractor{rootFD: t.fd, inRoot: true, dir: path.Clean("/" + dir), copying: true, owner: opt.Owner, files: map[string]int64{}}
+	return &Copier{x: x, close: func() {}}
+}
+
+// Entry writes one entry; body is a regular file's content.
+func (c *Copier) Entry(hdr *tar.Header, body io.Reader) error {
+	if c.x.owner != nil {
+		hdr.Uid, hdr.Gid = c.x.owner[0], c.x.owner[1]
+	}
+	if body == nil {
+		body = strings.NewReader("")
+	}
+	if err := c.x.entry(hdr, body); err != nil {
+		return fmt.Errorf("entry %q: %w", hdr.Name, err)
+	}
+	return nil
+}
+
+// Close sets the directories' times (their entries changed them) and lets the directory go.
+// It may be called again: the second call does nothing.
+func (c *Copier) Close() error {
+	if c.close == nil {
+		return nil
+	}
+	defer func() { c.close(); c.close = nil }()
+	return c.x.finish()
 }
 
 // run extracts every entry and returns how many there were besides the root.
@@ -114,13 +161,19 @@ func (x *extractor) run(r io.Reader) (int, error) {
 			return 0, fmt.Errorf("entry %q: %w", hdr.Name, err)
 		}
 	}
+	return n, x.finish()
+}
+
+// finish gives the directories their times, last: creating their children changed them.
+func (x *extractor) finish() error {
 	for i := len(x.dirs) - 1; i >= 0; i-- {
 		d := x.dirs[i]
 		if err := x.setMtime(d.name, d.mtime); err != nil {
-			return 0, fmt.Errorf("entry %q: %w", d.name, err)
+			return fmt.Errorf("entry %q: %w", d.name, err)
 		}
 	}
-	return n, nil
+	x.dirs = nil
+	return nil
 }
 
 // entryPath turns an archive name into a path relative to the root. "./bin/sh" and "/bin/sh"

@@ -171,18 +171,34 @@ type TarOptions struct {
 // everything below it as name/...; a name of "." writes a directory's content only. Sockets are
 // left out: only the process that bound one can use it.
 func (t *Tree) WriteTar(tw *tar.Writer, p, name string, opt TarOptions) error {
+	return t.Walk(p, name, opt, func(hdr *tar.Header, body io.Reader) error {
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if body != nil {
+			_, err := io.Copy(tw, body)
+			return err
+		}
+		return nil
+	})
+}
+
+// Walk is WriteTar handing each entry to emit instead of a tar writer: a regular file's body
+// is read from the file itself, so that a copy can go from file to file in the kernel
+// (copy_file_range), not through a tar stream.
+func (t *Tree) Walk(p, name string, opt TarOptions, emit func(hdr *tar.Header, body io.Reader) error) error {
 	dirfd, base, err := t.parent(CleanKeepDot(p))
 	if err != nil {
 		return err
 	}
 	defer unix.Close(dirfd)
-	w := &treeWriter{t: t, tw: tw, opt: opt, links: map[[2]uint64]string{}}
+	w := &treeWriter{t: t, emit: emit, opt: opt, links: map[[2]uint64]string{}}
 	return w.add(dirfd, base, strings.TrimSuffix(name, "/"), true)
 }
 
 type treeWriter struct {
 	t     *Tree
-	tw    *tar.Writer
+	emit  func(hdr *tar.Header, body io.Reader) error
 	opt   TarOptions
 	links map[[2]uint64]string // (dev, ino) of files with several links → first name written
 }
@@ -260,16 +276,20 @@ func (w *treeWriter) add(dirfd int, base, name string, top bool) error {
 		}
 		hdr.Size = st.Size
 	}
-	if err := w.tw.WriteHeader(hdr); err != nil {
-		return fmt.Errorf("%s: %w", name, err)
-	}
+	var body *io.LimitedReader
 	if file != nil {
-		if n, err := io.CopyN(w.tw, file, hdr.Size); err != nil {
-			if n < hdr.Size && errors.Is(err, io.EOF) {
-				err = errors.New("changed while it was read")
-			}
-			return fmt.Errorf("%s: %w", name, err)
-		}
+		body = &io.LimitedReader{R: file, N: hdr.Size}
+	}
+	if body == nil {
+		err = w.emit(hdr, nil)
+	} else {
+		err = w.emit(hdr, body)
+	}
+	if err == nil && body != nil && body.N > 0 {
+		err = errors.New("changed while it was read")
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	if hdr.Typeflag != tar.TypeDir || placeholder {
 		return nil

@@ -285,11 +285,15 @@ func (s *Store) CopyFromContainer(ref, src, dst string, opt CopyOptions, stdout 
 	if err != nil {
 		return err
 	}
-	return pipeTar(func(tw *tar.Writer) error {
-		return f.tree.WriteTar(tw, info.Path, name, rootfs.TarOptions{})
-	}, func(r io.Reader) error {
-		return rootfs.ExtractCopy(r, dir, rootfs.CopyOptions{Owner: owner})
-	})
+	cw, err := rootfs.NewCopier(dir, rootfs.CopyOptions{Owner: owner})
+	if err != nil {
+		return err
+	}
+	defer cw.Close()
+	if err := f.tree.Walk(info.Path, name, rootfs.TarOptions{}, cw.Entry); err != nil {
+		return fmt.Errorf("copy %s:%s: %w", f.c.Name, src, err)
+	}
+	return cw.Close()
 }
 
 // CopyToContainer copies the host path src (or a tar on stdin when src is "-") to dst in the
@@ -359,24 +363,32 @@ func (s *Store) CopyToContainer(ref, src, dst string, opt CopyOptions, stdin io.
 	if err := s.kernelFS(f, dir); err != nil {
 		return err
 	}
-	return pipeTar(func(tw *tar.Writer) error {
-		return host.tree.WriteTar(tw, srcInfo.Path, name, rootfs.TarOptions{})
-	}, func(r io.Reader) error {
-		return s.extractIn(f, r, dir, owner)
-	})
+	if f.readOnly {
+		return fmt.Errorf("copy into %s: its root filesystem is read-only", f.c.Name)
+	}
+	cw := f.tree.NewCopier(dir, rootfs.CopyOptions{Owner: owner})
+	err = host.tree.Walk(srcInfo.Path, name, rootfs.TarOptions{}, cw.Entry)
+	if err == nil {
+		err = cw.Close()
+	}
+	return s.copyInErr(f, dir, err)
 }
 
 func (s *Store) extractIn(f *containerFiles, r io.Reader, dir string, owner *[2]int) error {
 	if f.readOnly {
 		return fmt.Errorf("copy into %s: its root filesystem is read-only", f.c.Name)
 	}
-	if err := f.tree.ExtractCopy(r, dir, rootfs.CopyOptions{Owner: owner}); err != nil {
-		if errors.Is(err, unix.EROFS) {
-			return fmt.Errorf("copy into %s: its root filesystem is read-only", f.c.Name)
-		}
-		return fmt.Errorf("copy into %s:%s: %w", f.c.Name, dir, err)
+	return s.copyInErr(f, dir, f.tree.ExtractCopy(r, dir, rootfs.CopyOptions{Owner: owner}))
+}
+
+func (s *Store) copyInErr(f *containerFiles, dir string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, unix.EROFS):
+		return fmt.Errorf("copy into %s: its root filesystem is read-only", f.c.Name)
 	}
-	return nil
+	return fmt.Errorf("copy into %s:%s: %w", f.c.Name, dir, err)
 }
 
 // kernelFS refuses a path of a running container on one of the kernel's filesystems (/proc,
@@ -421,26 +433,4 @@ func absPath(p string) string {
 		return p
 	}
 	return wd + "/" + p
-}
-
-// pipeTar runs write (a tar writer) and read (its reader) at once, through a pipe; the first
-// error of either is returned.
-func pipeTar(write func(*tar.Writer) error, read func(io.Reader) error) error {
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		tw := tar.NewWriter(pw)
-		err := write(tw)
-		if err == nil {
-			err = tw.Close()
-		}
-		pw.CloseWithError(err)
-		done <- err
-	}()
-	rerr := read(pr)
-	pr.CloseWithError(errors.New("copy stopped")) // unblock the writer if the reader stopped early
-	if werr := <-done; werr != nil && (rerr == nil || errors.Is(rerr, io.ErrClosedPipe)) {
-		return werr
-	}
-	return rerr
 }
