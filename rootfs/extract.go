@@ -300,7 +300,21 @@ func nodeKind(typ uint32) string {
 // the root; with create, missing directories are made on the way, as tar(1) does.
 func (x *extractor) openDir(dir string, create bool) (int, error) {
 	if x.inRoot {
-		return openInRootDir(x.rootFD, path.Join(x.dir, dir), create)
+		fd, err := openInRootDir(x.rootFD, path.Join(x.dir, dir), create)
+		if err != nil {
+			return fd, err
+		}
+		// A link in the container may lead into its /proc or /sys: the host's root writes
+		// none of those (the container itself may not).
+		var sfs unix.Statfs_t
+		if err := unix.Fstatfs(fd, &sfs); err != nil || KernelFS(sfs.Type) {
+			unix.Close(fd)
+			if err == nil {
+				err = fmt.Errorf("%s is on a kernel filesystem (such as /proc or /sys): cp does not write there", path.Join(x.dir, dir))
+			}
+			return -1, err
+		}
+		return fd, nil
 	}
 	fd, err := openBeneath(x.rootFD, dir)
 	if err == nil || !create || !errors.Is(err, unix.ENOENT) {

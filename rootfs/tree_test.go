@@ -193,3 +193,21 @@ func TestTreeRoundTrip(t *testing.T) {
 		t.Errorf("WriteTar(/d/., .) = %q, want the 5 entries of d", names)
 	}
 }
+
+// TestExtractCopyKernelFS: a link in the tree that leads into a kernel filesystem mounted in
+// it (a container's /proc or /sys) stops a copy there.
+func TestExtractCopyKernelFS(t *testing.T) {
+	tree, root := testTree(t)
+	mnt := filepath.Join(root, "sysfs")
+	os.Mkdir(mnt, 0o755)
+	if err := unix.Mount("sysfs", mnt, "sysfs", unix.MS_RDONLY, ""); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(mnt, unix.MNT_DETACH)
+	os.Symlink("/sysfs/kernel", filepath.Join(root, "k"))
+	data := makeTar(t, "", []testEntry{{name: "k/x", body: "x", mode: 0o644}})
+	err := tree.ExtractCopy(bytes.NewReader(data), "/", CopyOptions{})
+	if err == nil || !strings.Contains(err.Error(), "/k is on a kernel filesystem") {
+		t.Errorf("ExtractCopy through a link into sysfs = %v", err)
+	}
+}
