@@ -284,7 +284,7 @@ func TestCpStopped(t *testing.T) {
 	if got := e.ok("logs", c); got != "copied in" {
 		t.Errorf("the second run printed %q", got)
 	}
-	// Also on a container stopped in its first start, and with a tar from stdin.
+	// A failed copy leaves nothing mounted either.
 	e.fails(1, "no such file or directory", "cp", c+":/nope", host)
 	if mounted() {
 		t.Errorf("the container's filesystem is still mounted after a failed cp")
