@@ -378,7 +378,7 @@ func imgTar(t *testing.T, path string, entries []imgEntry) {
 		if en.typ != tar.TypeReg {
 			h.Size = 0
 		}
-		if en.typ == tar.TypeChar {
+		if en.typ == tar.TypeChar || en.typ == tar.TypeBlock {
 			h.Devmajor, h.Devminor = 1, 3
 		}
 		if err := tw.WriteHeader(h); err != nil {

@@ -19,11 +19,19 @@ var (
 	errEmpty      = errors.New("empty image")
 )
 
-// extractor unpacks an untrusted tar into a fresh directory. Every file is created relative to a
-// parent directory opened with RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS, and the last component is
-// never followed, so no entry can write outside root whatever symlinks came before it.
+// extractor unpacks an untrusted tar into a directory. Every file is created relative to a
+// parent directory opened by openat2, and the last component is never followed, so no entry can
+// write outside the root whatever symlinks came before it. For an image the parents are
+// resolved beneath the root with no symlink followed at all; for cp into a container (inRoot)
+// they are resolved in the container's root, following its symlinks as its processes would.
 type extractor struct {
 	rootFD int
+	inRoot bool   // resolve parents in rootFD's root, below dir
+	dir    string // with inRoot: where the archive goes, absolute in the root
+	// copying is cp's rule (Docker's NoOverwriteDirNonDir): a directory is never replaced by a
+	// non-directory or the reverse, and the directory entries met merge with those there.
+	copying bool
+	owner   *[2]int // if set, the uid and gid of every entry
 	// files maps each non-directory extracted so far (the only valid hard link targets) to the
 	// bytes it adds to the image: a later entry of the same name replaces it, and with it its size.
 	files map[string]int64
@@ -44,6 +52,95 @@ func extract(r io.Reader, root string) (int64, error) {
 	}
 	defer unix.Close(fd)
 	x := &extractor{rootFD: fd, files: map[string]int64{}}
+	n, err := x.run(r)
+	if err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		return 0, errEmpty
+	}
+	var size int64
+	for _, n := range x.files {
+		size += n
+	}
+	return size, nil
+}
+
+// CopyOptions say how a copy writes a tar into a directory.
+type CopyOptions struct {
+	Owner *[2]int // if set, the uid and gid of every file written; else the archive's
+}
+
+// ExtractCopy unpacks the tar stream r into the existing directory dir of the host, as cp
+// writes what it copied out of a container: below dir, no symlink is followed.
+func ExtractCopy(r io.Reader, dir string, opt CopyOptions) error {
+	c, err := NewCopier(dir, opt)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err = c.x.run(r); err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+// ExtractCopy unpacks the tar stream r into the directory dir of the tree, as cp writes into
+// a container: names are resolved in the tree's root.
+func (t *Tree) ExtractCopy(r io.Reader, dir string, opt CopyOptions) error {
+	_, err := t.NewCopier(dir, opt).x.run(r)
+	return err
+}
+
+// A Copier writes entries one by one as ExtractCopy does, for a copy that needs no tar
+// stream in between (Tree.Walk's entries).
+type Copier struct {
+	x     *extractor
+	close func()
+}
+
+// NewCopier writes into the existing directory dir of the host (see ExtractCopy).
+func NewCopier(dir string, opt CopyOptions) (*Copier, error) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", dir, err)
+	}
+	x := &extractor{rootFD: fd, copying: true, owner: opt.Owner, files: map[string]int64{}}
+	return &Copier{x: x, close: func() { unix.Close(fd) }}, nil
+}
+
+// NewCopier writes into the directory dir of the tree (see Tree.ExtractCopy).
+func (t *Tree) NewCopier(dir string, opt CopyOptions) *Copier {
+	x := &extractor{rootFD: t.fd, inRoot: true, dir: path.Clean("/" + dir), copying: true, owner: opt.Owner, files: map[string]int64{}}
+	return &Copier{x: x, close: func() {}}
+}
+
+// Entry writes one entry; body is a regular file's content.
+func (c *Copier) Entry(hdr *tar.Header, body io.Reader) error {
+	if c.x.owner != nil {
+		hdr.Uid, hdr.Gid = c.x.owner[0], c.x.owner[1]
+	}
+	if body == nil {
+		body = strings.NewReader("")
+	}
+	if err := c.x.entry(hdr, body); err != nil {
+		return fmt.Errorf("entry %q: %w", hdr.Name, err)
+	}
+	return nil
+}
+
+// Close sets the directories' times (their entries changed them) and lets the directory go.
+// It may be called again: the second call does nothing.
+func (c *Copier) Close() error {
+	if c.close == nil {
+		return nil
+	}
+	defer func() { c.close(); c.close = nil }()
+	return c.x.finish()
+}
+
+// run extracts every entry and returns how many there were besides the root.
+func (x *extractor) run(r io.Reader) (int, error) {
 	tr := tar.NewReader(r)
 	n := 0
 	for {
@@ -57,24 +154,26 @@ func extract(r io.Reader, root string) (int64, error) {
 		if p, _ := entryPath(hdr.Name); p != "." {
 			n++ // the root entry alone ("./") is still an empty image
 		}
+		if x.owner != nil {
+			hdr.Uid, hdr.Gid = x.owner[0], x.owner[1]
+		}
 		if err := x.entry(hdr, tr); err != nil {
 			return 0, fmt.Errorf("entry %q: %w", hdr.Name, err)
 		}
 	}
-	if n == 0 {
-		return 0, errEmpty
-	}
+	return n, x.finish()
+}
+
+// finish gives the directories their times, last: creating their children changed them.
+func (x *extractor) finish() error {
 	for i := len(x.dirs) - 1; i >= 0; i-- {
 		d := x.dirs[i]
 		if err := x.setMtime(d.name, d.mtime); err != nil {
-			return 0, fmt.Errorf("entry %q: %w", d.name, err)
+			return fmt.Errorf("entry %q: %w", d.name, err)
 		}
 	}
-	var size int64
-	for _, n := range x.files {
-		size += n
-	}
-	return size, nil
+	x.dirs = nil
+	return nil
 }
 
 // entryPath turns an archive name into a path relative to the root. "./bin/sh" and "/bin/sh"
@@ -92,8 +191,8 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if name == "." {
-		return nil // the root itself: keep our own 0755 root-owned directory
+	if name == "." || hdr.Typeflag == tar.TypeXGlobalHeader {
+		return nil // the root itself (keep our own 0755 root-owned directory), or pax metadata
 	}
 	if err := checkEntry(name, hdr); err != nil {
 		return err
@@ -106,7 +205,7 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 	base := path.Base(name)
 
 	if hdr.Typeflag == tar.TypeDir {
-		if err := x.mkdir(dirfd, base, hdr); err != nil {
+		if err := x.mkdir(dirfd, base, name, hdr); err != nil {
 			return err
 		}
 		delete(x.files, name)
@@ -127,16 +226,17 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 	return setMtimeAt(dirfd, base, hdr.ModTime)
 }
 
-// checkEntry refuses entry types and link targets that no image needs and that would let it
-// reach outside itself.
+// checkEntry refuses entry types and link targets that would let the image reach outside
+// itself. Device nodes are made, as Docker makes them when it applies a layer as root: a real
+// root filesystem (mmdebstrap, debootstrap) has /dev/null and friends; a container never sees
+// the image's /dev (it gets a tmpfs of its own there). A node elsewhere is like one the container
+// could mknod itself with CAP_MKNOD. (tar has no type for sockets: its writers skip them.)
 func checkEntry(name string, hdr *tar.Header) error {
 	switch hdr.Typeflag {
-	case tar.TypeDir, tar.TypeReg, tar.TypeGNUSparse, tar.TypeLink, tar.TypeFifo:
+	case tar.TypeDir, tar.TypeReg, tar.TypeGNUSparse, tar.TypeLink, tar.TypeFifo, tar.TypeChar, tar.TypeBlock:
 		return nil
 	case tar.TypeSymlink:
 		return checkSymlink(name, hdr.Linkname)
-	case tar.TypeChar, tar.TypeBlock:
-		return errors.New("device files are not allowed in an image")
 	default:
 		return fmt.Errorf("unsupported entry type %q", hdr.Typeflag)
 	}
@@ -156,26 +256,66 @@ func (x *extractor) create(dirfd int, base string, hdr *tar.Header, r io.Reader)
 		}
 		return 0, nil
 	case tar.TypeFifo:
-		if err := unix.Mknodat(dirfd, base, unix.S_IFIFO|0o600, 0); err != nil {
-			return 0, fmt.Errorf("create fifo: %w", err)
-		}
-		if err := unix.Fchownat(dirfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return 0, fmt.Errorf("chown: %w", err)
-		}
-		// Fchmodat follows a final symlink, but base is the fifo just made in a directory that
-		// only we write to.
-		if err := unix.Fchmodat(dirfd, base, modeOf(hdr), 0); err != nil {
-			return 0, fmt.Errorf("chmod: %w", err)
-		}
-		return 0, nil
+		return 0, mknod(dirfd, base, hdr, unix.S_IFIFO, 0)
+	case tar.TypeChar:
+		return 0, mknod(dirfd, base, hdr, unix.S_IFCHR, unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor)))
+	case tar.TypeBlock:
+		return 0, mknod(dirfd, base, hdr, unix.S_IFBLK, unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor)))
 	default:
 		return x.writeFile(dirfd, base, hdr, r)
 	}
 }
 
+// mknod makes a fifo or a device node with the entry's owner and mode. The node is made 0600
+// and only then given its mode, so that it is never open to others before its owner is set.
+func mknod(dirfd int, base string, hdr *tar.Header, typ uint32, dev uint64) error {
+	if hdr.Devmajor < 0 || hdr.Devminor < 0 || hdr.Devmajor > 0xfff || hdr.Devminor > 0xfffff {
+		return fmt.Errorf("device number %d:%d out of range", hdr.Devmajor, hdr.Devminor)
+	}
+	if err := unix.Mknodat(dirfd, base, typ|0o600, int(dev)); err != nil {
+		return fmt.Errorf("create %s: %w", nodeKind(typ), err)
+	}
+	if err := unix.Fchownat(dirfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("chown: %w", err)
+	}
+	// Fchmodat follows a final symlink, but base is the node just made in a directory that
+	// only we write to.
+	if err := unix.Fchmodat(dirfd, base, modeOf(hdr), 0); err != nil {
+		return fmt.Errorf("chmod: %w", err)
+	}
+	return nil
+}
+
+func nodeKind(typ uint32) string {
+	switch typ {
+	case unix.S_IFIFO:
+		return "fifo"
+	case unix.S_IFCHR:
+		return "character device"
+	}
+	return "block device"
+}
+
 // openDir opens dir (relative to the root) without following any symlink and without leaving
 // the root; with create, missing directories are made on the way, as tar(1) does.
 func (x *extractor) openDir(dir string, create bool) (int, error) {
+	if x.inRoot {
+		fd, err := openInRootDir(x.rootFD, path.Join(x.dir, dir), create)
+		if err != nil {
+			return fd, err
+		}
+		// A link in the container may lead into its /proc or /sys: the host's root writes
+		// none of those (the container itself may not).
+		var sfs unix.Statfs_t
+		if err := unix.Fstatfs(fd, &sfs); err != nil || KernelFS(sfs.Type) {
+			unix.Close(fd)
+			if err == nil {
+				err = fmt.Errorf("%s is on a kernel filesystem (such as /proc or /sys): cp does not write there", path.Join(x.dir, dir))
+			}
+			return -1, err
+		}
+		return fd, nil
+	}
 	fd, err := openBeneath(x.rootFD, dir)
 	if err == nil || !create || !errors.Is(err, unix.ENOENT) {
 		return fd, err
@@ -229,8 +369,48 @@ func openBeneath(dirfd int, p string) (int, error) {
 	}
 }
 
+// openInRootDir opens the directory p resolved in rootFD's root, symlinks followed within it;
+// with create, missing directories are made on the way (0755, as Docker makes them).
+func openInRootDir(rootFD int, p string, create bool) (int, error) {
+	how := &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: inRoot}
+	for {
+		fd, err := unix.Openat2(rootFD, p, how)
+		switch {
+		case err == nil:
+			return fd, nil
+		case errors.Is(err, unix.EINTR), errors.Is(err, unix.EAGAIN):
+			continue
+		case create && errors.Is(err, unix.ENOENT) && p != "/":
+			parent, err := openInRootDir(rootFD, path.Dir(p), true)
+			if err != nil {
+				return -1, err
+			}
+			err = unix.Mkdirat(parent, path.Base(p), 0o755)
+			if err == nil {
+				err = unix.Fchmodat(parent, path.Base(p), 0o755, 0) // just made: beat the umask
+			}
+			unix.Close(parent)
+			if err != nil && !errors.Is(err, unix.EEXIST) {
+				return -1, fmt.Errorf("create %s: %w", p, err)
+			}
+			if errors.Is(err, unix.EEXIST) {
+				create = false // a dangling symlink: the retry names the error
+			}
+		default:
+			return -1, fmt.Errorf("open %s: %w", p, pathErr(err))
+		}
+	}
+}
+
 // replace removes what an earlier entry of the same name made: in a tar the last entry wins.
+// A copy replaces what is there, but never a directory by a non-directory.
 func (x *extractor) replace(dirfd int, base, name string) error {
+	if x.copying {
+		var st unix.Stat_t
+		if err := unix.Fstatat(dirfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			return fmt.Errorf("cannot overwrite directory %q with a non-directory", x.shown(name))
+		}
+	}
 	delete(x.files, name)
 	err := unix.Unlinkat(dirfd, base, 0)
 	if errors.Is(err, unix.EISDIR) {
@@ -242,11 +422,22 @@ func (x *extractor) replace(dirfd int, base, name string) error {
 	return nil
 }
 
-func (x *extractor) mkdir(dirfd int, base string, hdr *tar.Header) error {
+// shown is an entry's path as the user knows it: in the container for a copy into one.
+func (x *extractor) shown(name string) string {
+	if x.inRoot {
+		return path.Join(x.dir, name)
+	}
+	return name
+}
+
+func (x *extractor) mkdir(dirfd int, base, name string, hdr *tar.Header) error {
 	err := unix.Mkdirat(dirfd, base, 0o700)
 	if errors.Is(err, unix.EEXIST) {
 		var st unix.Stat_t
 		if err = unix.Fstatat(dirfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			if x.copying {
+				return fmt.Errorf("cannot overwrite non-directory %q with a directory", x.shown(name))
+			}
 			if err = unix.Unlinkat(dirfd, base, 0); err == nil {
 				err = unix.Mkdirat(dirfd, base, 0o700)
 			}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +28,8 @@ type testEntry struct {
 	link     string
 	mode     int64
 	uid, gid int
+	// major and minor of a device entry; both 0 means 1:3 (/dev/null)
+	major, minor int64
 }
 
 var testMtime = time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -66,7 +69,7 @@ func makeTar(t *testing.T, prefix string, entries []testEntry) []byte {
 			hdr.Linkname = prefix + e.link
 		}
 		if e.typ == tar.TypeChar || e.typ == tar.TypeBlock {
-			hdr.Devmajor, hdr.Devminor = 1, 3
+			hdr.Devmajor, hdr.Devminor = devNumbers(e)
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			t.Fatal(err)
@@ -79,6 +82,13 @@ func makeTar(t *testing.T, prefix string, entries []testEntry) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+func devNumbers(e testEntry) (major, minor int64) {
+	if e.major == 0 && e.minor == 0 {
+		return 1, 3
+	}
+	return e.major, e.minor
 }
 
 func writeFile(t *testing.T, data []byte) string {
@@ -174,8 +184,15 @@ func checkTree(t *testing.T, root string, entries []testEntry) {
 				t.Errorf("%s: mode = %#o, want %#o", e.name, got, e.mode)
 			}
 		}
-		if want := map[byte]uint32{0: unix.S_IFREG, tar.TypeDir: unix.S_IFDIR, tar.TypeSymlink: unix.S_IFLNK, tar.TypeFifo: unix.S_IFIFO}[e.typ]; st.Mode&unix.S_IFMT != want {
+		if want := map[byte]uint32{0: unix.S_IFREG, tar.TypeDir: unix.S_IFDIR, tar.TypeSymlink: unix.S_IFLNK, tar.TypeFifo: unix.S_IFIFO,
+			tar.TypeChar: unix.S_IFCHR, tar.TypeBlock: unix.S_IFBLK}[e.typ]; st.Mode&unix.S_IFMT != want {
 			t.Errorf("%s: file type = %#o, want %#o", e.name, st.Mode&unix.S_IFMT, want)
+		}
+		if e.typ == tar.TypeChar || e.typ == tar.TypeBlock {
+			major, minor := devNumbers(e)
+			if got, want := st.Rdev, unix.Mkdev(uint32(major), uint32(minor)); got != want {
+				t.Errorf("%s: device %d:%d, want %d:%d", e.name, unix.Major(got), unix.Minor(got), major, minor)
+			}
 		}
 		if int(st.Uid) != e.uid || int(st.Gid) != e.gid {
 			t.Errorf("%s: owner = %d:%d, want %d:%d", e.name, st.Uid, st.Gid, e.uid, e.gid)
@@ -259,24 +276,65 @@ func TestImportRefused(t *testing.T) {
 	}
 }
 
-// TestImportDirDevice checks that a directory import refuses what a tar import refuses: both go
-// through the same extraction.
+// TestImportDevices imports what a real root filesystem holds beside files: device nodes and
+// fifos are made with their numbers, owners and modes; a pax global header is metadata.
+func TestImportDevices(t *testing.T) {
+	s := newTestStore(t)
+	entries := []testEntry{
+		{name: "dev/", typ: tar.TypeDir, mode: 0o755},
+		{name: "dev/null", typ: tar.TypeChar, mode: 0o666},
+		{name: "dev/tty", typ: tar.TypeChar, mode: 0o666, major: 5, minor: 0, gid: 5},
+		{name: "dev/loop0", typ: tar.TypeBlock, mode: 0o660, major: 7, minor: 0, gid: 6},
+		{name: "dev/initctl", typ: tar.TypeFifo, mode: 0o600},
+		{name: "dev/null2", typ: tar.TypeLink, link: "dev/null"},
+	}
+	data := makeTar(t, "./", entries)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeXGlobalHeader, PAXRecords: map[string]string{"comment": "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	tw.Flush()
+	data = append(buf.Bytes(), data...)
+	if _, err := s.Import("devs", writeFile(t, data)); err != nil {
+		t.Fatalf("Import = %v", err)
+	}
+	checkTree(t, s.RootfsPath("devs"), entries[1:])
+}
+
+// TestImportDirDevice imports a directory holding a device node, a fifo and a socket, through
+// the same extraction as a tar: the node and the fifo are kept, the socket is left out (only
+// the process that bound it could use it), as Docker's archives leave sockets out.
 func TestImportDirDevice(t *testing.T) {
 	s := newTestStore(t)
 	src := t.TempDir()
 	if err := unix.Mknod(filepath.Join(src, "null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
 		t.Fatal(err)
 	}
-	_, err := s.Import("dev", src)
-	if err == nil || !strings.Contains(err.Error(), `entry "null": device files are not allowed`) {
-		t.Fatalf("Import of a dir with a device = %v, want a device error", err)
+	if err := os.Chmod(filepath.Join(src, "null"), 0o666); err != nil { // beat the umask
+		t.Fatal(err)
 	}
-	wantStore(t, s)
-	if _, err := s.Get("dev"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("Get after refused import = %v, want ErrNotFound", err)
+	if err := unix.Mkfifo(filepath.Join(src, "fifo"), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(src, "null")); err != nil {
-		t.Fatalf("source changed: %v", err)
+	l, err := net.Listen("unix", filepath.Join(src, "sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := s.Import("dev", src); err != nil {
+		t.Fatalf("Import of a dir with a device = %v", err)
+	}
+	root := s.RootfsPath("dev")
+	var st unix.Stat_t
+	if err := unix.Lstat(filepath.Join(root, "null"), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) || st.Mode&0o7777 != 0o666 {
+		t.Errorf("null: mode %#o rdev %#x, %v; want a character device 1:3 0666", st.Mode, st.Rdev, err)
+	}
+	if err := unix.Lstat(filepath.Join(root, "fifo"), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		t.Errorf("fifo: mode %#o, %v; want a fifo", st.Mode, err)
+	}
+	if _, err := os.Lstat(filepath.Join(root, "sock")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("sock: %v, want it left out", err)
 	}
 }
 

@@ -36,6 +36,8 @@
 //	containers/.lock                 flock serialising record changes (names are unique)
 //	containers/.names/<name>         the id holding a name
 //	containers/.intents/<id>         pid and start time of a command leasing or wiring for id (reconcile.go)
+//	containers/<id>/                 also a flock: held by cp/export while a stopped container's
+//	                                 overlay is mounted (files.go), taken by a start's claim
 //	containers/<id>/state.json       the Container record (atomic temp+rename; exchange for --rm)
 //	containers/<id>/config.json      the OCI runtime spec the init executes
 //	containers/<id>/ctr.log          Docker json-file log lines

@@ -201,6 +201,10 @@ func (s *Store) Remove(ref string, force bool) (*Container, error) {
 			}
 		}
 	}
+	// A cp or export may have the stopped container's overlay mounted: let it finish first.
+	if unlock, err := s.lockFiles(c.ID); err == nil {
+		defer unlock()
+	}
 	c, err = s.update(c.ID, func(c *Container) error { return s.release(c) })
 	if errors.Is(err, ErrNotFound) {
 		return c, nil // --rm got there first

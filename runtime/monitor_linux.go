@@ -145,6 +145,12 @@ func FinishMain(root, id, code string) {
 // claim makes this process the container's monitor, unless another live
 // monitor already is (a parallel start).
 func (s *Store) claim(id string, start uint64) (*Container, error) {
+	// A cp or export may have the stopped container's overlay mounted: wait until it is done.
+	unlock, err := s.lockFiles(id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	return s.update(id, func(c *Container) error {
 		if c.monitorLive() {
 			return errAlreadyRunning

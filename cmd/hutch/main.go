@@ -58,6 +58,7 @@ func newApp() *cli.App {
 			runCommand(), psCommand(), logsCommand(), execCommand(), stopCommand(),
 			killCommand(), startCommand(), waitCommand(), rmCommand(), inspectCommand(),
 			imageCommand(), networkCommand(), portCommand(), systemCommand(), volumeCommand(),
+			cpCommand(), exportCommand(),
 		})),
 		Action:         unknownCommand,
 		OnUsageError:   usageErr,
