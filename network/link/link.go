@@ -183,7 +183,12 @@ func AddVeth(v Veth) (err error) {
 }
 
 // LoopbackUp brings up lo in the calling thread's network namespace, with
-// an ioctl: cheaper than a netlink socket, and enough for one flag.
+// an ioctl: cheaper than a netlink socket, and enough for one flag. It sets
+// the flag even when lo reads as up already: another process (the
+// container's init) may be bringing it up right now, and the flag shows
+// before the kernel has given lo 127.0.0.1/8. The set waits for the RTNL
+// lock, which that change holds until lo has its address, so when it
+// returns, loopback addresses can be bound.
 func LoopbackUp() error {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -194,7 +199,7 @@ func LoopbackUp() error {
 	if err == nil {
 		err = unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr)
 	}
-	if err == nil && ifr.Uint16()&unix.IFF_UP == 0 {
+	if err == nil {
 		ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
 		err = unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
 	}
