@@ -20,6 +20,7 @@ import (
 	"github.com/hutchrt/hutch/network"
 	"github.com/hutchrt/hutch/runtime/cgroups"
 	"github.com/hutchrt/hutch/runtime/logs"
+	"github.com/hutchrt/hutch/runtime/procstart"
 )
 
 // MonitorCommand is the hidden argv[1] of a detached monitor.
@@ -71,7 +72,7 @@ func (s *Store) monitor(c *Container, a attach, ready func(error)) (code int, er
 	}
 	c, err = s.update(id, func(c *Container) error {
 		c.Status, c.ExitCode = StatusRunning, 0
-		c.Pid, c.PidStart, c.StartedAt = run.pid, procStart(run.pid), now()
+		c.Pid, c.PidStart, c.StartedAt = run.pid, procstart.Of(run.pid), now()
 		if run.ports != nil {
 			c.Ports = run.ports.Mappings
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hutchrt/hutch/network"
 	"github.com/hutchrt/hutch/network/portspec"
+	"github.com/hutchrt/hutch/runtime/procstart"
 )
 
 // A dead intent is what a killed command leaves; a live one is a command
@@ -27,7 +28,7 @@ func TestIntents(t *testing.T) {
 	if err := child.Run(); err != nil {
 		t.Fatal(err)
 	}
-	start := procStart(os.Getpid()) // a start time the dead pid never had
+	start := procstart.Of(os.Getpid()) // a start time the dead pid never had
 	if err := os.WriteFile(s.intentPath(dead), []byte(strconv.Itoa(child.Process.Pid)+" "+strconv.FormatUint(start, 10)), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +58,7 @@ func TestOwners(t *testing.T) {
 	ep := func(net, ip, host string) *network.Endpoint {
 		return &network.Endpoint{NetworkID: net, IP: netip.MustParseAddr(ip), HostIf: host}
 	}
-	start := procStart(os.Getpid())
+	start := procstart.Of(os.Getpid())
 	running := testContainer(strings.Repeat("1", 64), "running")
 	running.Endpoints = []*network.Endpoint{ep("n1", "10.1.0.2", "vh1"), ep("n2", "10.2.0.2", "vh2")}
 	running.Publish = []portspec.Mapping{{ContainerPort: 80, Proto: "tcp"}}

@@ -1,7 +1,6 @@
 package resolver
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,29 +83,6 @@ func loadRecords(dir string) ([]record, error) {
 		}
 	}
 	return out, nil
-}
-
-// procStart is the start time of process pid (field 22 of its stat), 0
-// when it does not run (or is a zombie: it serves nobody).
-func procStart(pid int) uint64 {
-	if pid <= 0 {
-		return 0
-	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	// comm (field 2) may hold spaces and parentheses: split after the last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 || f[0] == "Z" || f[0] == "X" {
-		return 0
-	}
-	start, _ := strconv.ParseUint(f[19], 10, 64)
-	return start
 }
 
 // pidfdPid is the pid a pidfd refers to, from its fdinfo; 0 once the

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hutchrt/hutch/dns"
 	"github.com/hutchrt/hutch/dns/resolver/watchdog"
+	"github.com/hutchrt/hutch/runtime/procstart"
 )
 
 // A record reads back as written; a new one replaces the old; what does not
@@ -77,8 +78,8 @@ func TestPidfdPidAndStart(t *testing.T) {
 	if got := pidfdPid(pidfd); got != pid {
 		t.Errorf("pidfdPid = %d, want %d", got, pid)
 	}
-	start := procStart(pid)
-	if start == 0 || start != procStart(pid) {
+	start := procstart.Of(pid)
+	if start == 0 || start != procstart.Of(pid) {
 		t.Errorf("procStart = %d", start)
 	}
 	cmd.Process.Kill()
@@ -86,7 +87,7 @@ func TestPidfdPidAndStart(t *testing.T) {
 	if got := pidfdPid(pidfd); got != 0 {
 		t.Errorf("pidfdPid of a reaped process = %d, want 0", got)
 	}
-	if got := procStart(pid); got != 0 {
+	if got := procstart.Of(pid); got != 0 {
 		t.Errorf("procStart of a reaped process = %d, want 0", got)
 	}
 }
@@ -101,7 +102,7 @@ func TestRestoreRefusesTheDead(t *testing.T) {
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	pid := cmd.Process.Pid
-	if _, err := r.restore(record{ID: "reused", Pid: pid, PidStart: procStart(pid) + 1}, [2]int{-1, -1}); err != errGone {
+	if _, err := r.restore(record{ID: "reused", Pid: pid, PidStart: procstart.Of(pid) + 1}, [2]int{-1, -1}); err != errGone {
 		t.Errorf("restore with another start time: %v, want %v", err, errGone)
 	}
 	dead := exec.Command("true")

@@ -48,6 +48,7 @@ import (
 	"github.com/hutchrt/hutch/dns/resolver/watchdog"
 	"github.com/hutchrt/hutch/network/link"
 	"github.com/hutchrt/hutch/network/nft"
+	"github.com/hutchrt/hutch/runtime/procstart"
 )
 
 // ServeCommand is the hidden argv[1] of the resolver process.
@@ -283,7 +284,7 @@ func (r *resolver) apply(req request, fds []int) response {
 	// The init's pid and start time, read while the pidfd says it is the
 	// same process, are how a later resolver finds it again.
 	pid := pidfdPid(fds[1])
-	start := procStart(pid)
+	start := procstart.Of(pid)
 	if pidfdPid(fds[1]) != pid {
 		start = 0
 	}
@@ -409,7 +410,7 @@ func (r *resolver) restore(rec record, fds [2]int) (*member, error) {
 	// Checked after the open: the pidfd and the namespace are those of the
 	// recorded process, not of one that got its pid since.
 	ns, err := os.Open("/proc/" + strconv.Itoa(rec.Pid) + "/ns/net")
-	if err != nil || procStart(rec.Pid) != rec.PidStart {
+	if err != nil || procstart.Of(rec.Pid) != rec.PidStart {
 		if ns != nil {
 			ns.Close()
 		}
