@@ -43,13 +43,18 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
-	imageName := rootfs.Normalize(o.Image)
 	images := s.Images()
-	if _, err := images.Get(imageName); err != nil {
+	img, err := images.Get(o.Image)
+	if err != nil {
 		return nil, err
 	}
-	lower := images.RootfsPath(imageName)
-	u, err := user.Lookup(lower, o.User)
+	imageName := img.Name
+	lowerDirs, err := images.LowerDirs(img)
+	if err != nil {
+		return nil, err
+	}
+	lower := strings.Join(lowerDirs, ":") // overlayfs: top layer first
+	u, err := user.Lookup(userRoot(lowerDirs), o.User)
 	if err != nil {
 		return nil, invalidf("%v", err)
 	}
@@ -202,4 +207,15 @@ func randomName() string {
 // IsInvalid reports whether err is the user's mistake rather than hutch's.
 func IsInvalid(err error) bool {
 	return errors.Is(err, ErrInvalid) || errors.Is(err, ErrNameInUse) || errors.Is(err, ErrNotFound) || errors.Is(err, rootfs.ErrNotFound)
+}
+
+// userRoot is the layer whose /etc/passwd the container sees: the top one that has it (a layer
+// that removes it is not looked for: an image without users still runs as root or by number).
+func userRoot(lowerDirs []string) string {
+	for _, d := range lowerDirs {
+		if _, err := os.Lstat(filepath.Join(d, "etc", "passwd")); err == nil {
+			return d
+		}
+	}
+	return lowerDirs[len(lowerDirs)-1]
 }
