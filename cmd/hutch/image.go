@@ -2,11 +2,15 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/hutchrt/hutch/rootfs"
+	"golang.org/x/term"
 )
 
 func imageCommand() *cli.Command {
@@ -28,7 +32,11 @@ func imageCommand() *cli.Command {
 					tw := tabwriter.NewWriter(os.Stdout, 0, 0, 3, ' ', 0)
 					fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
 					for _, img := range imgs {
-						fmt.Fprintf(tw, "%s\tlatest\t%s\t%s ago\t%s\n", img.Name, img.ID[:12],
+						repo, tag := img.Name, "latest"
+						if len(img.Layers) > 0 {
+							repo, tag = rootfs.Familiar(img.Name)
+						}
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s ago\t%s\n", repo, tag, img.ID[:12],
 							humanDuration(time.Since(img.Created)), humanSize(img.Size))
 					}
 					return tw.Flush()
@@ -86,4 +94,30 @@ func humanSize(n int64) string {
 		i++
 	}
 	return fmt.Sprintf("%.3g%s", f, units[i])
+}
+
+func pullCommand() *cli.Command {
+	return &cli.Command{
+		Name: "pull", Usage: "pull an image from a registry", ArgsUsage: "NAME[:TAG|@DIGEST]",
+		OnUsageError: usageErr,
+		Action: func(ctx *cli.Context) error {
+			if err := needArgs(ctx, 1, "an image name"); err != nil {
+				return err
+			}
+			s, err := openStore(ctx)
+			if err != nil {
+				return err
+			}
+			var progress io.Writer // a line per layer, on a terminal only
+			if term.IsTerminal(int(os.Stdout.Fd())) {
+				progress = os.Stdout
+			}
+			img, err := s.Images().Pull(ctx.Context, ctx.Args().First(), progress)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("Digest: %s\nStatus: Downloaded image for %s\n%s\n", img.Digest, img.Name, img.Name)
+			return nil
+		},
+	}
 }

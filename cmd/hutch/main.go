@@ -57,7 +57,7 @@ func newApp() *cli.App {
 		Commands: withDockerErrors(withFixedNames([]*cli.Command{
 			runCommand(), psCommand(), logsCommand(), execCommand(), stopCommand(),
 			killCommand(), startCommand(), waitCommand(), rmCommand(), inspectCommand(),
-			imageCommand(), networkCommand(), portCommand(), systemCommand(),
+			imageCommand(), pullCommand(), networkCommand(), portCommand(), systemCommand(),
 		})),
 		Action:         unknownCommand,
 		OnUsageError:   usageErr,
