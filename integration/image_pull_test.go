@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -174,11 +175,33 @@ func TestImagePull(t *testing.T) {
 	}
 	// Both layers are in the overlay: the upper one's file, its whiteout hides /secret, its
 	// opaque /opq hides /opq/old.
-	got := e.ok("run", "--rm", ref, "/bin/sh", "-c", "cat /app/hello.txt; ls /secret 2>&1; ls /opq; ls /bin/sh")
+	got := e.ok("run", "--rm", "--entrypoint", "/bin/sh", ref, "-c", "cat /app/hello.txt; ls /secret 2>&1; ls /opq; ls /bin/sh")
 	want := "hello from layer two one\nls: /secret: No such file or directory\nnew\n/bin/sh"
 	if got != want {
 		t.Fatalf("run: %q, want %q", got, want)
 	}
+	// The config: Entrypoint + Cmd, Env, WorkingDir; -e, -w, arguments and --entrypoint win.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "hi from /app"},
+		{[]string{"-e", "GREETING=yo", "-w", "/opq"}, "yo from /opq"},
+		{[]string{"--", "echo args replace the cmd"}, "args replace the cmd"},
+		{[]string{"--entrypoint", "pwd"}, "/app"},
+		{[]string{"--entrypoint", "", "--", "echo", "cleared"}, "cleared"},
+	} {
+		opts, args := tc.args, []string(nil)
+		if i := slices.Index(opts, "--"); i >= 0 {
+			opts, args = opts[:i], opts[i+1:]
+		}
+		cmd := append(append(append([]string{"run", "--rm"}, opts...), ref), args...)
+		if got := e.ok(cmd...); got != tc.want {
+			t.Errorf("%v: %q, want %q", cmd, got, tc.want)
+		}
+	}
+	e.fails(125, "no command specified", "run", "--rm", "--entrypoint", "", ref)
+
 	ls := e.ok("image", "ls")
 	if !strings.Contains(ls, reg.addr+"/test/app   1 ") {
 		t.Fatalf("image ls:\n%s", ls)
@@ -189,7 +212,7 @@ func TestImagePull(t *testing.T) {
 	if out := e.ok("pull", byDigest); !strings.HasSuffix(out, byDigest) {
 		t.Fatalf("pull by digest said %q", out)
 	}
-	if got := e.ok("run", "--rm", byDigest, "cat", "/app/hello.txt"); got != "hello from layer two one" {
+	if got := e.ok("run", "--rm", "--entrypoint", "cat", byDigest, "/app/hello.txt"); got != "hello from layer two one" {
 		t.Fatalf("run by digest: %q", got)
 	}
 	layers := func() int {

@@ -54,13 +54,25 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 		return nil, err
 	}
 	lower := strings.Join(lowerDirs, ":") // overlayfs: top layer first
-	u, err := user.Lookup(userRoot(lowerDirs), o.User)
+	cfg, err := configOf(img)
+	if err != nil {
+		return nil, err
+	}
+	args, err := commandLine(cfg, o.Entrypoint, o.Args)
+	if err != nil {
+		return nil, err
+	}
+	userSpec, workdir := o.User, o.Workdir
+	if userSpec == "" {
+		userSpec = cfg.User
+	}
+	if workdir == "" {
+		workdir = cfg.WorkingDir
+	}
+	env = mergeEnv(cfg.Env, env) // -e and --env-file win over the image's
+	u, err := user.Lookup(userRoot(lowerDirs), userSpec)
 	if err != nil {
 		return nil, invalidf("%v", err)
-	}
-	args := o.Args
-	if len(args) == 0 {
-		args = []string{"sh"} // busybox's default command, as in Docker's busybox image
 	}
 
 	s.reconcileIfDirty() // a command that died leaves leases: give them back first
@@ -90,7 +102,7 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 	dir := s.Dir(id)
 	spec := newSpec(specInput{
 		ID: id, Dir: dir, LowerDir: lower, Args: args, Env: env,
-		Cwd: o.Workdir, Hostname: hostname,
+		Cwd: workdir, Hostname: hostname,
 		UID: u.UID, GID: u.GID, AdditionalGids: u.AdditionalGids, Home: u.Home,
 		Tty: o.Tty, Caps: caps.Sets(capList, u.UID), NoNewPrivileges: security.noNewPrivileges,
 		ReadOnly: o.ReadOnly, Privileged: o.Privileged, Init: o.Init, Volatile: o.AutoRemove,
