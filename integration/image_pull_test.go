@@ -5,6 +5,7 @@ package integration
 import (
 	"archive/tar"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -166,7 +167,12 @@ func appImage(t *testing.T, e *env, extra string) v1.Image {
 func TestImagePull(t *testing.T) {
 	e := newEnv(t)
 	reg := startRegistry(t)
-	digest := reg.push(t, "test/app:1", appImage(t, e, "one"))
+	img := appImage(t, e, "one")
+	digest := reg.push(t, "test/app:1", img)
+	configDigest, err := img.ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
 	ref := reg.addr + "/test/app:1"
 
 	out := e.ok("pull", ref)
@@ -203,7 +209,7 @@ func TestImagePull(t *testing.T) {
 	e.fails(125, "no command specified", "run", "--rm", "--entrypoint", "", ref)
 
 	ls := e.ok("image", "ls")
-	if !strings.Contains(ls, reg.addr+"/test/app   1 ") {
+	if !listed(ls, reg.addr+"/test/app", "1", configDigest.Hex[:12]) {
 		t.Fatalf("image ls:\n%s", ls)
 	}
 
@@ -231,6 +237,32 @@ func TestImagePull(t *testing.T) {
 	if got := e.ok("image", "ls"); got != before {
 		t.Fatalf("failed pulls changed the list:\n%s", got)
 	}
+
+	// An image a container uses stays; tag, the aliases, inspect.
+	e.ok("run", "--name", "user", "--entrypoint", "true", ref)
+	e.fails(1, "in use by container user", "rmi", ref)
+	e.ok("rm", "user")
+	e.ok("tag", ref, "mine/app:2")
+	if got := e.ok("images"); !listed(got, "mine/app", "2", configDigest.Hex[:12]) || !listed(got, reg.addr+"/test/app", "1", configDigest.Hex[:12]) {
+		t.Fatalf("images after tag:\n%s", got)
+	}
+	var inspect []struct {
+		ID       string   `json:"Id"`
+		RepoTags []string `json:"RepoTags"`
+		Config   struct {
+			Entrypoint []string
+			WorkingDir string
+		}
+		RootFS struct{ Layers []string }
+	}
+	if err := json.Unmarshal([]byte(e.ok("image", "inspect", "mine/app:2")), &inspect); err != nil {
+		t.Fatal(err)
+	}
+	if len(inspect) != 1 || inspect[0].ID != configDigest.String() || !slices.Equal(inspect[0].RepoTags, []string{"mine/app:2"}) ||
+		inspect[0].Config.WorkingDir != "/app" || len(inspect[0].Config.Entrypoint) != 2 || len(inspect[0].RootFS.Layers) != 2 {
+		t.Fatalf("inspect: %+v", inspect)
+	}
+	e.ok("rmi", "docker.io/mine/app:2")
 
 	// The last image using a layer takes it with it.
 	e.ok("image", "rm", ref)
@@ -277,4 +309,14 @@ func TestImagePullTamperedLayer(t *testing.T) {
 			t.Errorf("temp layer dir left: %s", ent.Name())
 		}
 	}
+}
+
+// listed reports whether `image ls` output has a row with these REPOSITORY, TAG and IMAGE ID.
+func listed(ls, repo, tag, id string) bool {
+	for _, line := range strings.Split(ls, "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == repo && f[1] == tag && f[2] == id {
+			return true
+		}
+	}
+	return false
 }

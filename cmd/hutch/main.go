@@ -57,7 +57,8 @@ func newApp() *cli.App {
 		Commands: withDockerErrors(withFixedNames([]*cli.Command{
 			runCommand(), psCommand(), logsCommand(), execCommand(), stopCommand(),
 			killCommand(), startCommand(), waitCommand(), rmCommand(), inspectCommand(),
-			imageCommand(), pullCommand(), networkCommand(), portCommand(), systemCommand(),
+			imageCommand(), networkCommand(), portCommand(), systemCommand(),
+			pullCommand(), imageLsCommand("images"), imageRmCommand("rmi"), tagCommand(),
 		})),
 		Action:         unknownCommand,
 		OnUsageError:   usageErr,
