@@ -320,3 +320,38 @@ func listed(ls, repo, tag, id string) bool {
 	}
 	return false
 }
+
+// With no network, a pull of a Docker Hub name fails at once with one line. The pull runs in a
+// private mount namespace whose /etc/resolv.conf names only a fake resolver of the test that
+// knows no names, so no query and no connection leaves the machine.
+func TestImagePullOffline(t *testing.T) {
+	e := newEnv(t)
+	fake := dnsNewFake(t, "127.77.11.1", 0, dnsAnswer, "203.0.113.1") // NXDOMAIN for every registry
+	resolv := filepath.Join(t.TempDir(), "resolv.conf")
+	if err := os.WriteFile(resolv, []byte("nameserver 127.77.11.1\noptions attempts:1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c",
+		`mount --bind "$0" /etc/resolv.conf && exec "$@"`, resolv,
+		hutchBin, "--root", e.root, "pull", "docker.io/library/busybox")
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HUTCH_ROOT="} // no proxy settings either
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 1 {
+		t.Fatalf("pull: %v, stdout %q, stderr %q; want exit 1", err, stdout.String(), stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], "docker.io/library/busybox:latest") || !strings.Contains(lines[0], "no such host") {
+		t.Fatalf("stderr %q, want one line naming the image and the failed lookup", stderr.String())
+	}
+	if fake.count("index.docker.io") == 0 {
+		t.Fatalf("the fake resolver got no query for index.docker.io (got %d queries): the pull did not use it", fake.total())
+	}
+	t.Logf("failed in %v", time.Since(start)) // "a few seconds": how fast is measured, not asserted
+	if got := e.ok("image", "ls"); strings.Count(got, "\n") != 0 {
+		t.Fatalf("a failed pull is listed:\n%s", got)
+	}
+}
