@@ -273,6 +273,14 @@ func TestImagePull(t *testing.T) {
 	if n := layers(); n != 0 {
 		t.Fatalf("%d layers after removing the last image using them, want 0", n)
 	}
+
+	// system reset takes the layers with the rest.
+	e.ok("pull", ref)
+	e.ok("system", "reset", "-f")
+	if _, err := os.Stat(e.root); !os.IsNotExist(err) {
+		ents, _ := os.ReadDir(filepath.Join(e.root, "images"))
+		t.Fatalf("root after system reset: %v (images: %v)", err, ents)
+	}
 }
 
 // A registry serving a layer whose bytes do not match its digest: the pull fails and leaves no
