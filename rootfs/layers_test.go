@@ -116,3 +116,33 @@ func TestAddLayerRefused(t *testing.T) {
 		})
 	}
 }
+
+// A pull killed half-way leaves a temp layer dir and a temp blob file: the next locked
+// operation sweeps them, and keeps the complete layers for the next pull to reuse.
+func TestLockSweepsHalfPulledLayers(t *testing.T) {
+	dir := t.TempDir()
+	s := NewStore(dir)
+	data, diffID := layerTar(t, tar.Header{Name: "a", Typeflag: tar.TypeReg, Linkname: "a"})
+	if _, err := s.addLayer(diffID, "", bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	half := filepath.Join(dir, layersDir, tmpPrefix+"123", layerDiff)
+	if err := os.MkdirAll(half, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, layersDir, tmpPrefix+"blob-9"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := s.lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	left, _ := os.ReadDir(filepath.Join(dir, layersDir))
+	if len(left) != 1 || !s.hasLayer(diffID) {
+		t.Fatalf("after the sweep: %v, complete layer kept: %v", left, s.hasLayer(diffID))
+	}
+	if imgs, err := s.List(); err != nil || len(imgs) != 0 {
+		t.Fatalf("images %v, %v: a layer alone is no image", imgs, err)
+	}
+}
