@@ -23,6 +23,7 @@ const (
 	layersDir      = ".layers"
 	layerDiff      = "diff"
 	layerMeta      = "layer.json"
+	pullPrefix     = ".pull-" // a running pull's downloads, <layers>/.pull-X/ with .pull-X.lock held
 	whiteoutPrefix = ".wh."
 	opaqueMarker   = ".wh..wh..opq"
 )

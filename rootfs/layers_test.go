@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hutchrt/hutch/runtime/flock"
 )
 
 func layerTar(t *testing.T, entries ...tar.Header) ([]byte, string) {
@@ -117,7 +119,7 @@ func TestAddLayerRefused(t *testing.T) {
 	}
 }
 
-// A pull killed half-way leaves a temp layer dir and a temp blob file: the next locked
+// A pull killed half-way leaves a temp layer dir and its download dir: the next locked
 // operation sweeps them, and keeps the complete layers for the next pull to reuse.
 func TestLockSweepsHalfPulledLayers(t *testing.T) {
 	dir := t.TempDir()
@@ -130,14 +132,34 @@ func TestLockSweepsHalfPulledLayers(t *testing.T) {
 	if err := os.MkdirAll(half, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, layersDir, tmpPrefix+"blob-9"), []byte("x"), 0o600); err != nil {
+	// Two pulls' download dirs: one whose pull died (its lock is free), one running.
+	dead := filepath.Join(dir, layersDir, pullPrefix+"dead")
+	live := filepath.Join(dir, layersDir, pullPrefix+"live")
+	for _, d := range []string{dead, live} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "blob-1"), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(dead+".lock", nil, 0o600)
+	release, err := flock.Exclusive(live + ".lock")
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer release()
 	unlock, err := s.lock()
 	if err != nil {
 		t.Fatal(err)
 	}
 	unlock()
+	if _, err := os.Stat(filepath.Join(live, "blob-1")); err != nil {
+		t.Fatalf("a running pull's download was swept: %v", err)
+	}
+	release()
+	os.RemoveAll(live)
+	os.Remove(live + ".lock")
 	left, _ := os.ReadDir(filepath.Join(dir, layersDir))
 	if len(left) != 1 || !s.hasLayer(diffID) {
 		t.Fatalf("after the sweep: %v, complete layer kept: %v", left, s.hasLayer(diffID))

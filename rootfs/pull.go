@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -20,6 +21,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/hutchrt/hutch/runtime/flock"
 )
 
 // Pull fetches ref (NAME[:TAG|@DIGEST], Docker's naming rules) from its registry and stores it
@@ -87,80 +90,165 @@ func (s *Store) pull(ctx context.Context, ref name.Reference, canon string, prog
 		return Image{}, errors.New("image has no layers")
 	}
 
-	unlock, err := s.lock()
+	// Blobs are downloaded without the store's lock (a long pull must not hold up imports and
+	// removals), each layer extracted under it as soon as it is in, so a pull killed half-way
+	// keeps its complete layers for the next one.
+	dl, release, err := s.downloadDir()
 	if err != nil {
 		return Image{}, err
 	}
-	defer unlock()
-	var size int64
+	defer release()
 	diffIDs := make([]string, len(layers))
-	for i, layer := range layers {
-		diffID := config.RootFS.DiffIDs[i].String()
-		blob := manifest.Layers[i].Digest.String()
-		diffIDs[i] = diffID
-		if s.hasLayer(diffID) {
-			l, err := s.readLayer(diffID)
-			if err != nil {
-				return Image{}, err
-			}
-			size += l.Size
-			say(progress, "%s: already exists", short(blob))
-			continue
-		}
-		say(progress, "%s: pulling %s", short(blob), humanBytes(manifest.Layers[i].Size))
-		l, err := s.fetchLayer(layer, diffID, blob)
-		if err != nil {
-			return Image{}, fmt.Errorf("layer %s: %w", blob, err)
-		}
-		size += l.Size
-		say(progress, "%s: pull complete", short(blob))
+	for i := range layers {
+		diffIDs[i] = config.RootFS.DiffIDs[i].String()
 	}
 	created := config.Created.Time.UTC()
 	if created.IsZero() {
 		created = time.Now().UTC()
 	}
 	img := Image{
-		Name: canon, ID: configDigest.Hex, Created: created, Size: size, Source: "pull",
+		Name: canon, ID: configDigest.Hex, Created: created, Source: "pull",
 		Layers: diffIDs, Config: rawConfig, Digest: desc.Digest.String(),
 	}
-	if err := s.writeRecord(refKey(canon), img); err != nil {
-		return Image{}, err
+	// An image removal meanwhile may take layers no image names yet: fetch those again.
+	for attempt := 0; attempt < 3; attempt++ {
+		for i, layer := range layers {
+			blob := manifest.Layers[i].Digest.String()
+			if s.hasLayer(diffIDs[i]) {
+				say(progress, "%s: already exists", short(blob))
+				continue
+			}
+			say(progress, "%s: pulling %s", short(blob), humanBytes(manifest.Layers[i].Size))
+			if err := s.fetchLayer(layer, diffIDs[i], blob, dl); err != nil {
+				return Image{}, fmt.Errorf("layer %s: %w", blob, err)
+			}
+			say(progress, "%s: pull complete", short(blob))
+		}
+		done, err := s.installPulled(img)
+		if err != nil || done {
+			return img, err
+		}
 	}
-	return img, nil
+	return Image{}, errors.New("its layers were removed while it was pulled: pull again")
 }
 
-// fetchLayer downloads the layer's blob to a temp file first, reading it to its end so that the
-// library checks its digest, and only then extracts it: no byte that fails the digest reaches
-// the tar reader. The caller holds the lock, which sweeps a temp file a killed pull left.
-func (s *Store) fetchLayer(layer v1.Layer, diffID, blob string) (Layer, error) {
-	dir := filepath.Join(s.dir, layersDir)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return Layer{}, fmt.Errorf("create layer store: %w", err)
-	}
-	f, err := os.CreateTemp(dir, tmpPrefix+"blob-")
+// installPulled writes the image's record if all its layers are in the store, under the lock.
+func (s *Store) installPulled(img Image) (done bool, err error) {
+	unlock, err := s.lock()
 	if err != nil {
-		return Layer{}, err
+		return false, err
+	}
+	defer unlock()
+	img.Size = 0
+	for _, diffID := range img.Layers {
+		if !s.hasLayer(diffID) {
+			return false, nil
+		}
+		l, err := s.readLayer(diffID)
+		if err != nil {
+			return false, err
+		}
+		img.Size += l.Size
+	}
+	return true, s.writeRecord(refKey(img.Name), img)
+}
+
+// downloadDir makes this pull's own directory for blobs, under the store's lock so that no
+// sweep sees it half made, and holds <dir>.lock until release: a sweep removes a download
+// directory only when that lock is free, that is when its pull died.
+func (s *Store) downloadDir() (dir string, release func(), err error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return "", nil, err
+	}
+	defer unlock()
+	parent := filepath.Join(s.dir, layersDir)
+	if err := os.MkdirAll(parent, 0o700); err != nil {
+		return "", nil, fmt.Errorf("create layer store: %w", err)
+	}
+	dir, err = os.MkdirTemp(parent, pullPrefix)
+	if err != nil {
+		return "", nil, fmt.Errorf("create download dir: %w", err)
+	}
+	unlockDir, err := flock.Exclusive(dir + ".lock") // a fresh name: nobody else holds it
+	if err != nil {
+		os.Remove(dir)
+		return "", nil, err
+	}
+	return dir, func() {
+		os.RemoveAll(dir)
+		os.Remove(dir + ".lock")
+		unlockDir()
+	}, nil
+}
+
+// sweepDownloads removes the download directories of pulls that died. The caller holds the
+// store's lock.
+func (s *Store) sweepDownloads() {
+	parent := filepath.Join(s.dir, layersDir)
+	dirs, _ := filepath.Glob(filepath.Join(parent, pullPrefix+"*"))
+	for _, p := range dirs {
+		if strings.HasSuffix(p, ".lock") {
+			continue
+		}
+		unlock, ok, err := flock.TryExclusive(p + ".lock")
+		if err != nil || !ok {
+			continue // its pull is running
+		}
+		os.RemoveAll(p)
+		os.Remove(p + ".lock")
+		unlock()
+	}
+	// A lock file alone: its pull died after removing its directory.
+	locks, _ := filepath.Glob(filepath.Join(parent, pullPrefix+"*.lock"))
+	for _, l := range locks {
+		if _, err := os.Stat(strings.TrimSuffix(l, ".lock")); err == nil {
+			continue
+		}
+		if unlock, ok, err := flock.TryExclusive(l); err == nil && ok {
+			os.Remove(l)
+			unlock()
+		}
+	}
+}
+
+// fetchLayer downloads the layer's blob into the pull's own directory, reading it to its end
+// so that the library checks its digest, and only then extracts it under the store's lock: no
+// byte that fails the digest reaches the tar reader.
+func (s *Store) fetchLayer(layer v1.Layer, diffID, blob, dl string) error {
+	f, err := os.CreateTemp(dl, "blob-")
+	if err != nil {
+		return err
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
 	rc, err := layer.Compressed()
 	if err != nil {
-		return Layer{}, err
+		return err
 	}
 	_, err = io.Copy(f, rc)
 	rc.Close()
 	if err != nil {
-		return Layer{}, fmt.Errorf("download: %w", err)
+		return fmt.Errorf("download: %w", err)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return Layer{}, err
+		return err
+	}
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if s.hasLayer(diffID) {
+		return nil // another pull brought it in meanwhile
 	}
 	r, err := decompress(f)
 	if err != nil {
-		return Layer{}, err
+		return err
 	}
 	defer r.Close()
-	return s.addLayer(diffID, blob, r)
+	_, err = s.addLayer(diffID, blob, r)
+	return err
 }
 
 // decompress reads a layer blob: gzip, zstd or a plain tar, told apart by their magic bytes as

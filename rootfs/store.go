@@ -280,6 +280,7 @@ func (s *Store) lock() (unlock func(), err error) {
 			os.RemoveAll(p)
 		}
 	}
+	s.sweepDownloads()
 	return unlock, nil
 }
 
