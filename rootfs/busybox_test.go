@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -96,7 +97,7 @@ func TestBusyboxImage(t *testing.T) {
 		t.Errorf("sh in the image: %q, %v", out, err)
 	}
 
-	if again, err := s.Get("busybox"); err != nil || again != img {
+	if again, err := s.Get("busybox"); err != nil || !reflect.DeepEqual(again, img) {
 		t.Errorf("second Get = %+v, %v; want the same image %+v", again, err, img)
 	}
 	// Removing the built-in image is allowed; the next use rebuilds it.

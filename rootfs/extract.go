@@ -32,6 +32,7 @@ type extractor struct {
 	// non-directory or the reverse, and the directory entries met merge with those there.
 	copying bool
 	owner   *[2]int // if set, the uid and gid of every entry
+	layer   bool    // an image layer: OCI whiteouts become overlayfs ones (see whiteout)
 	// files maps each non-directory extracted so far (the only valid hard link targets) to the
 	// bytes it adds to the image: a later entry of the same name replaces it, and with it its size.
 	files map[string]int64
@@ -45,18 +46,20 @@ type dirTime struct {
 
 // extract unpacks the tar stream r into the existing empty directory root and returns the bytes
 // of regular files written.
-func extract(r io.Reader, root string) (int64, error) {
+func extract(r io.Reader, root string) (int64, error) { return extractTar(r, root, false) }
+
+func extractTar(r io.Reader, root string, layer bool) (int64, error) {
 	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return 0, fmt.Errorf("open %s: %w", root, err)
 	}
 	defer unix.Close(fd)
-	x := &extractor{rootFD: fd, files: map[string]int64{}}
+	x := &extractor{rootFD: fd, layer: layer, files: map[string]int64{}}
 	n, err := x.run(r)
 	if err != nil {
 		return 0, err
 	}
-	if n == 0 {
+	if n == 0 && !layer { // an image needs files; a layer may add none
 		return 0, errEmpty
 	}
 	var size int64
@@ -193,6 +196,9 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 	}
 	if name == "." || hdr.Typeflag == tar.TypeXGlobalHeader {
 		return nil // the root itself (keep our own 0755 root-owned directory), or pax metadata
+	}
+	if x.layer && strings.HasPrefix(path.Base(name), whiteoutPrefix) {
+		return x.whiteout(name)
 	}
 	if err := checkEntry(name, hdr); err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"syscall"
@@ -232,7 +233,7 @@ func TestImport(t *testing.T) {
 			if img.Name != "img" || len(img.ID) != 64 || img.Source != src || img.Size != fixtureSize {
 				t.Errorf("Import = %+v, want name img, 64-hex id, source %s, size %d", img, src, fixtureSize)
 			}
-			if got, err := s.Get("img"); err != nil || got != img {
+			if got, err := s.Get("img"); err != nil || !reflect.DeepEqual(got, img) {
 				t.Errorf("Get = %+v, %v; want %+v", got, err, img)
 			}
 			root := s.RootfsPath("img")

@@ -4,6 +4,7 @@ package rootfs
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -37,10 +38,17 @@ type Image struct {
 	ID      string    `json:"Id"`
 	Created time.Time `json:"Created"`
 	Size    int64     `json:"Size"`   // bytes of regular files in the rootfs
-	Source  string    `json:"Source"` // "builtin" for busybox, else the imported path
+	Source  string    `json:"Source"` // "builtin" for busybox, the imported path, or "pull"
+
+	// A pulled image is its layers (diffIDs, bottom first, as in the OCI config) and its config;
+	// an image without layers is the single directory rootfs/ beside image.json.
+	Layers []string        `json:"Layers,omitempty"`
+	Config json.RawMessage `json:"Config,omitempty"` // the OCI image config, as pulled
+	Digest string          `json:"Digest,omitempty"` // the manifest's digest, where pulled
 }
 
-// Store keeps images as <dir>/<name>/{image.json,rootfs/}.
+// Store keeps images as <dir>/<name>/{image.json,rootfs/}, or for a registry name (which is no
+// path component) <dir>/@<sha256 of the name>/image.json with the layers in <dir>/.layers.
 type Store struct {
 	dir string
 }
@@ -74,14 +82,26 @@ func (s *Store) RootfsPath(name string) string {
 	return filepath.Join(s.dir, Normalize(name), rootfsName)
 }
 
-// Get returns the named image, building the built-in busybox image on first use.
-func (s *Store) Get(name string) (Image, error) {
-	name = Normalize(name)
-	if err := ValidName(name); err != nil {
-		return Image{}, err
+// LowerDirs returns the image's read-only layers for a container's overlay, top first.
+func (s *Store) LowerDirs(img Image) ([]string, error) {
+	if len(img.Layers) == 0 {
+		return []string{filepath.Join(s.dir, img.Name, rootfsName)}, nil
 	}
-	img, err := s.read(name)
-	if err == nil || name != busyboxName || !errors.Is(err, ErrNotFound) {
+	return s.layerDirs(img)
+}
+
+// refKey is the directory of an image stored under a registry name.
+func refKey(canon string) string {
+	sum := sha256.Sum256([]byte(canon))
+	return "@" + hex.EncodeToString(sum[:])
+}
+
+// Get returns the named image, building the built-in busybox image on first use. A registry
+// name ("busybox", "127.0.0.1:5000/app:1") finds a pulled image first; a plain name without
+// one finds an imported image or the built-in busybox.
+func (s *Store) Get(name string) (Image, error) {
+	img, err := s.Find(name)
+	if err == nil || Normalize(name) != busyboxName || !errors.Is(err, ErrNotFound) {
 		return img, err
 	}
 	unlock, err := s.lock()
@@ -89,6 +109,7 @@ func (s *Store) Get(name string) (Image, error) {
 		return Image{}, err
 	}
 	defer unlock()
+	name = busyboxName
 	// Another process may have built it while we waited for the lock.
 	if img, err := s.read(name); !errors.Is(err, ErrNotFound) {
 		return img, err
@@ -127,27 +148,56 @@ func (s *Store) List() ([]Image, error) {
 	return imgs, nil
 }
 
-// Remove deletes the named image. It does not know about containers: callers check "in use".
-func (s *Store) Remove(name string) error {
+// Find is Get without building busybox: for removing, and for checking an image is still there.
+func (s *Store) Find(name string) (Image, error) {
+	_, canon, refErr := ParseReference(name)
+	if refErr == nil {
+		if img, err := s.read(refKey(canon)); !errors.Is(err, ErrNotFound) {
+			return img, err
+		}
+	}
 	name = Normalize(name)
 	if err := ValidName(name); err != nil {
+		if refErr == nil {
+			return Image{}, fmt.Errorf("image %q: %w", canon, ErrNotFound)
+		}
+		return Image{}, err
+	}
+	return s.read(name)
+}
+
+// Remove deletes the named image, and the layers no other image uses. It does not know about
+// containers: callers check "in use" (with Get's Name, the name containers record).
+func (s *Store) Remove(name string) (err error) {
+	img, err := s.Find(name)
+	if err != nil {
 		return err
+	}
+	key := img.Name
+	if len(img.Layers) > 0 {
+		key = refKey(img.Name)
 	}
 	unlock, err := s.lock()
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if _, err := s.read(name); err != nil {
+	if _, err := s.read(key); err != nil {
 		return err
 	}
+	name = img.Name
+	defer func() {
+		if err == nil {
+			err = s.removeUnusedLayers()
+		}
+	}()
 	// Rename first so the image disappears at once; a failed RemoveAll leaves only a temp dir,
 	// which the next locked operation sweeps.
 	tmp, err := os.MkdirTemp(s.dir, tmpPrefix)
 	if err != nil {
 		return fmt.Errorf("remove image %q: %w", name, err)
 	}
-	if err := os.Rename(filepath.Join(s.dir, name), filepath.Join(tmp, name)); err != nil {
+	if err := os.Rename(filepath.Join(s.dir, key), filepath.Join(tmp, key)); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("remove image %q: %w", name, err)
 	}
@@ -224,11 +274,13 @@ func (s *Store) lock() (unlock func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	if stale, _ := filepath.Glob(filepath.Join(s.dir, tmpPrefix+"*")); len(stale) > 0 {
+	for _, parent := range []string{s.dir, filepath.Join(s.dir, layersDir)} {
+		stale, _ := filepath.Glob(filepath.Join(parent, tmpPrefix+"*"))
 		for _, p := range stale {
 			os.RemoveAll(p)
 		}
 	}
+	s.sweepDownloads()
 	return unlock, nil
 }
 

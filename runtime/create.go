@@ -47,19 +47,36 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
-	imageName := rootfs.Normalize(o.Image)
 	images := s.Images()
-	if _, err := images.Get(imageName); err != nil {
+	img, err := images.Get(o.Image)
+	if err != nil {
 		return nil, err
 	}
-	lower := images.RootfsPath(imageName)
-	u, err := user.Lookup(lower, o.User)
+	imageName := img.Name
+	lowerDirs, err := images.LowerDirs(img)
+	if err != nil {
+		return nil, err
+	}
+	lower := strings.Join(lowerDirs, ":") // overlayfs: top layer first
+	cfg, err := configOf(img)
+	if err != nil {
+		return nil, err
+	}
+	args, err := commandLine(cfg, o.Entrypoint, o.Args)
+	if err != nil {
+		return nil, err
+	}
+	userSpec, workdir := o.User, o.Workdir
+	if userSpec == "" {
+		userSpec = cfg.User
+	}
+	if workdir == "" {
+		workdir = cfg.WorkingDir
+	}
+	env = mergeEnv(cfg.Env, env) // -e and --env-file win over the image's
+	u, err := user.Lookup(userRoot(lowerDirs), userSpec)
 	if err != nil {
 		return nil, invalidf("%v", err)
-	}
-	args := o.Args
-	if len(args) == 0 {
-		args = []string{"sh"} // busybox's default command, as in Docker's busybox image
 	}
 
 	s.reconcileIfDirty() // a command that died leaves leases: give them back first
@@ -89,7 +106,7 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 	dir := s.Dir(id)
 	spec := newSpec(specInput{
 		ID: id, Dir: dir, LowerDir: lower, Args: args, Env: env,
-		Cwd: o.Workdir, Hostname: hostname,
+		Cwd: workdir, Hostname: hostname,
 		UID: u.UID, GID: u.GID, AdditionalGids: u.AdditionalGids, Home: u.Home,
 		Tty: o.Tty, Caps: caps.Sets(capList, u.UID), NoNewPrivileges: security.noNewPrivileges,
 		ReadOnly: o.ReadOnly, Privileged: o.Privileged, Init: o.Init, Volatile: o.AutoRemove,
@@ -136,7 +153,7 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 				}
 			}
 		}()
-		if made, err = s.makeVolumes(mounts, lower); err != nil {
+		if made, err = s.makeVolumes(mounts, lowerDirs); err != nil {
 			return nil, err
 		}
 	}
@@ -231,4 +248,15 @@ func randomName() string {
 // IsInvalid reports whether err is the user's mistake rather than hutch's.
 func IsInvalid(err error) bool {
 	return errors.Is(err, ErrInvalid) || errors.Is(err, ErrNameInUse) || errors.Is(err, ErrNotFound) || errors.Is(err, rootfs.ErrNotFound)
+}
+
+// userRoot is the layer whose /etc/passwd the container sees: the top one that has it (a layer
+// that removes it is not looked for: an image without users still runs as root or by number).
+func userRoot(lowerDirs []string) string {
+	for _, d := range lowerDirs {
+		if _, err := os.Lstat(filepath.Join(d, "etc", "passwd")); err == nil {
+			return d
+		}
+	}
+	return lowerDirs[len(lowerDirs)-1]
 }

@@ -17,7 +17,11 @@ func (s *Store) ImportImage(name, src string) (rootfs.Image, error) {
 
 // RemoveImage removes an image that no container uses.
 func (s *Store) RemoveImage(name string) error {
-	name = rootfs.Normalize(name)
+	img, err := s.Images().Find(name)
+	if err != nil {
+		return err
+	}
+	name = img.Name // what containers record
 	return s.withAll(func(all []*Container) error {
 		for _, c := range all {
 			if c.Image == name {

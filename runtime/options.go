@@ -45,6 +45,9 @@ type RunOptions struct {
 	PidsLimit int64
 
 	Tty, Interactive, Detach, AutoRemove bool
+
+	// Entrypoint is --entrypoint: nil keeps the image's, "" clears it.
+	Entrypoint *string
 }
 
 var validName = sync.OnceValue(func() *regexp.Regexp { // compiled on first use, not at every start

@@ -85,7 +85,11 @@ func (s *Store) withAll(fn func(all []*Container) error) error {
 
 func (s *Store) createLocked(c *Container, files map[string][]byte, alongside *sideTask) (err error) {
 	// Checked again under the lock: `image rm` takes it too.
-	if _, err := os.Stat(s.Images().RootfsPath(c.Image)); err != nil {
+	if img, err := s.Images().Find(c.Image); err != nil {
+		return err
+	} else if dirs, err := s.Images().LowerDirs(img); err != nil {
+		return err
+	} else if _, err := os.Stat(dirs[0]); err != nil {
 		return fmt.Errorf("image %s: %w", c.Image, err)
 	}
 	if err := s.reserveName(c.Name, c.ID); err != nil {

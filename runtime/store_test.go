@@ -23,6 +23,10 @@ func newTestStore(t *testing.T) *Store {
 	if err := os.MkdirAll(s.Images().RootfsPath("busybox"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	meta := `{"Name": "busybox", "Id": "0123456789ab"}`
+	if err := os.WriteFile(filepath.Join(filepath.Dir(s.Images().RootfsPath("busybox")), "image.json"), []byte(meta), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	return s
 }
 

@@ -44,7 +44,7 @@ func (s *Store) nameVolumes(mounts []MountPoint) {
 // makeVolumes creates the volumes mounts name (under the volumes' lock,
 // held by the caller) and seeds each empty one from the image's content
 // at its target, unless nocopy. It returns the volumes it made, for undo.
-func (s *Store) makeVolumes(mounts []MountPoint, imageRoot string) (made []string, err error) {
+func (s *Store) makeVolumes(mounts []MountPoint, imageLayers []string) (made []string, err error) {
 	vols := s.Volumes()
 	for _, m := range mounts {
 		if m.Type != "volume" {
@@ -61,8 +61,14 @@ func (s *Store) makeVolumes(mounts []MountPoint, imageRoot string) (made []strin
 		if created {
 			made = append(made, m.Name)
 		}
-		if !m.noCopy {
-			if err := vols.Seed(m.Name, imageRoot, m.Destination); err != nil {
+		if m.noCopy {
+			continue
+		}
+		// Top layer first: the first with something at the path fills the
+		// volume, and Seed leaves a volume with content alone. (A directory
+		// spread over several layers is seeded from the topmost one only.)
+		for _, layer := range imageLayers {
+			if err := vols.Seed(m.Name, layer, m.Destination); err != nil {
 				return made, err
 			}
 		}

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/hutchrt/hutch/rootfs"
+	"golang.org/x/term"
 )
 
 func imageCommand() *cli.Command {
@@ -14,26 +19,7 @@ func imageCommand() *cli.Command {
 		Name:  "image",
 		Usage: "manage images",
 		Subcommands: []*cli.Command{
-			{
-				Name: "ls", Aliases: []string{"list"}, Usage: "list images", OnUsageError: usageErr,
-				Action: func(ctx *cli.Context) error {
-					s, err := openStore(ctx)
-					if err != nil {
-						return err
-					}
-					imgs, err := s.Images().List()
-					if err != nil {
-						return err
-					}
-					tw := tabwriter.NewWriter(os.Stdout, 0, 0, 3, ' ', 0)
-					fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
-					for _, img := range imgs {
-						fmt.Fprintf(tw, "%s\tlatest\t%s\t%s ago\t%s\n", img.Name, img.ID[:12],
-							humanDuration(time.Since(img.Created)), humanSize(img.Size))
-					}
-					return tw.Flush()
-				},
-			},
+			imageLsCommand("ls", "list"),
 			{
 				Name: "import", Usage: "import a root filesystem (directory, tar or tar.gz) as an image",
 				ArgsUsage: "NAME SOURCE", OnUsageError: usageErr,
@@ -53,25 +39,8 @@ func imageCommand() *cli.Command {
 					return nil
 				},
 			},
-			{
-				Name: "rm", Usage: "remove images", ArgsUsage: "IMAGE...", OnUsageError: usageErr,
-				Action: func(ctx *cli.Context) error {
-					if err := needArgs(ctx, 1, "at least one image"); err != nil {
-						return err
-					}
-					s, err := openStore(ctx)
-					if err != nil {
-						return err
-					}
-					for _, name := range ctx.Args().Slice() {
-						if err := s.RemoveImage(name); err != nil {
-							return err
-						}
-						fmt.Println("Deleted: " + name)
-					}
-					return nil
-				},
-			},
+			imageRmCommand("rm"),
+			imageInspectCommand(),
 		},
 	}
 }
@@ -86,4 +55,131 @@ func humanSize(n int64) string {
 		i++
 	}
 	return fmt.Sprintf("%.3g%s", f, units[i])
+}
+
+func pullCommand() *cli.Command {
+	return &cli.Command{
+		Name: "pull", Usage: "pull an image from a registry", ArgsUsage: "NAME[:TAG|@DIGEST]",
+		OnUsageError: usageErr,
+		Action: func(ctx *cli.Context) error {
+			if err := needArgs(ctx, 1, "an image name"); err != nil {
+				return err
+			}
+			s, err := openStore(ctx)
+			if err != nil {
+				return err
+			}
+			var progress io.Writer // a line per layer, on a terminal only
+			if term.IsTerminal(int(os.Stdout.Fd())) {
+				progress = os.Stdout
+			}
+			img, err := s.Images().Pull(ctx.Context, ctx.Args().First(), progress)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("Digest: %s\nStatus: Downloaded image for %s\n%s\n", img.Digest, img.Name, img.Name)
+			return nil
+		},
+	}
+}
+
+// imageLsCommand is `image ls`, and `images` (Docker's alias) at the top.
+func imageLsCommand(name string, aliases ...string) *cli.Command {
+	return &cli.Command{
+		Name: name, Aliases: aliases, Usage: "list images", OnUsageError: usageErr,
+		Action: func(ctx *cli.Context) error {
+			s, err := openStore(ctx)
+			if err != nil {
+				return err
+			}
+			imgs, err := s.Images().List()
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 0, 3, ' ', 0)
+			fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+			for _, img := range imgs {
+				repo, tag := img.Name, "latest"
+				if len(img.Layers) > 0 {
+					repo, tag = rootfs.Familiar(img.Name)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s ago\t%s\n", repo, tag, img.ID[:12],
+					humanDuration(time.Since(img.Created)), humanSize(img.Size))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+// imageRmCommand is `image rm`, and `rmi` (Docker's alias) at the top.
+func imageRmCommand(name string) *cli.Command {
+	return &cli.Command{
+		Name: name, Usage: "remove images", ArgsUsage: "IMAGE...", OnUsageError: usageErr,
+		Action: func(ctx *cli.Context) error {
+			if err := needArgs(ctx, 1, "at least one image"); err != nil {
+				return err
+			}
+			s, err := openStore(ctx)
+			if err != nil {
+				return err
+			}
+			for _, name := range ctx.Args().Slice() {
+				if err := s.RemoveImage(name); err != nil {
+					return err
+				}
+				fmt.Println("Deleted: " + name)
+			}
+			return nil
+		},
+	}
+}
+
+func imageInspectCommand() *cli.Command {
+	return &cli.Command{
+		Name: "inspect", Usage: "show images in Docker's JSON shape", ArgsUsage: "IMAGE...", OnUsageError: usageErr,
+		Action: func(ctx *cli.Context) error {
+			if err := needArgs(ctx, 1, "at least one image"); err != nil {
+				return err
+			}
+			s, err := openStore(ctx)
+			if err != nil {
+				return err
+			}
+			out := []rootfs.Inspect{}
+			for _, name := range ctx.Args().Slice() {
+				img, err := s.Images().Find(name)
+				if err != nil {
+					return err
+				}
+				i, err := img.Inspect()
+				if err != nil {
+					return err
+				}
+				out = append(out, i)
+			}
+			data, err := json.MarshalIndent(out, "", "    ")
+			if err != nil {
+				return err
+			}
+			fmt.Println(string(data))
+			return nil
+		},
+	}
+}
+
+func tagCommand() *cli.Command {
+	return &cli.Command{
+		Name: "tag", Usage: "give a pulled image another name", ArgsUsage: "SOURCE TARGET", OnUsageError: usageErr,
+		Action: func(ctx *cli.Context) error {
+			if err := needArgs(ctx, 2, "a source and a target"); err != nil {
+				return err
+			}
+			s, err := openStore(ctx)
+			if err != nil {
+				return err
+			}
+			_, err = s.Images().Tag(ctx.Args().Get(0), ctx.Args().Get(1))
+			return err
+		},
+	}
 }

@@ -59,6 +59,7 @@ func newApp() *cli.App {
 			killCommand(), startCommand(), waitCommand(), rmCommand(), inspectCommand(),
 			imageCommand(), networkCommand(), portCommand(), systemCommand(), volumeCommand(),
 			cpCommand(), exportCommand(),
+			pullCommand(), imageLsCommand("images"), imageRmCommand("rmi"), tagCommand(),
 		})),
 		Action:         unknownCommand,
 		OnUsageError:   usageErr,

@@ -23,6 +23,7 @@ func runCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set an environment variable (K=V, or K to copy it from here)"},
 			&cli.StringSliceFlag{Name: "env-file", Usage: "read environment variables from a file"},
 			&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "working directory (absolute)"},
+			&cli.StringFlag{Name: "entrypoint", Usage: "override the image's entrypoint (\"\" clears it)"},
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "user: name|uid[:group|gid]"},
 			&cli.StringFlag{Name: "hostname", Usage: "container host name"},
 			&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "bridge", Usage: "bridge, a network's name, none, host or container:NAME"},
@@ -72,8 +73,14 @@ func runCommand() *cli.Command {
 // runOptionsFrom reads run's flags and arguments; everything after the image
 // is the container's command, flags included.
 func runOptionsFrom(ctx *cli.Context) runtime.RunOptions {
+	var entrypoint *string
+	if ctx.IsSet("entrypoint") {
+		e := ctx.String("entrypoint")
+		entrypoint = &e
+	}
 	return runtime.RunOptions{
-		Name: ctx.String("name"), Image: ctx.Args().First(), Args: ctx.Args().Tail(),
+		Entrypoint: entrypoint,
+		Name:       ctx.String("name"), Image: ctx.Args().First(), Args: ctx.Args().Tail(),
 		Env: ctx.StringSlice("env"), EnvFiles: ctx.StringSlice("env-file"),
 		Workdir: ctx.String("workdir"), User: ctx.String("user"), Hostname: ctx.String("hostname"),
 		Network: ctx.String("network"), Publish: ctx.StringSlice("publish"),
