@@ -932,3 +932,44 @@ func readMsg(t *testing.T, c net.Conn, wait time.Duration) *mdns.Msg {
 	}
 	return &m
 }
+
+// TestServerUDPBlockingSocket: a socket whose open file is in blocking mode
+// (another process holding a copy may set that) is still served, and still
+// stops on close: the raw reads must not block, or they would hold up the
+// runtime and never see the close.
+func TestServerUDPBlockingSocket(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := pc.(*net.UDPConn).File() // a second descriptor of the same open file
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.SetNonblock(int(f.Fd()), false); err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{View: staticView(testView())}
+	done := make(chan error, 1)
+	go func() { done <- s.ServeUDP(pc) }()
+	c, err := net.Dial("udp", pc.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for range 3 {
+		if got := addrsOf(t, exchangeOn(t, c, query("db.", mdns.TypeA))); !equalAddrs(got, []netip.Addr{db}) {
+			t.Fatalf("db = %v", got)
+		}
+	}
+	go pc.Close() // a read stuck in the kernel would hold the close up too
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("ServeUDP = %v after close, want nil", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("ServeUDP did not return within 5s of close")
+	}
+}

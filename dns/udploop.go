@@ -31,8 +31,8 @@ import (
 //
 // Here the goroutine waits in the runtime's poller (RawConn.Read parks it
 // until the socket is readable: no thread of its own, nothing per
-// container), then drains the socket with raw non-blocking recvfrom and
-// sendto, which cannot block and so need not tell the runtime, answering
+// container), then drains the socket with raw recvfrom and sendto that
+// cannot block (MSG_DONTWAIT) and so need not tell the runtime, answering
 // each local name before it reads the next. The asker's address goes back
 // to sendto as the kernel gave it, never parsed or allocated.
 func (s *Server) udpLoop(ctx context.Context, sc syscall.Conn, wg *sync.WaitGroup) error {
@@ -85,16 +85,18 @@ func (s *Server) udpLoop(ctx context.Context, sc syscall.Conn, wg *sync.WaitGrou
 	}
 }
 
-// recvfrom and sendto are the raw system calls on a non-blocking socket
-// (see udpLoop for why raw). sendto's errors are dropped: a lost reply is
-// the client's to retry, as with any datagram.
+// recvfrom and sendto are the raw system calls (see udpLoop for why raw),
+// with MSG_DONTWAIT: a raw call that blocked would hold up the runtime, so
+// they must not, whatever the socket's own mode (a socket inherited from
+// another process shares its O_NONBLOCK with that process). sendto's errors
+// are dropped: a lost reply is the client's to retry, as with any datagram.
 func recvfrom(fd uintptr, p []byte, from *unix.RawSockaddrAny, fromLen *uint32) (int, syscall.Errno) {
 	n, _, errno := syscall.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)),
-		0, uintptr(unsafe.Pointer(from)), uintptr(unsafe.Pointer(fromLen)))
+		unix.MSG_DONTWAIT, uintptr(unsafe.Pointer(from)), uintptr(unsafe.Pointer(fromLen)))
 	return int(n), errno
 }
 
 func sendto(fd uintptr, p []byte, to *unix.RawSockaddrAny, toLen uint32) {
 	_, _, _ = syscall.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)),
-		0, uintptr(unsafe.Pointer(to)), uintptr(toLen))
+		unix.MSG_DONTWAIT, uintptr(unsafe.Pointer(to)), uintptr(toLen))
 }
