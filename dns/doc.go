@@ -33,7 +33,7 @@
 // Server ties them together on a UDP socket and a TCP listener. It asks its
 // View function for the current view on every query, so the caller swaps
 // views (an atomic.Pointer) and the change is visible to the next query.
-// Nothing in it grows with the traffic: a fixed set of goroutines reads UDP
+// Nothing in it grows with the traffic: one goroutine reads a UDP socket
 // and answers local names inline, a forwarded query gets a goroutine only
 // with a forwarding slot, TCP connections are capped and closed when idle,
 // and input that does not parse gets FORMERR or nothing, never a panic.

@@ -17,7 +17,6 @@ import (
 const (
 	tcpIdleTimeout = 10 * time.Second // a TCP connection with no complete query for this long is closed
 	maxTCPConns    = 128              // TCP connections served at once per listener; more are closed at once
-	udpReaders     = 4                // goroutines reading one UDP socket; each answers local queries inline
 	// maxUDPQuery is the read buffer of a UDP reader: a query is a name and
 	// an OPT, a few hundred bytes; a larger datagram is read cut short,
 	// which normally fails to unpack: FORMERR. (64 KiB per reader would cost
@@ -30,11 +29,12 @@ const (
 // The loops are hutch's own rather than mdns.Server's: mdns.Server starts a
 // goroutine per UDP packet and per TCP connection without a bound, and a
 // flood from the container must not grow the supervisor. Here a UDP socket
-// has UDPReaders goroutines (ServeUDP's own among them) that answer local
-// names inline (no goroutine per query, which is also the fast path), and
-// a forwarded query gets a goroutine only if it gets one of the Forwarder's
-// MaxInFlight slots (else SERVFAIL at once); a TCP listener serves at most maxTCPConns
-// connections, one goroutine each, queries in order.
+// has one goroutine that answers local names inline (no goroutine per
+// query, which is also the fast path; see udpLoop for why one and how it
+// reads), and a forwarded query gets a goroutine only if it gets one of the
+// Forwarder's MaxInFlight slots (else SERVFAIL at once); a TCP listener
+// serves at most maxTCPConns connections, one goroutine each, queries in
+// order.
 type Server struct {
 	// View returns the current view of the asking container. It is called
 	// once per query, so membership changes show at once; it must be cheap
@@ -46,11 +46,6 @@ type Server struct {
 	// Log gets what the loops cannot return (a recovered panic, accept
 	// errors); nil: slog.Default(). Nothing is logged per query.
 	Log *slog.Logger
-	// UDPReaders is how many goroutines read the UDP socket; 0: 4. One
-	// resolver serving many mostly quiet containers takes 1: every reader
-	// is a stack, and one answers a container's local names as fast as
-	// its client asks them one after another.
-	UDPReaders int
 
 	idleTimeout time.Duration // tests shorten these; 0: the constants above
 	maxConns    int
@@ -62,63 +57,67 @@ type Server struct {
 func (s *Server) ServeUDP(pc net.PacketConn) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup // forwarded queries in flight
-	readers := s.UDPReaders
-	if readers <= 0 {
-		readers = udpReaders
+	var err error
+	if sc, ok := pc.(syscall.Conn); ok {
+		err = s.udpLoop(ctx, sc, &wg)
+	} else {
+		err = s.readUDP(ctx, pc, &wg)
 	}
-	// The first reader to stop (pc closed, or broken) stops the others:
-	// they read with a deadline in the past if pc is still open.
-	stop := func(err error) error {
-		cancel()
-		_ = pc.SetReadDeadline(time.Unix(1, 0))
-		return err
-	}
-	errs := make(chan error, readers)
-	for range readers - 1 {
-		go func() { errs <- stop(s.readUDP(ctx, pc, &wg)) }()
-	}
-	err := stop(s.readUDP(ctx, pc, &wg)) // this goroutine reads too
-	for range readers - 1 {
-		if e := <-errs; err == nil {
-			err = e
-		}
-	}
+	cancel()
 	wg.Wait()
 	return err
 }
 
+// readUDP is the loop for a PacketConn that is not a socket of this
+// process (a test's wrapper, say): the same answers through the portable
+// interface.
 func (s *Server) readUDP(ctx context.Context, pc net.PacketConn, wg *sync.WaitGroup) error {
 	buf := make([]byte, maxUDPQuery)
 	for {
 		n, addr, err := pc.ReadFrom(buf)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) || ctx.Err() != nil {
+			if errors.Is(err, net.ErrClosed) {
 				return nil
 			}
 			return err
 		}
-		// A private copy: a forwarded request may outlive the next read.
-		pkt := make([]byte, n)
-		copy(pkt, buf[:n])
-		out, fwd := s.respond(pkt, true)
-		switch {
-		case fwd == nil:
-		case s.Forward == nil || !s.Forward.tryAcquire():
-			out = s.pack(servfail(fwd), fwd, true)
-		default:
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer s.Forward.release()
-				if out := s.pack(s.Forward.forward(ctx, fwd, "udp"), fwd, true); out != nil {
-					_, _ = pc.WriteTo(out, addr)
-				}
-			}()
+		send := func(out []byte) { _, _ = pc.WriteTo(out, addr) } // a lost reply is the client's to retry
+		out, fwd := s.answerUDP(buf[:n])
+		if fwd != nil {
+			s.forwardUDP(ctx, fwd, wg, send)
 		}
 		if out != nil {
-			_, _ = pc.WriteTo(out, addr) // a lost reply is the client's to retry
+			send(out)
 		}
 	}
+}
+
+// answerUDP answers one datagram from the view: out is the reply to send at
+// once (a local answer, FORMERR, or SERVFAIL for want of a forwarding
+// slot; nil: send nothing). A non-nil fwd is a query to forward, with a
+// forwarding slot taken for it: the caller passes it to forwardUDP.
+func (s *Server) answerUDP(pkt []byte) (out []byte, fwd *mdns.Msg) {
+	out, fwd = s.respond(pkt, true)
+	if fwd == nil {
+		return out, nil
+	}
+	if s.Forward == nil || !s.Forward.tryAcquire() {
+		return s.pack(servfail(fwd), fwd, true), nil
+	}
+	return nil, fwd.Copy() // pkt is the reader's buffer: the next read reuses it
+}
+
+// forwardUDP forwards fwd from a goroutine of its own, counted in wg, which
+// releases fwd's slot and hands the upstream's answer to send.
+func (s *Server) forwardUDP(ctx context.Context, fwd *mdns.Msg, wg *sync.WaitGroup, send func([]byte)) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer s.Forward.release()
+		if out := s.pack(s.Forward.forward(ctx, fwd, "udp"), fwd, true); out != nil {
+			send(out)
+		}
+	}()
 }
 
 // ServeTCP serves connections accepted on l until l is closed, then closes

@@ -825,8 +825,157 @@ func BenchmarkHandle(b *testing.B) {
 	}
 }
 
-// With one UDP reader, ServeUDP's own goroutine is that reader: a socket
-// costs one goroutine, it answers local and forwarded names, and the
+// portableConn hides the socket's SyscallConn, so ServeUDP takes its
+// portable loop (readUDP) instead of the raw one (udpLoop).
+type portableConn struct{ net.PacketConn }
+
+// TestServerUDPRepliesToTheAsker: a forwarded answer goes to the client
+// that asked, though other clients' queries were read (and answered) while
+// the upstream took its time, on both UDP loops and over IPv4 and IPv6.
+func TestServerUDPRepliesToTheAsker(t *testing.T) {
+	asked := make(chan struct{}, 1)
+	release := make(chan struct{})
+	up := startUpstream(t, "udp", func(w mdns.ResponseWriter, r *mdns.Msg) {
+		asked <- struct{}{}
+		<-release
+		answerA("192.0.2.10")(w, r)
+	})
+	for _, tc := range []struct {
+		name, addr string
+		wrap       func(net.PacketConn) net.PacketConn
+	}{
+		{"raw/ipv4", "127.0.0.1:0", nil},
+		{"raw/ipv6", "[::1]:0", nil},
+		{"portable/ipv4", "127.0.0.1:0", func(pc net.PacketConn) net.PacketConn { return portableConn{pc} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pc, err := net.ListenPacket("udp", tc.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := &Server{View: staticView(testView()), Forward: &Forwarder{Upstreams: []string{up}, Timeout: 10 * time.Second}}
+			served := pc
+			if tc.wrap != nil {
+				served = tc.wrap(pc)
+			}
+			done := make(chan error, 1)
+			go func() { done <- s.ServeUDP(served) }()
+			defer func() {
+				pc.Close()
+				if err := <-done; err != nil {
+					t.Errorf("ServeUDP = %v after close, want nil", err)
+				}
+			}()
+			dial := func() net.Conn {
+				c, err := net.Dial("udp", pc.LocalAddr().String())
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { c.Close() })
+				return c
+			}
+			asker, other := dial(), dial()
+			fwd := query("slow.example.", mdns.TypeA)
+			b, _ := fwd.Pack()
+			if _, err := asker.Write(b); err != nil {
+				t.Fatal(err)
+			}
+			<-asked
+			// Meanwhile another client's local lookups are read and answered.
+			for range 3 {
+				r := exchangeOn(t, other, query("db.", mdns.TypeA))
+				if got := addrsOf(t, r); !equalAddrs(got, []netip.Addr{db}) {
+					t.Fatalf("db = %v during the forward", got)
+				}
+			}
+			release <- struct{}{}
+			r := readMsg(t, asker, 5*time.Second)
+			if r == nil || r.Id != fwd.Id || !equalAddrs(addrsOf(t, r), []netip.Addr{netip.MustParseAddr("192.0.2.10")}) {
+				t.Fatalf("asker got %v, want the forwarded answer to id %d", r, fwd.Id)
+			}
+			if r := readMsg(t, other, 200*time.Millisecond); r != nil {
+				t.Errorf("the other client got %v too", r)
+			}
+		})
+	}
+}
+
+// exchangeOn sends m on c and reads one reply.
+func exchangeOn(t *testing.T, c net.Conn, m *mdns.Msg) *mdns.Msg {
+	t.Helper()
+	b, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	r := readMsg(t, c, 5*time.Second)
+	if r == nil || r.Id != m.Id {
+		t.Fatalf("reply to %v: %v", m.Question, r)
+	}
+	return r
+}
+
+// readMsg reads one DNS message from c, or nil if none comes within wait.
+func readMsg(t *testing.T, c net.Conn, wait time.Duration) *mdns.Msg {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(wait))
+	buf := make([]byte, 65535)
+	n, err := c.Read(buf)
+	if err != nil {
+		return nil
+	}
+	var m mdns.Msg
+	if err := m.Unpack(buf[:n]); err != nil {
+		t.Fatalf("reply does not unpack: %v", err)
+	}
+	return &m
+}
+
+// TestServerUDPBlockingSocket: a socket whose open file is in blocking mode
+// (another process holding a copy may set that) is still served, and still
+// stops on close: the raw reads must not block, or they would hold up the
+// runtime and never see the close.
+func TestServerUDPBlockingSocket(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := pc.(*net.UDPConn).File() // a second descriptor of the same open file
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.SetNonblock(int(f.Fd()), false); err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{View: staticView(testView())}
+	done := make(chan error, 1)
+	go func() { done <- s.ServeUDP(pc) }()
+	c, err := net.Dial("udp", pc.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for range 3 {
+		if got := addrsOf(t, exchangeOn(t, c, query("db.", mdns.TypeA))); !equalAddrs(got, []netip.Addr{db}) {
+			t.Fatalf("db = %v", got)
+		}
+	}
+	go pc.Close() // a read stuck in the kernel would hold the close up too
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("ServeUDP = %v after close, want nil", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("ServeUDP did not return within 5s of close")
+	}
+}
+
+// ServeUDP's own goroutine is the socket's one reader: a socket costs one
+// goroutine, it answers local and forwarded names, and the
 // close still ends it with nil (startServer checks).
 func TestServerOneUDPReader(t *testing.T) {
 	up := startUpstream(t, "udp", upstreamZone)
@@ -835,7 +984,7 @@ func TestServerOneUDPReader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{View: staticView(NewView(testViewEntries())), UDPReaders: 1,
+	s := &Server{View: staticView(NewView(testViewEntries())),
 		Forward: &Forwarder{Upstreams: []string{up}, Timeout: time.Second}}
 	done := make(chan error, 1)
 	go func() { done <- s.ServeUDP(pc) }()

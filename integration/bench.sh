@@ -2,8 +2,9 @@
 # make bench: start-up time against the kernel floor and other runtimes,
 # the memory of an idle monitor, `ps` with 50 containers, start-up on a
 # user-defined network against a hand-made floor (also with 200 containers
-# on it, and the resolver's memory with 50), the embedded DNS with dnsperf,
-# and iperf3 through a published port.
+# on it, and the resolver's memory with 50), the embedded DNS with dnsperf
+# (latency also against aardvark-dns, Podman's resolver, when installed), and
+# iperf3 through a published port.
 # Medians of N runs.
 # Traffic goes only to this host's own addresses and the bench's namespaces.
 set -euo pipefail
@@ -16,6 +17,10 @@ cleanup() {
 	[ -n "${iperf_pid:-}" ] && kill "$iperf_pid" 2>/dev/null || true
 	h system reset -f >/dev/null 2>&1 || true
 	ip netns del hbench-floor 2>/dev/null || true
+	[ -n "${aard_pid:-}" ] && kill "$aard_pid" 2>/dev/null || true
+	ip netns del hbench-aardc 2>/dev/null || true
+	ip netns del hbench-aard 2>/dev/null || true
+	[ -n "${aard_dir:-}" ] && rm -rf "$aard_dir"
 	ip link del hbench-br 2>/dev/null || true
 	nft delete table ip hbench-floor 2>/dev/null || true
 	rm -rf "$root" "$bundle"
@@ -142,6 +147,108 @@ printf '%-58s %8s ms\n' "floor (unshare ... chroot), same 199 running" "$floor20
 echo "with 199 / with none: hutch $(ratio "$none200_ms" "$hutch_ms")x, floor $(ratio "$floor200_ms" "$floor_ms")x"
 h rm -f $(h ps -aq) >/dev/null
 
+# lookups OUT CMD...: CMD (a dnsperf with its server) makes the lookups of
+# $qfile one at a time; each one's latency in seconds is appended to OUT. A
+# lookup lost or answered other than NOERROR stops the bench.
+lookups() {
+	local out=$1
+	shift
+	"$@" -d "$qfile" -n 1 -c 1 -q 1 -v 2>&1 |
+		awk -v out="$out" '$1 == ">" && $2 == "NOERROR" {print $NF >>out; n++; next} $1 == ">" {bad++}
+			END {if (bad || !n) {print "bench: " bad + 0 " lookups lost or failed" >"/dev/stderr"; exit 1}}'
+}
+# latency FILE: the median and p99 (nearest rank) of FILE's seconds, in us.
+latency() {
+	sort -n "$1" | awk '{a[NR] = $1} END {printf "%.0f %.0f\n", a[int((NR + 1) / 2)] * 1e6, a[int(NR * 0.99 + 0.999)] * 1e6}'
+}
+
+upstream_packets() { ip -n hbench-aard -s -j link show up0 | grep -o '"tx":{[^}]*' | grep -o '"packets":[0-9]*' | cut -d: -f2; }
+
+# dns_latency CPID QFILE: the sequential lookups of QFILE from the netns of
+# CPID against 127.0.0.11, in DNS_ROUNDS rounds; when aardvark-dns (Podman's
+# resolver) is installed, each round also asks it the same lookups, run the
+# way netavark runs it: its config dir (one file per network: the listen
+# address, then "ID IPv4s IPv6s names" per container), listening on a
+# bridge's address in a netns of the bench's own, asked from a "container"
+# netns on that bridge. Its upstream is a veth in its netns that leads
+# nowhere, and the packets counted there say whether it forwarded a local
+# name. Alternating rounds expose both to the same noise.
+dns_latency() {
+	local cpid=$1 rounds=${DNS_ROUNDS:-5} aard="" lat n h a sent c
+	lat=$(mktemp -d /tmp/hutch-bench-lat.XXXXXX)
+	for c in aardvark-dns /usr/lib/podman/aardvark-dns /usr/libexec/podman/aardvark-dns; do
+		command -v "$c" >/dev/null && { aard=$(command -v "$c"); break; }
+	done
+	if [ -n "$aard" ]; then
+		aard_dir=$(mktemp -d /tmp/hutch-bench-aard.XXXXXX)
+		ip netns add hbench-aard && ip netns add hbench-aardc
+		# The upstream: 203.0.113.53 behind veth up0, whose peer drops all
+		# (a MAC nobody has); IPv6 off on it, so that only a query is counted.
+		ip -n hbench-aard link add up0 type veth peer name up1
+		ip netns exec hbench-aard sysctl -qw net.ipv6.conf.up0.disable_ipv6=1
+		ip -n hbench-aard -batch - <<'IP'
+link set lo up
+link set up1 up
+addr add 203.0.113.1/24 dev up0
+link set up0 up
+neigh add 203.0.113.53 lladdr 02:00:00:00:00:53 dev up0 nud permanent
+link add br0 type bridge
+addr add 10.89.0.1/24 dev br0
+link set br0 up
+link add veth0 type veth peer name eth0 netns hbench-aardc
+link set veth0 master br0 up
+IP
+		ip -n hbench-aardc -batch - <<'IP'
+addr add 10.89.0.2/24 dev eth0
+link set eth0 up
+link set lo up
+IP
+		# Every file in the config dir is a network to aardvark-dns.
+		mkdir "$aard_dir/config"
+		printf '10.89.0.1\n%s 10.89.0.3  dnsweb\n%s 10.89.0.2  dnscli\n' \
+			"$(printf 'a%.0s' {1..64})" "$(printf 'b%.0s' {1..64})" >"$aard_dir/config/benchnet"
+		echo "nameserver 203.0.113.53" >"$aard_dir/resolv.conf"
+		# ip netns exec gives it a mount namespace of its own, where its
+		# resolv.conf names that upstream; it forks and returns once it listens.
+		ip netns exec hbench-aard sh -c 'mount --bind "$1/resolv.conf" /etc/resolv.conf && exec "$2" --config "$1/config" -p 53 run' \
+			_ "$aard_dir" "$aard" >/dev/null 2>&1 </dev/null || true
+		aard_pid=$(cat "$aard_dir/config/aardvark.pid" 2>/dev/null || true)
+		if ! ip netns exec hbench-aardc dnsperf -s 10.89.0.1 -d "$qfile" -n 1 -c 1 -q 1 -t 1 2>&1 | grep -q 'Queries lost: *0 '; then
+			echo "aardvark-dns: does not answer here (its log goes to syslog), not compared"
+			aard=""
+		fi
+	else
+		echo "aardvark-dns: not installed (apt-get install aardvark-dns to compare with Podman's resolver)"
+	fi
+	for ((r = 0; r < rounds; r++)); do
+		lookups "$lat/hutch" nsenter -t "$cpid" -n dnsperf -s 127.0.0.11
+		[ -z "$aard" ] || lookups "$lat/aard" ip netns exec hbench-aardc dnsperf -s 10.89.0.1
+	done
+	n=$(wc -l <"$qfile")
+	read -r -a h < <(latency "$lat/hutch")
+	echo "$n sequential lookups, $rounds rounds:"
+	printf '  %-56s median %5s us, p99 %6s us\n' "hutch, from a container to 127.0.0.11" "${h[0]}" "${h[1]}"
+	if [ -n "$aard" ]; then
+		read -r -a a < <(latency "$lat/aard")
+		printf '  %-56s median %5s us, p99 %6s us\n' \
+			"$("$aard" --version 2>/dev/null), from a netns to its bridge address" "${a[0]}" "${a[1]}"
+		echo "hutch / aardvark-dns, same run: median $(ratio "${h[0]}" "${a[0]}")x, p99 $(ratio "${h[1]}" "${a[1]}")x (target: at most 1x)"
+		# What went upstream during the lookups, then for one unknown name:
+		# the proof that a forward would have been counted.
+		sent=$(upstream_packets)
+		echo "nosuch.example A" >"$lat/q"
+		ip netns exec hbench-aardc dnsperf -s 10.89.0.1 -d "$lat/q" -n 1 -t 1 >/dev/null 2>&1 || true
+		echo "aardvark-dns sent $sent packets upstream for its $((n * rounds)) local lookups, $(($(upstream_packets) - sent)) for one unknown name"
+	fi
+	if [ -n "${aard_dir:-}" ]; then
+		[ -z "$aard_pid" ] || kill "$aard_pid"
+		aard_pid=""
+		ip netns del hbench-aardc && ip netns del hbench-aard
+		rm -rf "$aard_dir" && aard_dir=""
+	fi
+	rm -rf "$lat"
+}
+
 echo "== embedded DNS: dnsperf for 10 s from inside a container against 127.0.0.11"
 if command -v dnsperf >/dev/null; then
 	h run -d --name dnsweb --network benchnet busybox sleep 1000 >/dev/null
@@ -153,9 +260,7 @@ if command -v dnsperf >/dev/null; then
 	nsenter -t "$cpid" -n dnsperf -s 127.0.0.11 -d "$qfile" -l 10 2>&1 |
 		awk '/Queries (sent|lost)|Queries per second/ {sub(/^ +/, ""); print}'
 	for _ in $(seq 500); do echo "dnsweb A"; done >"$qfile"
-	nsenter -t "$cpid" -n dnsperf -s 127.0.0.11 -d "$qfile" -n 1 -c 1 -q 1 -v 2>&1 |
-		awk '$1 == ">" {print $NF}' | sort -n |
-		awk '{a[NR] = $1} END {printf "500 sequential lookups: median %.0f us\n", a[int((NR + 1) / 2)] * 1e6}'
+	dns_latency "$cpid" "$qfile"
 	rm -f "$qfile"
 	h rm -f dnsweb dnscli >/dev/null
 else

@@ -332,9 +332,8 @@ func (r *resolver) serveMember(m *member) {
 		return
 	}
 	srv := &dns.Server{
-		View:       m.view.Load,
-		Forward:    &dns.Forwarder{Upstreams: m.upstreams},
-		UDPReaders: 1,
+		View:    m.view.Load,
+		Forward: &dns.Forwarder{Upstreams: m.upstreams},
 	}
 	go srv.ServeUDP(m.udp)
 	go srv.ServeTCP(m.tcp)
