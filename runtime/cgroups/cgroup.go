@@ -47,11 +47,10 @@ func checkID(id string) error {
 
 // Create makes the group "/hutch/<id>" in every hierarchy and sets the
 // limits in res (nil: none): memory (with swap as Docker sets it by
-// default), CPU quota and period, and pids; the other fields are ignored.
-// Device rules in particular are: the container has its own /dev, and a
-// deny-all rule would also block the few host devices hutch bind-mounts
-// there. A group that already exists is reused. On error, the group is
-// removed again.
+// default), CPU quota and period, pids, and the device rules (see
+// DeviceRules; none: every device allowed); the other fields are ignored.
+// All are set before a process joins the group. A group that already
+// exists is reused. On error, the group is removed again.
 func Create(id string, res *specs.LinuxResources) (*Cgroup, error) {
 	l, err := hostLayout()
 	if err != nil {
