@@ -125,6 +125,13 @@ func create(l layout, id string, res *specs.LinuxResources) (_ *Cgroup, err erro
 				return nil, err
 			}
 		}
+		// Also on a hybrid host, where v1's devices group has them too:
+		// both must allow.
+		if len(r.Devices) > 0 {
+			if err := attachDeviceRules(dir, r.Devices); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return c, nil
 }

@@ -99,3 +99,45 @@ echo x > "$2/null" && echo null ok &&
 		os.Remove(filepath.Join(tmp, n))
 	}
 }
+
+// The v2 program, alone (the group is made in the v2 tree only, so v1's
+// devices controller is not involved): a process in the group may make
+// any node, open /dev/null and a node it made for c 1:3, but not one for
+// c 1:11 (kmsg), which root on the host may open. With the privileged
+// rule, it may.
+func TestDeviceRulesEnforcedV2(t *testing.T) {
+	l := mustLayout(t)
+	if l.v2 == "" {
+		t.Skip("no cgroup v2 tree")
+	}
+	only2 := layout{v2: l.v2}
+	for _, privileged := range []bool{false, true} {
+		id := testID(t)
+		cg, err := create(only2, id, &specs.LinuxResources{Devices: DeviceRules(privileged)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := cg.Delete(); err != nil {
+				t.Errorf("cleanup: %v", err)
+			}
+		})
+		tmp := t.TempDir()
+		script := `echo $$ > "$1/cgroup.procs" &&
+mknod "$2/null" c 1 3 && mknod "$2/kmsg" c 1 11 &&
+echo x > /dev/null && echo x > "$2/null" && echo null ok &&
+{ head -c0 "$2/kmsg" && echo kmsg opened; } 2>&1; true`
+		out, err := exec.Command("sh", "-c", script, "sh", cg.v2, tmp).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		got := string(out)
+		ok := strings.HasPrefix(got, "null ok\n") && strings.Contains(got, "Operation not permitted")
+		if privileged {
+			ok = got == "null ok\nkmsg opened\n"
+		}
+		if !ok {
+			t.Errorf("privileged=%v: want /dev/null usable and kmsg refused with EPERM unless privileged, got:\n%s", privileged, got)
+		}
+	}
+}
