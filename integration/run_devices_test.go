@@ -78,3 +78,22 @@ func TestRunDevicesTty(t *testing.T) {
 		t.Errorf("run -t: exit %d, terminal shows %q, want ttys ok", code, s.output())
 	}
 }
+
+// An exec'd process is held by the same rules, and a container started
+// again (start after stop) gets them back.
+func TestRunDevicesExecAndRestart(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dev := devHostChar(t)
+	id := e.lcRunDetached("busybox", "sleep", "300")
+	want := "mknod ok\nhead: /tmp/d: Operation not permitted"
+	if out := e.ok("exec", id, "sh", "-c", devOpenScript(dev)); out != want {
+		t.Errorf("exec: %q, want %q", out, want)
+	}
+	e.ok("stop", "-t", "0", id)
+	e.ok("start", id)
+	if out := e.ok("exec", id, "sh", "-c", "rm -f /tmp/d; "+devOpenScript(dev)); out != want {
+		t.Errorf("exec after a restart: %q, want %q", out, want)
+	}
+	e.ok("rm", "-f", id)
+}
