@@ -1,8 +1,10 @@
 // Package cgroups gives each container its own cgroup, "/hutch/<id>", in
 // every cgroup hierarchy of the host: the v1 hierarchies (legacy), the
 // unified v2 tree (unified), or both (hybrid), and sets its memory, CPU and
-// pids limits. It writes the cgroup files itself: a general library pulls
-// in enough code to slow down the start of every hutch process.
+// pids limits and its device rules. It writes the cgroup files itself: a
+// general library pulls in enough code to slow down the start of every
+// hutch process (the v2 device program, which needs assembling, loading
+// and attaching, is the exception: see devices_v2.go).
 package cgroups
 
 import (
