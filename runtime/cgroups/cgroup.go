@@ -96,6 +96,9 @@ func create(l layout, id string, res *specs.LinuxResources) (_ *Cgroup, err erro
 	if len(l.v1) > 0 && !l.limits2 {
 		for _, s := range v1Settings(r) {
 			i := slices.IndexFunc(c.v1, func(g v1group) bool { return g.h.has(s.controller) })
+			if i < 0 && s.controller == "devices" && l.v2 != "" {
+				continue // the v2 program holds the rules
+			}
 			if i < 0 {
 				return nil, fmt.Errorf("set %s: no %s cgroup hierarchy mounted", s.what, s.controller)
 			}

@@ -100,8 +100,8 @@ echo x > "$2/null" && echo null ok &&
 	}
 }
 
-// The v2 program, alone (the group is made in the v2 tree only, so v1's
-// devices controller is not involved): a process in the group may make
+// The v2 program, alone (the layout drops v1's devices hierarchy, which
+// Create then leaves to the v2 program): a process in the group may make
 // any node, open /dev/null and a node it made for c 1:3, but not one for
 // c 1:11 (kmsg), which root on the host may open. With the privileged
 // rule, it may.
@@ -110,7 +110,12 @@ func TestDeviceRulesEnforcedV2(t *testing.T) {
 	if l.v2 == "" {
 		t.Skip("no cgroup v2 tree")
 	}
-	only2 := layout{v2: l.v2}
+	only2 := layout{v2: l.v2, limits2: l.limits2}
+	for _, h := range l.v1 {
+		if !h.has("devices") {
+			only2.v1 = append(only2.v1, h)
+		}
+	}
 	for _, privileged := range []bool{false, true} {
 		id := testID(t)
 		cg, err := create(only2, id, &specs.LinuxResources{Devices: DeviceRules(privileged)})
