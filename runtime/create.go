@@ -31,6 +31,7 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 	if err != nil {
 		return nil, invalidf("%v", err)
 	}
+	res.Devices = cgroups.DeviceRules(o.Privileged)
 	capList, err := caps.Resolve(o.CapAdd, o.CapDrop, o.Privileged)
 	if err != nil {
 		return nil, invalidf("%v", err)

@@ -1,8 +1,10 @@
 // Package cgroups gives each container its own cgroup, "/hutch/<id>", in
 // every cgroup hierarchy of the host: the v1 hierarchies (legacy), the
 // unified v2 tree (unified), or both (hybrid), and sets its memory, CPU and
-// pids limits. It writes the cgroup files itself: a general library pulls
-// in enough code to slow down the start of every hutch process.
+// pids limits and its device rules. It writes the cgroup files itself: a
+// general library pulls in enough code to slow down the start of every
+// hutch process (the v2 device program, which needs assembling, loading
+// and attaching, is the exception: see devices_v2.go).
 package cgroups
 
 import (
@@ -47,11 +49,10 @@ func checkID(id string) error {
 
 // Create makes the group "/hutch/<id>" in every hierarchy and sets the
 // limits in res (nil: none): memory (with swap as Docker sets it by
-// default), CPU quota and period, and pids; the other fields are ignored.
-// Device rules in particular are: the container has its own /dev, and a
-// deny-all rule would also block the few host devices hutch bind-mounts
-// there. A group that already exists is reused. On error, the group is
-// removed again.
+// default), CPU quota and period, pids, and the device rules (see
+// DeviceRules; none: every device allowed); the other fields are ignored.
+// All are set before a process joins the group. A group that already
+// exists is reused. On error, the group is removed again.
 func Create(id string, res *specs.LinuxResources) (*Cgroup, error) {
 	l, err := hostLayout()
 	if err != nil {
@@ -95,6 +96,9 @@ func create(l layout, id string, res *specs.LinuxResources) (_ *Cgroup, err erro
 	if len(l.v1) > 0 && !l.limits2 {
 		for _, s := range v1Settings(r) {
 			i := slices.IndexFunc(c.v1, func(g v1group) bool { return g.h.has(s.controller) })
+			if i < 0 && s.controller == "devices" && l.v2 != "" {
+				continue // the v2 program holds the rules
+			}
 			if i < 0 {
 				return nil, fmt.Errorf("set %s: no %s cgroup hierarchy mounted", s.what, s.controller)
 			}
@@ -123,6 +127,13 @@ func create(l layout, id string, res *specs.LinuxResources) (_ *Cgroup, err erro
 		c.v2 = dir
 		for _, s := range settings {
 			if err := s.apply(dir); err != nil {
+				return nil, err
+			}
+		}
+		// Also on a hybrid host, where v1's devices group has them too:
+		// both must allow.
+		if len(r.Devices) > 0 {
+			if err := attachDeviceRules(dir, r.Devices); err != nil {
 				return nil, err
 			}
 		}

@@ -17,8 +17,8 @@ type setting struct {
 }
 
 // Only the limits Resources makes are applied: memory (with Docker's
-// default swap), CPU quota and pids. Other fields of LinuxResources are
-// ignored, devices included.
+// default swap), CPU quota and pids, and the device rules (DeviceRules).
+// Other fields of LinuxResources are ignored.
 
 // swapTotal returns memory+swap for memory limit: Swap when set, else
 // twice the limit, as Docker does when only --memory is given. -1 means
@@ -71,7 +71,7 @@ func v1Settings(r *specs.LinuxResources) []setting {
 	if r.Pids != nil {
 		s = append(s, setting{controller: "pids", file: "pids.max", value: pidsValue(r.Pids), what: "pids limit"})
 	}
-	return s
+	return append(s, v1DeviceSettings(r.Devices)...)
 }
 
 // v2Settings lists the v2 control files for r. memory.swap.max holds swap
