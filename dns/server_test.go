@@ -973,38 +973,3 @@ func TestServerUDPBlockingSocket(t *testing.T) {
 		t.Fatal("ServeUDP did not return within 5s of close")
 	}
 }
-
-// ServeUDP's own goroutine is the socket's one reader: a socket costs one
-// goroutine, it answers local and forwarded names, and the
-// close still ends it with nil (startServer checks).
-func TestServerOneUDPReader(t *testing.T) {
-	up := startUpstream(t, "udp", upstreamZone)
-	before := goruntime.NumGoroutine()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &Server{View: staticView(NewView(testViewEntries())),
-		Forward: &Forwarder{Upstreams: []string{up}, Timeout: time.Second}}
-	done := make(chan error, 1)
-	go func() { done <- s.ServeUDP(pc) }()
-	addr := pc.LocalAddr().String()
-	if got := addrsOf(t, exchange(t, "udp", addr, query("web.", mdns.TypeA))); len(got) == 0 {
-		t.Errorf("web: no local answer")
-	}
-	if r := exchange(t, "udp", addr, query("nosuch.example.", mdns.TypeA)); r.Rcode != mdns.RcodeNameError {
-		t.Errorf("nosuch.example: %s, want NXDOMAIN from the upstream", mdns.RcodeToString[r.Rcode])
-	}
-	if g := waitGoroutines(before+1, 2*time.Second); g != before+1 {
-		t.Errorf("goroutines while serving one socket: %d more, want 1", g-before)
-	}
-	pc.Close()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("ServeUDP returned %v after close, want nil", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("ServeUDP did not return within 5s of close")
-	}
-}
