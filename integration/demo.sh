@@ -11,15 +11,9 @@ h() {
 }
 hq() { "$HUTCH" --root "$root" "$@"; }
 cleanup() {
-	hq rm -f $(hq ps -aq) >/dev/null 2>&1 || true
-	hq network prune -f >/dev/null 2>&1 || true
-	# The default bridge and the nftables table stay by design; a demo root
-	# is thrown away, so they go too.
-	if ls "$root"/networks/*/network.json >/dev/null 2>&1; then
-		read -r br table < <(hq network inspect bridge | awk -F'"' '/"Bridge"/ {b=$4} /"NftTable"/ {t=$4} END {print b, t}')
-		ip link del "$br" 2>/dev/null || true
-		nft delete table ip "$table" 2>/dev/null || true
-	fi
+	# A demo root is thrown away whole: containers, networks, the default
+	# bridge and the nftables table with it.
+	hq system reset -f >/dev/null 2>&1 || true
 	rm -rf "$root"
 }
 trap cleanup EXIT
