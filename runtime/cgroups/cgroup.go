@@ -93,6 +93,7 @@ func create(l layout, id string, res *specs.LinuxResources) (_ *Cgroup, err erro
 			return nil, err
 		}
 	}
+	v1Devices := false // the v1 devices group holds the device rules
 	if len(l.v1) > 0 && !l.limits2 {
 		for _, s := range v1Settings(r) {
 			i := slices.IndexFunc(c.v1, func(g v1group) bool { return g.h.has(s.controller) })
@@ -105,6 +106,7 @@ func create(l layout, id string, res *specs.LinuxResources) (_ *Cgroup, err erro
 			if err := s.apply(c.v1[i].dir); err != nil {
 				return nil, err
 			}
+			v1Devices = v1Devices || s.controller == "devices"
 		}
 	}
 
@@ -130,9 +132,10 @@ func create(l layout, id string, res *specs.LinuxResources) (_ *Cgroup, err erro
 				return nil, err
 			}
 		}
-		// Also on a hybrid host, where v1's devices group has them too:
-		// both must allow.
-		if len(r.Devices) > 0 {
+		// Unless v1's devices group has them already (a hybrid host), as
+		// runc does: the kernel enforces those as well, and loading the
+		// program (the verifier) is the dearest step of a start's cgroup.
+		if len(r.Devices) > 0 && !v1Devices {
 			if err := attachDeviceRules(dir, r.Devices); err != nil {
 				return nil, err
 			}
