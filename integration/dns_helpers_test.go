@@ -6,11 +6,9 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	goruntime "runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,7 +18,6 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
-	"golang.org/x/sys/unix"
 )
 
 // Helpers shared by the dns_* tests.
@@ -164,37 +161,9 @@ func (f *dnsFake) queries(name string) []dnsQuery {
 func (f *dnsFake) total() int { return len(f.queries("")) }
 
 // dnsInNetNS runs fn on a thread inside the network namespace of process
-// pid: sockets fn makes stay there, whatever thread uses them later. The
-// thread goes back to the test's namespace after (if it cannot, it stays
-// locked and ends with its goroutine).
+// pid (see inNetNS).
 func dnsInNetNS(pid int, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		goruntime.LockOSThread()
-		home, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer home.Close()
-		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", pid))
-		if err != nil {
-			errc <- err
-			return
-		}
-		err = unix.Setns(int(f.Fd()), unix.CLONE_NEWNET)
-		f.Close()
-		if err != nil {
-			errc <- fmt.Errorf("setns: %w", err)
-			return
-		}
-		err = fn()
-		if unix.Setns(int(home.Fd()), unix.CLONE_NEWNET) == nil {
-			goruntime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
+	return inNetNS(fmt.Sprintf("/proc/%d/ns/net", pid), fn)
 }
 
 // dnsDial connects, from inside the network namespace of pid, to

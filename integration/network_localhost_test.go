@@ -116,7 +116,7 @@ func (p loProber) synAck(dst netip.Addr, port uint16) bool {
 	p.t.Helper()
 	var fd, ifindex int
 	var srcMAC net.HardwareAddr
-	err := loInNetNS(p.netns, func() error {
+	err := inNetNS(p.netns, func() error {
 		ifc, err := net.InterfaceByName(p.ifname)
 		if err != nil {
 			return err
@@ -267,11 +267,11 @@ func loListen(addr string) (net.Listener, error) {
 	return l, nil
 }
 
-// loInNetNS runs fn on a thread inside the network namespace at path:
+// inNetNS runs fn on a thread inside the network namespace at path:
 // sockets fn makes stay there, whatever thread uses them later. The thread
 // goes back to the test's namespace after (if it cannot, it stays locked and
 // ends with its goroutine).
-func loInNetNS(path string, fn func() error) error {
+func inNetNS(path string, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		goruntime.LockOSThread()
