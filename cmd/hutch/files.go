@@ -26,12 +26,9 @@ func exportCommand() *cli.Command {
 		OnUsageError: usageErr,
 		Action: func(ctx *cli.Context) error {
 			if ctx.NArg() != 1 { // flags go before the container
-				return &exitError{code: 1, err: fmt.Errorf("export: needs one container, flags first (see 'hutch export --help')")}
+				return fmt.Errorf("export: needs one container, flags first (see 'hutch export --help')")
 			}
-			if err := export(ctx); err != nil {
-				return &exitError{code: 1, err: err}
-			}
-			return nil
+			return export(ctx)
 		},
 	}
 }
@@ -82,12 +79,9 @@ func cpCommand() *cli.Command {
 		OnUsageError: usageErr,
 		Action: func(ctx *cli.Context) error {
 			if ctx.NArg() != 2 {
-				return &exitError{code: 1, err: fmt.Errorf("cp: needs a source and a destination (see 'hutch cp --help')")}
+				return fmt.Errorf("cp: needs a source and a destination (see 'hutch cp --help')")
 			}
-			if err := cp(ctx); err != nil {
-				return &exitError{code: 1, err: err}
-			}
-			return nil
+			return cp(ctx)
 		},
 	}
 }

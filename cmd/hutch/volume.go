@@ -12,15 +12,6 @@ import (
 	"github.com/hutchrt/hutch/rootfs"
 )
 
-// failed1 is a volume command's error: exit 1, as Docker's CLI gives for
-// every command but run and create.
-func failed1(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &exitError{code: 1, err: err}
-}
-
 func volumeCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "volume",
@@ -34,16 +25,16 @@ func volumeCommand() *cli.Command {
 				},
 				Action: func(ctx *cli.Context) error {
 					if d := ctx.String("driver"); d != "local" {
-						return failed1(fmt.Errorf("volume create: driver %q is not supported (only local)", d))
+						return fmt.Errorf("volume create: driver %q is not supported (only local)", d)
 					}
 					if ctx.NArg() > 1 {
-						return failed1(fmt.Errorf("volume create: at most one name (see 'hutch volume create --help')"))
+						return fmt.Errorf("volume create: at most one name (see 'hutch volume create --help')")
 					}
 					var labels map[string]string
 					for _, l := range ctx.StringSlice("label") {
 						k, v, _ := strings.Cut(l, "=")
 						if k == "" {
-							return failed1(fmt.Errorf("volume create: label %q: no key", l))
+							return fmt.Errorf("volume create: label %q: no key", l)
 						}
 						if labels == nil {
 							labels = map[string]string{}
@@ -52,11 +43,11 @@ func volumeCommand() *cli.Command {
 					}
 					s, err := openStore(ctx)
 					if err != nil {
-						return failed1(err)
+						return err
 					}
 					v, err := s.VolumeCreate(ctx.Args().First(), labels)
 					if err != nil {
-						return failed1(err)
+						return err
 					}
 					fmt.Println(v.Name)
 					return nil
@@ -68,11 +59,11 @@ func volumeCommand() *cli.Command {
 				Action: func(ctx *cli.Context) error {
 					s, err := openStore(ctx)
 					if err != nil {
-						return failed1(err)
+						return err
 					}
 					all, err := s.VolumeList()
 					if err != nil {
-						return failed1(err)
+						return err
 					}
 					// Docker's table: minimum width 10, padding 3.
 					tw := tabwriter.NewWriter(os.Stdout, 10, 1, 3, ' ', 0)
@@ -86,22 +77,22 @@ func volumeCommand() *cli.Command {
 						}
 						fmt.Fprintf(tw, "%s\t%s\n", v.Driver, v.Name)
 					}
-					return failed1(tw.Flush())
+					return tw.Flush()
 				},
 			},
 			{
 				Name: "inspect", Usage: "show volumes in detail (a JSON array)", ArgsUsage: "VOLUME...", OnUsageError: usageErr,
 				Action: func(ctx *cli.Context) error {
 					if err := needArgs(ctx, 1, "at least one volume"); err != nil {
-						return failed1(err)
+						return err
 					}
 					s, err := openStore(ctx)
 					if err != nil {
-						return failed1(err)
+						return err
 					}
-					return failed1(printDetails(ctx.Args().Slice(), func(name string) (any, error) {
+					return printDetails(ctx.Args().Slice(), func(name string) (any, error) {
 						return s.VolumeInspect(name)
-					}))
+					})
 				},
 			},
 			{
@@ -109,11 +100,11 @@ func volumeCommand() *cli.Command {
 				Flags: []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "no error for a volume that does not exist"}},
 				Action: func(ctx *cli.Context) error {
 					if err := needArgs(ctx, 1, "at least one volume"); err != nil {
-						return failed1(err)
+						return err
 					}
 					s, err := openStore(ctx)
 					if err != nil {
-						return failed1(err)
+						return err
 					}
 					var failed error
 					for _, name := range ctx.Args().Slice() {
@@ -130,7 +121,7 @@ func volumeCommand() *cli.Command {
 						}
 						fmt.Println(name)
 					}
-					return failed1(failed)
+					return failed
 				},
 			},
 			{
@@ -149,7 +140,7 @@ func volumeCommand() *cli.Command {
 					}
 					s, err := openStore(ctx)
 					if err != nil {
-						return failed1(err)
+						return err
 					}
 					removed, reclaimed, err := s.VolumePrune(ctx.Bool("all"))
 					if len(removed) > 0 {
@@ -160,7 +151,7 @@ func volumeCommand() *cli.Command {
 						fmt.Println()
 					}
 					fmt.Printf("Total reclaimed space: %s\n", humanSize(reclaimed))
-					return failed1(err)
+					return err
 				},
 			},
 		},
