@@ -16,6 +16,7 @@ import (
 	"github.com/hutchrt/hutch/dns/resolver"
 	"github.com/hutchrt/hutch/dns/resolver/watchdog"
 	"github.com/hutchrt/hutch/runtime/cgroups"
+	"github.com/hutchrt/hutch/runtime/mountinfo"
 )
 
 // `system prune` and `system reset`: the two ways to give back what a root
@@ -224,7 +225,7 @@ func unmountUnder(dir string) error {
 		if len(f) < 5 {
 			continue
 		}
-		p := unescapeMountPath(f[4])
+		p := mountinfo.Unescape(f[4])
 		if p == abs || strings.HasPrefix(p, abs+"/") {
 			points = append(points, p)
 		}
@@ -237,23 +238,4 @@ func unmountUnder(dir string) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// unescapeMountPath undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMountPath(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }

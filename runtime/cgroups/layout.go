@@ -4,9 +4,10 @@ import (
 	"errors"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/hutchrt/hutch/runtime/mountinfo"
 )
 
 // unifiedRoot is where a cgroup2-only host mounts the v2 tree.
@@ -180,24 +181,5 @@ func parseMountLine(line string) (mount, bool) {
 	if len(f) < 6 || len(p) < 3 {
 		return mount{}, false
 	}
-	return mount{id: f[0], parent: f[1], dev: f[2], dir: unescape(f[4]), fstype: p[0], super: p[2]}, true
-}
-
-// unescape undoes the octal escapes (\040 for a space) of mountinfo paths.
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+	return mount{id: f[0], parent: f[1], dev: f[2], dir: mountinfo.Unescape(f[4]), fstype: p[0], super: p[2]}, true
 }

@@ -1,8 +1,8 @@
-package runtime
+package mountinfo
 
 import "testing"
 
-func TestUnescapeMountPath(t *testing.T) {
+func TestUnescape(t *testing.T) {
 	for in, want := range map[string]string{
 		"/var/lib/hutch":        "/var/lib/hutch",
 		`/tmp/a\040b`:           "/tmp/a b",
@@ -11,8 +11,8 @@ func TestUnescapeMountPath(t *testing.T) {
 		`/tmp/not\999an/escape`: `/tmp/not\999an/escape`,
 		`/tmp/end\040`:          "/tmp/end ",
 	} {
-		if got := unescapeMountPath(in); got != want {
-			t.Errorf("unescapeMountPath(%q) = %q, want %q", in, got, want)
+		if got := Unescape(in); got != want {
+			t.Errorf("Unescape(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
