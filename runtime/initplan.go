@@ -23,7 +23,11 @@ import (
 // then its arguments, numbers in decimal (capability sets in hex). The ops
 // and what the init does for each:
 //
-//	netns FD                  join the network namespace open at FD
+//	setns FD KIND             join the namespace open at FD; KIND is one of
+//	                          cgroup, ipc, uts, net, pid, mnt
+//	fork                      (exec) fork: the child goes on with the plan, in
+//	                          the pid namespace joined; the parent passes
+//	                          signals on and exits with the child's status
 //	lo                        bring up the loopback
 //	private                   make every mount private (nothing propagates to the host)
 //	mount SRC TARGET TYPE FLAGS DATA   mount(2) at a host path
@@ -41,8 +45,9 @@ import (
 //	tasks FD                  write "0" to a v1 cgroup's tasks file at FD
 //	cgroupns                  unshare the cgroup namespace
 //	wait MSG                  wait for the monitor to send MSG
-//	pty                       open a pty, send the master to the monitor, make
-//	                          the slave stdio, controlling terminal and /dev/console
+//	pty CONSOLE               open a pty, send the master to the monitor, make
+//	                          the slave stdio and controlling terminal (in a
+//	                          session of its own) and, if CONSOLE is 1, /dev/console
 //	hostname NAME, rlimit RESOURCE SOFT HARD, nnp (no_new_privs)
 //	seccomp FLAGS PROGRAM     install a seccomp filter: PROGRAM is struct
 //	                          sock_filter[] in hex, FLAGS seccomp(2)'s flags
@@ -54,13 +59,28 @@ import (
 //	                          exec it; REAP 1 keeps a reaper as pid 1 (--init)
 //
 // Errors go back over the sync socket as {"code":N,"msg":"..."}; a
-// successful exec closes it.
+// successful exec closes it. `hutch exec` sends the same init a plan of its
+// own (buildExecPlan): join the running container, then the same ops from
+// pty to exec.
 type initPlan struct {
 	b   []byte
-	err error // the first argument that cannot be sent: one with a NUL byte
+	err error // the first op that cannot be sent: an argument with a NUL byte, a wrong arity
+}
+
+// opArity is every op the init knows (init.c's ops[]) with its number of
+// arguments; -1 for exec, whose lists are counted. op checks what it emits
+// against it, and the tests decode plans with it.
+var opArity = map[string]int{
+	"setns": 2, "fork": 0, "lo": 0, "private": 0, "mount": 5, "root": 1, "mountin": 7,
+	"mknod": 4, "symlink": 2, "mask": 1, "readonly": 1, "mkdir": 1, "pivot": 1, "tasks": 1,
+	"cgroupns": 0, "wait": 1, "pty": 1, "hostname": 1, "rlimit": 3, "nnp": 0, "seccomp": 2,
+	"identity": 9, "chdir": 1, "exec": -1,
 }
 
 func (p *initPlan) op(name string, args ...string) {
+	if n, ok := opArity[name]; (!ok || n >= 0 && n != len(args)) && p.err == nil {
+		p.err = fmt.Errorf("init plan: op %s with %d arguments", name, len(args))
+	}
 	p.b = append(append(p.b, name...), 0)
 	for _, a := range args {
 		if strings.IndexByte(a, 0) >= 0 && p.err == nil {
@@ -109,7 +129,7 @@ func buildInitPlan(spec *specs.Spec, dir string, fds planFds, host hostFacts) (*
 	// Before the mounts: a sysfs shows the network namespace of whoever mounts it.
 	switch {
 	case fds.netns >= 0:
-		p.op("netns", itoa(fds.netns))
+		p.op("setns", itoa(fds.netns), "net")
 	case network != "host":
 		p.op("lo")
 	}
@@ -157,23 +177,37 @@ func buildInitPlan(spec *specs.Spec, dir string, fds planFds, host hostFacts) (*
 	p.op("cgroupns")
 	p.op("wait", "run") // the monitor has wired the network
 
-	proc := spec.Process
-	if proc.Terminal {
-		p.op("pty")
-	}
 	if network != "host" {
 		p.op("hostname", spec.Hostname)
+	}
+	reap := spec.Annotations[annotInit] == "true"
+	if err := planProcess(p, spec, spec.Process, true, reap, host.lastCap); err != nil {
+		return nil, err
+	}
+	if p.err != nil {
+		return nil, invalidf("%v", p.err)
+	}
+	return p, nil
+}
+
+// planProcess plans the part a container's init and an exec share: from
+// the terminal to the exec of proc, with the container's (spec's) seccomp
+// filter. console makes the pty the container's /dev/console too; reap keeps
+// a reaper as pid 1 (--init).
+func planProcess(p *initPlan, spec *specs.Spec, proc *specs.Process, console, reap bool, lastCap int) error {
+	if proc.Terminal {
+		p.op("pty", boolArg(console))
 	}
 	for _, l := range proc.Rlimits {
 		res, ok := rlimitOf[l.Type]
 		if !ok {
-			return nil, fmt.Errorf("rlimit %s: not supported", l.Type)
+			return fmt.Errorf("rlimit %s: not supported", l.Type)
 		}
 		p.op("rlimit", itoa(res), strconv.FormatUint(l.Soft, 10), strconv.FormatUint(l.Hard, 10))
 	}
 	filter, err := compileSeccomp(spec)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if proc.NoNewPrivileges {
 		p.op("nnp")
@@ -185,24 +219,24 @@ func buildInitPlan(spec *specs.Spec, dir string, fds planFds, host hostFacts) (*
 	if filter != nil && !proc.NoNewPrivileges {
 		planSeccomp(p, filter)
 	}
-	if err := planIdentity(p, proc, host.lastCap); err != nil {
-		return nil, err
+	if err := planIdentity(p, proc, lastCap); err != nil {
+		return err
 	}
 	p.op("chdir", proc.Cwd)
 	if filter != nil && proc.NoNewPrivileges {
 		planSeccomp(p, filter)
 	}
-	reap := "0"
-	if spec.Annotations[annotInit] == "true" {
-		reap = "1"
-	}
-	args := append([]string{"exec", reap, itoa(len(proc.Args))}, proc.Args...)
+	args := append([]string{boolArg(reap), itoa(len(proc.Args))}, proc.Args...)
 	args = append(append(args, itoa(len(proc.Env))), proc.Env...)
-	p.op(args[0], args[1:]...)
-	if p.err != nil {
-		return nil, invalidf("%v", p.err)
+	p.op("exec", args...)
+	return nil
+}
+
+func boolArg(b bool) string {
+	if b {
+		return "1"
 	}
-	return p, nil
+	return "0"
 }
 
 var rlimitOf = map[string]int{"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC}

@@ -14,15 +14,9 @@ import (
 )
 
 // planOps splits a plan into its ops: each op's name and its arguments,
-// using the arity the C init reads (exec: counted lists).
+// using the arity the builder checks (opArity; exec: counted lists).
 func planOps(t *testing.T, p *initPlan) [][]string {
 	t.Helper()
-	arity := map[string]int{
-		"netns": 1, "lo": 0, "private": 0, "mount": 5, "root": 1, "mountin": 7, "mknod": 4,
-		"symlink": 2, "mask": 1, "readonly": 1, "mkdir": 1, "pivot": 1, "tasks": 1,
-		"cgroupns": 0, "wait": 1, "pty": 0, "hostname": 1, "rlimit": 3, "nnp": 0,
-		"identity": 9, "chdir": 1, "seccomp": 2,
-	}
 	b := p.Bytes()
 	if len(b) == 0 || b[len(b)-1] != 0 {
 		t.Fatalf("plan does not end in NUL: %q", b)
@@ -31,7 +25,7 @@ func planOps(t *testing.T, p *initPlan) [][]string {
 	var ops [][]string
 	for len(words) > 0 {
 		name := words[0]
-		n, ok := arity[name]
+		n, ok := opArity[name]
 		if name == "exec" {
 			argc, _ := strconv.Atoi(words[2])
 			envc, _ := strconv.Atoi(words[3+argc])
@@ -145,7 +139,7 @@ func TestInitPlanVariants(t *testing.T) {
 		t.Fatal(err)
 	}
 	ops := planOps(t, p)
-	for _, absent := range []string{"lo", "netns", "hostname", "mask", "readonly", "tasks", "nnp"} {
+	for _, absent := range []string{"lo", "setns", "hostname", "mask", "readonly", "tasks", "nnp"} {
 		if i := opIndex(ops, absent); i >= 0 {
 			t.Errorf("host network, privileged, no v1 cgroups: unexpected %q", ops[i])
 		}
@@ -154,8 +148,8 @@ func TestInitPlanVariants(t *testing.T) {
 	if i := slices.IndexFunc(ops, func(op []string) bool { return slices.Equal(op, roRoot) }); i < 0 || i > opIndex(ops, "pivot") {
 		t.Errorf("read-only root remount at %d, pivot at %d", i, opIndex(ops, "pivot"))
 	}
-	if pty, wait := opIndex(ops, "pty"), opIndex(ops, "wait"); pty < wait {
-		t.Errorf("pty at %d, before the wait at %d", pty, wait)
+	if pty, wait := opIndex(ops, "pty"), opIndex(ops, "wait"); pty < wait || !slices.Equal(ops[pty], []string{"pty", "1"}) {
+		t.Errorf("pty %q at %d, the wait at %d: want the console bound, after the wait", ops[pty], pty, wait)
 	}
 	if id := ops[opIndex(ops, "identity")]; id[5] != "1" || id[6] != "1" || id[7] != "1" {
 		t.Errorf("root's identity %q: want CAP_CHOWN (bit 0) bounding, effective, permitted", id)
@@ -170,7 +164,7 @@ func TestInitPlanVariants(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ops := planOps(t, p); !slices.Equal(ops[0], []string{"netns", "7"}) || opIndex(ops, "lo") >= 0 {
+	if ops := planOps(t, p); !slices.Equal(ops[0], []string{"setns", "7", "net"}) || opIndex(ops, "lo") >= 0 {
 		t.Errorf("container network: first op %q", ops[0])
 	}
 	if bytes.Count(p.Bytes(), []byte("\x00hostname\x00")) != 1 {

@@ -2,7 +2,8 @@
 // `hutch _init` into the container's namespaces (and its v2 cgroup) with
 // _HUTCH_INIT set; this constructor takes over, reads its plan from the sync
 // socket (fd 3) and carries it out step by step, ending in the exec of the
-// container's command. What the steps are, and why, is decided in Go: see
+// container's command. `hutch exec` starts the same program with a plan
+// that joins the running container instead (setns, fork). What the steps are, and why, is decided in Go: see
 // runtime/initplan.go for the ops. Errors go back over the socket as
 // {"code":N,"msg":"..."}; a successful exec closes it (CLOEXEC).
 #define _GNU_SOURCE
@@ -406,9 +407,15 @@ static void send_fd(const char *msg, int fd) {
 }
 
 // op_pty opens a pty in the container's own devpts (so the command sees
-// /dev/pts/0, as in Docker), hands the master to the monitor, and makes the
-// slave our stdio, controlling terminal and /dev/console.
+// /dev/pts/N, as in Docker), hands the master to the monitor, and makes the
+// slave our stdio, controlling terminal and, if CONSOLE is 1 (the
+// container's init, not an exec), /dev/console.
 static void op_pty(void) {
+	int console = (int)next_num();
+	// A controlling terminal takes a session leader: the init is one (cloned
+	// with setsid), an exec's process after its fork is not.
+	if (getsid(0) != getpid() && setsid() < 0)
+		fail(125, "setsid: %s", strerror(errno));
 	int master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	int unlock = 0;
 	unsigned n;
@@ -426,6 +433,8 @@ static void op_pty(void) {
 	close(slave);
 	if (ioctl(0, TIOCSCTTY, 0) < 0)
 		fail(125, "set controlling terminal: %s", strerror(errno));
+	if (!console)
+		return;
 	int c = open("/dev/console", O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
 	if (c >= 0)
 		close(c);
@@ -635,7 +644,7 @@ static void __attribute__((noreturn)) reap(const char *path, char **argv, char *
 	}
 }
 
-static void __attribute__((noreturn)) op_exec(void) {
+static void op_exec(void) {
 	int reaper = (int)next_num();
 	long long argc = next_num();
 	if (argc < 1 || argc > plan_end - plan)
@@ -663,83 +672,149 @@ static void __attribute__((noreturn)) op_exec(void) {
 	fail(errno == ENOENT ? 127 : 126, "exec %s: %s", argv[0], strerror(errno));
 }
 
+static void op_setns(void) {
+	static const struct {
+		const char *name;
+		int type;
+	} kinds[] = {
+		{"cgroup", CLONE_NEWCGROUP}, {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS},
+		{"net", CLONE_NEWNET},       {"pid", CLONE_NEWPID}, {"mnt", CLONE_NEWNS},
+	};
+	int fd = (int)next_num();
+	char *kind = next();
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		if (strcmp(kind, kinds[i].name) != 0)
+			continue;
+		if (setns(fd, kinds[i].type) < 0)
+			fail(125, "join %s namespace: %s", kind, strerror(errno));
+		close(fd);
+		return;
+	}
+	fail(125, "init: unknown namespace %s in plan", kind);
+}
+
+static pid_t child = -1;
+
+static void forward(int sig) {
+	if (child > 0)
+		kill(child, sig);
+}
+
+// op_fork is for an exec, which joins a running container's pid namespace
+// by setns: that applies only to children. The child goes on with the
+// plan; we stay outside, pass signals on, and exit with its status.
+static void op_fork(void) {
+	child = fork();
+	if (child < 0)
+		fail(125, "fork: %s", strerror(errno));
+	if (child == 0) {
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+			fail(125, "set parent-death signal: %s", strerror(errno));
+		return;
+	}
+	close(SYNC_FD); // the child's copy closes at its exec: hutch sees EOF
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = forward;
+	sa.sa_flags = SA_RESTART;
+	for (int sig = 1; sig < 32; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP && sig != SIGCHLD)
+			sigaction(sig, &sa, NULL);
+	int status;
+	while (waitpid(child, &status, 0) < 0) {
+		if (errno != EINTR) {
+			fprintf(stderr, "hutch: exec: wait: %s\n", strerror(errno));
+			_exit(126);
+		}
+	}
+	_exit(WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status));
+}
+
+static void op_private(void) {
+	if (mount("", "/", "", MS_REC | MS_PRIVATE, NULL) < 0)
+		fail(125, "make / private: %s", strerror(errno));
+}
+
+static void op_root(void) {
+	char *path = next();
+	root_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0)
+		fail(125, "open root %s: %s", path, strerror(errno));
+}
+
+static void op_mkdir(void) {
+	char *path = next();
+	int fd = open_in_root(path, 0);
+	if (fd < 0)
+		fail(125, "working directory %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+static void op_tasks(void) {
+	int fd = (int)next_num();
+	if (write(fd, "0", 1) != 1)
+		fail(125, "join cgroup: %s", strerror(errno));
+	close(fd);
+}
+
+static void op_cgroupns(void) {
+	if (unshare(CLONE_NEWCGROUP) < 0)
+		fail(125, "unshare cgroup namespace: %s", strerror(errno));
+}
+
+static void op_wait(void) { wait_for(next()); }
+
+static void op_hostname(void) {
+	char *name = next();
+	if (sethostname(name, strlen(name)) < 0)
+		fail(125, "set hostname: %s", strerror(errno));
+}
+
+static void op_rlimit(void) {
+	int res = (int)next_num();
+	struct rlimit rl;
+	rl.rlim_cur = (rlim_t)next_unsigned(10);
+	rl.rlim_max = (rlim_t)next_unsigned(10);
+	if (setrlimit(res, &rl) < 0)
+		fail(125, "set rlimit %d: %s", res, strerror(errno));
+}
+
+static void op_nnp(void) {
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		fail(125, "set no_new_privs: %s", strerror(errno));
+}
+
+static void op_chdir(void) {
+	char *path = next();
+	if (chdir(path) < 0)
+		fail(126, "working directory %s: %s", path, strerror(errno));
+}
+
+// The ops by name; their arguments are in runtime/initplan.go's planOps,
+// which the Go side checks every op it emits against.
+static const struct op {
+	const char *name;
+	void (*run)(void);
+} ops[] = {
+	{"setns", op_setns},     {"fork", op_fork},         {"lo", op_lo},
+	{"private", op_private}, {"mount", op_mount},       {"root", op_root},
+	{"mountin", op_mountin}, {"mknod", op_mknod},       {"symlink", op_symlink},
+	{"mask", op_mask},       {"readonly", op_readonly}, {"mkdir", op_mkdir},
+	{"pivot", op_pivot},     {"tasks", op_tasks},       {"cgroupns", op_cgroupns},
+	{"wait", op_wait},       {"pty", op_pty},           {"hostname", op_hostname},
+	{"rlimit", op_rlimit},   {"nnp", op_nnp},           {"seccomp", op_seccomp},
+	{"identity", op_identity}, {"chdir", op_chdir},     {"exec", op_exec},
+};
+
 static void run_plan(void) {
 	for (;;) {
-		char *op = next();
-		if (!strcmp(op, "netns")) {
-			int fd = (int)next_num();
-			if (setns(fd, CLONE_NEWNET) < 0)
-				fail(125, "join network namespace: %s", strerror(errno));
-			close(fd);
-		} else if (!strcmp(op, "lo")) {
-			op_lo();
-		} else if (!strcmp(op, "private")) {
-			if (mount("", "/", "", MS_REC | MS_PRIVATE, NULL) < 0)
-				fail(125, "make / private: %s", strerror(errno));
-		} else if (!strcmp(op, "mount")) {
-			op_mount();
-		} else if (!strcmp(op, "root")) {
-			char *path = next();
-			root_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-			if (root_fd < 0)
-				fail(125, "open root %s: %s", path, strerror(errno));
-		} else if (!strcmp(op, "mountin")) {
-			op_mountin();
-		} else if (!strcmp(op, "mknod")) {
-			op_mknod();
-		} else if (!strcmp(op, "symlink")) {
-			op_symlink();
-		} else if (!strcmp(op, "mask")) {
-			op_mask();
-		} else if (!strcmp(op, "readonly")) {
-			op_readonly();
-		} else if (!strcmp(op, "mkdir")) {
-			char *path = next();
-			int fd = open_in_root(path, 0);
-			if (fd < 0)
-				fail(125, "working directory %s: %s", path, strerror(errno));
-			close(fd);
-		} else if (!strcmp(op, "pivot")) {
-			op_pivot();
-		} else if (!strcmp(op, "tasks")) {
-			int fd = (int)next_num();
-			if (write(fd, "0", 1) != 1)
-				fail(125, "join cgroup: %s", strerror(errno));
-			close(fd);
-		} else if (!strcmp(op, "cgroupns")) {
-			if (unshare(CLONE_NEWCGROUP) < 0)
-				fail(125, "unshare cgroup namespace: %s", strerror(errno));
-		} else if (!strcmp(op, "wait")) {
-			wait_for(next());
-		} else if (!strcmp(op, "pty")) {
-			op_pty();
-		} else if (!strcmp(op, "hostname")) {
-			char *name = next();
-			if (sethostname(name, strlen(name)) < 0)
-				fail(125, "set hostname: %s", strerror(errno));
-		} else if (!strcmp(op, "rlimit")) {
-			int res = (int)next_num();
-			struct rlimit rl;
-			rl.rlim_cur = (rlim_t)next_unsigned(10);
-			rl.rlim_max = (rlim_t)next_unsigned(10);
-			if (setrlimit(res, &rl) < 0)
-				fail(125, "set rlimit %d: %s", res, strerror(errno));
-		} else if (!strcmp(op, "nnp")) {
-			if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-				fail(125, "set no_new_privs: %s", strerror(errno));
-		} else if (!strcmp(op, "seccomp")) {
-			op_seccomp();
-		} else if (!strcmp(op, "identity")) {
-			op_identity();
-		} else if (!strcmp(op, "chdir")) {
-			char *path = next();
-			if (chdir(path) < 0)
-				fail(126, "working directory %s: %s", path, strerror(errno));
-		} else if (!strcmp(op, "exec")) {
-			op_exec();
-		} else {
-			fail(125, "init: unknown op %s in plan", op);
-		}
+		char *name = next();
+		size_t i = 0;
+		while (i < sizeof ops / sizeof ops[0] && strcmp(name, ops[i].name) != 0)
+			i++;
+		if (i == sizeof ops / sizeof ops[0])
+			fail(125, "init: unknown op %s in plan", name);
+		ops[i].run();
 	}
 }
 
