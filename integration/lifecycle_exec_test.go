@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -252,5 +253,36 @@ func TestLifecycleExecTTY(t *testing.T) {
 	// The container still runs after the exec.
 	if !e.lcInspect("tt").State.Running {
 		t.Error("container stopped after exec -it")
+	}
+}
+
+// TestLifecycleExecSignals: a signal to `hutch exec` reaches the command
+// inside, which decides what it does with it (here: exit 7).
+func TestLifecycleExecSignals(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.lcRunDetached("--name", "sg", "busybox", "sleep", "100")
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP} {
+		bg := e.lcStart("exec", "sg", "sh", "-c", `trap "echo got; exit 7" TERM HUP; echo ready; while :; do sleep 0.05; done`)
+		if !lcWaitUntil(5*time.Second, func() bool { return strings.Contains(bg.stdout.String(), "ready") }) {
+			t.Fatalf("exec sh never got ready: stderr %q", bg.stderr.String())
+		}
+		bg.cmd.Process.Signal(sig)
+		if code := bg.wait(5 * time.Second); code != 7 || !strings.Contains(bg.stdout.String(), "got") {
+			t.Errorf("exec sh after %v: exit %d, stdout %q, stderr %q; want the trap's exit 7", sig, code, bg.stdout.String(), bg.stderr.String())
+		}
+	}
+	// SIGKILL cannot be passed on: the command dies with hutch exec.
+	bg := e.lcStart("exec", "sg", "sh", "-c", "echo ready; exec sleep 1000")
+	if !lcWaitUntil(5*time.Second, func() bool { return strings.Contains(bg.stdout.String(), "ready") }) {
+		t.Fatalf("exec sleep never got ready: stderr %q", bg.stderr.String())
+	}
+	if ps := e.ok("exec", "sg", "ps"); !strings.Contains(ps, "sleep 1000") {
+		t.Fatalf("exec'd sleep 1000 not in the container's ps: %s", ps)
+	}
+	bg.cmd.Process.Kill()
+	bg.wait(5 * time.Second)
+	if !lcWaitUntil(5*time.Second, func() bool { return !strings.Contains(e.ok("exec", "sg", "ps"), "sleep 1000") }) {
+		t.Errorf("exec'd sleep 1000 outlived its killed hutch exec: %s", e.ok("exec", "sg", "ps"))
 	}
 }

@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,16 +15,10 @@ import (
 
 	"github.com/hutchrt/hutch/runtime/caps"
 	"github.com/hutchrt/hutch/runtime/cgroups"
-	_ "github.com/hutchrt/hutch/runtime/containerinit" // the container's init, before Go starts
-	_ "github.com/hutchrt/hutch/runtime/nsenter"       // joins the container before Go starts
-	"github.com/hutchrt/hutch/runtime/seccomp"
-	_ "github.com/hutchrt/hutch/runtime/shim" // the idle half of a detached monitor
+	_ "github.com/hutchrt/hutch/runtime/containerinit" // the container's init, and exec's way in, before Go starts
+	_ "github.com/hutchrt/hutch/runtime/shim"          // the idle half of a detached monitor
 	"github.com/hutchrt/hutch/runtime/user"
 )
-
-// ExecCommand is the hidden argv[1] of the process that exec starts inside a
-// container (after nsenter has joined it).
-const ExecCommand = "_exec"
 
 // ExecOptions is what `hutch exec` asks for.
 type ExecOptions struct {
@@ -37,23 +30,19 @@ type ExecOptions struct {
 	Tty         bool
 }
 
-// execConfig travels in the environment to the process inside.
-type execConfig struct {
-	Args            []string `json:"args"`
-	Env             []string `json:"env"`
-	Cwd             string   `json:"cwd"`
-	User            string   `json:"user"` // resolved inside, against the container's /etc/passwd
-	Caps            []string `json:"caps"`
-	NoNewPrivileges bool     `json:"noNewPrivileges"`
-	Seccomp         []byte   `json:"seccomp,omitempty"` // the container's filter, compiled (struct sock_filter[])
-	SeccompFlags    uint     `json:"seccompFlags,omitempty"`
-	Tty             bool     `json:"tty"` // fd 4 is a socket for the pty master
-}
+// execStartFailed is the exit code of an exec whose command never started
+// (no such user, the container exited meanwhile, ...): Docker's daemon gives
+// such an exec 126, as it gives an exec whose command cannot be executed.
+const execStartFailed = 126
 
 // Exec runs a command inside a running container, in all its namespaces and
-// its cgroup, with its capabilities, and returns the command's exit code
-// (126 or 127 when it cannot start); 125 and an error when hutch failed
-// before the command could start (no such container, ...).
+// its cgroup, with its capabilities and seccomp filter, and returns the
+// command's exit code (126 or 127 when it cannot start); 125 and an error
+// when hutch failed before the command could start (no such container, ...).
+//
+// The process that enters is the container's init program (runtime/containerinit)
+// run from a sealed copy of hutch, with a plan (buildExecPlan) that joins the
+// container and then does what the container's init does for its command.
 func (s *Store) Exec(ref string, o ExecOptions, stdin *os.File, stdout, stderr *os.File) (int, error) {
 	// The exec's process tree is in its own session; pass on what reaches us.
 	sigs := catchSignals()
@@ -75,81 +64,77 @@ func (s *Store) Exec(ref string, o ExecOptions, stdin *os.File, stdout, stderr *
 	if err != nil {
 		return 125, err
 	}
-	env := spec.Process.Env
-	if o.User != "" {
-		env = withoutEnv(env, "HOME") // the exec's user brings its own home
-	}
 	extra, err := (&RunOptions{Env: o.Env}).environment(os.LookupEnv)
 	if err != nil {
 		return 125, err
 	}
-	cfg := execConfig{
-		Args: o.Args, Env: mergeEnv(env, extra), Cwd: spec.Process.Cwd, User: o.User,
-		NoNewPrivileges: spec.Process.NoNewPrivileges, Tty: o.Tty,
+	userSpec := o.User
+	if userSpec == "" {
+		userSpec = fmt.Sprintf("%d:%d", spec.Process.User.UID, spec.Process.User.GID)
 	}
-	if o.Workdir != "" {
-		cfg.Cwd = o.Workdir
+	// Against the container's /etc/passwd, resolved inside its root.
+	u, err := user.Lookup(fmt.Sprintf("/proc/%d/root", c.Pid), userSpec)
+	if err != nil {
+		return execStartFailed, err
 	}
-	if o.User == "" {
-		cfg.User = fmt.Sprintf("%d:%d", spec.Process.User.UID, spec.Process.User.GID)
-	}
-	if spec.Process.Capabilities != nil {
-		cfg.Caps = spec.Process.Capabilities.Bounding
-	}
-	// Compiled here, outside: the process inside only loads it.
-	filter, err := compileSeccomp(spec)
+	lastCap, err := caps.LastCap()
 	if err != nil {
 		return 125, err
-	}
-	if filter != nil {
-		cfg.Seccomp, cfg.SeccompFlags = filter.Bytes(), filter.Flags
 	}
 	cg, err := cgroups.Load(c.ID)
 	if err != nil || cg == nil {
 		return 125, fmt.Errorf("exec: cgroup of %s: %v", c.Name, err)
 	}
-	cfgJSON, err := json.Marshal(cfg)
+	joinFiles, err := openCgroupJoin(cg)
 	if err != nil {
 		return 125, err
 	}
+	defer closeAll(joinFiles.tasks)
+	defer joinFiles.unified.Close()
 	self, err := sealedSelf()
 	if err != nil {
 		return 125, err
 	}
 	defer self.Close()
-
-	cmd := exec.Command("/proc/self/fd/3", ExecCommand)
-	cmd.ExtraFiles = []*os.File{self}
-	cmd.Env = []string{
-		"_HUTCH_NSENTER_PID=" + fmt.Sprint(c.Pid),
-		"_HUTCH_NSENTER_CGROUPS=" + strings.Join(cg.TaskFiles(), ":"),
-		"_HUTCH_EXEC=" + string(cfgJSON),
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: unix.SIGKILL}
-	// Cloned into the v2 group; nsenter writes to the v1 tasks files itself.
-	unified, err := openUnified(cg)
+	parentSock, childSock, err := socketPair()
 	if err != nil {
 		return 125, err
 	}
-	if unified != nil {
-		defer unified.Close()
-		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(unified.Fd())
+	defer parentSock.Close()
+	defer childSock.Close()
+
+	// fd 3 is the sync socket, as for the container's init; fd 4 the binary.
+	cmd := exec.Command("/proc/self/fd/4", InitCommand)
+	cmd.Env = []string{initEnv + "=1"}
+	cmd.ExtraFiles = []*os.File{childSock, self}
+	addFile := func(f *os.File) int {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+		return 2 + len(cmd.ExtraFiles)
+	}
+	var join execJoin
+	for _, f := range joinFiles.tasks {
+		join.tasks = append(join.tasks, addFile(f))
+	}
+	for _, kind := range execNamespaces {
+		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", c.Pid, kind))
+		if err != nil {
+			return 125, fmt.Errorf("exec: %w", err)
+		}
+		defer f.Close()
+		join.ns = append(join.ns, nsFd{fd: addFile(f), kind: kind})
+	}
+	plan, err := buildExecPlan(spec, execProcess(spec, o, u, extra), join, lastCap)
+	if err != nil {
+		return 125, err
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: unix.SIGKILL}
+	// Cloned into the v2 group; the plan writes to the v1 tasks files.
+	if joinFiles.unified != nil {
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(joinFiles.unified.Fd())
 	}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if o.Interactive && !o.Tty {
 		cmd.Stdin = stdin
-	}
-	var ptySock *os.File
-	if o.Tty {
-		// The process inside opens its pty in the container's devpts and
-		// sends us the master over this socket (fd 4 inside).
-		var child *os.File
-		if ptySock, child, err = socketPair(); err != nil {
-			return 125, err
-		}
-		defer ptySock.Close()
-		cmd.ExtraFiles = append(cmd.ExtraFiles, child)
-		defer child.Close()
 	}
 	goruntime.LockOSThread() // Pdeathsig is per thread
 	defer goruntime.UnlockOSThread()
@@ -159,22 +144,35 @@ func (s *Store) Exec(ref string, o ExecOptions, stdin *os.File, stdout, stderr *
 	if err := cmd.Start(); err != nil {
 		return 125, fmt.Errorf("exec: %w", err)
 	}
+	childSock.Close()
 	var tty *terminal
-	if ptySock != nil {
-		cmd.ExtraFiles[1].Close()
-		err := awaitInit(ptySock, func(ptmx *os.File) {
+	defer func() {
+		if tty != nil {
+			tty.close(2 * time.Second)
+		}
+	}()
+	err = sendPlan(parentSock, plan)
+	if err == nil {
+		err = awaitInit(parentSock, func(ptmx *os.File) {
 			tty = attachTerminal(ptmx, stdin, stdout, o.Interactive)
 		})
-		if err != nil {
+	}
+	if err != nil {
+		// It exits with the code it reported; hutch's own failures to set
+		// it up are, for Docker, a command that could not start.
+		var ie *initError
+		if !errors.As(err, &ie) {
 			cmd.Process.Kill()
 		}
+		cmd.Wait()
+		if ie != nil && ie.Code != 125 {
+			return ie.Code, err
+		}
+		return execStartFailed, err
 	}
 	sigs.forwardTo(cmd.Process.Pid)
 	err = cmd.Wait()
 	sigs.stop() // its pid is free for reuse now
-	if tty != nil {
-		tty.close(2 * time.Second)
-	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		return exitStatus(unix.WaitStatus(ee.Sys().(syscall.WaitStatus))), nil
@@ -213,141 +211,6 @@ func sealedSelf() (*os.File, error) {
 	return f, nil
 }
 
-// ExecInit runs inside the container (nsenter joined it): it becomes the
-// requested user with the container's capabilities and execs the command.
-func ExecInit() {
-	goruntime.LockOSThread() // capabilities are per thread
-	code, err := execInit()
-	fmt.Fprintf(os.Stderr, "hutch: %v\n", err)
-	os.Exit(code)
-}
-
-// execStartFailed is the exit code of an exec whose command never started
-// (no such user, capabilities refused, ...): Docker's daemon gives such an
-// exec 126, as it gives an exec whose command cannot be executed.
-const execStartFailed = 126
-
-func execInit() (int, error) {
-	var cfg execConfig
-	if err := json.Unmarshal([]byte(os.Getenv("_HUTCH_EXEC")), &cfg); err != nil {
-		return execStartFailed, fmt.Errorf("exec: bad configuration: %w", err)
-	}
-	if cfg.Tty {
-		// A session of its own, so the container's pty can be its controlling terminal.
-		if _, err := unix.Setsid(); err != nil {
-			return execStartFailed, fmt.Errorf("setsid: %w", err)
-		}
-		if _, err := takePty(os.NewFile(4, "pty-sock")); err != nil {
-			return execStartFailed, err
-		}
-	}
-	u, err := user.Lookup("/", cfg.User)
-	if err != nil {
-		return execStartFailed, err
-	}
-	env := cfg.Env
-	if u.Home != "" && !hasEnv(env, "HOME") {
-		env = append(env, "HOME="+u.Home)
-	}
-	var filter *seccomp.Filter
-	if len(cfg.Seccomp) > 0 {
-		if filter, err = seccomp.FromBytes(cfg.Seccomp, cfg.SeccompFlags); err != nil {
-			return 125, err
-		}
-	}
-	if cfg.NoNewPrivileges {
-		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return execStartFailed, fmt.Errorf("set no_new_privs: %w", err)
-		}
-	}
-	// As in the container's init: before the capabilities go without
-	// no_new_privs, else just before the exec. The filter binds this
-	// thread (ExecInit locked it), the one that execs.
-	if filter != nil && !cfg.NoNewPrivileges {
-		if err := filter.Load(); err != nil {
-			return 125, err
-		}
-	}
-	if err := caps.Apply(caps.Sets(cfg.Caps, u.UID), u.UID, u.GID, u.AdditionalGids); err != nil {
-		return execStartFailed, err
-	}
-	// A change of credentials clears the parent-death signal: set it again,
-	// so the command still dies with the hutch exec that runs it.
-	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
-		return execStartFailed, fmt.Errorf("set parent-death signal: %w", err)
-	}
-	if err := unix.Chdir(cfg.Cwd); err != nil {
-		return 126, fmt.Errorf("exec: working directory %s: %w", cfg.Cwd, err)
-	}
-	path, code, err := lookCommand(cfg.Args[0], env)
-	if err != nil {
-		return code, err
-	}
-	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return execStartFailed, fmt.Errorf("close_range: %w", err)
-	}
-	if filter != nil && cfg.NoNewPrivileges {
-		if err := filter.Load(); err != nil {
-			return 125, err
-		}
-	}
-	err = unix.Exec(path, cfg.Args, env)
-	return execCode(err), fmt.Errorf("exec %s: %w", cfg.Args[0], err)
-}
-
-func withoutEnv(env []string, key string) []string {
-	var out []string
-	for _, e := range env {
-		if envKey(e) != key {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-func hasEnv(env []string, key string) bool {
-	for _, e := range env {
-		if envKey(e) == key {
-			return true
-		}
-	}
-	return false
-}
-
-// lookCommand finds the command in the container's PATH, with Docker's exit
-// codes: 127 not found, 126 found but not executable.
-func lookCommand(name string, env []string) (string, int, error) {
-	os.Clearenv()
-	for _, e := range env {
-		k, v, _ := cutEnv(e)
-		os.Setenv(k, v)
-	}
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path, 0, nil
-	}
-	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
-		return "", 127, fmt.Errorf("exec: %q: executable file not found in $PATH", name)
-	}
-	return "", 126, fmt.Errorf("exec: %q: permission denied", name)
-}
-
-func cutEnv(e string) (k, v string, ok bool) {
-	for i := 0; i < len(e); i++ {
-		if e[i] == '=' {
-			return e[:i], e[i+1:], true
-		}
-	}
-	return e, "", false
-}
-
-func execCode(err error) int {
-	if errors.Is(err, unix.ENOENT) {
-		return 127
-	}
-	return 126
-}
-
 // exitStatus is Docker's exit code for a wait status: 128+n for signal n.
 func exitStatus(ws unix.WaitStatus) int {
 	if ws.Signaled() {
@@ -356,40 +219,3 @@ func exitStatus(ws unix.WaitStatus) int {
 	return ws.ExitStatus()
 }
 
-// takePty opens a pty in the devpts of the current mount namespace, sends
-// the master over sync to whoever copies it, and makes the slave this
-// process's stdio and controlling terminal (the caller is a session leader).
-// It returns the pty's number.
-func takePty(sync *os.File) (uint32, error) {
-	master, err := unix.Open("/dev/pts/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return 0, fmt.Errorf("open pty: %w", err)
-	}
-	defer unix.Close(master)
-	if err := unix.IoctlSetPointerInt(master, unix.TIOCSPTLCK, 0); err != nil {
-		return 0, fmt.Errorf("unlock pty: %w", err)
-	}
-	n, err := unix.IoctlGetUint32(master, unix.TIOCGPTN)
-	if err != nil {
-		return 0, fmt.Errorf("pty number: %w", err)
-	}
-	// TIOCGPTPEER opens the slave from the master; its argument is the open flags.
-	r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(master), unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY)
-	if errno != 0 {
-		return 0, fmt.Errorf("open pty slave: %w", errno)
-	}
-	slave := int(r)
-	defer unix.Close(slave)
-	if err := sendPty(sync, master); err != nil {
-		return 0, err
-	}
-	for fd := 0; fd < 3; fd++ {
-		if err := unix.Dup3(slave, fd, 0); err != nil {
-			return 0, fmt.Errorf("pty as stdio: %w", err)
-		}
-	}
-	if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
-		return 0, fmt.Errorf("set controlling terminal: %w", err)
-	}
-	return n, nil
-}

@@ -24,8 +24,6 @@ func main() {
 		switch os.Args[1] {
 		case runtime.MonitorCommand:
 			runtime.MonitorMain(os.Args[2], os.Args[3])
-		case runtime.ExecCommand:
-			runtime.ExecInit()
 		case runtime.FinishCommand:
 			runtime.FinishMain(os.Args[2], os.Args[3], os.Args[4])
 		case resolver.ServeCommand:
