@@ -14,8 +14,8 @@ all: build
 build: $(BIN)
 
 # hutch is linked statically against musl: every start of the binary (the
-# CLI, the container's init, exec's nsenter) skips the dynamic loader and
-# glibc's start-up, whose cpuid probing is dear under a hypervisor. Together
+# CLI, the container's init, the process exec enters with) skips the dynamic
+# loader and glibc's start-up, whose cpuid probing is dear under a hypervisor. Together
 # that is about 1 ms per process. musl has no kernel headers of its own, so
 # the C parts see the host's linux/ and asm/ through bin/musl-include.
 MUSL_INC := $(CURDIR)/bin/musl-include

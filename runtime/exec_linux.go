@@ -218,4 +218,3 @@ func exitStatus(ws unix.WaitStatus) int {
 	}
 	return ws.ExitStatus()
 }
-

@@ -117,25 +117,3 @@ func writeInitError(w io.Writer, code int, msg string) {
 	b, _ := json.Marshal(initError{Code: code, Msg: msg})
 	w.Write(b)
 }
-
-// waitFor blocks the init until the monitor sends the message want.
-func waitFor(sync *os.File, want string) error {
-	buf := make([]byte, 64)
-	n, err := sync.Read(buf) // one read, one message: the socket is SOCK_SEQPACKET
-	if err != nil || string(buf[:n]) != want {
-		return fmt.Errorf("init: monitor went away before %q", want)
-	}
-	return nil
-}
-
-// sendPty hands the pty master to the monitor and waits until it has it.
-func sendPty(sync *os.File, master int) error {
-	if err := unix.Sendmsg(int(sync.Fd()), []byte("pty"), unix.UnixRights(master), nil, 0); err != nil {
-		return fmt.Errorf("send pty: %w", err)
-	}
-	buf := make([]byte, 16)
-	if n, err := sync.Read(buf); err != nil || string(buf[:n]) != "ack" {
-		return errors.New("init: monitor went away while taking the pty")
-	}
-	return nil
-}

@@ -1,5 +1,6 @@
-// Package caps decides which Linux capabilities a container gets and applies
-// them to the calling thread just before the container's command is executed.
+// Package caps decides which Linux capabilities a container gets and turns
+// them into the masks the init (runtime/containerinit) applies just before
+// the container's command, or an exec's, is executed.
 //
 // Names are the kernel's ("CAP_CHOWN"), as in the OCI spec. Resolution follows
 // Docker's --cap-add/--cap-drop/--privileged rules, except that a capability
