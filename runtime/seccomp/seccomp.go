@@ -35,7 +35,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"runtime"
-	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/net/bpf"
@@ -226,34 +225,6 @@ func treeSize(segs []segment) int {
 		n++
 	}
 	return n
-}
-
-// Load installs f on the calling thread: the process it execs keeps it.
-// Without no_new_privs this needs CAP_SYS_ADMIN.
-func (f *Filter) Load() error {
-	if len(f.Program) == 0 {
-		return fmt.Errorf("seccomp: empty program")
-	}
-	prog := unix.SockFprog{Len: uint16(len(f.Program)), Filter: (*unix.SockFilter)(unsafe.Pointer(&f.Program[0]))}
-	_, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, uintptr(f.Flags), uintptr(unsafe.Pointer(&prog)))
-	runtime.KeepAlive(f)
-	if errno != 0 {
-		return fmt.Errorf("seccomp: install filter: %w", errno)
-	}
-	return nil
-}
-
-// FromBytes is the inverse of Bytes.
-func FromBytes(b []byte, flags uint) (*Filter, error) {
-	if len(b) == 0 || len(b)%8 != 0 {
-		return nil, fmt.Errorf("seccomp: a program of %d bytes", len(b))
-	}
-	f := &Filter{Flags: flags, Program: make([]bpf.RawInstruction, len(b)/8)}
-	for i := range f.Program {
-		in := b[8*i:]
-		f.Program[i] = bpf.RawInstruction{Op: binary.LittleEndian.Uint16(in), Jt: in[2], Jf: in[3], K: binary.LittleEndian.Uint32(in[4:])}
-	}
-	return f, nil
 }
 
 func action(act specs.LinuxSeccompAction, errnoRet *uint) (uint32, error) {

@@ -3,6 +3,7 @@ package seccomp
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	profiles "github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -225,7 +227,7 @@ func TestCompileRefuses(t *testing.T) {
 
 func TestBytesRoundTrip(t *testing.T) {
 	f := dockerDefault(t)
-	g, err := FromBytes(f.Bytes(), f.Flags)
+	g, err := fromBytes(f.Bytes(), f.Flags)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +239,7 @@ func TestBytesRoundTrip(t *testing.T) {
 			t.Fatalf("instruction %d: %+v, want %+v", i, g.Program[i], f.Program[i])
 		}
 	}
-	if _, err := FromBytes([]byte{1, 2, 3}, 0); err == nil {
+	if _, err := fromBytes([]byte{1, 2, 3}, 0); err == nil {
 		t.Error("a program of 3 bytes decoded")
 	}
 }
@@ -254,7 +256,7 @@ func onFilteredThread(t *testing.T, f *Filter, fn func()) {
 			errc <- err
 			return
 		}
-		if err := f.Load(); err != nil {
+		if err := f.load(); err != nil {
 			errc <- err
 			return
 		}
@@ -389,7 +391,7 @@ func benchmarkLoad(b *testing.B, p *specs.LinuxSeccomp) {
 			runtime.LockOSThread() // never unlocked: the thread exits with its filter
 			unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 			t0 := time.Now()
-			err := f.Load()
+			err := f.load()
 			total += time.Since(t0)
 			errc <- err
 		}()
@@ -504,4 +506,32 @@ func TestEveryCallMatchesTheProfile(t *testing.T) {
 			}
 		}
 	}
+}
+
+// load installs f on the calling thread, as the init's seccomp op does
+// (runtime/containerinit): the kernel tests run filters in-process.
+func (f *Filter) load() error {
+	if len(f.Program) == 0 {
+		return fmt.Errorf("seccomp: empty program")
+	}
+	prog := unix.SockFprog{Len: uint16(len(f.Program)), Filter: (*unix.SockFilter)(unsafe.Pointer(&f.Program[0]))}
+	_, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, uintptr(f.Flags), uintptr(unsafe.Pointer(&prog)))
+	runtime.KeepAlive(f)
+	if errno != 0 {
+		return fmt.Errorf("seccomp: install filter: %w", errno)
+	}
+	return nil
+}
+
+// fromBytes is the inverse of Bytes.
+func fromBytes(b []byte, flags uint) (*Filter, error) {
+	if len(b) == 0 || len(b)%8 != 0 {
+		return nil, fmt.Errorf("seccomp: a program of %d bytes", len(b))
+	}
+	f := &Filter{Flags: flags, Program: make([]bpf.RawInstruction, len(b)/8)}
+	for i := range f.Program {
+		in := b[8*i:]
+		f.Program[i] = bpf.RawInstruction{Op: binary.LittleEndian.Uint16(in), Jt: in[2], Jf: in[3], K: binary.LittleEndian.Uint32(in[4:])}
+	}
+	return f, nil
 }
