@@ -17,6 +17,12 @@
 //	             "run" it installs the seccomp filter, drops to the container's
 //	             user and capabilities and execs the command. A successful exec closes the sync socket
 //	             (CLOEXEC): EOF is "started"; anything else is an error message.
+//	hutch exec ─(into the v2 cgroup, setsid) re-exec a sealed copy of hutch as "_init" ─▶ the same C init
+//	             with an exec plan (execplan.go): joins the v1 cgroups and each
+//	             namespace of the container's pid 1 (setns), forks into its pid
+//	             namespace (the parent passes signals on and exits with the
+//	             child's status), then the child does what the init does from
+//	             the pty on: seccomp, user and capabilities, chdir, exec.
 //	    monitor ─(first container of a root on a user-defined network)─▶ "_dns-serve"
 //	        one resolver per root (dns/resolver), exits with the last container it serves
 //	        resolver ⇄ "_dns-watch" (C, holding copies of the resolver's sockets): each starts the other again when it dies

@@ -28,6 +28,8 @@ import (
 //
 // With --init the init stays as a reaper: its copy of the socket is closed
 // and the child's closes at its execve, so EOF means started there too.
+// hutch exec talks to its process the same way, less the wait for "run";
+// after the plan's fork the parent closes its copy, as the reaper does.
 
 // errAlreadyRunning is a start that found another monitor in charge.
 var errAlreadyRunning = errors.New("container is already running")
