@@ -1,6 +1,7 @@
 // DNS wire format: parsing a query, building local answers, and sizing a
 // reply to its transport (one OPT if the query had one, truncation with TC).
 #include "resolver.h"
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -238,8 +239,9 @@ int answer(const struct member *asker, const struct query *q, int udp, uint8_t *
 	// PTR target if it is a reverse name of one.
 	int known = 0;
 	const char *ptr = NULL;
-	uint8_t addrs[64][16];
-	int fams[64], naddrs = 0;
+	static uint8_t (*addrs)[16];
+	static int *fams, cap;
+	int naddrs = 0;
 	for (const struct member *m = members; m; m = m->next)
 		for (int i = 0; i < m->nentries; i++) {
 			const struct entry *e = &m->entries[i];
@@ -254,7 +256,17 @@ int answer(const struct member *asker, const struct query *q, int udp, uint8_t *
 				int dup = 0;
 				for (int a = 0; a < naddrs && !dup; a++)
 					dup = fams[a] == e->family && memcmp(addrs[a], e->ip, 16) == 0;
-				if (!dup && naddrs < 64) {
+				if (!dup && naddrs == cap) { // grows with the largest answer, kept for the next
+					int c = cap * 2 + 16;
+					void *a = realloc(addrs, c * sizeof *addrs), *f = realloc(fams, c * sizeof *fams);
+					if (a)
+						addrs = a;
+					if (f)
+						fams = f;
+					if (a && f)
+						cap = c;
+				}
+				if (!dup && naddrs < cap) {
 					fams[naddrs] = e->family;
 					memcpy(addrs[naddrs++], e->ip, 16);
 				}
@@ -271,13 +283,19 @@ int answer(const struct member *asker, const struct query *q, int udp, uint8_t *
 	int rrlen;
 	if (q->qtype == 1 || q->qtype == 28) {
 		int fam = q->qtype == 1 ? AF_INET : AF_INET6;
-		int idx[64], n = 0;
-		for (int a = 0; a < naddrs; a++)
-			if (fams[a] == fam)
-				idx[n++] = a;
+		int n = 0;
+		for (int a = 0; a < naddrs; a++) // this family's first, in place
+			if (fams[a] == fam) {
+				uint8_t t[16];
+				memcpy(t, addrs[n], 16), memcpy(addrs[n], addrs[a], 16), memcpy(addrs[a], t, 16);
+				int f = fams[n];
+				fams[n] = fams[a], fams[a] = f;
+				n++;
+			}
 		for (int i = n - 1; i > 0; i--) { // a fresh random order each time
-			int j = rnd() % (i + 1), t = idx[i];
-			idx[i] = idx[j], idx[j] = t;
+			int j = rnd() % (i + 1);
+			uint8_t t[16];
+			memcpy(t, addrs[i], 16), memcpy(addrs[i], addrs[j], 16), memcpy(addrs[j], t, 16);
 		}
 		int alen = fam == AF_INET ? 4 : 16;
 		for (int i = 0; i < n; i++) {
@@ -285,7 +303,7 @@ int answer(const struct member *asker, const struct query *q, int udp, uint8_t *
 			put16(rr + 2, q->qtype), put16(rr + 4, 1);
 			memset(rr + 6, 0, 4); // TTL 0: names change at once
 			put16(rr + 10, alen);
-			memcpy(rr + 12, addrs[idx[i]], alen);
+			memcpy(rr + 12, addrs[i], alen);
 			rrlen = 12 + alen;
 			if (off + rrlen > room) {
 				tc = 1;
