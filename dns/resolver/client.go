@@ -18,7 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	// The C resolver and its watchdog run from these packages' constructors.
-	_ "github.com/hutchrt/hutch/dns/resolver/server"
+	"github.com/hutchrt/hutch/dns/resolver/server"
 	_ "github.com/hutchrt/hutch/dns/resolver/watchdog"
 	"github.com/hutchrt/hutch/network/nft"
 )
@@ -180,6 +180,7 @@ func spawn(dir string) error {
 	cmd := exec.Command("/proc/self/exe", ServeCommand, dir)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
 	cmd.ExtraFiles = []*os.File{w}
+	cmd.Env = append(os.Environ(), server.ServeEnv+"="+dir)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	err = cmd.Start()
 	w.Close()

@@ -296,20 +296,21 @@ static int listen_in(int netns, int uport, int tport, int *udp, int *tcp, char *
 	}
 	int rc = -1;
 	// The init brings lo up too, but maybe not yet: 127.0.0.11 must be
-	// local before anything is bound to it.
+	// local before anything is bound to it. The flag is set even when it
+	// reads as up: the init may be bringing lo up right now, and the flag
+	// shows before lo has 127.0.0.1/8; the set waits for the RTNL lock that
+	// change holds, so after it the address can be bound (as link.LoopbackUp).
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	struct ifreq ifr = {0};
 	strcpy(ifr.ifr_name, "lo");
 	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
-		snprintf(err, errlen, "loopback up: %s", strerror(errno));
+		snprintf(err, errlen, "bring up lo: %s", strerror(errno));
 		goto out;
 	}
-	if (!(ifr.ifr_flags & IFF_UP)) {
-		ifr.ifr_flags |= IFF_UP;
-		if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) {
-			snprintf(err, errlen, "loopback up: %s", strerror(errno));
-			goto out;
-		}
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) {
+		snprintf(err, errlen, "bring up lo: %s", strerror(errno));
+		goto out;
 	}
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = inet_addr(RESOLVER_ADDR)};
 	int one = 1;
@@ -672,10 +673,26 @@ out:
 			close(fds[i]);
 }
 
+// A control connection is answered when its request arrives, or closed
+// after 5 s without one.
 struct ctlconn {
 	struct ev ev;
 	long long deadline;
+	struct ctlconn *link;
 };
+static struct ctlconn *ctlconns;
+
+static void ctl_close(struct ctlconn *cc) {
+	ev_del(&cc->ev);
+	close(cc->ev.fd);
+	for (struct ctlconn **p = &ctlconns; *p; p = &(*p)->link)
+		if (*p == cc) {
+			*p = cc->link;
+			break;
+		}
+	cc->ev.kind = 0;
+	defer_free(cc);
+}
 
 // ---- lock and main loop
 
@@ -766,6 +783,9 @@ static void serve(const char *d) {
 		for (struct conn *c = conns; c; c = c->link)
 			if (c->deadline >= 0 && (next < 0 || c->deadline < next))
 				next = c->deadline;
+		for (struct ctlconn *cc = ctlconns; cc; cc = cc->link)
+			if (next < 0 || cc->deadline < next)
+				next = cc->deadline;
 		int timeout = next < 0 ? -1 : next > now ? (int)(next - now) : 0;
 		int n = epoll_wait(epfd, evs, 64, timeout);
 		for (int i = 0; i < n; i++) {
@@ -779,14 +799,14 @@ static void serve(const char *d) {
 						continue;
 					}
 					cc->ev = (struct ev){EV_CTRL + 100, c, NULL, cc};
+					cc->deadline = now_ms() + 5000;
+					cc->link = ctlconns, ctlconns = cc;
 					ev_add(&cc->ev, EPOLLIN);
 				}
 				break;
 			case EV_CTRL + 100:
 				request(e->fd);
-				ev_del(e);
-				close(e->fd);
-				free(e->p);
+				ctl_close(e->p);
 				break;
 			case EV_UDP:
 				if (e->m->id[0] && e->fd == e->m->udp)
@@ -822,6 +842,11 @@ static void serve(const char *d) {
 			if (c->deadline >= 0 && c->deadline <= now)
 				conn_close(c);
 		}
+		for (struct ctlconn *cc = ctlconns, *next_cc; cc; cc = next_cc) {
+			next_cc = cc->link;
+			if (cc->deadline <= now)
+				ctl_close(cc);
+		}
 		if (idle_exit_at >= 0 && idle_exit_at <= now) {
 			idle_exit_at = -1;
 			exit_if_idle();
@@ -832,24 +857,14 @@ static void serve(const char *d) {
 	}
 }
 
-// hutch_resolver_serve runs the resolver when argv[1] is _dns-serve; it
-// does not return then.
+// hutch_resolver_serve runs the resolver when the environment says so
+// (_HUTCH_DNS_SERVE=DIR, set by whoever starts `hutch _dns-serve DIR`: an
+// environment variable costs every other start of the binary nothing,
+// unlike reading its command line); it does not return then.
 void hutch_resolver_serve(void) {
-	char buf[8192];
-	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	const char *d = getenv("_HUTCH_DNS_SERVE");
+	if (!d || !*d)
 		return;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = 0;
-	char *a1 = memchr(buf, 0, n);
-	if (!a1 || ++a1 >= buf + n || strcmp(a1, "_dns-serve") != 0)
-		return;
-	char *a2 = a1 + strlen(a1) + 1;
-	if (a2 >= buf + n)
-		return;
-	serve(strdup(a2));
+	serve(strdup(d));
 	_exit(0);
 }

@@ -1,5 +1,5 @@
 // Package server, when imported, lets the hutch binary run as a root's DNS
-// resolver (`hutch _dns-serve DIR`): a C process, run from a constructor
+// resolver (`hutch _dns-serve DIR` with _HUTCH_DNS_SERVE=DIR, see ServeEnv): a C process, run from a constructor
 // before the Go runtime starts, as the watchdog is. A Go resolver cost
 // about 12 MiB PSS with 50 containers (the runtime's heap and the pages of
 // the binary it touches); this one costs what its few files' code and its
@@ -27,3 +27,7 @@ extern void hutch_resolver_serve(void);
 static void __attribute__((constructor)) hutch_resolver_serve_init(void) { hutch_resolver_serve(); }
 */
 import "C"
+
+// ServeEnv names the root's resolver directory in the environment of the
+// resolver process; the C side acts only when it is set.
+const ServeEnv = "_HUTCH_DNS_SERVE"
