@@ -94,8 +94,6 @@ static void conn_close(struct conn *c) {
 	defer_free(c);
 }
 
-static void conn_read(struct conn *c);
-
 void tcp_reply(void *p, const uint8_t *b, int n) {
 	struct conn *c = p;
 	if (n > 0) {
@@ -113,9 +111,11 @@ void tcp_reply(void *p, const uint8_t *b, int n) {
 			return;
 		}
 	}
+	// The next query, if one is waiting, comes with the next round of the
+	// loop (epoll is level-triggered): reading it from here would recurse
+	// once per query a client pipelines.
 	c->deadline = now_ms() + TCP_IDLE_MS;
 	ev_add(&c->ev, EPOLLIN);
-	conn_read(c); // a query may be waiting already
 }
 
 // handle answers one query; for a forward, the reply comes later.
