@@ -14,8 +14,8 @@
 struct fwd {
 	struct ev ev; // the upstream socket
 	struct member *m;
-	uint8_t q[MAX_UDP_QUERY + 2];    // what goes upstream: the client's query with our id
-	uint8_t orig[MAX_UDP_QUERY + 2]; // the client's query as it came (TCP ones are capped too: a query is small)
+	uint8_t *q;    // what goes upstream: the client's query with our id
+	uint8_t *orig; // the client's query as it came
 	int qlen;
 	struct query query;
 	int udp;
@@ -54,7 +54,7 @@ static void finish(struct fwd *f, const uint8_t *out, int n) {
 			*p = f->link;
 			break;
 		}
-	free(f->rbuf);
+	free(f->rbuf), free(f->q), free(f->orig);
 	f->ev.kind = 0;
 	defer_free(f);
 }
@@ -211,10 +211,11 @@ void forward_event(void *p, uint32_t events) {
 			try_next(f);
 			return;
 		}
-		uint8_t msg[MAX_UDP_QUERY + 4];
-		put16(msg, f->qlen);
-		memcpy(msg + 2, f->q, f->qlen);
-		if (send(f->ev.fd, msg, f->qlen + 2, MSG_DONTWAIT | MSG_NOSIGNAL) != f->qlen + 2) {
+		uint8_t len[2];
+		put16(len, f->qlen);
+		struct iovec iov[2] = {{len, 2}, {f->q, f->qlen}};
+		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+		if (sendmsg(f->ev.fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) != f->qlen + 2) {
 			try_next(f);
 			return;
 		}
@@ -253,8 +254,13 @@ void forward_start(struct member *m, const struct query *q, int udp, const struc
 		   socklen_t peerlen, void *conn) {
 	static uint8_t out[MAX_MSG];
 	struct fwd *f = NULL;
-	if (m->inflight < MAX_INFLIGHT && q->len <= MAX_UDP_QUERY && q->qdcount > 0)
-		f = calloc(1, sizeof *f);
+	if (m->inflight < MAX_INFLIGHT && q->qdcount > 0 && (f = calloc(1, sizeof *f))) {
+		f->q = malloc(q->len), f->orig = malloc(q->len);
+		if (!f->q || !f->orig) {
+			free(f->q), free(f->orig), free(f);
+			f = NULL;
+		}
+	}
 	if (!f) { // no slot: SERVFAIL at once rather than queue without bound
 		int n = servfail(q, udp, out);
 		if (udp)
@@ -291,7 +297,7 @@ void forward_drop_member(struct member *m) {
 			close(f->ev.fd);
 		}
 		m->inflight--;
-		free(f->rbuf);
+		free(f->rbuf), free(f->q), free(f->orig);
 		f->ev.kind = 0;
 		defer_free(f);
 	}
