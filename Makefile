@@ -5,7 +5,7 @@ BIN     := $(CURDIR)/bin/hutch
 # The team's leak check, when this clone sits beside shared/ (CI); the
 # integration tests also check for their own leftovers either way.
 LEAK    := $(or $(wildcard ../shared/tools/leakcheck),true)
-SOURCES := $(shell find cmd runtime rootfs network dns -name '*.go' -o -name '*.c') go.mod go.sum
+SOURCES := $(shell find cmd runtime rootfs network dns -name '*.go' -o -name '*.c' -o -name '*.h') go.mod go.sum
 
 .PHONY: all build deps test unit integration vet demo bench clean
 

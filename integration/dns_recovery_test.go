@@ -3,7 +3,6 @@
 package integration
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -121,7 +120,7 @@ func TestDNSResolverRecovery(t *testing.T) {
 			t.Errorf("%s asks rgone (%s), removed while no resolver ran: %v, %v; want NXDOMAIN from the upstream", asker, gone, r, err)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(e.root, "dns", "members", goneID+".json")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(e.root, "dns", "members", goneID)); !os.IsNotExist(err) {
 		t.Errorf("the record of rgone is left: %v", err)
 	}
 
@@ -205,15 +204,17 @@ func TestDNSResolverRecoveryPortTaken(t *testing.T) {
 	ipA, ipB := e.netIP("pa"), e.netIP("pb")
 	recordOf := func(name string) (udp, tcp int) {
 		t.Helper()
-		b, err := os.ReadFile(filepath.Join(e.root, "dns", "members", e.netCtr(name).ID+".json"))
+		b, err := os.ReadFile(filepath.Join(e.root, "dns", "members", e.netCtr(name).ID))
 		if err != nil {
 			t.Fatalf("record of %s: %v", name, err)
 		}
-		var rec struct{ UDPPort, TCPPort int }
-		if err := json.Unmarshal(b, &rec); err != nil || rec.UDPPort == 0 || rec.TCPPort == 0 {
-			t.Fatalf("record of %s: %v: %s", name, err, b)
+		for _, line := range strings.Split(string(b), "\n") {
+			if n, _ := fmt.Sscanf(line, "ports %d %d", &udp, &tcp); n == 2 && udp != 0 && tcp != 0 {
+				return udp, tcp
+			}
 		}
-		return rec.UDPPort, rec.TCPPort
+		t.Fatalf("record of %s has no ports: %s", name, b)
+		return 0, 0
 	}
 	udpPort, tcpPort := recordOf("pa")
 

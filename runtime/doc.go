@@ -54,5 +54,5 @@
 //	volumes/.lock                    taken before containers/.lock, never inside it
 //	volumes/<name>/{volume.json,_data}  a volume (package rootfs); _data is what is mounted
 //	dns/resolver.sock                where monitors register containers with the resolver
-//	dns/members/<id>.json            a registration, reloaded by a resolver started after one died
+//	dns/members/<id>                 a registration (its request lines), reloaded by a resolver started after one died
 package runtime

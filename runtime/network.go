@@ -11,7 +11,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/hutchrt/hutch/dns"
 	"github.com/hutchrt/hutch/dns/resolver"
 	"github.com/hutchrt/hutch/network"
 	"github.com/hutchrt/hutch/network/nft"
@@ -347,14 +346,14 @@ func upstreams(c *Container) []string {
 }
 
 // dnsEntries are a container's names on each user-defined network it is on.
-func dnsEntries(c *Container) []dns.Entry {
-	var out []dns.Entry
+func dnsEntries(c *Container) []resolver.Entry {
+	var out []resolver.Entry
 	for _, ep := range c.Endpoints {
 		if ep.Network == network.DefaultName {
 			continue
 		}
 		names := append(append([]string{c.Name}, ep.Aliases...), c.ShortID(), c.Host)
-		out = append(out, dns.Entry{Network: ep.Network, Names: names, IP: ep.IP})
+		out = append(out, resolver.Entry{Network: ep.Network, Names: names, IP: ep.IP})
 	}
 	return out
 }

@@ -26,8 +26,10 @@ func main() {
 			runtime.MonitorMain(os.Args[2], os.Args[3])
 		case runtime.FinishCommand:
 			runtime.FinishMain(os.Args[2], os.Args[3], os.Args[4])
-		case resolver.ServeCommand:
-			resolver.Serve(os.Args[2])
+		case resolver.ServeCommand: // the C resolver runs before main; here it could not start
+			os.Exit(1)
+		case resolver.RedirectCommand:
+			resolver.RedirectMain(os.Args[2:])
 		}
 	}
 	os.Exit(run(os.Args))

@@ -2,22 +2,45 @@ package resolver
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/hutchrt/hutch/dns"
+	// The C resolver and its watchdog run from these packages' constructors.
+	"github.com/hutchrt/hutch/dns/resolver/server"
+	_ "github.com/hutchrt/hutch/dns/resolver/watchdog"
+	"github.com/hutchrt/hutch/network/nft"
 )
+
+// ServeCommand is the hidden argv[1] of the resolver process.
+const ServeCommand = "_dns-serve"
+
+// RedirectCommand is what the resolver runs to move a restored container's
+// port-53 redirect to new ports (the netns at fd 3).
+const RedirectCommand = "_dns-redirect"
+
+const socketName = "resolver.sock"
+
+// ResolverAddr is where containers find the resolver.
+const ResolverAddr = "127.0.0.11"
+
+// Entry is one container's presence on one network.
+type Entry struct {
+	Network string     // network name
+	Names   []string   // container name first, then each --network-alias, the 12-char short id, the hostname (any may repeat)
+	IP      netip.Addr // the container's address on Network
+}
 
 // Registration is what a monitor tells the resolver about its container.
 type Registration struct {
@@ -25,22 +48,21 @@ type Registration struct {
 	NetNS     *os.File // the container's network namespace
 	Pidfd     int      // of the container's init: its exit ends the service
 	Upstreams []string // "ip:port" to forward other names to
-	Entries   []dns.Entry
+	Entries   []Entry
 }
 
 // Register makes the resolver of dir (starting it if none runs) serve a
 // container, and returns the ports it listens on at 127.0.0.11 inside it.
 func Register(dir string, reg Registration) (udpPort, tcpPort int, err error) {
-	req := request{Op: "register", ID: reg.ID, Upstreams: reg.Upstreams, Entries: reg.Entries}
+	req := request("register", reg.ID, reg.Upstreams, reg.Entries)
 	rights := unix.UnixRights(int(reg.NetNS.Fd()), reg.Pidfd)
 	for try := 0; try < 3; try++ {
-		var resp response
+		var resp string
 		resp, err = call(dir, req, rights)
 		// EOF: the resolver hung up without an answer. It was exiting, idle,
 		// with this request still queued (or it died): it registered nothing,
 		// and the next one, which reloads every registration, is asked again.
-		hungUp := errors.Is(err, io.EOF)
-		if errors.Is(err, errNotRunning) || hungUp || (err == nil && resp.Error == errExiting.Error()) {
+		if errors.Is(err, errNotRunning) || errors.Is(err, io.EOF) {
 			if err = spawn(dir); err != nil {
 				return 0, 0, err
 			}
@@ -49,10 +71,15 @@ func Register(dir string, reg Registration) (udpPort, tcpPort int, err error) {
 		if err != nil {
 			return 0, 0, err
 		}
-		if resp.Error != "" {
-			return 0, 0, fmt.Errorf("dns resolver: %s", resp.Error)
+		f := strings.Fields(resp)
+		if len(f) == 3 && f[0] == "ok" {
+			udp, err1 := strconv.Atoi(f[1])
+			tcp, err2 := strconv.Atoi(f[2])
+			if err1 == nil && err2 == nil {
+				return udp, tcp, nil
+			}
 		}
-		return resp.UDPPort, resp.TCPPort, nil
+		return 0, 0, fmt.Errorf("dns resolver: %s", strings.TrimPrefix(resp, "error "))
 	}
 	return 0, 0, fmt.Errorf("dns resolver: could not start one: %w", err)
 }
@@ -60,49 +87,76 @@ func Register(dir string, reg Registration) (udpPort, tcpPort int, err error) {
 // Update replaces a running container's names (network connect and
 // disconnect). It reports whether the resolver serves the container at all:
 // one started on the default bridge is not served until it is registered.
-func Update(dir, id string, entries []dns.Entry) (served bool, err error) {
-	resp, err := call(dir, request{Op: "update", ID: id, Entries: entries}, nil)
-	if errors.Is(err, errNotRunning) {
-		return false, nil
+func Update(dir, id string, entries []Entry) (served bool, err error) {
+	resp, err := call(dir, request("update", id, nil, entries), nil)
+	if errors.Is(err, errNotRunning) || errors.Is(err, io.EOF) {
+		return false, nil // none runs, or it was exiting: it serves nobody
 	}
 	if err != nil {
 		return false, err
 	}
-	if resp.Error == errExiting.Error() {
+	switch resp {
+	case "ok":
+		return true, nil
+	case "unknown":
 		return false, nil
 	}
-	if resp.Error != "" {
-		return false, fmt.Errorf("dns resolver: %s", resp.Error)
-	}
-	return !resp.Unknown, nil
+	return false, fmt.Errorf("dns resolver: %s", strings.TrimPrefix(resp, "error "))
 }
+
+// request is the message for the resolver (see the package doc). A field
+// with a space or a newline in it could not be read back: hutch's names
+// have none (they are validated), and one that had would be no DNS name.
+func request(op, id string, upstreams []string, entries []Entry) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s\n", op, id)
+	for _, u := range upstreams {
+		if clean(u) {
+			fmt.Fprintf(&b, "up %s\n", u)
+		}
+	}
+	for _, e := range entries {
+		network := e.Network
+		if network == "" {
+			network = "-"
+		}
+		if !clean(network) || !e.IP.IsValid() {
+			continue
+		}
+		b.WriteString("e " + network + " " + e.IP.String())
+		for _, n := range e.Names {
+			if clean(n) {
+				b.WriteString(" " + n)
+			}
+		}
+		b.WriteString("\n")
+	}
+	return []byte(b.String())
+}
+
+func clean(s string) bool { return s != "" && !strings.ContainsAny(s, " \t\n\r") }
 
 var errNotRunning = errors.New("no resolver running")
 
-func call(dir string, req request, rights []byte) (response, error) {
+func call(dir string, req, rights []byte) (string, error) {
 	c, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: filepath.Join(dir, socketName), Net: "unixpacket"})
 	if err != nil {
-		return response{}, errNotRunning
+		return "", errNotRunning
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(5 * time.Second))
-	b, err := json.Marshal(req)
-	if err != nil {
-		return response{}, err
-	}
-	if _, _, err := c.WriteMsgUnix(b, rights, nil); err != nil {
-		return response{}, fmt.Errorf("dns resolver: %w", err)
+	if _, _, err := c.WriteMsgUnix(req, rights, nil); err != nil {
+		return "", fmt.Errorf("dns resolver: %w", err)
 	}
 	buf := make([]byte, 4096)
 	n, err := c.Read(buf)
 	if err != nil {
-		return response{}, fmt.Errorf("dns resolver: %w", err)
+		return "", fmt.Errorf("dns resolver: %w", err)
 	}
-	var resp response
-	if err := json.Unmarshal(buf[:n], &resp); err != nil {
-		return response{}, fmt.Errorf("dns resolver: %w", err)
+	if n == 0 {
+		return "", io.EOF
 	}
-	return resp, nil
+	return strings.TrimSpace(string(buf[:n])), nil
 }
 
 // spawn starts a resolver for dir in a session of its own and waits until
@@ -126,6 +180,7 @@ func spawn(dir string) error {
 	cmd := exec.Command("/proc/self/exe", ServeCommand, dir)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
 	cmd.ExtraFiles = []*os.File{w}
+	cmd.Env = append(os.Environ(), server.ServeEnv+"="+dir)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	err = cmd.Start()
 	w.Close()
@@ -142,4 +197,23 @@ func spawn(dir string) error {
 		return fmt.Errorf("start dns resolver: %s", line)
 	}
 	return fmt.Errorf("start dns resolver: %v", err)
+}
+
+// RedirectMain is `hutch _dns-redirect UDPPORT TCPPORT` with a container's
+// network namespace at fd 3: the resolver restored the container on new
+// ports, and its port-53 redirect must follow.
+func RedirectMain(args []string) {
+	if len(args) != 2 {
+		os.Exit(2)
+	}
+	udp, err1 := strconv.ParseUint(args[0], 10, 16)
+	tcp, err2 := strconv.ParseUint(args[1], 10, 16)
+	if err1 != nil || err2 != nil {
+		os.Exit(2)
+	}
+	if err := nft.RedirectDNS(3, netip.MustParseAddr(ResolverAddr), uint16(udp), uint16(tcp)); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
 }

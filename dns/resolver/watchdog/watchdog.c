@@ -72,8 +72,13 @@ void hutch_resolver_watchdog(void) {
 	if (!socketsenv)
 		_exit(125);
 	snprintf(socketsenv, n, "_HUTCH_DNS_SOCKETS=%s", sockets ? sockets : "");
+	size_t sn = strlen("_HUTCH_DNS_SERVE=") + strlen(dir) + 1;
+	char *serveenv = malloc(sn);
+	if (!serveenv)
+		_exit(125);
+	snprintf(serveenv, sn, "_HUTCH_DNS_SERVE=%s", dir);
 	char *argv[] = {"hutch", "_dns-serve", (char *)dir, NULL};
-	char *envp[] = {quickenv, socketsenv, NULL};
+	char *envp[] = {serveenv, quickenv, socketsenv, NULL};
 	execve("/proc/self/exe", argv, envp);
 	_exit(125);
 }
