@@ -247,7 +247,7 @@ func (s *Store) fetchLayer(layer v1.Layer, diffID, blob, dl string) error {
 		return err
 	}
 	defer r.Close()
-	_, err = s.addLayer(diffID, blob, r)
+	_, err = s.addLayer(diffID, blob, f.Name(), r)
 	return err
 }
 
