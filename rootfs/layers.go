@@ -23,7 +23,7 @@ const (
 	layersDir      = ".layers"
 	layerDiff      = "diff"
 	layerMeta      = "layer.json"
-	layerBlob      = "blob" // the layer as pulled or loaded (Layer.Digest), kept for save
+	layerBlob      = "blob"   // the layer as pulled or loaded (Layer.Digest), kept for save
 	pullPrefix     = ".pull-" // a running pull's downloads, <layers>/.pull-X/ with .pull-X.lock held
 	whiteoutPrefix = ".wh."
 	opaqueMarker   = ".wh..wh..opq"
