@@ -151,14 +151,17 @@ func (s *Store) saveLayers(img Image) (*saveBlob, []*saveBlob, error) {
 		}
 		layers = append(layers, &saveBlob{digest: l.Digest, size: fi.Size(), file: f})
 	}
-	return memBlob(storedConfig(img)), layers, nil
+	return memBlob(s.storedConfig(img)), layers, nil
 }
 
-// storedConfig is the image's config as it was pulled or loaded, if the record can give it
-// back: the record holds it re-encoded, which compacted is the original for the compact JSON
-// that registries and Docker write. Otherwise the compacted config goes out (same layers and
-// diffIDs, but another image ID).
-func storedConfig(img Image) []byte {
+// storedConfig is the image's config as it was pulled or loaded: the record's copy of its bytes,
+// or for a record without one, image.json's re-encoded config compacted, which is the original
+// for the compact JSON that registries and Docker write. If even that is not the original, it
+// goes out compacted: the same layers and diffIDs, but another image ID.
+func (s *Store) storedConfig(img Image) []byte {
+	if raw, ok := s.rawConfig(img); ok && configID(raw) == img.ID {
+		return raw
+	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, img.Config); err != nil {
 		return img.Config
@@ -201,6 +204,11 @@ func (s *Store) saveRootfs(img Image) (*saveBlob, []*saveBlob, error) {
 		return nil, nil, err
 	}
 	return memBlob(data), []*saveBlob{layer}, nil
+}
+
+func configID(raw []byte) string {
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:])
 }
 
 func memBlob(data []byte) *saveBlob {

@@ -29,6 +29,7 @@ const (
 	lockName    = ".lock"
 	tmpPrefix   = ".tmp-" // every image is built under such a dir, then renamed into place
 	metaName    = "image.json"
+	configName  = "config.json" // a pulled or loaded image's config, byte for byte
 	rootfsName  = "rootfs"
 )
 

@@ -35,6 +35,9 @@ func (s *Store) Tag(src, dst string) (Image, error) {
 			return Image{}, fmt.Errorf("tag %s: %w", src, ErrNotFound)
 		}
 	}
+	if raw, ok := s.rawConfig(img); ok {
+		img.Config = raw // the new name keeps the config's bytes, and so its digest
+	}
 	img.Name = canon
 	if err := s.writeRecord(refKey(canon), img); err != nil {
 		return Image{}, err
