@@ -373,3 +373,62 @@ func mustRead(t *testing.T, p string) []byte {
 	}
 	return data
 }
+
+// TestImageLoadKilled: a load killed with SIGKILL at some point of its work (spooling the
+// archive, unpacking a layer, or done) leaves the image listed whole or not at all; the next
+// load works, and removing the image leaves no layer, download or temp dir.
+func TestImageLoadKilled(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	archive := filepath.Join(dir, "bb.tar")
+	e.ok("save", "-o", archive, "busybox")
+	const name = "docker.io/library/busybox:latest"
+	for i := 0; i < 4; i++ {
+		cmd := e.command("load", "-i", archive)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		// Kill it once its download dir is there (i even), or once a layer is being unpacked
+		// (i odd), or when it is done if it gets there first.
+		pattern := filepath.Join(e.root, "images", ".layers", ".pull-*")
+		if i%2 == 1 {
+			pattern = filepath.Join(e.root, "images", ".layers", ".tmp-*")
+		}
+		exited := false
+		for deadline := time.Now().Add(30 * time.Second); !exited && time.Now().Before(deadline); {
+			if m, _ := filepath.Glob(pattern); len(m) > 0 {
+				break
+			}
+			select {
+			case <-done:
+				exited = true
+			case <-time.After(time.Millisecond):
+			}
+		}
+		if !exited {
+			cmd.Process.Kill() // by its pid: ours
+			<-done
+		}
+		// By its full name: the built-in busybox is listed as busybox too.
+		listed := e.run("image", "inspect", name).code == 0
+		t.Logf("round %d: killed %v, image listed after %v", i, !exited, listed)
+		if listed {
+			// Whole: it runs.
+			if got := e.ok("run", "--rm", name, "echo", "whole"); got != "whole" {
+				t.Fatalf("round %d: a listed image after kill runs %q", i, got)
+			}
+		}
+		if out := e.ok("load", "-i", archive); out != "Loaded image: busybox:latest" {
+			t.Fatalf("round %d: load after kill said %q", i, out)
+		}
+		if got := e.ok("run", "--rm", name, "echo", "ok"); got != "ok" {
+			t.Fatalf("round %d: run after kill and load: %q", i, got)
+		}
+		e.ok("rmi", name)
+		if left := storeLeftovers(t, e); len(left) != 0 {
+			t.Fatalf("round %d: left after rmi: %v", i, left)
+		}
+	}
+}
