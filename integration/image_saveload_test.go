@@ -199,6 +199,16 @@ func TestImageSaveLoad(t *testing.T) {
 		t.Fatalf("load from stdin: %s", out)
 	}
 
+	// A gzip'd archive loads as Docker's does.
+	e.ok("rmi", ref)
+	gz := filepath.Join(dir, "app.tar.gz")
+	if out, err := exec.Command("sh", "-c", "gzip -c "+saved+" > "+gz).CombinedOutput(); err != nil {
+		t.Fatalf("gzip: %v %s", err, out)
+	}
+	if out := e.ok("load", "-i", gz); out != "Loaded image: "+ref {
+		t.Fatalf("load of the gzip'd archive said %q", out)
+	}
+
 	// The built-in busybox: one layer made from its root filesystem.
 	bb := filepath.Join(dir, "busybox.tar")
 	e.ok("save", "-o", bb, "busybox")
@@ -430,5 +440,29 @@ func TestImageLoadKilled(t *testing.T) {
 		if left := storeLeftovers(t, e); len(left) != 0 {
 			t.Fatalf("round %d: left after rmi: %v", i, left)
 		}
+	}
+}
+
+// TestImageSaveLoadTerminal: save will not write an archive to a terminal, and load will not
+// read one from it, as Docker.
+func TestImageSaveLoadTerminal(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"save", "busybox"}, "cowardly refusing to save to a terminal"},
+		{[]string{"load"}, "requested load from stdin, but stdin is empty"},
+	} {
+		p := e.runStartPty(24, 80, tc.args...)
+		if code := p.wait(30 * time.Second); code != 1 {
+			t.Fatalf("%v on a terminal: exit %d, %q", tc.args, code, p.output())
+		}
+		if out := strings.TrimSpace(p.output()); !strings.Contains(out, tc.want) || strings.Contains(out, "\n") {
+			t.Errorf("%v on a terminal said %q, want one line with %q", tc.args, out, tc.want)
+		}
+	}
+	if left := storeLeftovers(t, e); len(left) != 0 {
+		t.Errorf("left %v", left)
 	}
 }

@@ -139,7 +139,7 @@ func (s *Store) saveLayers(img Image) (*saveBlob, []*saveBlob, error) {
 		if err != nil {
 			closeAll()
 			if errors.Is(err, os.ErrNotExist) {
-				return nil, nil, fmt.Errorf("layer %s was stored without its blob (by an older hutch): pull the image again", diffID)
+				return nil, nil, fmt.Errorf("layer %s was stored without its blob (by an older hutch): remove the images using it and pull again", diffID)
 			}
 			return nil, nil, err
 		}
