@@ -8,9 +8,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -236,28 +238,62 @@ func TestImageSaveLoad(t *testing.T) {
 }
 
 // TestImageLoadSkopeo: archives skopeo writes from a registry, docker-archive and oci-archive,
-// load and run.
+// named or not, load and run; an unnamed one by its ID, which also removes it.
 func TestImageLoadSkopeo(t *testing.T) {
 	needSkopeo(t)
 	e := newEnv(t)
 	reg := startRegistry(t)
 	reg.push(t, "test/sk:1", appImage(t, e, "skopeo"))
 	dir := t.TempDir()
-	for _, tc := range []struct{ dest, name string }{
-		{"docker-archive:" + filepath.Join(dir, "d.tar") + ":sk/docker:2", "sk/docker:2"},
-		{"oci-archive:" + filepath.Join(dir, "o.tar") + ":sk/oci:3", "sk/oci:3"},
+	var names []string
+	var untaggedID string
+	for i, tc := range []struct{ transport, ref, name string }{
+		{"docker-archive", ":sk/docker:2", "sk/docker:2"},
+		{"oci-archive", ":sk/oci:3", "sk/oci:3"},
+		{"oci-archive", "", ""}, // its ID
 	} {
-		cmd := exec.Command("skopeo", "copy", "--quiet", "--src-tls-verify=false", "docker://"+reg.addr+"/test/sk:1", tc.dest)
+		file := filepath.Join(dir, fmt.Sprintf("%d.tar", i))
+		dest := tc.transport + ":" + file + tc.ref
+		cmd := exec.Command("skopeo", "copy", "--quiet", "--src-tls-verify=false", "docker://"+reg.addr+"/test/sk:1", dest)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("skopeo copy to %s: %v %s", tc.dest, err, out)
+			t.Fatalf("skopeo copy to %s: %v %s", dest, err, out)
 		}
-		file := strings.Split(tc.dest, ":")[1]
-		if out := e.ok("load", "-i", file); out != "Loaded image: "+tc.name {
-			t.Fatalf("load of %s said %q", tc.dest, out)
+		// The ID is the digest of the config as skopeo wrote it (to OCI it writes another).
+		sum := sha256.Sum256(skopeoInspect(t, nil, "--config", "--raw", tc.transport+":"+file))
+		id := "sha256:" + hex.EncodeToString(sum[:])
+		if tc.name == "" {
+			tc.name, untaggedID = id, id
+		}
+		names = append(names, tc.name)
+		want := "Loaded image: " + tc.name
+		if tc.ref == "" {
+			want = "Loaded image ID: " + tc.name
+		}
+		if out := e.ok("load", "-i", file); out != want {
+			t.Fatalf("load of %s said %q, want %q", dest, out, want)
 		}
 		if got := e.ok("run", "--rm", tc.name); got != "hi from /app" {
 			t.Fatalf("run %s: %q", tc.name, got)
 		}
+		var inspect []struct {
+			ID       string `json:"Id"`
+			RepoTags []string
+		}
+		if err := json.Unmarshal([]byte(e.ok("image", "inspect", tc.name)), &inspect); err != nil {
+			t.Fatal(err)
+		}
+		if len(inspect) != 1 || inspect[0].ID != id || (tc.ref == "") != (len(inspect[0].RepoTags) == 0) {
+			t.Fatalf("inspect %s: %+v, want id %s", tc.name, inspect, id)
+		}
+	}
+	if !listed(e.ok("images"), "<none>", "<none>", untaggedID[7:19]) {
+		t.Fatalf("the unnamed image is not listed as <none>:\n%s", e.ok("images"))
+	}
+	for _, n := range names {
+		e.ok("rmi", n)
+	}
+	if left := storeLeftovers(t, e); len(left) != 0 {
+		t.Fatalf("left after rmi: %v", left)
 	}
 }
 
@@ -458,6 +494,7 @@ func TestImageSaveLoadTerminal(t *testing.T) {
 		if code := p.wait(30 * time.Second); code != 1 {
 			t.Fatalf("%v on a terminal: exit %d, %q", tc.args, code, p.output())
 		}
+		p.waitOutput(regexp.MustCompile(regexp.QuoteMeta(tc.want)), 10*time.Second) // the reader may lag the exit
 		if out := strings.TrimSpace(p.output()); !strings.Contains(out, tc.want) || strings.Contains(out, "\n") {
 			t.Errorf("%v on a terminal said %q, want one line with %q", tc.args, out, tc.want)
 		}

@@ -23,9 +23,9 @@ const maxJSON = 16 << 20
 
 // Load adds the images of an image archive read from r (docker-archive, OCI layout, or both at
 // once; the archive and its layers plain or gzip'd) and returns the names it loaded, in their
-// familiar form ("busybox:latest"). The archive is spooled into a download directory of the
-// store (swept if this process dies), every layer extracted as a pulled one is, its diffID
-// checked; on failure the layers this load added go again and no record is written.
+// familiar form ("busybox:latest"), or for an image without a name its ID ("sha256:..."). The
+// archive is spooled into a download directory of the store (swept if this process dies),
+// every layer extracted as a pulled one is, its diffID checked; on failure the layers this load added go again and no record is written.
 func (s *Store) Load(r io.Reader) ([]string, error) {
 	names, err := s.load(r)
 	if err != nil {
@@ -109,7 +109,7 @@ func (s *Store) load(r io.Reader) (names []string, err error) {
 			li.tags = append(li.tags, canon)
 		}
 		if len(li.tags) == 0 {
-			return nil, fmt.Errorf("image sha256:%s has no name: untagged images cannot be loaded yet", li.img.ID)
+			li.tags = []string{"sha256:" + li.img.ID} // reached by its ID
 		}
 		todo = append(todo, li)
 	}
@@ -155,6 +155,10 @@ func (s *Store) load(r io.Reader) (names []string, err error) {
 			img.Name = canon
 			if err := s.writeRecord(refKey(canon), img); err != nil {
 				return names, err
+			}
+			if _, untagged := untaggedID(canon); untagged {
+				names = append(names, canon)
+				continue
 			}
 			repo, tag := Familiar(canon)
 			names = append(names, repo+":"+tag)

@@ -83,12 +83,18 @@ func (s *Store) save(w io.Writer, names []string) error {
 		}
 		mb := memBlob(manData)
 		add(mb)
+		desc := ociDescriptor{MediaType: mediaOCIManifest, Digest: mb.digest, Size: mb.size}
+		entry.RepoTags = []string{}
+		if _, untagged := untaggedID(img.Name); untagged { // no name to give it
+			entries = append(entries, entry)
+			index.Manifests = append(index.Manifests, desc)
+			continue
+		}
 		canon, repo, tag := saveName(img)
 		entry.RepoTags = []string{repo + ":" + tag}
 		entries = append(entries, entry)
-		index.Manifests = append(index.Manifests, ociDescriptor{MediaType: mediaOCIManifest,
-			Digest: mb.digest, Size: mb.size,
-			Annotations: map[string]string{annotImageName: canon, annotRefName: tag}})
+		desc.Annotations = map[string]string{annotImageName: canon, annotRefName: tag}
+		index.Manifests = append(index.Manifests, desc)
 		if repos[repo] == nil {
 			repos[repo] = map[string]string{}
 		}
@@ -112,7 +118,7 @@ func saveName(img Image) (canon, repo, tag string) {
 }
 
 // saveLayers returns the image's config and layer blobs. For an image without layers it builds
-// them, filling in img.Layers.
+// them.
 func (s *Store) saveLayers(img Image) (*saveBlob, []*saveBlob, error) {
 	if len(img.Layers) == 0 {
 		return s.saveRootfs(img)

@@ -82,7 +82,9 @@ func (img Image) Inspect() (Inspect, error) {
 		return out, nil
 	}
 	repo, tag := Familiar(img.Name)
-	if _, isDigest := digestSuffix(img.Name); isDigest {
+	if _, untagged := untaggedID(img.Name); untagged {
+		// Reached by its ID only.
+	} else if _, isDigest := digestSuffix(img.Name); isDigest {
 		out.RepoDigests = append(out.RepoDigests, img.Name)
 	} else {
 		out.RepoTags = append(out.RepoTags, repo+":"+tag)

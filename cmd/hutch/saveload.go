@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -86,7 +87,11 @@ func loadCommand() *cli.Command {
 				return err
 			}
 			for _, n := range names {
-				fmt.Printf("Loaded image: %s\n", n)
+				if strings.HasPrefix(n, "sha256:") { // no name: Docker shows its ID
+					fmt.Printf("Loaded image ID: %s\n", n)
+				} else {
+					fmt.Printf("Loaded image: %s\n", n)
+				}
 			}
 			return nil
 		},
