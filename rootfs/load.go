@@ -156,6 +156,7 @@ func (s *Store) load(r io.Reader) (names []string, err error) {
 			if err := s.writeRecord(refKey(canon), img); err != nil {
 				return names, err
 			}
+			added = nil // a record names them now: a later failure must not take them
 			if _, untagged := untaggedID(canon); untagged {
 				names = append(names, canon)
 				continue
