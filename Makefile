@@ -44,6 +44,7 @@ deps:
 	command -v ip >/dev/null || need="$$need iproute2"; \
 	command -v nft >/dev/null || need="$$need nftables"; \
 	test -x /usr/bin/docker-registry || need="$$need docker-registry"; \
+	command -v skopeo >/dev/null || need="$$need skopeo"; \
 	command -v curl >/dev/null || need="$$need curl"; \
 	command -v dig >/dev/null || need="$$need bind9-dnsutils"; \
 	if [ -n "$$need" ]; then \

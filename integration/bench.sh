@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make bench: start-up time against the kernel floor and other runtimes,
-# the memory of an idle monitor, `ps` with 50 containers, start-up on a
+# the memory of an idle monitor, save and load, `ps` with 50 containers, start-up on a
 # user-defined network against a hand-made floor (also with 200 containers
 # on it, and the resolver's memory with 50), the embedded DNS with dnsperf
 # (latency also against aardvark-dns, Podman's resolver, when installed), and
@@ -87,6 +87,18 @@ mon=$(pgrep -f "_monitor $root $id")
 sleep 0.5
 awk '/^Rss:/ {r+=$2} /^Pss:/ {p+=$2} END {printf "monitor RSS %.1f MiB, PSS %.1f MiB\n", r/1024, p/1024}' /proc/$mon/smaps_rollup
 h rm -f "$id" >/dev/null
+
+echo "== save and load of busybox (one 2 MB layer): medians of $N runs (ms)"
+# The floors: tar writing the same root filesystem, and tar unpacking it into a fresh directory.
+save_ms=$(median_ms "$HUTCH" --root "$root" save -o "$bundle/bb.tar" busybox)
+tarc_ms=$(median_ms tar -C "$rootfs" -cf "$bundle/floor.tar" .)
+load_once() { h load -i "$bundle/bb.tar" && h rmi docker.io/library/busybox:latest; }
+untar_once() { mkdir "$bundle/x" && tar -C "$bundle/x" -xf "$bundle/floor.tar" && rm -rf "$bundle/x"; }
+load_ms=$(median_ms load_once)
+untar_ms=$(median_ms untar_once)
+printf '%-58s %8s   (%s x tar -c)\n' "hutch save" "$save_ms" "$(ratio "$save_ms" "$tarc_ms")"
+printf '%-58s %8s   (%s x tar -x + rm)\n' "hutch load + rmi" "$load_ms" "$(ratio "$load_ms" "$untar_ms")"
+rm -f "$bundle/bb.tar" "$bundle/floor.tar"
 
 echo "== ps with 50 containers"
 for i in $(seq 50); do h run -d busybox sleep 1000 >/dev/null; done

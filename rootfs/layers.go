@@ -23,6 +23,7 @@ const (
 	layersDir      = ".layers"
 	layerDiff      = "diff"
 	layerMeta      = "layer.json"
+	layerBlob      = "blob"   // the layer as pulled or loaded (Layer.Digest), kept for save
 	pullPrefix     = ".pull-" // a running pull's downloads, <layers>/.pull-X/ with .pull-X.lock held
 	whiteoutPrefix = ".wh."
 	opaqueMarker   = ".wh..wh..opq"
@@ -79,8 +80,10 @@ func (s *Store) hasLayer(diffID string) bool {
 
 // addLayer extracts the uncompressed layer tar r into a temp directory, checks that its sha256
 // is diffID, and renames it into place. The caller holds the lock and has checked hasLayer.
-// r is read to its end, so that a verifying reader underneath sees all of the blob.
-func (s *Store) addLayer(diffID, digest string, r io.Reader) (l Layer, err error) {
+// r is read to its end, so that a verifying reader underneath sees all of the blob. blob, if
+// not "", is the file r was read from (its sha256 is digest): it is kept beside the layer so that
+// save writes the layer as it came, with the same digests.
+func (s *Store) addLayer(diffID, digest, blob string, r io.Reader) (l Layer, err error) {
 	final, err := s.layerDir(diffID)
 	if err != nil {
 		return Layer{}, err
@@ -117,6 +120,11 @@ func (s *Store) addLayer(diffID, digest string, r io.Reader) (l Layer, err error
 	}
 	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != diffID {
 		return Layer{}, fmt.Errorf("layer %s: content has digest %s", diffID, got)
+	}
+	if blob != "" {
+		if err := os.Link(blob, filepath.Join(tmp, layerBlob)); err != nil {
+			return Layer{}, fmt.Errorf("keep layer blob: %w", err)
+		}
 	}
 	l = Layer{DiffID: diffID, Digest: digest, Size: size}
 	data, err := json.MarshalIndent(l, "", "  ")

@@ -54,7 +54,7 @@ func TestAddLayerWhiteouts(t *testing.T) {
 		tar.Header{Name: "d/.wh..wh..opq", Typeflag: tar.TypeReg},
 		tar.Header{Name: "d/new", Typeflag: tar.TypeReg, Linkname: "x"},
 	)
-	l, err := s.addLayer(diffID, "", bytes.NewReader(data))
+	l, err := s.addLayer(diffID, "", "", bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestAddLayerRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			s := NewStore(dir)
-			_, err := s.addLayer(tc.diffID, "", bytes.NewReader(tc.data))
+			_, err := s.addLayer(tc.diffID, "", "", bytes.NewReader(tc.data))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err %v, want %q", err, tc.want)
 			}
@@ -125,7 +125,7 @@ func TestLockSweepsHalfPulledLayers(t *testing.T) {
 	dir := t.TempDir()
 	s := NewStore(dir)
 	data, diffID := layerTar(t, tar.Header{Name: "a", Typeflag: tar.TypeReg, Linkname: "a"})
-	if _, err := s.addLayer(diffID, "", bytes.NewReader(data)); err != nil {
+	if _, err := s.addLayer(diffID, "", "", bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
 	}
 	half := filepath.Join(dir, layersDir, tmpPrefix+"123", layerDiff)

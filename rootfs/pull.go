@@ -247,7 +247,7 @@ func (s *Store) fetchLayer(layer v1.Layer, diffID, blob, dl string) error {
 		return err
 	}
 	defer r.Close()
-	_, err = s.addLayer(diffID, blob, r)
+	_, err = s.addLayer(diffID, blob, f.Name(), r)
 	return err
 }
 
@@ -271,6 +271,16 @@ func decompress(f io.Reader) (io.ReadCloser, error) {
 		return zr.IOReadCloser(), nil
 	}
 	return io.NopCloser(br), nil
+}
+
+// rawConfig returns the config of a pulled or loaded image as it came, if its record has it
+// (records written before it was kept have not).
+func (s *Store) rawConfig(img Image) ([]byte, bool) {
+	data, err := os.ReadFile(filepath.Join(s.dir, refKey(img.Name), configName))
+	if err != nil {
+		return nil, false
+	}
+	return data, true
 }
 
 func (s *Store) readLayer(diffID string) (Layer, error) {
@@ -303,6 +313,12 @@ func (s *Store) writeRecord(key string, img Image) (err error) {
 	}
 	if err := writeMeta(filepath.Join(dir, metaName), img); err != nil {
 		return err
+	}
+	// image.json holds the config re-encoded; save needs its bytes, which its digest names.
+	if len(img.Config) > 0 {
+		if err := os.WriteFile(filepath.Join(dir, configName), img.Config, 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", configName, err)
+		}
 	}
 	final := filepath.Join(s.dir, key)
 	if s.exists(key) {

@@ -64,6 +64,9 @@ func canonical(ref name.Reference) string {
 // Familiar splits a canonical name into Docker's REPOSITORY and TAG columns:
 // docker.io/library/busybox:latest shows as busybox, latest; a digest has the tag <none>.
 func Familiar(canon string) (repo, tag string) {
+	if _, ok := untaggedID(canon); ok {
+		return "<none>", "<none>"
+	}
 	repo, tag = canon, "latest"
 	if i := strings.LastIndex(canon, "@"); i >= 0 {
 		repo, tag = canon[:i], "<none>"
@@ -91,4 +94,11 @@ func loopbackRegistry(hostport string) bool {
 func alnumEnds(c string) bool {
 	isAlnum := func(b byte) bool { return 'a' <= b && b <= 'z' || '0' <= b && b <= '9' }
 	return c != "" && isAlnum(c[0]) && isAlnum(c[len(c)-1])
+}
+
+// untaggedID reports whether name is "sha256:" and an image ID: the name of an image loaded
+// without one, which only its ID reaches.
+func untaggedID(name string) (string, bool) {
+	h, err := digestHex(name)
+	return h, err == nil
 }

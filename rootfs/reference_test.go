@@ -42,3 +42,19 @@ func TestLoopbackRegistry(t *testing.T) {
 }
 
 const sixtyFour = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+// An image loaded without a name is named by its ID, which lists as <none> <none>; a name that
+// only looks like one is a name.
+func TestUntaggedID(t *testing.T) {
+	if repo, tag := Familiar("sha256:" + sixtyFour); repo != "<none>" || tag != "<none>" {
+		t.Errorf("familiar of an ID: %q %q", repo, tag)
+	}
+	for name, want := range map[string]bool{
+		"sha256:" + sixtyFour: true, sixtyFour: false, "sha256:" + sixtyFour[:12]: false,
+		"sha256:" + sixtyFour + "0": false, "docker.io/library/sha256:" + sixtyFour: false,
+	} {
+		if _, got := untaggedID(name); got != want {
+			t.Errorf("untaggedID(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

@@ -29,6 +29,7 @@ const (
 	lockName    = ".lock"
 	tmpPrefix   = ".tmp-" // every image is built under such a dir, then renamed into place
 	metaName    = "image.json"
+	configName  = "config.json" // a pulled or loaded image's config, byte for byte
 	rootfsName  = "rootfs"
 )
 
@@ -150,6 +151,9 @@ func (s *Store) List() ([]Image, error) {
 
 // Find is Get without building busybox: for removing, and for checking an image is still there.
 func (s *Store) Find(name string) (Image, error) {
+	if _, ok := untaggedID(name); ok {
+		return s.read(refKey(name))
+	}
 	_, canon, refErr := ParseReference(name)
 	if refErr == nil {
 		if img, err := s.read(refKey(canon)); !errors.Is(err, ErrNotFound) {

@@ -35,6 +35,9 @@ func (s *Store) Tag(src, dst string) (Image, error) {
 			return Image{}, fmt.Errorf("tag %s: %w", src, ErrNotFound)
 		}
 	}
+	if raw, ok := s.rawConfig(img); ok {
+		img.Config = raw // the new name keeps the config's bytes, and so its digest
+	}
 	img.Name = canon
 	if err := s.writeRecord(refKey(canon), img); err != nil {
 		return Image{}, err
@@ -79,7 +82,9 @@ func (img Image) Inspect() (Inspect, error) {
 		return out, nil
 	}
 	repo, tag := Familiar(img.Name)
-	if _, isDigest := digestSuffix(img.Name); isDigest {
+	if _, untagged := untaggedID(img.Name); untagged {
+		// Reached by its ID only.
+	} else if _, isDigest := digestSuffix(img.Name); isDigest {
 		out.RepoDigests = append(out.RepoDigests, img.Name)
 	} else {
 		out.RepoTags = append(out.RepoTags, repo+":"+tag)

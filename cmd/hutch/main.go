@@ -60,6 +60,7 @@ func newApp() *cli.App {
 			imageCommand(), networkCommand(), portCommand(), systemCommand(), volumeCommand(),
 			cpCommand(), exportCommand(),
 			pullCommand(), imageLsCommand("images"), imageRmCommand("rmi"), tagCommand(),
+			saveCommand(), loadCommand(),
 		})),
 		Action:         unknownCommand,
 		OnUsageError:   usageErr,
