@@ -376,3 +376,43 @@ func imageRows(ls string) []string {
 	}
 	return rows
 }
+
+// A registry that takes the connection and never answers: the pull fails within seconds (the
+// transport bounds the wait for a response's headers), with one line, exit 1, nothing listed.
+func TestImagePullRegistryHangs(t *testing.T) {
+	e := newEnv(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 64) // held open, never read from, never written to
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		for len(accepted) > 0 {
+			(<-accepted).Close()
+		}
+	})
+	start := time.Now()
+	e.fails(1, "timeout awaiting response headers", "pull", l.Addr().String()+"/hang/app:1")
+	took := time.Since(start)
+	if len(accepted) == 0 {
+		t.Fatal("the pull never connected to the silent registry")
+	}
+	t.Logf("failed in %v", took) // how fast is measured, not asserted
+	if got := e.ok("image", "ls"); strings.Count(got, "\n") != 0 {
+		t.Fatalf("a failed pull is listed:\n%s", got)
+	}
+	ents, _ := os.ReadDir(filepath.Join(e.root, "images", ".layers"))
+	if len(ents) != 0 {
+		t.Fatalf("left in the layer store: %v", ents)
+	}
+}

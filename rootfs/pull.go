@@ -43,9 +43,13 @@ func (s *Store) Pull(ctx context.Context, refStr string, progress io.Writer) (Im
 	return img, nil
 }
 
-// dialTimeout bounds connecting to a registry; the body of a large layer may take longer, so
-// only connecting and the wait for headers are bounded.
-const dialTimeout = 5 * time.Second
+// dialTimeout bounds connecting to a registry, and headerTimeout a TLS handshake and the wait
+// for a response's headers: a registry that takes the connection and never answers fails the
+// pull in seconds (about 6: HTTPS, then plain HTTP on loopback). The body of a large layer may take longer, so it is not bounded.
+const (
+	dialTimeout   = 5 * time.Second
+	headerTimeout = 3 * time.Second
+)
 
 func (s *Store) pull(ctx context.Context, ref name.Reference, canon string, progress io.Writer) (Image, error) {
 	desc, err := remote.Get(ref,
@@ -322,8 +326,8 @@ func (s *Store) writeRecord(key string, img Image) (err error) {
 func transport() http.RoundTripper {
 	t := remote.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext
-	t.TLSHandshakeTimeout = dialTimeout
-	t.ResponseHeaderTimeout = 30 * time.Second
+	t.TLSHandshakeTimeout = headerTimeout
+	t.ResponseHeaderTimeout = headerTimeout
 	return loopbackOnlyHTTP{t}
 }
 
