@@ -55,6 +55,12 @@ func NewTree(fd int) (*Tree, error) {
 	return &Tree{fd: fd, mnt: stx.Mnt_id}, nil
 }
 
+// OpenPath opens p resolved inside the tree (symlinks followed within it) as an O_PATH fd, for
+// a mount on it. Its error is the kernel's, unwrapped.
+func (t *Tree) OpenPath(p string) (int, error) {
+	return t.openInRoot(p, unix.O_PATH)
+}
+
 // openInRoot opens p (resolved inside the tree, symlinks followed within it).
 func (t *Tree) openInRoot(p string, flags uint64) (int, error) {
 	how := &unix.OpenHow{Flags: flags | unix.O_CLOEXEC, Resolve: inRoot}
