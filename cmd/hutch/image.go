@@ -69,9 +69,9 @@ func pullCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			var progress io.Writer // a line per layer, on a terminal only
+			var progress io.Writer = os.Stdout // a line per layer's change; on a terminal, rows kept
 			if term.IsTerminal(int(os.Stdout.Fd())) {
-				progress = os.Stdout
+				progress = rootfs.TTY{W: os.Stdout}
 			}
 			img, err := s.Images().Pull(ctx.Context, ctx.Args().First(), progress)
 			if err != nil {
