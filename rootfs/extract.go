@@ -557,7 +557,7 @@ func chownChmod(fd int, hdr *tar.Header) error {
 	if err := unix.Fchmod(fd, modeOf(hdr)); err != nil {
 		return fmt.Errorf("chmod: %w", err)
 	}
-	return nil
+	return setXattrs(fd, hdr)
 }
 
 func (x *extractor) setMtime(name string, t time.Time) error {

@@ -281,6 +281,14 @@ func (w *treeWriter) add(dirfd int, base, name string, top bool) error {
 			return fmt.Errorf("%s: changed while it was read", name)
 		}
 		hdr.Size = st.Size
+		if err := xattrsFrom(fd, hdr); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	if hdr.Typeflag == tar.TypeDir && !placeholder {
+		if err := dirXattrs(dirfd, base, hdr); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
 	}
 	var body *io.LimitedReader
 	if file != nil {
@@ -301,6 +309,16 @@ func (w *treeWriter) add(dirfd int, base, name string, top bool) error {
 		return nil
 	}
 	return w.addChildren(dirfd, base, name)
+}
+
+// dirXattrs adds the kept extended attributes of the directory base of dirfd to hdr.
+func dirXattrs(dirfd int, base string, hdr *tar.Header) error {
+	fd, err := unix.Openat(dirfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return xattrsFrom(fd, hdr)
 }
 
 func (w *treeWriter) addChildren(dirfd int, base, name string) error {
