@@ -43,18 +43,22 @@ median_ms() {
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 
-# median_reset_ms RESET CMD...: as median_ms, with RESET run untimed before each run.
-median_reset_ms() {
-	local reset=$1 times=() t0 t1 rc
-	shift
-	for _ in 1 2; do $reset; "$@" >/dev/null 2>&1 || { echo "bench: failed: $*" >&2; return 1; }; done
-	for ((i = 0; i < FILES_N; i++)); do
-		$reset
-		t0=${EPOCHREALTIME/./}; "$@" >/dev/null 2>&1; rc=$?; t1=${EPOCHREALTIME/./}
-		[ $rc = 0 ] || { echo "bench: failed (exit $rc): $*" >&2; return 1; }
-		times+=($((t1 - t0)))
+# paired_ms RESET_A A RESET_B B: runs A and B (functions) in turn FILES_N times, each after
+# its RESET (untimed), and prints the median of A's times, of B's (ms) and of the pairs' ratios
+# A/B: a pair's two runs see the same load, which drifts between two blocks of runs.
+paired_ms() {
+	local as=() bs=() rs=() t0 t1 t2 t3
+	for _ in 1 2; do
+		$1; $2 >/dev/null 2>&1 || { echo "bench: failed: $2" >&2; return 1; }
+		$3; $4 >/dev/null 2>&1 || { echo "bench: failed: $4" >&2; return 1; }
 	done
-	printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/1000}'
+	for ((i = 0; i < FILES_N; i++)); do
+		$1; t0=${EPOCHREALTIME/./}; $2 >/dev/null 2>&1 || { echo "bench: failed: $2" >&2; return 1; }; t1=${EPOCHREALTIME/./}
+		$3; t2=${EPOCHREALTIME/./}; $4 >/dev/null 2>&1 || { echo "bench: failed: $4" >&2; return 1; }; t3=${EPOCHREALTIME/./}
+		as+=($((t1 - t0))); bs+=($((t3 - t2))); rs+=($(((t1 - t0) * 1000 / (t3 - t2))))
+	done
+	med() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+	awk -v a="$(med "${as[@]}")" -v b="$(med "${bs[@]}")" -v r="$(med "${rs[@]}")" 'BEGIN {printf "%.1f %.1f %.2f\n", a/1000, b/1000, r/1000}'
 }
 
 # oci_blob FILE DIR: moves FILE into the OCI layout DIR under its digest, prints "DIGEST SIZE".
@@ -67,11 +71,11 @@ oci_blob() {
 
 # files_bench: pull of a 5-layer image from a loopback docker-registry against `skopeo copy`
 # of it into a directory, and `cp` of a 100 MB file into a running container against the
-# host's cp. Medians of FILES_N runs.
+# host's cp. FILES_N pairs.
 files_bench() {
 	FILES_N=${FILES_N:-11}
 	files_dir=$(mktemp -d /tmp/hutch-bench-files.XXXXXX)
-	echo "== pull of a 5-layer image (5 x 8 MB) from a loopback registry: medians of $FILES_N runs (ms)"
+	echo "== pull of a 5-layer image (5 x 8 MB) from a loopback registry: $FILES_N pairs (ms)"
 	if ! command -v skopeo >/dev/null || [ ! -x /usr/bin/docker-registry ]; then
 		echo "skopeo or docker-registry: not installed (apt-get install skopeo docker-registry to measure)"
 	else
@@ -100,30 +104,32 @@ files_bench() {
 		local ref=127.0.0.1:$port/bench/five:1
 		skopeo copy -q --dest-tls-verify=false "oci:$lay:1" "docker://$ref"
 		pull_reset() { h rmi "$ref" >/dev/null 2>&1 || true; }
+		pull_run() { h pull "$ref"; }
 		skopeo_reset() { rm -rf "$files_dir/dir"; }
-		local pull_ms skopeo_ms
-		pull_ms=$(median_reset_ms pull_reset "$HUTCH" --root "$root" pull "$ref")
-		skopeo_ms=$(median_reset_ms skopeo_reset skopeo copy -q --src-tls-verify=false "docker://$ref" "dir:$files_dir/dir")
+		skopeo_run() { skopeo copy -q --src-tls-verify=false "docker://$ref" "dir:$files_dir/dir"; }
+		local pull_ms skopeo_ms r
+		read -r pull_ms skopeo_ms r < <(paired_ms pull_reset pull_run skopeo_reset skopeo_run)
 		printf '%-58s %8s ms\n' "hutch pull (layers fetched, checked, extracted)" "$pull_ms"
 		printf '%-58s %8s ms\n' "skopeo copy docker://... dir:D (fetched, checked)" "$skopeo_ms"
-		echo "hutch pull / skopeo copy: $(ratio "$pull_ms" "$skopeo_ms")x (target: at most 1.5x)"
+		echo "hutch pull / skopeo copy, median of pairs: ${r}x (target: at most 1.5x)"
 		pull_reset
 		kill "$reg_pid" && wait "$reg_pid" 2>/dev/null || true
 		reg_pid=""
 	fi
 
-	echo "== cp of a 100 MB file into a running container: medians of $FILES_N runs (ms)"
+	echo "== cp of a 100 MB file into a running container: $FILES_N pairs (ms)"
 	head -c 100M /dev/urandom >"$files_dir/big"
 	mkdir -p "$root/hostcp"
-	local id cp_ms host_ms
+	local id cp_ms host_ms r
 	id=$(h run -d --network none busybox sleep 1000)
 	cp_rm() { h exec "$id" rm -f /big; }
+	cp_run() { h cp "$files_dir/big" "$id:/big"; }
 	host_rm() { rm -f "$root/hostcp/big"; }
-	cp_ms=$(median_reset_ms cp_rm "$HUTCH" --root "$root" cp "$files_dir/big" "$id:/big")
-	host_ms=$(median_reset_ms host_rm cp "$files_dir/big" "$root/hostcp/big")
+	host_run() { cp "$files_dir/big" "$root/hostcp/big"; }
+	read -r cp_ms host_ms r < <(paired_ms cp_rm cp_run host_rm host_run)
 	printf '%-58s %8s ms\n' "hutch cp FILE CTR:/big (100 MB)" "$cp_ms"
 	printf '%-58s %8s ms\n' "cp FILE DIR/big on the host, same filesystem" "$host_ms"
-	echo "hutch cp / cp: $(ratio "$cp_ms" "$host_ms")x (target: at most 1.5x)"
+	echo "hutch cp / cp, median of pairs: ${r}x (target: at most 1.5x)"
 	h rm -f "$id" >/dev/null
 	rm -rf "$root/hostcp" "$files_dir"
 	files_dir=""
