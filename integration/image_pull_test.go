@@ -472,7 +472,7 @@ func TestImagePullProgress(t *testing.T) {
 	for _, id := range ids {
 		want = append(want, id+": Download complete", id+": Pull complete")
 	}
-	want = append(want, "Digest: "+digest, "Status: Downloaded image for "+ref, ref)
+	want = append(want, "Digest: "+digest, "Status: Downloaded newer image for "+ref, ref)
 	if got := strings.Split(out, "\n"); !slices.Equal(got, want) {
 		t.Fatalf("pull off a terminal said\n%s\nwant\n%s", out, strings.Join(want, "\n"))
 	}
@@ -484,7 +484,7 @@ func TestImagePullProgress(t *testing.T) {
 	}
 	got := p.output()
 	for _, w := range []string{"1: Pulling from test/big\n", ids[0] + ": Pulling fs layer\n", "\x1b[5A\x1b[2K" + ids[0] + ": Downloading [",
-		"\x1b[1A\x1b[2K" + ids[4] + ": Pull complete", "MB/4.2MB", "Digest: " + digest + "\n", "Status: Downloaded image for " + ref + "\n"} {
+		"\x1b[1A\x1b[2K" + ids[4] + ": Pull complete", "MB/4.2MB", "Digest: " + digest + "\n", "Status: Downloaded newer image for " + ref + "\n"} {
 		if !strings.Contains(got, w) {
 			t.Errorf("pull on a pty: no %q in\n%q", w, got)
 		}
@@ -494,6 +494,9 @@ func TestImagePullProgress(t *testing.T) {
 	e.ok("pull", ref)
 	if out := e.ok("pull", reg.addr+"/test/big@"+digest); strings.Count(out, ": Already exists") != 5 {
 		t.Errorf("a pull with every layer stored said\n%s", out)
+	}
+	if out := e.ok("pull", ref); !strings.Contains(out, "\nStatus: Image is up to date for "+ref+"\n") {
+		t.Errorf("a pull of what the name has said\n%s", out)
 	}
 }
 

@@ -73,11 +73,19 @@ func pullCommand() *cli.Command {
 			if term.IsTerminal(int(os.Stdout.Fd())) {
 				progress = rootfs.TTY{W: os.Stdout}
 			}
+			var before rootfs.Image // what the name had: the same digest is "up to date", as Docker says
+			if _, canon, err := rootfs.ParseReference(ctx.Args().First()); err == nil {
+				before, _ = s.Images().Get(canon)
+			}
 			img, err := s.Images().Pull(ctx.Context, ctx.Args().First(), progress)
 			if err != nil {
 				return err
 			}
-			fmt.Printf("Digest: %s\nStatus: Downloaded image for %s\n%s\n", img.Digest, img.Name, img.Name)
+			status := "Downloaded newer image for"
+			if before.Digest != "" && before.Digest == img.Digest {
+				status = "Image is up to date for"
+			}
+			fmt.Printf("Digest: %s\nStatus: %s %s\n%s\n", img.Digest, status, img.Name, img.Name)
 			return nil
 		},
 	}
