@@ -4,7 +4,8 @@
 # user-defined network against a hand-made floor (also with 200 containers
 # on it, and the resolver's memory with 50), the embedded DNS with dnsperf
 # (latency also against aardvark-dns, Podman's resolver, when installed), and
-# iperf3 through a published port.
+# iperf3 through a published port; a bind mount's cost, pull against skopeo copy and cp against
+# the host's cp.
 # Medians of N runs.
 # Traffic goes only to this host's own addresses and the bench's namespaces.
 set -euo pipefail
