@@ -71,7 +71,7 @@ demo: deps build
 	@./integration/demo.sh $(BIN)
 
 bench: deps build
-	@for t in iperf3 dnsperf; do command -v $$t >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$t >/dev/null || true; done
+	@for t in iperf3 dnsperf skopeo; do command -v $$t >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$t >/dev/null || true; done
 	@dpkg -s aardvark-dns >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq aardvark-dns >/dev/null || true
 	@./integration/bench.sh $(BIN)
 

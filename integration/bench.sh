@@ -4,7 +4,8 @@
 # user-defined network against a hand-made floor (also with 200 containers
 # on it, and the resolver's memory with 50), the embedded DNS with dnsperf
 # (latency also against aardvark-dns, Podman's resolver, when installed), and
-# iperf3 through a published port.
+# iperf3 through a published port; a bind mount's cost, pull against skopeo copy and cp against
+# the host's cp.
 # Medians of N runs.
 # Traffic goes only to this host's own addresses and the bench's namespaces.
 set -euo pipefail
@@ -15,6 +16,8 @@ bundle=$(mktemp -d /tmp/hutch-bench-oci.XXXXXX)
 h() { "$HUTCH" --root "$root" "$@"; }
 cleanup() {
 	[ -n "${iperf_pid:-}" ] && kill "$iperf_pid" 2>/dev/null || true
+	[ -n "${reg_pid:-}" ] && { kill "$reg_pid" 2>/dev/null; wait "$reg_pid" 2>/dev/null; } || true
+	[ -n "${files_dir:-}" ] && rm -rf "$files_dir"
 	h system reset -f >/dev/null 2>&1 || true
 	ip netns del hbench-floor 2>/dev/null || true
 	[ -n "${aard_pid:-}" ] && kill "$aard_pid" 2>/dev/null || true
@@ -41,15 +44,120 @@ median_ms() {
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 
+# paired_ms RESET_A A RESET_B B: runs A and B (functions) in turn FILES_N times, each after
+# its RESET (untimed), and prints the median of A's times, of B's (ms) and of the pairs' ratios
+# A/B: a pair's two runs see the same load, which drifts between two blocks of runs.
+paired_ms() {
+	local as=() bs=() rs=() t0 t1 t2 t3
+	for _ in 1 2; do
+		$1; $2 >/dev/null 2>&1 || { echo "bench: failed: $2" >&2; return 1; }
+		$3; $4 >/dev/null 2>&1 || { echo "bench: failed: $4" >&2; return 1; }
+	done
+	for ((i = 0; i < FILES_N; i++)); do
+		$1; t0=${EPOCHREALTIME/./}; $2 >/dev/null 2>&1 || { echo "bench: failed: $2" >&2; return 1; }; t1=${EPOCHREALTIME/./}
+		$3; t2=${EPOCHREALTIME/./}; $4 >/dev/null 2>&1 || { echo "bench: failed: $4" >&2; return 1; }; t3=${EPOCHREALTIME/./}
+		as+=($((t1 - t0))); bs+=($((t3 - t2))); rs+=($(((t1 - t0) * 1000 / (t3 - t2))))
+	done
+	med() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+	awk -v a="$(med "${as[@]}")" -v b="$(med "${bs[@]}")" -v r="$(med "${rs[@]}")" 'BEGIN {printf "%.1f %.1f %.2f\n", a/1000, b/1000, r/1000}'
+}
+
+# oci_blob FILE DIR: moves FILE into the OCI layout DIR under its digest, prints "DIGEST SIZE".
+oci_blob() {
+	local d
+	d=$(sha256sum "$1" | cut -d' ' -f1)
+	printf 'sha256:%s %s\n' "$d" "$(stat -c %s "$1")"
+	mv "$1" "$2/blobs/sha256/$d"
+}
+
+# files_bench: pull of a 5-layer image from a loopback docker-registry against `skopeo copy`
+# of it into a directory, and `cp` of a 100 MB file into a running container against the
+# host's cp. FILES_N pairs.
+files_bench() {
+	FILES_N=${FILES_N:-11}
+	files_dir=$(mktemp -d /tmp/hutch-bench-files.XXXXXX)
+	echo "== pull of a 5-layer image (5 x 8 MB) from a loopback registry: $FILES_N pairs (ms)"
+	if ! command -v skopeo >/dev/null || [ ! -x /usr/bin/docker-registry ]; then
+		echo "skopeo or docker-registry: not installed (apt-get install skopeo docker-registry to measure)"
+	else
+		local lay=$files_dir/oci port diffs="" layers="" i d s
+		mkdir -p "$lay/blobs/sha256"
+		echo '{"imageLayoutVersion":"1.0.0"}' >"$lay/oci-layout"
+		for i in 1 2 3 4 5; do # a layer: a directory with 8 MB that gzip cannot shrink
+			mkdir -p "$files_dir/l$i/layer$i"
+			head -c 8M /dev/urandom >"$files_dir/l$i/layer$i/data"
+			tar -C "$files_dir/l$i" -cf "$files_dir/l$i.tar" .
+			diffs+="${diffs:+,}\"sha256:$(sha256sum "$files_dir/l$i.tar" | cut -d' ' -f1)\""
+			gzip -1 "$files_dir/l$i.tar"
+			read -r d s < <(oci_blob "$files_dir/l$i.tar.gz" "$lay")
+			layers+="${layers:+,}{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"$d\",\"size\":$s}"
+		done
+		printf '{"architecture":"amd64","os":"linux","config":{"Cmd":["/bin/sh"]},"rootfs":{"type":"layers","diff_ids":[%s]}}' "$diffs" >"$files_dir/config"
+		read -r d s < <(oci_blob "$files_dir/config" "$lay")
+		printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%s},"layers":[%s]}' "$d" "$s" "$layers" >"$files_dir/manifest"
+		read -r d s < <(oci_blob "$files_dir/manifest" "$lay")
+		printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"1"}}]}' "$d" "$s" >"$lay/index.json"
+		port=$((20000 + RANDOM % 20000))
+		printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' "$files_dir/reg" "$port" >"$files_dir/reg.yml"
+		/usr/bin/docker-registry serve "$files_dir/reg.yml" >/dev/null 2>&1 &
+		reg_pid=$!
+		for i in $(seq 100); do curl -fso /dev/null "http://127.0.0.1:$port/v2/" && break; sleep 0.1; done
+		local ref=127.0.0.1:$port/bench/five:1
+		skopeo copy -q --dest-tls-verify=false "oci:$lay:1" "docker://$ref"
+		pull_reset() { h rmi "$ref" >/dev/null 2>&1 || true; }
+		pull_run() { h pull "$ref"; }
+		skopeo_reset() { rm -rf "$files_dir/dir"; }
+		skopeo_run() { skopeo copy -q --src-tls-verify=false "docker://$ref" "dir:$files_dir/dir"; }
+		local pull_ms skopeo_ms r
+		read -r pull_ms skopeo_ms r < <(paired_ms pull_reset pull_run skopeo_reset skopeo_run)
+		printf '%-58s %8s ms\n' "hutch pull (layers fetched, checked, extracted)" "$pull_ms"
+		printf '%-58s %8s ms\n' "skopeo copy docker://... dir:D (fetched, checked)" "$skopeo_ms"
+		echo "hutch pull / skopeo copy, median of pairs: ${r}x (target: at most 1.5x)"
+		pull_reset
+		kill "$reg_pid" && wait "$reg_pid" 2>/dev/null || true
+		reg_pid=""
+	fi
+
+	echo "== cp of a 100 MB file into a running container: $FILES_N pairs (ms)"
+	head -c 100M /dev/urandom >"$files_dir/big"
+	mkdir -p "$root/hostcp"
+	local id cp_ms host_ms r
+	id=$(h run -d --network none busybox sleep 1000)
+	cp_rm() { h exec "$id" rm -f /big; }
+	cp_run() { h cp "$files_dir/big" "$id:/big"; }
+	host_rm() { rm -f "$root/hostcp/big"; }
+	host_run() { cp "$files_dir/big" "$root/hostcp/big"; }
+	read -r cp_ms host_ms r < <(paired_ms cp_rm cp_run host_rm host_run)
+	printf '%-58s %8s ms\n' "hutch cp FILE CTR:/big (100 MB)" "$cp_ms"
+	printf '%-58s %8s ms\n' "cp FILE DIR/big on the host, same filesystem" "$host_ms"
+	echo "hutch cp / cp, median of pairs: ${r}x (target: at most 1.5x)"
+	h rm -f "$id" >/dev/null
+	rm -rf "$root/hostcp" "$files_dir"
+	files_dir=""
+}
+
 h run --rm busybox true # builds the busybox image
 rootfs="$root/images/busybox/rootfs"
+if [ "${BENCH_ONLY:-}" = files ]; then # BENCH_ONLY=files: just pull and cp
+	files_bench
+	exit 0
+fi
 
 echo "== start-up: medians of $N runs (ms)"
 hutch_ms=$(median_ms "$HUTCH" --root "$root" run --rm --network none busybox true)
 floor_ms=$(median_ms unshare --fork --pid --mount --uts --ipc --net --mount-proc chroot "$rootfs" /bin/true)
 printf '%-58s %8s ms\n' "hutch run --rm --network none busybox true" "$hutch_ms"
-bind_ms=$(median_ms "$HUTCH" --root "$root" run --rm --network none -v "$rootfs:/data:ro" busybox true)
-printf '%-58s %8s ms\n' "the same with -v DIR:/data:ro (target: at most +0.3 ms)" "$bind_ms"
+# The bind mount's cost: runs with and without -v alternate, and the median of each pair's
+# difference is its cost, which a machine's drift between two blocks of runs would swamp.
+bind_pairs=()
+for ((i = 0; i < N; i++)); do
+	t0=${EPOCHREALTIME/./}; h run --rm --network none busybox true >/dev/null
+	t1=${EPOCHREALTIME/./}; h run --rm --network none -v "$rootfs:/data:ro" busybox true >/dev/null
+	t2=${EPOCHREALTIME/./}
+	bind_pairs+=($((t2 - t1 - (t1 - t0))))
+done
+bind_ms=$(printf '%s\n' "${bind_pairs[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%+.2f", a[int((NR+1)/2)]/1000}')
+printf '%-58s %8s ms   (target: at most +0.3 ms)\n' "the same with -v DIR:/data:ro, paired with it" "$bind_ms"
 printf '%-58s %8s ms\n' "floor: unshare --fork --pid ... chroot ROOTFS /bin/true" "$floor_ms"
 echo "hutch / floor: $(ratio "$hutch_ms" "$floor_ms")x"
 mkdir -p "$bundle/rootfs" && cp -a "$rootfs/." "$bundle/rootfs/"
@@ -80,6 +188,8 @@ for rt in crun runc; do
 	echo "hutch / $rt: $(ratio "$hutch_ms" "$rt_ms")x"
 	rt_ms=""
 done
+
+files_bench
 
 echo "== memory of one idle monitor"
 id=$(h run -d busybox sleep 1000)

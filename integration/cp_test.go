@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -431,4 +432,51 @@ func TestCpStoppedStartWaits(t *testing.T) {
 	if got := e.ok("logs", c); got != "copied in" {
 		t.Errorf("the started container printed %q", got)
 	}
+}
+
+// cp to and from a stopped container reaches into its volumes (named, anonymous) and bind
+// mounts, as Docker's does through the container's mounts; a read-only one refuses a copy in,
+// and nothing stays mounted.
+func TestCpStoppedVolumes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := "cpvols"
+	bind, ro := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(bind, "b"), []byte("on the host\n"), 0o644)
+	e.ok("run", "--name", c, "--network", "none", "-v", "cpvolnamed:/named", "-v", "/anon", "-v", bind+":/srv/bind",
+		"--mount", "type=bind,src="+ro+",dst=/ro,readonly", "busybox", "sh", "-c", "echo n > /named/n; echo a > /anon/a")
+	id := e.ids()[0]
+	mounted := func() bool {
+		b, _ := os.ReadFile("/proc/self/mountinfo")
+		return strings.Contains(string(b), id) || strings.Contains(string(b), "cpvolnamed")
+	}
+	host := t.TempDir()
+	for _, tc := range []struct{ src, want string }{{"/named/n", "n\n"}, {"/anon/a", "a\n"}, {"/srv/bind/b", "on the host\n"}} {
+		dst := filepath.Join(host, path.Base(tc.src))
+		e.ok("cp", c+":"+tc.src, dst)
+		if b, err := os.ReadFile(dst); err != nil || string(b) != tc.want {
+			t.Errorf("cp %s out of a stopped container: %q %v, want %q", tc.src, b, err, tc.want)
+		}
+	}
+	src := filepath.Join(host, "in")
+	os.WriteFile(src, []byte("copied in\n"), 0o644)
+	for _, dst := range []string{"/named/in", "/anon/in", "/srv/bind/in"} {
+		e.ok("cp", src, c+":"+dst)
+	}
+	if b, err := os.ReadFile(filepath.Join(bind, "in")); err != nil || string(b) != "copied in\n" {
+		t.Errorf("cp into a stopped container's bind mount: the host has %q %v", b, err)
+	}
+	e.fails(1, "mounted volume is marked read-only", "cp", src, c+":/ro/in")
+	if _, err := os.Stat(filepath.Join(ro, "in")); err == nil {
+		t.Errorf("a copy into a read-only bind mount reached the host")
+	}
+	if mounted() {
+		t.Fatalf("something of the container is still mounted after cp")
+	}
+	// The next run sees what went into the named volume.
+	if got := e.ok("run", "--rm", "--network", "none", "-v", "cpvolnamed:/named", "busybox", "cat", "/named/in"); got != "copied in" {
+		t.Errorf("the named volume has %q after cp, want the copied file", got)
+	}
+	e.ok("rm", "-v", c)
+	e.ok("volume", "rm", "cpvolnamed")
 }

@@ -5,9 +5,11 @@ package integration
 import (
 	"archive/tar"
 	"bytes"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
+	mrand "math/rand"
 	"net"
 	"net/http"
 	"os"
@@ -375,4 +377,172 @@ func imageRows(ls string) []string {
 		}
 	}
 	return rows
+}
+
+// A registry that takes the connection and never answers: the pull fails within seconds (the
+// transport bounds the wait for a response's headers), with one line, exit 1, nothing listed.
+func TestImagePullRegistryHangs(t *testing.T) {
+	e := newEnv(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 64) // held open, never read from, never written to
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		for len(accepted) > 0 {
+			(<-accepted).Close()
+		}
+	})
+	start := time.Now()
+	e.fails(1, "timeout awaiting response headers", "pull", l.Addr().String()+"/hang/app:1")
+	took := time.Since(start)
+	if len(accepted) == 0 {
+		t.Fatal("the pull never connected to the silent registry")
+	}
+	t.Logf("failed in %v", took) // how fast is measured, not asserted
+	if got := e.ok("image", "ls"); strings.Count(got, "\n") != 0 {
+		t.Fatalf("a failed pull is listed:\n%s", got)
+	}
+	ents, _ := os.ReadDir(filepath.Join(e.root, "images", ".layers"))
+	if len(ents) != 0 {
+		t.Fatalf("left in the layer store: %v", ents)
+	}
+}
+
+// bigImage is five layers of 4 MB that gzip cannot shrink: a pull that takes a while.
+func bigImage(t *testing.T) v1.Image {
+	t.Helper()
+	var layers []v1.Layer
+	for i := 0; i < 5; i++ {
+		data := make([]byte, 4<<20)
+		if _, err := rand.Read(data); err != nil {
+			t.Fatal(err)
+		}
+		layers = append(layers, tarLayer(t, fmt.Sprintf("layer%d/", i), "", fmt.Sprintf("layer%d/data", i), string(data)))
+	}
+	img, err := mutate.AppendLayers(empty.Image, layers...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = cfg.DeepCopy()
+	cfg.OS, cfg.Architecture = "linux", "amd64"
+	img, err = mutate.ConfigFile(img, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// Off a terminal, pull writes a plain line per layer's change, Docker's words; on a real pty,
+// each layer keeps one row, rewritten in place, with its bytes so far.
+func TestImagePullProgress(t *testing.T) {
+	e := newEnv(t)
+	reg := startRegistry(t)
+	img := bigImage(t)
+	digest := reg.push(t, "test/big:1", img)
+	ref := reg.addr + "/test/big:1"
+	manifest, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, len(manifest.Layers))
+	for i, l := range manifest.Layers {
+		ids[i] = l.Digest.Hex[:12]
+	}
+
+	out := e.ok("pull", ref)
+	want := []string{"1: Pulling from test/big"}
+	for _, id := range ids {
+		want = append(want, id+": Pulling fs layer")
+	}
+	for _, id := range ids {
+		want = append(want, id+": Download complete", id+": Pull complete")
+	}
+	want = append(want, "Digest: "+digest, "Status: Downloaded newer image for "+ref, ref)
+	if got := strings.Split(out, "\n"); !slices.Equal(got, want) {
+		t.Fatalf("pull off a terminal said\n%s\nwant\n%s", out, strings.Join(want, "\n"))
+	}
+	e.ok("rmi", ref)
+
+	p := e.runStartPty(24, 120, "pull", ref)
+	if code := p.wait(60 * time.Second); code != 0 {
+		t.Fatalf("pull on a pty: exit %d\n%q", code, p.output())
+	}
+	got := p.output()
+	for _, w := range []string{"1: Pulling from test/big\n", ids[0] + ": Pulling fs layer\n", "\x1b[5A\x1b[2K" + ids[0] + ": Downloading [",
+		"\x1b[1A\x1b[2K" + ids[4] + ": Pull complete", "MB/4.2MB", "Digest: " + digest + "\n", "Status: Downloaded newer image for " + ref + "\n"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("pull on a pty: no %q in\n%q", w, got)
+		}
+	}
+	// Pulled again with every layer in: each row says so.
+	e.ok("rmi", ref)
+	e.ok("pull", ref)
+	if out := e.ok("pull", reg.addr+"/test/big@"+digest); strings.Count(out, ": Already exists") != 5 {
+		t.Errorf("a pull with every layer stored said\n%s", out)
+	}
+	if out := e.ok("pull", ref); !strings.Contains(out, "\nStatus: Image is up to date for "+ref+"\n") {
+		t.Errorf("a pull of what the name has said\n%s", out)
+	}
+}
+
+// A pull killed (SIGKILL) at points spread over its run leaves no image listed, and the next
+// pull succeeds; a download directory of a dead pull is swept.
+func TestImagePullKilled(t *testing.T) {
+	e := newEnv(t)
+	reg := startRegistry(t)
+	reg.push(t, "test/big:1", bigImage(t))
+	ref := reg.addr + "/test/big:1"
+	start := time.Now()
+	e.ok("pull", ref)
+	took := time.Since(start)
+	e.ok("rmi", ref)
+	for i := 0; i < 8; i++ {
+		cmd := e.command("pull", ref)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(mrand.Int63n(int64(took))))
+		cmd.Process.Kill() // SIGKILL, by its pid: ours
+		cmd.Wait()
+		ls := e.ok("image", "ls")
+		if strings.Contains(ls, "test/big") {
+			// It finished before the kill: a whole image, which runs.
+			e.ok("rmi", ref)
+		}
+	}
+	e.ok("pull", ref)
+	// Every layer whole: its 4 MB file in its diff directory.
+	for i := 0; i < 5; i++ {
+		files, _ := filepath.Glob(filepath.Join(e.root, "images", ".layers", "*", "diff", fmt.Sprintf("layer%d", i), "data"))
+		if len(files) != 1 {
+			t.Fatalf("layer %d: %d data files stored, want 1", i, len(files))
+		}
+		if st, err := os.Stat(files[0]); err != nil || st.Size() != 4<<20 {
+			t.Errorf("layer %d: %v %v, want 4 MiB", i, st, err)
+		}
+	}
+	ents, _ := os.ReadDir(filepath.Join(e.root, "images", ".layers"))
+	for _, ent := range ents {
+		if strings.HasPrefix(ent.Name(), ".") {
+			t.Errorf("left in the layer store after a whole pull: %s", ent.Name())
+		}
+	}
+	if got := e.ok("image", "ls"); !strings.Contains(got, "test/big") {
+		t.Fatalf("the pull after the killed ones is not listed:\n%s", got)
+	}
 }

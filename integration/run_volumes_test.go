@@ -485,3 +485,60 @@ func TestRunVolumesParallelCreate(t *testing.T) {
 		t.Errorf("log has %d lines, want 4: %q", n, b)
 	}
 }
+
+// inspect's HostConfig shows each mount flag as Docker does: -v in Binds (an anonymous one in
+// none), --tmpfs in Tmpfs (and not in Mounts), --mount in HostConfig.Mounts and in Mounts.
+func TestRunVolumesInspectHostConfig(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dir := t.TempDir()
+	e.ok("run", "--name", "hc", "--network", "none", "-v", dir+":/b:ro", "-v", "hcvol:/n", "-v", "/anon",
+		"--tmpfs", "/t:size=1m,mode=1777", "--tmpfs", "/t2",
+		"--mount", "type=bind,src="+dir+",dst=/mb,readonly", "--mount", "type=volume,source=hcvol2,target=/mv",
+		"--mount", "type=tmpfs,dst=/mt", "busybox", "true")
+	var got []struct {
+		HostConfig struct {
+			Binds  []string
+			Tmpfs  map[string]string
+			Mounts []map[string]any
+		}
+		Mounts []map[string]any
+	}
+	if err := json.Unmarshal([]byte(e.ok("inspect", "hc")), &got); err != nil || len(got) != 1 {
+		t.Fatalf("inspect: %v %v", got, err)
+	}
+	hc := got[0].HostConfig
+	if want := []string{dir + ":/b:ro", "hcvol:/n"}; !slices.Equal(hc.Binds, want) {
+		t.Errorf("Binds %q, want %q", hc.Binds, want)
+	}
+	if len(hc.Tmpfs) != 2 || hc.Tmpfs["/t"] != "size=1m,mode=1777" || hc.Tmpfs["/t2"] != "" {
+		t.Errorf("Tmpfs %v", hc.Tmpfs)
+	}
+	wantHM := []map[string]any{
+		{"Type": "bind", "Source": dir, "Target": "/mb", "ReadOnly": true},
+		{"Type": "volume", "Source": "hcvol2", "Target": "/mv"},
+		{"Type": "tmpfs", "Target": "/mt"},
+	}
+	if len(hc.Mounts) != len(wantHM) {
+		t.Fatalf("HostConfig.Mounts %v, want %v", hc.Mounts, wantHM)
+	}
+	for i, w := range wantHM {
+		if len(hc.Mounts[i]) != len(w) {
+			t.Errorf("HostConfig.Mounts[%d] = %v, want %v", i, hc.Mounts[i], w)
+		}
+		for k, v := range w {
+			if hc.Mounts[i][k] != v {
+				t.Errorf("HostConfig.Mounts[%d].%s = %v, want %v", i, k, hc.Mounts[i][k], v)
+			}
+		}
+	}
+	var dests []string
+	for _, m := range got[0].Mounts {
+		dests = append(dests, m["Destination"].(string))
+	}
+	if want := []string{"/b", "/n", "/anon", "/mb", "/mv", "/mt"}; !slices.Equal(dests, want) {
+		t.Errorf("Mounts destinations %q, want %q (no --tmpfs)", dests, want)
+	}
+	e.ok("rm", "-v", "hc")
+	e.ok("volume", "rm", "hcvol", "hcvol2")
+}

@@ -43,9 +43,13 @@ func (s *Store) Pull(ctx context.Context, refStr string, progress io.Writer) (Im
 	return img, nil
 }
 
-// dialTimeout bounds connecting to a registry; the body of a large layer may take longer, so
-// only connecting and the wait for headers are bounded.
-const dialTimeout = 5 * time.Second
+// dialTimeout bounds connecting to a registry, and headerTimeout a TLS handshake and the wait
+// for a response's headers: a registry that takes the connection and never answers fails the
+// pull in seconds (about 6: HTTPS, then plain HTTP on loopback). The body of a large layer may take longer, so it is not bounded.
+const (
+	dialTimeout   = 5 * time.Second
+	headerTimeout = 3 * time.Second
+)
 
 func (s *Store) pull(ctx context.Context, ref name.Reference, canon string, progress io.Writer) (Image, error) {
 	desc, err := remote.Get(ref,
@@ -110,19 +114,27 @@ func (s *Store) pull(ctx context.Context, ref name.Reference, canon string, prog
 		Name: canon, ID: configDigest.Hex, Created: created, Source: "pull",
 		Layers: diffIDs, Config: rawConfig, Digest: desc.Digest.String(),
 	}
+	p := newProgress(progress)
+	p.header(ref.Identifier(), ref.Context().RepositoryStr())
+	ids, states := make([]string, len(layers)), make([]string, len(layers))
+	for i := range layers {
+		ids[i], states[i] = short(manifest.Layers[i].Digest.String()), "Pulling fs layer"
+		if s.hasLayer(diffIDs[i]) {
+			states[i] = "Already exists"
+		}
+	}
+	p.layers(ids, states)
 	// An image removal meanwhile may take layers no image names yet: fetch those again.
 	for attempt := 0; attempt < 3; attempt++ {
 		for i, layer := range layers {
 			blob := manifest.Layers[i].Digest.String()
 			if s.hasLayer(diffIDs[i]) {
-				say(progress, "%s: already exists", short(blob))
 				continue
 			}
-			say(progress, "%s: pulling %s", short(blob), humanBytes(manifest.Layers[i].Size))
-			if err := s.fetchLayer(layer, diffIDs[i], blob, dl); err != nil {
+			if err := s.fetchLayer(layer, diffIDs[i], blob, dl, p, i, manifest.Layers[i].Size); err != nil {
 				return Image{}, fmt.Errorf("layer %s: %w", blob, err)
 			}
-			say(progress, "%s: pull complete", short(blob))
+			p.set(i, "Pull complete")
 		}
 		done, err := s.installPulled(img)
 		if err != nil || done {
@@ -215,7 +227,7 @@ func (s *Store) sweepDownloads() {
 // fetchLayer downloads the layer's blob into the pull's own directory, reading it to its end
 // so that the library checks its digest, and only then extracts it under the store's lock: no
 // byte that fails the digest reaches the tar reader.
-func (s *Store) fetchLayer(layer v1.Layer, diffID, blob, dl string) error {
+func (s *Store) fetchLayer(layer v1.Layer, diffID, blob, dl string, p *progress, i int, size int64) error {
 	f, err := os.CreateTemp(dl, "blob-")
 	if err != nil {
 		return err
@@ -226,10 +238,18 @@ func (s *Store) fetchLayer(layer v1.Layer, diffID, blob, dl string) error {
 	if err != nil {
 		return err
 	}
-	_, err = io.Copy(f, rc)
+	var body io.Reader = rc
+	if p != nil {
+		body = &counter{r: rc, p: p, i: i, total: size}
+	}
+	_, err = io.Copy(f, body)
 	rc.Close()
 	if err != nil {
 		return fmt.Errorf("download: %w", err)
+	}
+	p.set(i, "Download complete") // read to its end: its digest is checked
+	if p != nil && p.tty {        // a log gets no line for it, as Docker's
+		p.set(i, "Extracting")
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return err
@@ -338,8 +358,8 @@ func (s *Store) writeRecord(key string, img Image) (err error) {
 func transport() http.RoundTripper {
 	t := remote.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext
-	t.TLSHandshakeTimeout = dialTimeout
-	t.ResponseHeaderTimeout = 30 * time.Second
+	t.TLSHandshakeTimeout = headerTimeout
+	t.ResponseHeaderTimeout = headerTimeout
 	return loopbackOnlyHTTP{t}
 }
 
@@ -350,12 +370,6 @@ func (l loopbackOnlyHTTP) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("refusing plain HTTP to %s: only registries on loopback are used without TLS", req.URL.Host)
 	}
 	return l.next.RoundTrip(req)
-}
-
-func say(w io.Writer, format string, args ...any) {
-	if w != nil {
-		fmt.Fprintf(w, format+"\n", args...)
-	}
 }
 
 // short is Docker's 12-hex layer id in progress lines.

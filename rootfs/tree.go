@@ -55,6 +55,12 @@ func NewTree(fd int) (*Tree, error) {
 	return &Tree{fd: fd, mnt: stx.Mnt_id}, nil
 }
 
+// OpenPath opens p resolved inside the tree (symlinks followed within it) as an O_PATH fd, for
+// a mount on it. Its error is the kernel's, unwrapped.
+func (t *Tree) OpenPath(p string) (int, error) {
+	return t.openInRoot(p, unix.O_PATH)
+}
+
 // openInRoot opens p (resolved inside the tree, symlinks followed within it).
 func (t *Tree) openInRoot(p string, flags uint64) (int, error) {
 	how := &unix.OpenHow{Flags: flags | unix.O_CLOEXEC, Resolve: inRoot}
@@ -275,6 +281,14 @@ func (w *treeWriter) add(dirfd int, base, name string, top bool) error {
 			return fmt.Errorf("%s: changed while it was read", name)
 		}
 		hdr.Size = st.Size
+		if err := xattrsFrom(fd, hdr); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	if hdr.Typeflag == tar.TypeDir && !placeholder {
+		if err := dirXattrs(dirfd, base, hdr); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
 	}
 	var body *io.LimitedReader
 	if file != nil {
@@ -295,6 +309,16 @@ func (w *treeWriter) add(dirfd int, base, name string, top bool) error {
 		return nil
 	}
 	return w.addChildren(dirfd, base, name)
+}
+
+// dirXattrs adds the kept extended attributes of the directory base of dirfd to hdr.
+func dirXattrs(dirfd int, base string, hdr *tar.Header) error {
+	fd, err := unix.Openat(dirfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return xattrsFrom(fd, hdr)
 }
 
 func (w *treeWriter) addChildren(dirfd int, base, name string) error {

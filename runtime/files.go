@@ -10,7 +10,9 @@ import (
 	"path"
 	"path/filepath"
 	goruntime "runtime"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -107,7 +109,7 @@ func (s *Store) openStopped(id string) (*containerFiles, error) {
 	}
 	var fd int
 	if err == nil {
-		fd, err = s.mountDetached(id, lower)
+		fd, err = s.mountDetached(id, lower, c.Mounts)
 	}
 	if err != nil {
 		unlock()
@@ -172,7 +174,12 @@ func (s *Store) lowerDir(id string) (string, bool, error) {
 // fd of its root. The mount is made in a mount namespace of one locked thread, which ends with
 // its goroutine (a locked thread is never reused), and detached from that namespace at once:
 // the fd alone keeps it.
-func (s *Store) mountDetached(id, lower string) (int, error) {
+//
+// With bind mounts or volumes, they are bound on the overlay there too (cp reaches into them,
+// as Docker's does through a stopped container's mounts), and the fd is of a detached copy of
+// that whole tree (open_tree OPEN_TREE_CLONE|AT_RECURSIVE): a detached overlay alone would
+// lose the mounts on it.
+func (s *Store) mountDetached(id, lower string, mounts []MountPoint) (int, error) {
 	dir := s.Dir(id)
 	for _, d := range []string{"upper", "work", "rootfs"} { // a container never started has none
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
@@ -198,6 +205,16 @@ func (s *Store) mountDetached(id, lower string) (int, error) {
 			if err := unix.Mount("overlay", target, "overlay", 0, opts); err != nil {
 				return -1, fmt.Errorf("mount the container's filesystem: %w", err)
 			}
+			if binds := hostMounts(mounts); len(binds) > 0 {
+				if err := bindInto(target, binds); err != nil {
+					return -1, err
+				}
+				fd, err := unix.OpenTree(unix.AT_FDCWD, target, unix.OPEN_TREE_CLONE|unix.AT_RECURSIVE|unix.OPEN_TREE_CLOEXEC)
+				if err != nil {
+					return -1, fmt.Errorf("open the container's filesystem: %w", err)
+				}
+				return fd, nil // the namespace goes with this thread; the clone stays with fd
+			}
 			fd, err := unix.Open(target, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 			if uerr := unix.Unmount(target, unix.MNT_DETACH); err == nil && uerr != nil {
 				unix.Close(fd)
@@ -209,6 +226,57 @@ func (s *Store) mountDetached(id, lower string) (int, error) {
 	}()
 	r := <-done
 	return r.fd, r.err
+}
+
+// hostMounts are the mounts of a host directory or file (binds and volumes), parents first.
+func hostMounts(mounts []MountPoint) []MountPoint {
+	var out []MountPoint
+	for _, m := range mounts {
+		if (m.Type == "bind" || m.Type == "volume") && m.Source != "" {
+			out = append(out, m)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		return strings.Count(out[i].Destination, "/") < strings.Count(out[j].Destination, "/")
+	})
+	return out
+}
+
+// bindInto binds each mount's source on its destination in the container's root at root, in
+// this thread's private mount namespace. A destination is resolved inside the root (never
+// following a symlink out of it) and bound through its fd, as runc does; one that is not
+// there (a container never started has made none) is left out: there is nothing to reach.
+func bindInto(root string, mounts []MountPoint) error {
+	rootFD, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open the container's filesystem: %w", err)
+	}
+	defer unix.Close(rootFD)
+	tree, err := rootfs.NewTree(rootFD)
+	if err != nil {
+		return err
+	}
+	for _, m := range mounts {
+		fd, err := tree.OpenPath(m.Destination)
+		if errors.Is(err, unix.ENOENT) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("mount point %s: %w", m.Destination, err)
+		}
+		err = unix.Mount(m.Source, "/proc/self/fd/"+strconv.Itoa(fd), "", unix.MS_BIND|unix.MS_REC, "")
+		unix.Close(fd)
+		if err == nil && m.ReadOnly { // on the new mount: the old fd is of what is below it
+			if fd, err = tree.OpenPath(m.Destination); err == nil {
+				err = unix.Mount("", "/proc/self/fd/"+strconv.Itoa(fd), "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, "")
+				unix.Close(fd)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("mount %s on %s: %w", m.Source, m.Destination, err)
+		}
+	}
+	return nil
 }
 
 // Export writes the container's filesystem to w as a tar, as `docker export`: its root as its
@@ -386,9 +454,25 @@ func (s *Store) copyInErr(f *containerFiles, dir string, err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, unix.EROFS):
+		if m := mountOf(f.c.Mounts, dir); m != nil && m.ReadOnly {
+			return fmt.Errorf("copy into %s:%s: mounted volume is marked read-only", f.c.Name, m.Destination) // Docker's words
+		}
 		return fmt.Errorf("copy into %s: its root filesystem is read-only", f.c.Name)
 	}
 	return fmt.Errorf("copy into %s:%s: %w", f.c.Name, dir, err)
+}
+
+// mountOf is the mount of mounts that p is in (the deepest), or nil.
+func mountOf(mounts []MountPoint, p string) *MountPoint {
+	var best *MountPoint
+	for i, m := range mounts {
+		if p == m.Destination || strings.HasPrefix(p, m.Destination+"/") {
+			if best == nil || len(m.Destination) > len(best.Destination) {
+				best = &mounts[i]
+			}
+		}
+	}
+	return best
 }
 
 // kernelFS refuses a path of a running container on one of the kernel's filesystems (/proc,

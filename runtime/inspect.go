@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -54,6 +55,43 @@ type HostConfig struct {
 	NanoCpus       int64    `json:"NanoCpus"`
 	PidsLimit      int64    `json:"PidsLimit"`
 	SecurityOpt    []string `json:"SecurityOpt"`
+
+	Binds  []string          `json:"Binds"`           // -v SOURCE:TARGET[:OPTIONS] as given
+	Tmpfs  map[string]string `json:"Tmpfs,omitempty"` // --tmpfs: target to its options
+	Mounts []HostMount       `json:"Mounts,omitempty"`
+}
+
+// HostMount is one --mount in HostConfig.Mounts, Docker's shape.
+type HostMount struct {
+	Type     string `json:"Type"`
+	Source   string `json:"Source,omitempty"`
+	Target   string `json:"Target"`
+	ReadOnly bool   `json:"ReadOnly,omitempty"`
+}
+
+// hostMounts fills HostConfig's Binds, Tmpfs and Mounts as Docker does: each from its own
+// flag, an anonymous -v in none of them.
+func (h *HostConfig) hostMounts(mounts []MountPoint) {
+	for _, m := range mounts {
+		switch m.Flag {
+		case "-v":
+			if !m.Anonymous {
+				h.Binds = append(h.Binds, m.Spec)
+			}
+		case "--tmpfs":
+			if h.Tmpfs == nil {
+				h.Tmpfs = map[string]string{}
+			}
+			_, opts, _ := strings.Cut(m.Spec, ":")
+			h.Tmpfs[m.Destination] = opts
+		case "--mount":
+			hm := HostMount{Type: m.Type, Source: m.Source, Target: m.Destination, ReadOnly: m.ReadOnly}
+			if m.Type == "volume" {
+				hm.Source = m.Name
+			}
+			h.Mounts = append(h.Mounts, hm)
+		}
+	}
 }
 
 type MountDetails struct {
@@ -72,6 +110,9 @@ type MountDetails struct {
 func mountDetails(mounts []MountPoint) []MountDetails {
 	out := []MountDetails{}
 	for _, m := range mounts {
+		if m.Flag == "--tmpfs" {
+			continue // Docker shows these in HostConfig.Tmpfs only
+		}
 		d := MountDetails{Type: m.Type, Source: m.Source, Destination: m.Destination, Mode: m.Mode, RW: !m.ReadOnly}
 		switch m.Type {
 		case "bind":
@@ -188,6 +229,7 @@ func details(c *Container, spec *specs.Spec, dir string) *Details {
 		NetworkSettings: networkSettings(c),
 	}
 	d.HostConfig.CapAdd, d.HostConfig.CapDrop = c.CapAdd, c.CapDrop
+	d.HostConfig.hostMounts(c.Mounts)
 	d.HostConfig.SecurityOpt = c.SecurityOpt
 	if p.NoNewPrivileges && len(c.SecurityOpt) == 0 { // a record from before SecurityOpt was kept
 		d.HostConfig.SecurityOpt = []string{"no-new-privileges"}

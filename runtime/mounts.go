@@ -28,6 +28,8 @@ type MountPoint struct {
 	ReadOnly    bool   `json:"readOnly,omitempty"`
 	Mode        string `json:"mode,omitempty"` // -v's third part, as Docker's inspect shows it
 	Anonymous   bool   `json:"anonymous,omitempty"`
+	Flag        string `json:"flag,omitempty"` // -v, --mount or --tmpfs: where inspect's HostConfig shows it
+	Spec        string `json:"spec,omitempty"` // the flag's value as given, for HostConfig.Binds and Tmpfs
 
 	options      []string // tmpfs: flags and data, as OCI options
 	createSource bool     // -v HOST:CTR: a missing HOST is made, as Docker does
@@ -43,6 +45,7 @@ func (o *RunOptions) mountRequests() ([]MountPoint, error) {
 		if err != nil {
 			return nil, err
 		}
+		m.Flag, m.Spec = "-v", v
 		out = append(out, m)
 	}
 	for _, v := range o.Mounts {
@@ -50,6 +53,7 @@ func (o *RunOptions) mountRequests() ([]MountPoint, error) {
 		if err != nil {
 			return nil, err
 		}
+		m.Flag, m.Spec = "--mount", v
 		out = append(out, m)
 	}
 	for _, v := range o.Tmpfs {
@@ -57,6 +61,7 @@ func (o *RunOptions) mountRequests() ([]MountPoint, error) {
 		if err != nil {
 			return nil, err
 		}
+		m.Flag, m.Spec = "--tmpfs", v
 		out = append(out, m)
 	}
 	seen := map[string]bool{}

@@ -69,15 +69,23 @@ func pullCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			var progress io.Writer // a line per layer, on a terminal only
+			var progress io.Writer = os.Stdout // a line per layer's change; on a terminal, rows kept
 			if term.IsTerminal(int(os.Stdout.Fd())) {
-				progress = os.Stdout
+				progress = rootfs.TTY{W: os.Stdout}
+			}
+			var before rootfs.Image // what the name had: the same digest is "up to date", as Docker says
+			if _, canon, err := rootfs.ParseReference(ctx.Args().First()); err == nil {
+				before, _ = s.Images().Get(canon)
 			}
 			img, err := s.Images().Pull(ctx.Context, ctx.Args().First(), progress)
 			if err != nil {
 				return err
 			}
-			fmt.Printf("Digest: %s\nStatus: Downloaded image for %s\n%s\n", img.Digest, img.Name, img.Name)
+			status := "Downloaded newer image for"
+			if before.Digest != "" && before.Digest == img.Digest {
+				status = "Image is up to date for"
+			}
+			fmt.Printf("Digest: %s\nStatus: %s %s\n%s\n", img.Digest, status, img.Name, img.Name)
 			return nil
 		},
 	}
