@@ -178,6 +178,16 @@ func lcCmdline(pid int) string {
 	return strings.TrimSpace(string(bytes.ReplaceAll(b, []byte{0}, []byte{' '})))
 }
 
+// lcSettledMonitorPids is lcMonitorPids once it finds exactly one monitor,
+// or what it finds after 3 s: a detached monitor execs its idle C half just
+// after `run -d` returns, and a process in the middle of an execve has no
+// argv to read.
+func lcSettledMonitorPids(id string) []int {
+	var mons []int
+	lcWaitUntil(3*time.Second, func() bool { mons = lcMonitorPids(id); return len(mons) == 1 })
+	return mons
+}
+
 // lcMonitorPids lists the live processes whose argv holds "_monitor" and id.
 func lcMonitorPids(id string) []int {
 	var out []int

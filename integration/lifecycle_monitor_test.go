@@ -78,7 +78,7 @@ func TestLifecycleMonitorKilled(t *testing.T) {
 			e := newEnv(t)
 			id := e.lcRunDetached(args...)
 			pid := e.lcInspect(id).State.Pid
-			mons := lcMonitorPids(id)
+			mons := lcSettledMonitorPids(id)
 			if len(mons) != 1 || !lcAlive(pid) {
 				t.Fatalf("monitors %v, container pid %d alive %v", mons, pid, lcAlive(pid))
 			}

@@ -15,7 +15,7 @@ func TestLifecycleRm(t *testing.T) {
 	e := newEnv(t)
 	id := e.lcRunDetached("--name", "busy", "busybox", "sleep", "100")
 	pid := e.lcInspect("busy").State.Pid
-	mons := lcMonitorPids(id)
+	mons := lcSettledMonitorPids(id)
 	if len(mons) != 1 {
 		t.Fatalf("monitor processes of %s: %v, want one", id, mons)
 	}

@@ -163,7 +163,7 @@ func TestNetworkMonitorKilled(t *testing.T) {
 	if !linkExists(hostIf) {
 		t.Fatalf("veth %q missing before the kill", hostIf)
 	}
-	mons := lcMonitorPids(id)
+	mons := lcSettledMonitorPids(id)
 	if len(mons) != 1 {
 		t.Fatalf("monitors of %s: %v", id[:12], mons)
 	}
