@@ -39,6 +39,8 @@ func TestRunBadInput(t *testing.T) {
 		{"unknown network", []string{"--network", "nosuchnet", "busybox", "true"}, []string{"nosuchnet"}, 125},
 		{"unknown capability", []string{"--cap-add", "NOSUCHCAP", "busybox", "true"}, []string{"NOSUCHCAP"}, 125},
 		{"missing env file", []string{"--env-file", "/nonexistent/envfile", "busybox", "true"}, []string{"/nonexistent/envfile"}, 125},
+		{"unknown stop signal", []string{"--stop-signal", "SIGNOPE", "busybox", "true"}, []string{"stop signal", "SIGNOPE"}, 125},
+		{"negative stop timeout", []string{"--stop-timeout", "-5", "busybox", "true"}, []string{"stop timeout", "-5"}, 125},
 		{"unknown flag", []string{"--nope", "busybox", "true"}, []string{"nope"}, 125},
 		{"no image", nil, []string{"image"}, 1},
 		{"only flags", []string{"-d", "--rm"}, []string{"image"}, 1},

@@ -41,6 +41,9 @@ type Container struct {
 	SecurityOpt []string `json:"securityOpt,omitempty"`
 	// -v, --mount and --tmpfs, with a volume's name and a bind's source.
 	Mounts []MountPoint `json:"mounts,omitempty"`
+	// What stop sends ("": SIGTERM) and how long it waits by default (nil: 10 s).
+	StopSignal  string `json:"stopSignal,omitempty"`
+	StopTimeout *int   `json:"stopTimeout,omitempty"`
 
 	// Networking: addresses from create to rm; Ports only while running.
 	Endpoints []*network.Endpoint `json:"endpoints,omitempty"`

@@ -75,6 +75,13 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 		workdir = cfg.WorkingDir
 	}
 	env = mergeEnv(cfg.Env, env) // -e and --env-file win over the image's
+	stopSig, err := stopSignal(o.StopSignal, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if o.StopTimeout != nil && *o.StopTimeout < 0 {
+		return nil, invalidf("invalid stop timeout %d: must be 0 or more seconds", *o.StopTimeout)
+	}
 	u, err := user.Lookup(userRoot(lowerDirs), userSpec)
 	if err != nil {
 		return nil, invalidf("%v", err)
@@ -136,6 +143,7 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 		AutoRemove: o.AutoRemove, Init: o.Init, Network: network, Privileged: o.Privileged,
 		CapAdd: o.CapAdd, CapDrop: o.CapDrop, SecurityOpt: security.shown, Mounts: mounts, Tty: o.Tty, OpenStdin: o.Interactive,
 		Endpoints: net.endpoints, Publish: net.publish, DNS: o.DNS, Host: hostname,
+		StopSignal: stopSig, StopTimeout: o.StopTimeout,
 		Status: StatusCreated, spec: spec,
 	}
 	if usesVolumes(mounts) {

@@ -15,6 +15,23 @@ type imageConfig struct {
 	WorkingDir   string              `json:"WorkingDir"`
 	User         string              `json:"User"`
 	ExposedPorts map[string]struct{} `json:"ExposedPorts"`
+	StopSignal   string              `json:"StopSignal"`
+}
+
+// stopSignal is the signal `stop` sends: --stop-signal, else the image's StopSignal, else
+// SIGTERM (Docker's order). It is kept by name, as inspect shows it.
+func stopSignal(flag string, cfg imageConfig) (string, error) {
+	name := flag
+	if name == "" {
+		name = cfg.StopSignal
+	}
+	if name == "" {
+		return "", nil
+	}
+	if _, err := ParseSignal(name); err != nil {
+		return "", invalidf("invalid stop signal %q", name)
+	}
+	return name, nil
 }
 
 // configOf reads a pulled image's config. An image without one (busybox, an import) runs sh,

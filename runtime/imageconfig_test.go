@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"slices"
 	"testing"
 )
@@ -33,5 +34,27 @@ func TestCommandLine(t *testing.T) {
 	}
 	if got, err := commandLine(imageConfig{}, nil, nil); err == nil {
 		t.Errorf("no entrypoint, no cmd: %q, want no command specified", got)
+	}
+}
+
+func TestStopSignal(t *testing.T) {
+	for _, tc := range []struct {
+		flag, image, want string
+		bad               bool
+	}{
+		{"", "", "", false},                // SIGTERM, as Docker
+		{"", "SIGUSR1", "SIGUSR1", false},  // the image's
+		{"USR2", "SIGUSR1", "USR2", false}, // --stop-signal wins
+		{"9", "", "9", false},              // a number
+		{"SIGNOPE", "SIGUSR1", "", true},   // a bad flag is an error, not the image's
+		{"", "NOPE", "", true},             // a bad image value too
+	} {
+		got, err := stopSignal(tc.flag, imageConfig{StopSignal: tc.image})
+		if tc.bad != (err != nil) || got != tc.want {
+			t.Errorf("stopSignal(%q, %q) = %q, %v", tc.flag, tc.image, got, err)
+		}
+		if err != nil && !errors.Is(err, ErrInvalid) {
+			t.Errorf("stopSignal(%q, %q): %v is not ErrInvalid", tc.flag, tc.image, err)
+		}
 	}
 }

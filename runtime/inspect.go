@@ -85,13 +85,15 @@ func mountDetails(mounts []MountPoint) []MountDetails {
 }
 
 type ConfigDetails struct {
-	Hostname   string   `json:"Hostname"`
-	User       string   `json:"User"`
-	Tty        bool     `json:"Tty"`
-	Env        []string `json:"Env"`
-	Cmd        []string `json:"Cmd"`
-	Image      string   `json:"Image"`
-	WorkingDir string   `json:"WorkingDir"`
+	Hostname    string   `json:"Hostname"`
+	User        string   `json:"User"`
+	Tty         bool     `json:"Tty"`
+	Env         []string `json:"Env"`
+	Cmd         []string `json:"Cmd"`
+	Image       string   `json:"Image"`
+	WorkingDir  string   `json:"WorkingDir"`
+	StopSignal  string   `json:"StopSignal,omitempty"`
+	StopTimeout *int     `json:"StopTimeout,omitempty"`
 }
 
 type NetworkSettings struct {
@@ -184,6 +186,7 @@ func details(c *Container, spec *specs.Spec, dir string) *Details {
 		Config: ConfigDetails{
 			Hostname: spec.Hostname, User: fmt.Sprintf("%d:%d", p.User.UID, p.User.GID), Tty: p.Terminal,
 			Env: p.Env, Cmd: c.Command, Image: c.Image, WorkingDir: p.Cwd,
+			StopSignal: c.StopSignal, StopTimeout: c.StopTimeout,
 		},
 		NetworkSettings: networkSettings(c),
 	}

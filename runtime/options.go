@@ -46,6 +46,9 @@ type RunOptions struct {
 
 	Tty, Interactive, Detach, AutoRemove bool
 
+	StopSignal  string // --stop-signal: "" keeps the image's
+	StopTimeout *int   // --stop-timeout: seconds stop waits by default (nil: 10)
+
 	// Entrypoint is --entrypoint: nil keeps the image's, "" clears it.
 	Entrypoint *string
 }

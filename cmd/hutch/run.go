@@ -44,6 +44,8 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "memory", Aliases: []string{"m"}, Usage: "memory limit (e.g. 256m)"},
 			&cli.StringFlag{Name: "cpus", Usage: "number of CPUs (e.g. 1.5)"},
 			&cli.Int64Flag{Name: "pids-limit", Usage: "maximum number of processes (0: unlimited)"},
+			&cli.StringFlag{Name: "stop-signal", Usage: "signal stop sends (default: the image's StopSignal, else SIGTERM)"},
+			&cli.IntFlag{Name: "stop-timeout", Usage: "seconds stop waits before SIGKILL (default 10)"},
 		},
 		OnUsageError: usageErr,
 		Action: func(ctx *cli.Context) error {
@@ -78,9 +80,14 @@ func runOptionsFrom(ctx *cli.Context) runtime.RunOptions {
 		e := ctx.String("entrypoint")
 		entrypoint = &e
 	}
+	var stopTimeout *int
+	if ctx.IsSet("stop-timeout") {
+		t := ctx.Int("stop-timeout")
+		stopTimeout = &t
+	}
 	return runtime.RunOptions{
-		Entrypoint: entrypoint,
-		Name:       ctx.String("name"), Image: ctx.Args().First(), Args: ctx.Args().Tail(),
+		Entrypoint: entrypoint, StopSignal: ctx.String("stop-signal"), StopTimeout: stopTimeout,
+		Name: ctx.String("name"), Image: ctx.Args().First(), Args: ctx.Args().Tail(),
 		Env: ctx.StringSlice("env"), EnvFiles: ctx.StringSlice("env-file"),
 		Workdir: ctx.String("workdir"), User: ctx.String("user"), Hostname: ctx.String("hostname"),
 		Network: ctx.String("network"), Publish: ctx.StringSlice("publish"),
