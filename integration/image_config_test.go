@@ -4,6 +4,8 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,4 +76,67 @@ func TestImageConfigStopSignal(t *testing.T) {
 		t.Errorf("logs flag = %q", out)
 	}
 	e.ok("rm", "img", "flag")
+}
+
+// TestImageConfigPublishAll: -P publishes the image's ExposedPorts and --expose on host ports the
+// kernel picks, real HTTP reaches each through 127.0.0.1, a -p of an exposed port wins over -P;
+// --expose alone publishes nothing but is recorded in inspect.
+func TestImageConfigPublishAll(t *testing.T) {
+	e := newEnv(t)
+	reg := startRegistry(t)
+	img := appImage(t, e, "ports")
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = cfg.DeepCopy()
+	cfg.Config.ExposedPorts = map[string]struct{}{"80/tcp": {}, "81/tcp": {}}
+	if img, err = mutate.ConfigFile(img, cfg); err != nil {
+		t.Fatal(err)
+	}
+	reg.push(t, "test/ports:1", img)
+	ref := reg.addr + "/test/ports:1"
+	e.ok("pull", ref)
+	e.netCreate("pall", "--subnet", "10.203.41.0/24")
+
+	fixed := netFreePort(t)
+	id := e.lcRunDetached("--network", "pall", "-P", "--expose", "8080", "-p", fmt.Sprintf("%d:81", fixed),
+		"--entrypoint", "/bin/sh", ref, "-c", netWebScript(80, 81, 8080))
+	for _, tc := range []struct {
+		key  string
+		body string
+	}{{"80/tcp", "port80"}, {"81/tcp", "port81"}, {"8080/tcp", "port8080"}} {
+		p := e.netHostPort(id, tc.key)
+		if tc.key == "81/tcp" && p != fixed {
+			t.Errorf("81/tcp on host port %d, want -p's %d (not a second -P binding)", p, fixed)
+		}
+		netWaitBody(t, "127.0.0.1 -> "+tc.key, tc.body, func() (string, error) { return netHostGet(fmt.Sprintf("http://127.0.0.1:%d/", p)) })
+	}
+	_, rows := e.lcPs()
+	if row := lcFind(rows, id[:12]); row == nil || !strings.Contains(row[5], "->80/tcp") || !strings.Contains(row[5], "->8080/tcp") {
+		t.Errorf("ps PORTS of the -P container: %q", row)
+	}
+
+	// --expose without -P: recorded, nothing published.
+	plain := e.lcRunDetached("--network", "pall", "--expose", "9000-9001/udp", "busybox", "sleep", "100")
+	var ds []struct {
+		Config          struct{ ExposedPorts map[string]struct{} }
+		NetworkSettings struct{ Ports map[string][]any }
+	}
+	if err := json.Unmarshal([]byte(e.ok("inspect", plain)), &ds); err != nil || len(ds) != 1 {
+		t.Fatalf("inspect: %v", err)
+	}
+	got := ds[0].Config.ExposedPorts
+	if _, ok := got["9000/udp"]; !ok || len(got) != 2 {
+		t.Errorf("Config.ExposedPorts = %v, want 9000/udp and 9001/udp", got)
+	} else if _, ok := got["9001/udp"]; !ok {
+		t.Errorf("Config.ExposedPorts = %v, want 9000/udp and 9001/udp", got)
+	}
+	for _, k := range []string{"9000/udp", "9001/udp"} {
+		if bs, ok := ds[0].NetworkSettings.Ports[k]; !ok || bs != nil {
+			t.Errorf("NetworkSettings.Ports[%s] = %v (present %v), want present with no bindings", k, bs, ok)
+		}
+	}
+	e.ok("rm", "-f", id, plain)
+	e.ok("network", "rm", "pall")
 }

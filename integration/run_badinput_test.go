@@ -41,6 +41,8 @@ func TestRunBadInput(t *testing.T) {
 		{"missing env file", []string{"--env-file", "/nonexistent/envfile", "busybox", "true"}, []string{"/nonexistent/envfile"}, 125},
 		{"unknown stop signal", []string{"--stop-signal", "SIGNOPE", "busybox", "true"}, []string{"stop signal", "SIGNOPE"}, 125},
 		{"negative stop timeout", []string{"--stop-timeout", "-5", "busybox", "true"}, []string{"stop timeout", "-5"}, 125},
+		{"expose bad protocol", []string{"--expose", "80/sctp", "busybox", "true"}, []string{"--expose", "sctp"}, 125},
+		{"expose port zero", []string{"--expose", "0", "-P", "busybox", "true"}, []string{"--expose", `"0"`}, 125},
 		{"unknown flag", []string{"--nope", "busybox", "true"}, []string{"nope"}, 125},
 		{"no image", nil, []string{"image"}, 1},
 		{"only flags", []string{"-d", "--rm"}, []string{"image"}, 1},

@@ -47,7 +47,8 @@ type Container struct {
 
 	// Networking: addresses from create to rm; Ports only while running.
 	Endpoints []*network.Endpoint `json:"endpoints,omitempty"`
-	Publish   []portspec.Mapping  `json:"publish,omitempty"` // what -p asked for
+	Publish   []portspec.Mapping  `json:"publish,omitempty"` // what -p (and -P) asked for
+	Exposed   []string            `json:"exposed,omitempty"` // the image's ExposedPorts and --expose: "80/tcp"
 	Ports     []portspec.Mapping  `json:"ports,omitempty"`   // published now, every host port known
 	DNS       []string            `json:"dns,omitempty"`     // --dns: the embedded resolver's upstreams
 

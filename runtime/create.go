@@ -79,6 +79,10 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
+	exposed, err := exposedPorts(cfg, o.Expose)
+	if err != nil {
+		return nil, err
+	}
 	if o.StopTimeout != nil && *o.StopTimeout < 0 {
 		return nil, invalidf("invalid stop timeout %d: must be 0 or more seconds", *o.StopTimeout)
 	}
@@ -100,7 +104,7 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 			hostname, _ = os.Hostname()
 		}
 	}
-	net, err := s.planNetwork(&o, id, hostname)
+	net, err := s.planNetwork(&o, exposed, id, hostname)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +147,7 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 		AutoRemove: o.AutoRemove, Init: o.Init, Network: network, Privileged: o.Privileged,
 		CapAdd: o.CapAdd, CapDrop: o.CapDrop, SecurityOpt: security.shown, Mounts: mounts, Tty: o.Tty, OpenStdin: o.Interactive,
 		Endpoints: net.endpoints, Publish: net.publish, DNS: o.DNS, Host: hostname,
-		StopSignal: stopSig, StopTimeout: o.StopTimeout,
+		Exposed: portKeys(exposed), StopSignal: stopSig, StopTimeout: o.StopTimeout,
 		Status: StatusCreated, spec: spec,
 	}
 	if usesVolumes(mounts) {

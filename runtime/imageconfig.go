@@ -3,6 +3,9 @@ package runtime
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+
+	"github.com/hutchrt/hutch/network/portspec"
 
 	"github.com/hutchrt/hutch/rootfs"
 )
@@ -68,4 +71,52 @@ func commandLine(cfg imageConfig, entrypoint *string, args []string) ([]string, 
 		return nil, invalidf("no command specified")
 	}
 	return line, nil
+}
+
+// exposedPorts are the image's ExposedPorts and run's --expose, once each, the image's first.
+func exposedPorts(cfg imageConfig, flags []string) ([]portspec.Mapping, error) {
+	keys := make([]string, 0, len(cfg.ExposedPorts))
+	for k := range cfg.ExposedPorts {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys) // a map: the same order on every run
+	var all []portspec.Mapping
+	seen := map[string]bool{}
+	for _, spec := range append(keys, flags...) {
+		ms, err := portspec.ParseExpose(spec)
+		if err != nil {
+			return nil, invalidf("%v", err)
+		}
+		for _, m := range ms {
+			if !seen[m.ContainerKey()] {
+				seen[m.ContainerKey()] = true
+				all = append(all, m)
+			}
+		}
+	}
+	return all, nil
+}
+
+// publishAll is -P: every exposed port that no -p publishes gets a host port
+// the kernel picks, as `-p PORT` does; a -p of the same port wins, as in Docker.
+func publishAll(publish, exposed []portspec.Mapping) []portspec.Mapping {
+	published := map[string]bool{}
+	for _, m := range publish {
+		published[m.ContainerKey()] = true
+	}
+	for _, m := range exposed {
+		if !published[m.ContainerKey()] {
+			publish = append(publish, m)
+		}
+	}
+	return publish
+}
+
+// portKeys are ms's container sides ("80/tcp"), as inspect's Config.ExposedPorts keys.
+func portKeys(ms []portspec.Mapping) []string {
+	keys := make([]string, 0, len(ms))
+	for _, m := range ms {
+		keys = append(keys, m.ContainerKey())
+	}
+	return keys
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"slices"
 	"testing"
+
+	"github.com/hutchrt/hutch/network/portspec"
 )
 
 func TestCommandLine(t *testing.T) {
@@ -55,6 +57,37 @@ func TestStopSignal(t *testing.T) {
 		}
 		if err != nil && !errors.Is(err, ErrInvalid) {
 			t.Errorf("stopSignal(%q, %q): %v is not ErrInvalid", tc.flag, tc.image, err)
+		}
+	}
+}
+
+func TestExposedAndPublishAll(t *testing.T) {
+	cfg := imageConfig{ExposedPorts: map[string]struct{}{"81/tcp": {}, "80/tcp": {}, "53/udp": {}}}
+	exposed, err := exposedPorts(cfg, []string{"80", "8000-8001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"53/udp", "80/tcp", "81/tcp", "8000/tcp", "8001/tcp"} // image's sorted, then the flags', once each
+	if got := portKeys(exposed); !slices.Equal(got, want) {
+		t.Errorf("exposedPorts = %v, want %v", got, want)
+	}
+	if _, err := exposedPorts(imageConfig{ExposedPorts: map[string]struct{}{"x/tcp": {}}}, nil); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a bad image port: %v, want ErrInvalid", err)
+	}
+	publish, err := portspec.ParseAll([]string{"8080:80"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := publishAll(publish, exposed)
+	if got := portKeys(all); !slices.Equal(got, []string{"80/tcp", "53/udp", "81/tcp", "8000/tcp", "8001/tcp"}) {
+		t.Errorf("publishAll: %v, want -p's port once, then the other exposed ones", got)
+	}
+	for _, m := range all {
+		if m.ContainerKey() == "80/tcp" && m.HostPort != 8080 {
+			t.Errorf("-p 8080:80 lost to -P: %+v", m)
+		}
+		if m.ContainerKey() != "80/tcp" && m.HostPort != 0 {
+			t.Errorf("-P's %s has host port %d, want 0 (the kernel picks)", m.ContainerKey(), m.HostPort)
 		}
 	}
 }

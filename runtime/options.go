@@ -25,10 +25,13 @@ type RunOptions struct {
 	Hostname string
 	Network  string // a network's name (default: bridge), none, host or container:NAME
 	Publish  []string
-	Aliases  []string // --network-alias
-	IP       string
-	AddHosts []string
-	DNS      []string
+	// --expose: more ports to record (and to publish with -P) besides the image's ExposedPorts
+	Expose     []string
+	PublishAll bool     // -P
+	Aliases    []string // --network-alias
+	IP         string
+	AddHosts   []string
+	DNS        []string
 
 	CapAdd, CapDrop []string
 	Privileged      bool
