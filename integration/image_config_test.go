@@ -140,3 +140,53 @@ func TestImageConfigPublishAll(t *testing.T) {
 	e.ok("rm", "-f", id, plain)
 	e.ok("network", "rm", "pall")
 }
+
+// TestRunImplicitPull: run of an image not in the store pulls it from the loopback registry first
+// (Docker's "Unable to find image" line on stderr), --pull never refuses a missing image with
+// nothing made, --pull always pulls again, a failed pull is one error line with exit 125 and
+// nothing left, and busybox stays the built-in image with --pull always.
+func TestRunImplicitPull(t *testing.T) {
+	e := newEnv(t)
+	reg := startRegistry(t)
+	reg.push(t, "test/implicit:1", appImage(t, e, "implicit"))
+	ref := reg.addr + "/test/implicit:1"
+
+	e.fails(125, ref, "run", "--rm", "--pull", "never", ref)
+	if out := e.ok("image", "ls"); strings.Contains(out, "implicit") {
+		t.Fatalf("--pull never of a missing image listed it:\n%s", out)
+	}
+	r := e.run("run", "--rm", ref)
+	if r.code != 0 || r.stdout != "hi from /app\n" {
+		t.Fatalf("run of a missing image: %s, want the image's command's output", r)
+	}
+	if !strings.HasPrefix(r.stderr, "Unable to find image '"+ref+"' locally\n") || !strings.Contains(r.stderr, "Status: Downloaded") {
+		t.Errorf("stderr %q, want Docker's 'Unable to find image' line, then the pull's status", r.stderr)
+	}
+	if out := e.ok("image", "ls"); !strings.Contains(out, reg.addr+"/test/implicit") {
+		t.Errorf("image ls after the implicit pull:\n%s", out)
+	}
+	// Present: missing does not pull; always does.
+	if r := e.run("run", "--rm", ref); r.code != 0 || r.stderr != "" {
+		t.Errorf("second run: %s, want no pull", r)
+	}
+	if r := e.run("run", "--rm", "--pull", "always", ref); r.code != 0 || strings.Contains(r.stderr, "Unable to find") || !strings.Contains(r.stderr, "Status: Downloaded") {
+		t.Errorf("--pull always: %s, want a pull without 'Unable to find'", r)
+	}
+	// The built-in busybox never reaches a registry, even with --pull always.
+	if r := e.run("run", "--rm", "--pull", "always", "busybox", "echo", "local"); r.code != 0 || r.stdout != "local\n" || r.stderr != "" {
+		t.Errorf("run --pull always busybox: %s", r)
+	}
+	// A registry that does not answer (a closed loopback port): one error line, 125, nothing left.
+	dead := fmt.Sprintf("127.0.0.1:%d/test/none:1", netFreePort(t))
+	r = e.run("run", "-d", dead)
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if r.code != 125 || r.stdout != "" || len(lines) != 2 || !strings.HasPrefix(lines[0], "Unable to find image") || !strings.Contains(lines[1], dead) {
+		t.Errorf("run of an image on a dead registry: %s, want exit 125, the 'Unable to find' line and one error line", r)
+	}
+	if ids := e.ids(); len(ids) != 0 {
+		t.Errorf("containers left after failed pulls: %v", ids)
+	}
+	if out := e.ok("image", "ls"); strings.Contains(out, "none") {
+		t.Errorf("a failed pull is listed:\n%s", out)
+	}
+}

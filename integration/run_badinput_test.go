@@ -24,7 +24,8 @@ func TestRunBadInput(t *testing.T) {
 		want []string // every one must be in the stderr line
 		code int
 	}{
-		{"unknown image", []string{"nosuchimage", "true"}, []string{"nosuchimage"}, 125},
+		{"unknown image, --pull never", []string{"--pull", "never", "nosuchimage", "true"}, []string{"nosuchimage"}, 125},
+		{"bad pull policy", []string{"--pull", "sometimes", "busybox", "true"}, []string{"pull", "sometimes"}, 125},
 		{"invalid name", []string{"--name", "bad/name", "busybox", "true"}, []string{"bad/name"}, 125},
 		{"invalid name start", []string{"--name", "_x", "busybox", "true"}, []string{"_x"}, 125},
 		{"env without name", []string{"-e", "=x", "busybox", "true"}, []string{"=x"}, 125},

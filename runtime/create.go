@@ -49,7 +49,7 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 		return nil, err
 	}
 	images := s.Images()
-	img, err := images.Get(o.Image)
+	img, err := s.imageFor(o)
 	if err != nil {
 		return nil, err
 	}

@@ -91,3 +91,16 @@ func TestExposedAndPublishAll(t *testing.T) {
 		}
 	}
 }
+
+func TestParsePullPolicy(t *testing.T) {
+	for in, want := range map[string]string{"": PullMissing, "missing": PullMissing, "always": PullAlways, "never": PullNever} {
+		if got, err := ParsePullPolicy(in); err != nil || got != want {
+			t.Errorf("ParsePullPolicy(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"Always", "sometimes", "true"} {
+		if _, err := ParsePullPolicy(in); !errors.Is(err, ErrInvalid) {
+			t.Errorf("ParsePullPolicy(%q): %v, want ErrInvalid", in, err)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"regexp"
@@ -51,6 +52,9 @@ type RunOptions struct {
 
 	StopSignal  string // --stop-signal: "" keeps the image's
 	StopTimeout *int   // --stop-timeout: seconds stop waits by default (nil: 10)
+
+	Pull       string    // --pull: missing (""), always or never
+	PullOutput io.Writer // where an implicit pull reports (run: stderr); nil: nowhere
 
 	// Entrypoint is --entrypoint: nil keeps the image's, "" clears it.
 	Entrypoint *string

@@ -46,6 +46,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "memory", Aliases: []string{"m"}, Usage: "memory limit (e.g. 256m)"},
 			&cli.StringFlag{Name: "cpus", Usage: "number of CPUs (e.g. 1.5)"},
 			&cli.Int64Flag{Name: "pids-limit", Usage: "maximum number of processes (0: unlimited)"},
+			&cli.StringFlag{Name: "pull", Value: "missing", Usage: "pull the image first: missing, always or never"},
 			&cli.StringFlag{Name: "stop-signal", Usage: "signal stop sends (default: the image's StopSignal, else SIGTERM)"},
 			&cli.IntFlag{Name: "stop-timeout", Usage: "seconds stop waits before SIGKILL (default 10)"},
 		},
@@ -88,6 +89,7 @@ func runOptionsFrom(ctx *cli.Context) runtime.RunOptions {
 		stopTimeout = &t
 	}
 	return runtime.RunOptions{
+		Pull: ctx.String("pull"), PullOutput: os.Stderr,
 		Entrypoint: entrypoint, StopSignal: ctx.String("stop-signal"), StopTimeout: stopTimeout,
 		Name: ctx.String("name"), Image: ctx.Args().First(), Args: ctx.Args().Tail(),
 		Env: ctx.StringSlice("env"), EnvFiles: ctx.StringSlice("env-file"),
