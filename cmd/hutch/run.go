@@ -46,7 +46,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "memory", Aliases: []string{"m"}, Usage: "memory limit (e.g. 256m)"},
 			&cli.StringFlag{Name: "cpus", Usage: "number of CPUs (e.g. 1.5)"},
 			&cli.Int64Flag{Name: "pids-limit", Usage: "maximum number of processes (0: unlimited)"},
-			&cli.StringFlag{Name: "pull", Value: "missing", Usage: "pull the image first: missing, always or never"},
+			&cli.StringFlag{Name: "pull", Usage: "pull the image first: missing (default), always or never"},
 			&cli.StringFlag{Name: "stop-signal", Usage: "signal stop sends (default: the image's StopSignal, else SIGTERM)"},
 			&cli.IntFlag{Name: "stop-timeout", Usage: "seconds stop waits before SIGKILL (default 10)"},
 		},
@@ -60,6 +60,7 @@ func runCommand() *cli.Command {
 				return runFailed(err)
 			}
 			o := runOptionsFrom(ctx)
+			o.PullOutput = os.Stderr // an implicit pull reports here, as Docker's run
 			code, c, err := s.Run(o, os.Stdin, os.Stdout, os.Stderr)
 			if err == nil && o.Detach {
 				fmt.Println(c.ID)
@@ -89,7 +90,7 @@ func runOptionsFrom(ctx *cli.Context) runtime.RunOptions {
 		stopTimeout = &t
 	}
 	return runtime.RunOptions{
-		Pull: ctx.String("pull"), PullOutput: os.Stderr,
+		Pull:       ctx.String("pull"),
 		Entrypoint: entrypoint, StopSignal: ctx.String("stop-signal"), StopTimeout: stopTimeout,
 		Name: ctx.String("name"), Image: ctx.Args().First(), Args: ctx.Args().Tail(),
 		Env: ctx.StringSlice("env"), EnvFiles: ctx.StringSlice("env-file"),
