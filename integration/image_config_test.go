@@ -190,3 +190,46 @@ func TestRunImplicitPull(t *testing.T) {
 		t.Errorf("a failed pull is listed:\n%s", out)
 	}
 }
+
+// TestImageConfigVolumes: each of the config's Volumes becomes an anonymous volume seeded from
+// the image, listed by `volume ls` and removed by `rm -v`; a -v onto the same path replaces it.
+func TestImageConfigVolumes(t *testing.T) {
+	e := newEnv(t)
+	reg := startRegistry(t)
+	img := appImage(t, e, "vols")
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = cfg.DeepCopy()
+	cfg.Config.Volumes = map[string]struct{}{"/app": {}}
+	if img, err = mutate.ConfigFile(img, cfg); err != nil {
+		t.Fatal(err)
+	}
+	reg.push(t, "test/vols:1", img)
+	ref := reg.addr + "/test/vols:1"
+	e.ok("pull", ref)
+
+	out := e.ok("run", "--name", "v", "--entrypoint", "/bin/sh", ref, "-c", "cat /app/hello.txt; grep ' /app ' /proc/mounts | wc -l")
+	if out != "hello from layer two vols\n1" {
+		t.Errorf("run: %q, want the image's file seen through one mount on /app", out)
+	}
+	vols := strings.Fields(e.ok("volume", "ls", "-q"))
+	if len(vols) != 1 || !lcFullID.MatchString(vols[0]) {
+		t.Fatalf("volume ls -q = %v, want one anonymous (64-hex) volume", vols)
+	}
+	e.ok("rm", "-v", "v")
+	if out := e.ok("volume", "ls", "-q"); out != "" {
+		t.Errorf("volume ls after rm -v: %q", out)
+	}
+
+	// A named volume on the same path replaces the image's: no anonymous one is made.
+	out = e.ok("run", "--rm", "-v", "mine:/app", "--entrypoint", "/bin/sh", ref, "-c", "grep -c ' /app ' /proc/mounts")
+	if out != "1" {
+		t.Errorf("-v mine:/app: %q mounts on /app, want 1", out)
+	}
+	if out := e.ok("volume", "ls", "-q"); out != "mine" {
+		t.Errorf("volume ls after --rm with -v mine:/app: %q, want only mine", out)
+	}
+	e.ok("volume", "rm", "mine")
+}

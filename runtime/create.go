@@ -79,6 +79,9 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if mounts, err = withImageVolumes(mounts, cfg.Volumes); err != nil {
+		return nil, err
+	}
 	exposed, err := exposedPorts(cfg, o.Expose)
 	if err != nil {
 		return nil, err

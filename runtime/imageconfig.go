@@ -3,6 +3,7 @@ package runtime
 import (
 	"encoding/json"
 	"fmt"
+	"path"
 	"slices"
 
 	"github.com/hutchrt/hutch/network/portspec"
@@ -19,6 +20,7 @@ type imageConfig struct {
 	User         string              `json:"User"`
 	ExposedPorts map[string]struct{} `json:"ExposedPorts"`
 	StopSignal   string              `json:"StopSignal"`
+	Volumes      map[string]struct{} `json:"Volumes"`
 }
 
 // stopSignal is the signal `stop` sends: --stop-signal, else the image's StopSignal, else
@@ -119,4 +121,30 @@ func portKeys(ms []portspec.Mapping) []string {
 		keys = append(keys, m.ContainerKey())
 	}
 	return keys
+}
+
+// withImageVolumes adds an anonymous volume (as `-v PATH`) for each of the image's Volumes that
+// no -v, --mount or --tmpfs already targets, as Docker does.
+func withImageVolumes(mounts []MountPoint, vols map[string]struct{}) ([]MountPoint, error) {
+	paths := make([]string, 0, len(vols))
+	for p := range vols {
+		paths = append(paths, p)
+	}
+	slices.Sort(paths)
+	taken := map[string]bool{}
+	for _, m := range mounts {
+		taken[path.Clean(m.Destination)] = true
+	}
+	for _, p := range paths {
+		if taken[path.Clean(p)] {
+			continue
+		}
+		m, err := parseVolumeFlag(p)
+		if err != nil {
+			return nil, invalidf("image volume %q: %v", p, err)
+		}
+		taken[path.Clean(p)] = true
+		mounts = append(mounts, m)
+	}
+	return mounts, nil
 }

@@ -104,3 +104,24 @@ func TestParsePullPolicy(t *testing.T) {
 		}
 	}
 }
+
+func TestWithImageVolumes(t *testing.T) {
+	given := []MountPoint{{Type: "bind", Source: "/h", Destination: "/data"}}
+	got, err := withImageVolumes(given, map[string]struct{}{"/data/": {}, "/var/lib/x": {}, "/cache": {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dests []string
+	for _, m := range got {
+		dests = append(dests, m.Destination)
+		if m.Destination != "/data" && (m.Type != "volume" || !m.Anonymous) {
+			t.Errorf("%+v: want an anonymous volume", m)
+		}
+	}
+	if !slices.Equal(dests, []string{"/data", "/cache", "/var/lib/x"}) { // -v's /data wins over the image's
+		t.Errorf("destinations %v", dests)
+	}
+	if _, err := withImageVolumes(nil, map[string]struct{}{"relative": {}}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a relative image volume: %v, want ErrInvalid", err)
+	}
+}
