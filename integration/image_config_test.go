@@ -5,6 +5,7 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -232,4 +233,41 @@ func TestImageConfigVolumes(t *testing.T) {
 		t.Errorf("volume ls after --rm with -v mine:/app: %q, want only mine", out)
 	}
 	e.ok("volume", "rm", "mine")
+}
+
+// TestTagLocalImages: the built-in busybox and an imported image can be tagged; the tag runs,
+// lists with the source's IMAGE ID, and rmi of a tag removes only the tag.
+func TestTagLocalImages(t *testing.T) {
+	e := newEnv(t)
+	e.ok("tag", "busybox", "mybox")
+	if out := e.ok("run", "--rm", "--pull", "never", "mybox", "echo", "tagged"); out != "tagged" {
+		t.Errorf("run mybox: %q", out)
+	}
+	ids := map[string]string{}
+	for _, row := range imageRows(e.ok("image", "ls")) {
+		f := strings.Fields(row)
+		ids[f[0]] = f[2]
+	}
+	if ids["busybox"] == "" || ids["mybox"] != ids["busybox"] {
+		t.Errorf("image ls IDs %v, want mybox with busybox's", ids)
+	}
+	e.ok("rmi", "mybox")
+	if out := e.ok("run", "--rm", "--pull", "never", "busybox", "echo", "still"); out != "still" {
+		t.Errorf("busybox after rmi of its tag: %q", out)
+	}
+	e.fails(125, "mybox", "run", "--rm", "--pull", "never", "mybox", "true")
+
+	// An imported image (busybox's files, re-imported), tagged, its source removed: the tag runs.
+	tarPath := t.TempDir() + "/bb.tar"
+	if out, err := exec.Command("tar", "-C", e.root+"/images/busybox/rootfs", "-cf", tarPath, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	e.ok("image", "import", "imp", tarPath)
+	e.ok("tag", "imp", "imp2")
+	e.ok("rmi", "imp")
+	if out := e.ok("run", "--rm", "--pull", "never", "imp2", "echo", "imported"); out != "imported" {
+		t.Errorf("run imp2 after rmi imp: %q", out)
+	}
+	e.fails(1, "imp2", "tag", "busybox", "imp2") // the name is taken
+	e.ok("rmi", "imp2")
 }
