@@ -33,7 +33,7 @@ func TestExitCodes(t *testing.T) {
 		{125, "bogus", []string{"image", "rm", "--bogus", "x"}},
 		{125, "bogus", []string{"system", "reset", "--bogus"}},
 		// run: 125 when hutch fails, 1 for a missing image (cli.RequiresMinArgs).
-		{125, "nosuchimage", []string{"run", "--rm", "nosuchimage", "true"}},
+		{125, "nosuchimage", []string{"run", "--rm", "--pull", "never", "nosuchimage", "true"}},
 		{1, "image", []string{"run"}},
 		// Every other command: 1.
 		{1, "extra", []string{"ps", "extra"}},

@@ -87,7 +87,7 @@ func TestImageImport(t *testing.T) {
 	empty := filepath.Join(tmp, "empty.tar")
 	imgTar(t, empty, nil)
 	e.fails(1, "empty", "image", "import", "emptyimg", empty)
-	e.fails(125, "nosuchimage", "run", "--rm", "nosuchimage", "true")
+	e.fails(125, "nosuchimage", "run", "--rm", "--pull", "never", "nosuchimage", "true")
 	if left := imgLeftovers(e.root, "fromdir", "fromtar", "fromtgz"); len(left) != 0 {
 		t.Errorf("under images/ after failed imports: %v", left)
 	}

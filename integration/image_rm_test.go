@@ -46,7 +46,7 @@ func TestImageRm(t *testing.T) {
 	if left := imgLeftovers(e.root, "spare"); len(left) != 0 {
 		t.Errorf("left under images/: %v", left)
 	}
-	e.fails(125, "mine", "run", "--rm", "mine", "true")
+	e.fails(125, "mine", "run", "--rm", "--pull", "never", "mine", "true")
 	e.fails(1, "nosuch", "image", "rm", "nosuch")
 	e.fails(1, "mine", "image", "rm", "mine")
 	// The name can be imported again.

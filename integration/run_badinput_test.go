@@ -24,7 +24,8 @@ func TestRunBadInput(t *testing.T) {
 		want []string // every one must be in the stderr line
 		code int
 	}{
-		{"unknown image", []string{"nosuchimage", "true"}, []string{"nosuchimage"}, 125},
+		{"unknown image, --pull never", []string{"--pull", "never", "nosuchimage", "true"}, []string{"nosuchimage"}, 125},
+		{"bad pull policy", []string{"--pull", "sometimes", "busybox", "true"}, []string{"pull", "sometimes"}, 125},
 		{"invalid name", []string{"--name", "bad/name", "busybox", "true"}, []string{"bad/name"}, 125},
 		{"invalid name start", []string{"--name", "_x", "busybox", "true"}, []string{"_x"}, 125},
 		{"env without name", []string{"-e", "=x", "busybox", "true"}, []string{"=x"}, 125},
@@ -39,6 +40,10 @@ func TestRunBadInput(t *testing.T) {
 		{"unknown network", []string{"--network", "nosuchnet", "busybox", "true"}, []string{"nosuchnet"}, 125},
 		{"unknown capability", []string{"--cap-add", "NOSUCHCAP", "busybox", "true"}, []string{"NOSUCHCAP"}, 125},
 		{"missing env file", []string{"--env-file", "/nonexistent/envfile", "busybox", "true"}, []string{"/nonexistent/envfile"}, 125},
+		{"unknown stop signal", []string{"--stop-signal", "SIGNOPE", "busybox", "true"}, []string{"stop signal", "SIGNOPE"}, 125},
+		{"negative stop timeout", []string{"--stop-timeout", "-5", "busybox", "true"}, []string{"stop timeout", "-5"}, 125},
+		{"expose bad protocol", []string{"--expose", "80/sctp", "busybox", "true"}, []string{"--expose", "sctp"}, 125},
+		{"expose port zero", []string{"--expose", "0", "-P", "busybox", "true"}, []string{"--expose", `"0"`}, 125},
 		{"unknown flag", []string{"--nope", "busybox", "true"}, []string{"nope"}, 125},
 		{"no image", nil, []string{"image"}, 1},
 		{"only flags", []string{"-d", "--rm"}, []string{"image"}, 1},

@@ -41,10 +41,14 @@ type Container struct {
 	SecurityOpt []string `json:"securityOpt,omitempty"`
 	// -v, --mount and --tmpfs, with a volume's name and a bind's source.
 	Mounts []MountPoint `json:"mounts,omitempty"`
+	// What stop sends ("": SIGTERM) and how long it waits by default (nil: 10 s).
+	StopSignal  string `json:"stopSignal,omitempty"`
+	StopTimeout *int   `json:"stopTimeout,omitempty"`
 
 	// Networking: addresses from create to rm; Ports only while running.
 	Endpoints []*network.Endpoint `json:"endpoints,omitempty"`
-	Publish   []portspec.Mapping  `json:"publish,omitempty"` // what -p asked for
+	Publish   []portspec.Mapping  `json:"publish,omitempty"` // what -p (and -P) asked for
+	Exposed   []string            `json:"exposed,omitempty"` // the image's ExposedPorts and --expose: "80/tcp"
 	Ports     []portspec.Mapping  `json:"ports,omitempty"`   // published now, every host port known
 	DNS       []string            `json:"dns,omitempty"`     // --dns: the embedded resolver's upstreams
 

@@ -49,7 +49,7 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 		return nil, err
 	}
 	images := s.Images()
-	img, err := images.Get(o.Image)
+	img, err := s.imageFor(o)
 	if err != nil {
 		return nil, err
 	}
@@ -75,6 +75,20 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 		workdir = cfg.WorkingDir
 	}
 	env = mergeEnv(cfg.Env, env) // -e and --env-file win over the image's
+	stopSig, err := stopSignal(o.StopSignal, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if mounts, err = withImageVolumes(mounts, cfg.Volumes); err != nil {
+		return nil, err
+	}
+	exposed, err := exposedPorts(cfg, o.Expose)
+	if err != nil {
+		return nil, err
+	}
+	if o.StopTimeout != nil && *o.StopTimeout < 0 {
+		return nil, invalidf("invalid stop timeout %d: must be 0 or more seconds", *o.StopTimeout)
+	}
 	u, err := user.Lookup(userRoot(lowerDirs), userSpec)
 	if err != nil {
 		return nil, invalidf("%v", err)
@@ -93,7 +107,7 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 			hostname, _ = os.Hostname()
 		}
 	}
-	net, err := s.planNetwork(&o, id, hostname)
+	net, err := s.planNetwork(&o, exposed, id, hostname)
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +150,7 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 		AutoRemove: o.AutoRemove, Init: o.Init, Network: network, Privileged: o.Privileged,
 		CapAdd: o.CapAdd, CapDrop: o.CapDrop, SecurityOpt: security.shown, Mounts: mounts, Tty: o.Tty, OpenStdin: o.Interactive,
 		Endpoints: net.endpoints, Publish: net.publish, DNS: o.DNS, Host: hostname,
+		Exposed: portKeys(exposed), StopSignal: stopSig, StopTimeout: o.StopTimeout,
 		Status: StatusCreated, spec: spec,
 	}
 	if usesVolumes(mounts) {

@@ -126,13 +126,16 @@ func mountDetails(mounts []MountPoint) []MountDetails {
 }
 
 type ConfigDetails struct {
-	Hostname   string   `json:"Hostname"`
-	User       string   `json:"User"`
-	Tty        bool     `json:"Tty"`
-	Env        []string `json:"Env"`
-	Cmd        []string `json:"Cmd"`
-	Image      string   `json:"Image"`
-	WorkingDir string   `json:"WorkingDir"`
+	Hostname     string              `json:"Hostname"`
+	User         string              `json:"User"`
+	Tty          bool                `json:"Tty"`
+	Env          []string            `json:"Env"`
+	Cmd          []string            `json:"Cmd"`
+	Image        string              `json:"Image"`
+	WorkingDir   string              `json:"WorkingDir"`
+	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
+	StopSignal   string              `json:"StopSignal,omitempty"`
+	StopTimeout  *int                `json:"StopTimeout,omitempty"`
 }
 
 type NetworkSettings struct {
@@ -177,6 +180,9 @@ func networkSettings(c *Container) NetworkSettings {
 		if i == 0 {
 			ns.IPAddress, ns.IPPrefixLen, ns.Gateway, ns.MacAddress = d.IPAddress, d.IPPrefixLen, d.Gateway, d.MacAddress
 		}
+	}
+	for _, k := range c.Exposed { // exposed, not published: a key with no bindings, as Docker
+		ns.Ports[k] = nil
 	}
 	for _, m := range c.Publish {
 		ns.Ports[m.ContainerKey()] = nil
@@ -225,8 +231,15 @@ func details(c *Container, spec *specs.Spec, dir string) *Details {
 		Config: ConfigDetails{
 			Hostname: spec.Hostname, User: fmt.Sprintf("%d:%d", p.User.UID, p.User.GID), Tty: p.Terminal,
 			Env: p.Env, Cmd: c.Command, Image: c.Image, WorkingDir: p.Cwd,
+			StopSignal: c.StopSignal, StopTimeout: c.StopTimeout,
 		},
 		NetworkSettings: networkSettings(c),
+	}
+	for _, k := range c.Exposed {
+		if d.Config.ExposedPorts == nil {
+			d.Config.ExposedPorts = map[string]struct{}{}
+		}
+		d.Config.ExposedPorts[k] = struct{}{}
 	}
 	d.HostConfig.CapAdd, d.HostConfig.CapDrop = c.CapAdd, c.CapDrop
 	d.HostConfig.hostMounts(c.Mounts)

@@ -127,12 +127,26 @@ func MonitorMain(root, id string) {
 	os.Exit(code)
 }
 
-// Stop sends SIGTERM, waits up to timeout, then SIGKILL; it returns once the
-// monitor has recorded the exit.
-func (s *Store) Stop(ref string, timeout time.Duration) (*Container, error) {
+// Stop sends the container's stop signal (SIGTERM unless the image or
+// --stop-signal named another), waits up to timeout (nil: the container's
+// --stop-timeout, else 10 s), then SIGKILL; it returns once the monitor has
+// recorded the exit.
+func (s *Store) Stop(ref string, timeout *time.Duration) (*Container, error) {
 	c, err := s.Get(ref)
 	if err != nil || !c.Running() {
 		return c, err
+	}
+	wait := 10 * time.Second
+	if timeout != nil {
+		wait = *timeout
+	} else if c.StopTimeout != nil {
+		wait = time.Duration(*c.StopTimeout) * time.Second
+	}
+	sig := unix.SIGTERM
+	if c.StopSignal != "" {
+		if sig, err = ParseSignal(c.StopSignal); err != nil {
+			return c, err
+		}
 	}
 	mon, err := pidfd(c.MonitorPid, c.MonitorStart)
 	if err != nil {
@@ -140,9 +154,9 @@ func (s *Store) Stop(ref string, timeout time.Duration) (*Container, error) {
 	}
 	defer unix.Close(mon)
 	if alive(c.Pid, c.PidStart) {
-		unix.Kill(c.Pid, unix.SIGTERM)
+		unix.Kill(c.Pid, sig)
 	}
-	if !waitFd(mon, timeout) {
+	if !waitFd(mon, wait) {
 		if alive(c.Pid, c.PidStart) {
 			unix.Kill(c.Pid, unix.SIGKILL)
 		}

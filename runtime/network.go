@@ -33,7 +33,8 @@ type netPlan struct {
 
 // planNetwork checks o's network options and leases the container's
 // addresses. On error nothing is held.
-func (s *Store) planNetwork(o *RunOptions, id, hostname string) (p *netPlan, err error) {
+// exposed are the ports -P publishes.
+func (s *Store) planNetwork(o *RunOptions, exposed []portspec.Mapping, id, hostname string) (p *netPlan, err error) {
 	p = &netPlan{mode: o.Network, undo: func() {}, done: func() {}}
 	if p.mode == "" {
 		p.mode = network.DefaultName
@@ -56,6 +57,9 @@ func (s *Store) planNetwork(o *RunOptions, id, hostname string) (p *netPlan, err
 		}
 	}
 	bridged := p.mode != "none" && p.mode != "host" && !strings.HasPrefix(p.mode, "container:")
+	if o.PublishAll && bridged { // without a bridge Docker drops -P's ports, as we do
+		p.publish = publishAll(p.publish, exposed)
+	}
 	if !bridged {
 		switch {
 		case len(p.publish) > 0:

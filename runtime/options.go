@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"regexp"
@@ -25,10 +26,13 @@ type RunOptions struct {
 	Hostname string
 	Network  string // a network's name (default: bridge), none, host or container:NAME
 	Publish  []string
-	Aliases  []string // --network-alias
-	IP       string
-	AddHosts []string
-	DNS      []string
+	// --expose: more ports to record (and to publish with -P) besides the image's ExposedPorts
+	Expose     []string
+	PublishAll bool     // -P
+	Aliases    []string // --network-alias
+	IP         string
+	AddHosts   []string
+	DNS        []string
 
 	CapAdd, CapDrop []string
 	Privileged      bool
@@ -45,6 +49,12 @@ type RunOptions struct {
 	PidsLimit int64
 
 	Tty, Interactive, Detach, AutoRemove bool
+
+	StopSignal  string // --stop-signal: "" keeps the image's
+	StopTimeout *int   // --stop-timeout: seconds stop waits by default (nil: 10)
+
+	Pull       string    // --pull: missing (""), always or never
+	PullOutput io.Writer // where an implicit pull reports (run: stderr); nil: nowhere
 
 	// Entrypoint is --entrypoint: nil keeps the image's, "" clears it.
 	Entrypoint *string

@@ -176,10 +176,15 @@ func perContainer(name, usage string, flags []cli.Flag, do func(ctx *cli.Context
 }
 
 func stopCommand() *cli.Command {
-	return perContainer("stop", "stop containers (SIGTERM, then SIGKILL after a grace period)",
-		[]cli.Flag{&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Value: 10, Usage: "seconds to wait before killing"}},
+	return perContainer("stop", "stop containers (the stop signal, SIGTERM by default, then SIGKILL after a grace period)",
+		[]cli.Flag{&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Value: 10, Usage: "seconds to wait before killing (default: the container's --stop-timeout, else 10)"}},
 		func(ctx *cli.Context, s *runtime.Store, ref string) error {
-			_, err := s.Stop(ref, time.Duration(ctx.Int("time"))*time.Second)
+			var timeout *time.Duration
+			if ctx.IsSet("time") {
+				t := time.Duration(ctx.Int("time")) * time.Second
+				timeout = &t
+			}
+			_, err := s.Stop(ref, timeout)
 			return err
 		})
 }

@@ -177,7 +177,7 @@ func imageInspectCommand() *cli.Command {
 
 func tagCommand() *cli.Command {
 	return &cli.Command{
-		Name: "tag", Usage: "give a pulled image another name", ArgsUsage: "SOURCE TARGET", OnUsageError: usageErr,
+		Name: "tag", Usage: "give an image another name", ArgsUsage: "SOURCE TARGET", OnUsageError: usageErr,
 		Action: func(ctx *cli.Context) error {
 			if err := needArgs(ctx, 2, "a source and a target"); err != nil {
 				return err

@@ -28,6 +28,8 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "hostname", Usage: "container host name"},
 			&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "bridge", Usage: "bridge, a network's name, none, host or container:NAME"},
 			&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a port: [hostIP:][hostPort:]ctrPort[/tcp|/udp]"},
+			&cli.BoolFlag{Name: "publish-all", Aliases: []string{"P"}, Usage: "publish every exposed port on a host port the kernel picks"},
+			&cli.StringSliceFlag{Name: "expose", Usage: "expose a port or range: PORT[/tcp|/udp] or A-B[/proto] (published only with -P)"},
 			&cli.StringSliceFlag{Name: "network-alias", Aliases: []string{"net-alias"}, Usage: "another name for the container on its network"},
 			&cli.StringFlag{Name: "ip", Usage: "the container's IPv4 address on a user-defined network"},
 			&cli.StringSliceFlag{Name: "add-host", Usage: "add NAME:IP to /etc/hosts"},
@@ -44,6 +46,9 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "memory", Aliases: []string{"m"}, Usage: "memory limit (e.g. 256m)"},
 			&cli.StringFlag{Name: "cpus", Usage: "number of CPUs (e.g. 1.5)"},
 			&cli.Int64Flag{Name: "pids-limit", Usage: "maximum number of processes (0: unlimited)"},
+			&cli.StringFlag{Name: "pull", Usage: "pull the image first: missing (default), always or never"},
+			&cli.StringFlag{Name: "stop-signal", Usage: "signal stop sends (default: the image's StopSignal, else SIGTERM)"},
+			&cli.IntFlag{Name: "stop-timeout", Usage: "seconds stop waits before SIGKILL (default 10)"},
 		},
 		OnUsageError: usageErr,
 		Action: func(ctx *cli.Context) error {
@@ -55,6 +60,7 @@ func runCommand() *cli.Command {
 				return runFailed(err)
 			}
 			o := runOptionsFrom(ctx)
+			o.PullOutput = os.Stderr // an implicit pull reports here, as Docker's run
 			code, c, err := s.Run(o, os.Stdin, os.Stdout, os.Stderr)
 			if err == nil && o.Detach {
 				fmt.Println(c.ID)
@@ -78,12 +84,19 @@ func runOptionsFrom(ctx *cli.Context) runtime.RunOptions {
 		e := ctx.String("entrypoint")
 		entrypoint = &e
 	}
+	var stopTimeout *int
+	if ctx.IsSet("stop-timeout") {
+		t := ctx.Int("stop-timeout")
+		stopTimeout = &t
+	}
 	return runtime.RunOptions{
-		Entrypoint: entrypoint,
-		Name:       ctx.String("name"), Image: ctx.Args().First(), Args: ctx.Args().Tail(),
+		Pull:       ctx.String("pull"),
+		Entrypoint: entrypoint, StopSignal: ctx.String("stop-signal"), StopTimeout: stopTimeout,
+		Name: ctx.String("name"), Image: ctx.Args().First(), Args: ctx.Args().Tail(),
 		Env: ctx.StringSlice("env"), EnvFiles: ctx.StringSlice("env-file"),
 		Workdir: ctx.String("workdir"), User: ctx.String("user"), Hostname: ctx.String("hostname"),
 		Network: ctx.String("network"), Publish: ctx.StringSlice("publish"),
+		Expose: ctx.StringSlice("expose"), PublishAll: ctx.Bool("publish-all"),
 		Aliases: ctx.StringSlice("network-alias"), IP: ctx.String("ip"),
 		AddHosts: ctx.StringSlice("add-host"), DNS: ctx.StringSlice("dns"),
 		CapAdd: ctx.StringSlice("cap-add"), CapDrop: ctx.StringSlice("cap-drop"),

@@ -39,6 +39,9 @@ func TestRunFlags(t *testing.T) {
 			runtime.RunOptions{Image: "busybox", Args: []string{}, User: "1000:1000", Workdir: "/tmp", Memory: "64m", CPUs: "0.5", PidsLimit: 20,
 				CapAdd: []string{"NET_ADMIN"}, CapDrop: []string{"ALL"}, SecurityOpts: []string{"no-new-privileges"}, ReadOnly: true, Init: true,
 				Privileged: true, Network: "host", Hostname: "h", EnvFiles: []string{"f"}}},
+		{[]string{"-P", "--expose", "80", "--expose", "53/udp", "--pull", "never", "--stop-signal", "USR1", "--stop-timeout", "3", "busybox"},
+			runtime.RunOptions{Image: "busybox", Args: []string{}, Network: "bridge",
+				PublishAll: true, Expose: []string{"80", "53/udp"}, Pull: "never", StopSignal: "USR1", StopTimeout: ptr(3)}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -76,3 +79,5 @@ func TestHumanDuration(t *testing.T) {
 }
 
 func secondsToDuration(s int) time.Duration { return time.Duration(s) * time.Second }
+
+func ptr[T any](v T) *T { return &v }

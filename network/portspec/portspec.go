@@ -199,3 +199,25 @@ func parsePort(s string) (uint16, error) {
 	}
 	return uint16(n), nil
 }
+
+// ParseExpose expands one --expose value, or an image's ExposedPorts key,
+// "PORT[/PROTO]" or "A-B[/PROTO]", into container ports with no host port.
+func ParseExpose(spec string) ([]Mapping, error) {
+	ports, proto, hasProto := strings.Cut(spec, "/")
+	if !hasProto {
+		proto = "tcp"
+	}
+	proto = strings.ToLower(proto)
+	if proto != "tcp" && proto != "udp" {
+		return nil, fmt.Errorf("--expose %q: unsupported protocol %q (only tcp and udp)", spec, proto)
+	}
+	first, last, err := parseRange(ports)
+	if err != nil {
+		return nil, fmt.Errorf("--expose %q: %s", spec, err)
+	}
+	ms := make([]Mapping, 0, int(last-first)+1)
+	for p := int(first); p <= int(last); p++ {
+		ms = append(ms, Mapping{ContainerPort: uint16(p), Proto: proto})
+	}
+	return ms, nil
+}

@@ -3,6 +3,7 @@ package portspec
 import (
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -162,6 +163,44 @@ func TestStringAndContainerKey(t *testing.T) {
 		}
 		if got := tt.m.ContainerKey(); got != tt.key {
 			t.Errorf("%#v.ContainerKey() = %q, want %q", tt.m, got, tt.key)
+		}
+	}
+}
+
+func TestParseExpose(t *testing.T) {
+	for _, tc := range []struct {
+		spec string
+		want []string // ContainerKeys; nil: an error
+	}{
+		{"80", []string{"80/tcp"}},
+		{"53/udp", []string{"53/udp"}},
+		{"53/UDP", []string{"53/udp"}},
+		{"8000-8002/tcp", []string{"8000/tcp", "8001/tcp", "8002/tcp"}},
+		{"65535", []string{"65535/tcp"}},
+		{"", nil},
+		{"0", nil},
+		{"65536", nil},
+		{"80/sctp", nil},
+		{"80/", nil},
+		{"9-8", nil},
+		{"1-", nil},
+		{"http", nil},
+		{"127.0.0.1:80", nil}, // a -p value is not an --expose one
+	} {
+		ms, err := ParseExpose(tc.spec)
+		if (err != nil) != (tc.want == nil) {
+			t.Errorf("ParseExpose(%q): %v, %v", tc.spec, ms, err)
+			continue
+		}
+		var got []string
+		for _, m := range ms {
+			if m.HostPort != 0 || m.HostIP.IsValid() {
+				t.Errorf("ParseExpose(%q): %+v has a host side", tc.spec, m)
+			}
+			got = append(got, m.ContainerKey())
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("ParseExpose(%q) = %v, want %v", tc.spec, got, tc.want)
 		}
 	}
 }
