@@ -33,7 +33,7 @@ func TestLifecycleStartParallel(t *testing.T) {
 		}
 	}
 	time.Sleep(200 * time.Millisecond)
-	if mons := lcMonitorPids(id); len(mons) != 1 {
+	if mons := lcSettledMonitorPids(id); len(mons) != 1 {
 		t.Errorf("after 6 parallel starts: %d monitors %v, want 1", len(mons), mons)
 	}
 	if procs := lcCgroupProcs(id); len(procs) != 1 {

@@ -301,8 +301,8 @@ func TestSystemResetLostRecords(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(e.root, "containers", noDir)); err != nil {
 		t.Fatal(err)
 	}
-	if len(lcMonitorPids(noDir)) != 1 {
-		t.Fatalf("monitor of %s: %v, want it running", noDir, lcMonitorPids(noDir))
+	if mons := lcSettledMonitorPids(noDir); len(mons) != 1 {
+		t.Fatalf("monitor of %s: %v, want it running", noDir, mons)
 	}
 	e.ok("system", "reset", "-f")
 	objs := sysObjects{ids: []string{noRecord, noDir}}
