@@ -542,3 +542,29 @@ func TestRunVolumesInspectHostConfig(t *testing.T) {
 	e.ok("rm", "-v", "hc")
 	e.ok("volume", "rm", "hcvol", "hcvol2")
 }
+
+// A web server serving a bind-mounted directory through a published port,
+// the way a user serves a site under development: the host's edits show at
+// once, and :ro keeps the server from writing back.
+func TestRunVolumesBindServedOverHTTP(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	site := t.TempDir()
+	page := filepath.Join(site, "index.html")
+	if err := os.WriteFile(page, []byte("draft 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := netFreePort(t)
+	id := e.lcRunDetached("-p", fmt.Sprintf("127.0.0.1:%d:80", p), "-v", site+":/www:ro",
+		"busybox", "httpd", "-f", "-p", "80", "-h", "/www")
+	url := fmt.Sprintf("http://127.0.0.1:%d/", p)
+	netWaitBody(t, "the bound site", "draft 1", func() (string, error) { return netHostGet(url) })
+	if err := os.WriteFile(page, []byte("draft 2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	netWaitBody(t, "the bound site after an edit on the host", "draft 2", func() (string, error) { return netHostGet(url) })
+	if r := e.run("exec", id, "touch", "/www/x"); r.code == 0 {
+		t.Errorf("a write into the :ro bind succeeded: %s", r)
+	}
+	e.ok("rm", "-f", id)
+}
