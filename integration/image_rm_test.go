@@ -64,3 +64,32 @@ func TestImageRm(t *testing.T) {
 		t.Errorf("busybox after image rm = %q", out)
 	}
 }
+
+// TestImageByID: an image is reached by the ID `image ls` prints (or any
+// unique prefix, or sha256:ID), as in Docker; rmi by an ID that several names
+// share is refused, and works once one name is left.
+func TestImageByID(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.ok("run", "--rm", "--network", "none", "busybox", "true")
+	e.ok("tag", "busybox", "mybox")
+	var id string
+	for _, l := range strings.Split(e.ok("image", "ls"), "\n") {
+		if f := strings.Fields(l); len(f) >= 3 && f[0] == "busybox" {
+			id = f[2]
+		}
+	}
+	if len(id) != 12 {
+		t.Fatalf("image ls gives busybox the ID %q, want 12 hex digits", id)
+	}
+	if out := e.ok("run", "--rm", "--pull", "never", "--network", "none", id[:7], "echo", "by-id"); out != "by-id" {
+		t.Errorf("run by ID prefix: %q", out)
+	}
+	e.fails(1, "referenced in multiple repositories", "rmi", id)
+	e.ok("rmi", "mybox")
+	e.ok("rmi", "sha256:"+id)
+	if out := e.ok("image", "ls"); strings.Contains(out, id) {
+		t.Errorf("after rmi of its ID the image is still listed: %q", out)
+	}
+	e.fails(125, "", "run", "--rm", "--pull", "never", "--network", "none", id, "true")
+}

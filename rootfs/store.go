@@ -151,8 +151,15 @@ func (s *Store) List() ([]Image, error) {
 
 // Find is Get without building busybox: for removing, and for checking an image is still there.
 func (s *Store) Find(name string) (Image, error) {
-	if _, ok := untaggedID(name); ok {
-		return s.read(refKey(name))
+	if _, ok := untaggedID(name); ok { // a loaded image without a name, or any image's whole ID
+		img, err := s.read(refKey(name))
+		if errors.Is(err, ErrNotFound) {
+			return s.findByIDPrefix(name, err)
+		}
+		return img, err
+	}
+	if strings.HasPrefix(name, "sha256:") && isIDPrefix(name) { // an ID cut short: no name has that shape
+		return s.findByIDPrefix(name, fmt.Errorf("image %q: %w", name, ErrNotFound))
 	}
 	_, canon, refErr := ParseReference(name)
 	if refErr == nil {
@@ -160,6 +167,7 @@ func (s *Store) Find(name string) (Image, error) {
 			return img, err
 		}
 	}
+	short := name
 	name = Normalize(name)
 	if err := ValidName(name); err != nil {
 		if refErr == nil {
@@ -167,7 +175,62 @@ func (s *Store) Find(name string) (Image, error) {
 		}
 		return Image{}, err
 	}
-	return s.read(name)
+	img, err := s.read(name)
+	if errors.Is(err, ErrNotFound) && isIDPrefix(short) {
+		return s.findByIDPrefix(short, err)
+	}
+	return img, err
+}
+
+// isIDPrefix says whether ref can be the start of an image ID, as `image ls`
+// shows it (12 hex digits) or whole, with or without "sha256:". A name wins
+// over an ID, as in Docker: this is tried only when no image has the name.
+func isIDPrefix(ref string) bool {
+	h := strings.TrimPrefix(ref, "sha256:")
+	if h == "" || len(h) > 64 {
+		return false
+	}
+	for _, c := range h {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// NamesOf lists the names of the images with image ID id, sorted.
+func (s *Store) NamesOf(id string) ([]string, error) {
+	imgs, err := s.List()
+	var names []string
+	for _, img := range imgs {
+		if img.ID == id {
+			names = append(names, img.Name)
+		}
+	}
+	return names, err
+}
+
+// findByIDPrefix is the image whose ID starts with prefix; notFound when
+// none does. Names sharing one ID are one image: the first by name stands for
+// it. Two IDs with the prefix are Docker's ambiguity error.
+func (s *Store) findByIDPrefix(prefix string, notFound error) (Image, error) {
+	imgs, err := s.List()
+	if err != nil {
+		return Image{}, err
+	}
+	want := strings.TrimPrefix(prefix, "sha256:") // IDs are kept as bare hex
+	var found []Image
+	for _, img := range imgs {
+		if strings.HasPrefix(img.ID, want) && (len(found) == 0 || found[0].ID == img.ID) {
+			found = append(found, img)
+		} else if strings.HasPrefix(img.ID, want) {
+			return Image{}, fmt.Errorf("short image ID %q is ambiguous: it starts %s and %s", prefix, found[0].ID, img.ID)
+		}
+	}
+	if len(found) == 0 {
+		return Image{}, notFound
+	}
+	return found[0], nil
 }
 
 // Remove deletes the named image, and the layers no other image uses. It does not know about

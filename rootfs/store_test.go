@@ -1,10 +1,12 @@
 package rootfs
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -148,4 +150,58 @@ func TestStaleTempSwept(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantStore(t, s, "x")
+}
+
+// An image is found by its ID or a prefix of it, as `image ls` prints it,
+// when no image has that name; two IDs sharing the prefix are an error.
+func TestFindByIDPrefix(t *testing.T) {
+	s := newTestStore(t)
+	src := writeTree(t, []testEntry{{name: "hello", body: "hi"}})
+	setID := func(name, id string) {
+		t.Helper()
+		p := filepath.Join(s.dir, name, "image.json")
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var img Image
+		if err := json.Unmarshal(b, &img); err != nil {
+			t.Fatal(err)
+		}
+		img.ID = id
+		if b, err = json.Marshal(img); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	idA := "aaaa1111" + strings.Repeat("0", 56)
+	idB := "aaaa2222" + strings.Repeat("0", 56)
+	for name, id := range map[string]string{"one": idA, "two": idB, "aaaa2": idA} {
+		if _, err := s.Import(name, src); err != nil {
+			t.Fatal(err)
+		}
+		setID(name, id)
+	}
+	for _, c := range []struct{ ref, want string }{
+		{"aaaa1111", "aaaa2"}, // two names of one ID: the first by name
+		{"sha256:" + idB, "two"},
+		{idB[:12], "two"},
+		{"sha256:" + idB[:12], "two"},
+		{"aaaa2", "aaaa2"}, // a name wins over an ID prefix
+	} {
+		img, err := s.Find(c.ref)
+		if err != nil || img.Name != c.want {
+			t.Errorf("Find(%q) = %q, %v; want %q", c.ref, img.Name, err, c.want)
+		}
+	}
+	if _, err := s.Find("aaaa"); err == nil || !strings.Contains(err.Error(), "ambiguous") {
+		t.Errorf("Find(aaaa), a prefix of two IDs: %v, want ambiguous", err)
+	}
+	for _, ref := range []string{"bbbb", "sha256:" + strings.Repeat("b", 64)} {
+		if _, err := s.Find(ref); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Find(%q) = %v, want ErrNotFound", ref, err)
+		}
+	}
 }

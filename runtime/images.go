@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/hutchrt/hutch/rootfs"
 )
@@ -20,6 +21,14 @@ func (s *Store) RemoveImage(name string) error {
 	img, err := s.Images().Find(name)
 	if err != nil {
 		return err
+	}
+	if ref := strings.TrimPrefix(name, "sha256:"); ref != img.Name && strings.HasPrefix(img.ID, ref) {
+		// Reached by its ID: with several names that is ambiguous, as in Docker.
+		if names, err := s.Images().NamesOf(img.ID); err != nil {
+			return err
+		} else if len(names) > 1 {
+			return fmt.Errorf("conflict: unable to delete %s - image is referenced in multiple repositories (%s): remove them by name", name, strings.Join(names, ", "))
+		}
 	}
 	name = img.Name // what containers record
 	return s.withAll(func(all []*Container) error {
