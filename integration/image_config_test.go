@@ -133,6 +133,18 @@ func TestImageConfigPublishAll(t *testing.T) {
 	} else if _, ok := got["9001/udp"]; !ok {
 		t.Errorf("Config.ExposedPorts = %v, want 9000/udp and 9001/udp", got)
 	}
+	// A port published with -p is exposed too, as in Docker.
+	pub := e.lcRunDetached("--network", "pall", "-p", fmt.Sprintf("127.0.0.1:%d:7000", netFreePort(t)), "busybox", "sleep", "100")
+	var pds []struct{ Config struct{ ExposedPorts map[string]struct{} } }
+	if err := json.Unmarshal([]byte(e.ok("inspect", pub)), &pds); err != nil || len(pds) != 1 {
+		t.Fatalf("inspect: %v", err)
+	}
+	if got := pds[0].Config.ExposedPorts; len(got) != 1 {
+		t.Errorf("-p ...:7000: Config.ExposedPorts = %v, want 7000/tcp", got)
+	} else if _, ok := got["7000/tcp"]; !ok {
+		t.Errorf("-p ...:7000: Config.ExposedPorts = %v, want 7000/tcp", got)
+	}
+	e.ok("rm", "-f", pub)
 	for _, k := range []string{"9000/udp", "9001/udp"} {
 		if bs, ok := ds[0].NetworkSettings.Ports[k]; !ok || bs != nil {
 			t.Errorf("NetworkSettings.Ports[%s] = %v (present %v), want present with no bindings", k, bs, ok)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -235,7 +236,12 @@ func details(c *Container, spec *specs.Spec, dir string) *Details {
 		},
 		NetworkSettings: networkSettings(c),
 	}
-	for _, k := range c.Exposed {
+	// Exposed: the image's, --expose's and, as in Docker, every published port's.
+	exposed := slices.Clone(c.Exposed)
+	for _, m := range c.Publish {
+		exposed = append(exposed, m.ContainerKey())
+	}
+	for _, k := range exposed {
 		if d.Config.ExposedPorts == nil {
 			d.Config.ExposedPorts = map[string]struct{}{}
 		}
