@@ -135,7 +135,9 @@ func TestImageConfigPublishAll(t *testing.T) {
 	}
 	// A port published with -p is exposed too, as in Docker.
 	pub := e.lcRunDetached("--network", "pall", "-p", fmt.Sprintf("127.0.0.1:%d:7000", netFreePort(t)), "busybox", "sleep", "100")
-	var pds []struct{ Config struct{ ExposedPorts map[string]struct{} } }
+	var pds []struct {
+		Config struct{ ExposedPorts map[string]struct{} }
+	}
 	if err := json.Unmarshal([]byte(e.ok("inspect", pub)), &pds); err != nil || len(pds) != 1 {
 		t.Fatalf("inspect: %v", err)
 	}
