@@ -232,7 +232,7 @@ func TestImageSaveLoad(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "none.tar")); !os.IsNotExist(err) {
 		t.Errorf("failed save left its output: %v", err)
 	}
-	if ents, _ := filepath.Glob(filepath.Join(dir, ".hutch-save-*")); len(ents) != 0 {
+	if ents, _ := filepath.Glob(filepath.Join(dir, ".none.tar.tmp-*")); len(ents) != 0 {
 		t.Errorf("failed save left %v", ents)
 	}
 }

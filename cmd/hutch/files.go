@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,23 +35,34 @@ func exportCommand() *cli.Command {
 }
 
 func export(ctx *cli.Context) error {
-	out := ctx.String("output")
-	if out == "" && term.IsTerminal(int(os.Stdout.Fd())) {
-		return errors.New("export: cowardly refusing to write a tar archive to a terminal: use -o FILE or redirect")
-	}
-	s, err := openStore(ctx)
-	if err != nil {
-		return err
-	}
+	return writeArchive(ctx.String("output"), "export",
+		"export: cowardly refusing to write a tar archive to a terminal: use -o FILE or redirect",
+		func(w io.Writer) error {
+			s, err := openStore(ctx)
+			if err != nil {
+				return err
+			}
+			return s.Export(ctx.Args().First(), w)
+		})
+}
+
+// writeArchive has write make a tar archive on stdout, or in the file out:
+// written beside it and renamed over it when complete, so that a failed
+// write leaves no partial archive. A terminal as stdout is refused, with
+// the refusal each Docker command words its own way, before write opens
+// anything.
+func writeArchive(out, what, refusal string, write func(io.Writer) error) error {
 	if out == "" {
-		return s.Export(ctx.Args().First(), os.Stdout)
+		if term.IsTerminal(int(os.Stdout.Fd())) {
+			return errors.New(refusal)
+		}
+		return write(os.Stdout)
 	}
-	// Written beside the file and renamed over it: a failed export leaves nothing.
 	f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-")
 	if err != nil {
-		return fmt.Errorf("export: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	err = s.Export(ctx.Args().First(), f)
+	err = write(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -23,35 +22,15 @@ func saveCommand() *cli.Command {
 			if err := needArgs(ctx, 1, "at least one image"); err != nil {
 				return err
 			}
-			out := ctx.String("output")
-			if out == "" && term.IsTerminal(int(os.Stdout.Fd())) {
-				return errors.New("cowardly refusing to save to a terminal. Use the -o flag or redirect")
-			}
-			s, err := openStore(ctx)
-			if err != nil {
-				return err
-			}
-			if out == "" {
-				return s.Images().Save(os.Stdout, ctx.Args().Slice())
-			}
-			// A temp file beside the output, renamed over it when complete: a failed save
-			// leaves no partial archive.
-			f, err := os.CreateTemp(filepath.Dir(out), ".hutch-save-")
-			if err != nil {
-				return fmt.Errorf("save: %w", err)
-			}
-			defer os.Remove(f.Name())
-			err = s.Images().Save(f, ctx.Args().Slice())
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err == nil {
-				err = os.Chmod(f.Name(), 0o644)
-			}
-			if err == nil {
-				err = os.Rename(f.Name(), out)
-			}
-			return err
+			return writeArchive(ctx.String("output"), "save",
+				"cowardly refusing to save to a terminal. Use the -o flag or redirect",
+				func(w io.Writer) error {
+					s, err := openStore(ctx)
+					if err != nil {
+						return err
+					}
+					return s.Images().Save(w, ctx.Args().Slice())
+				})
 		},
 	}
 }

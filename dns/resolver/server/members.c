@@ -166,6 +166,20 @@ void remove_record(const char *id) {
 	unlink(path);
 }
 
+// read_small reads the file path (a record, a /proc file), of less than
+// size bytes, into buf, NUL-ended; 0 if it cannot be read or is empty.
+static int read_small(const char *path, char *buf, size_t size) {
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	return 1;
+}
+
 // load_records hands each record's text to each; one that cannot be read,
 // or a temporary file a crash left, is removed: nobody can serve it.
 void load_records(void (*each)(char *text)) {
@@ -179,18 +193,12 @@ void load_records(void (*each)(char *text)) {
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof path, "%s/members/%s", dir, de->d_name);
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
 		char *buf = NULL;
-		if (fd >= 0 && !strchr(de->d_name, '.')) {
+		if (!strchr(de->d_name, '.')) {
 			buf = malloc(1 << 20);
-			ssize_t n = buf ? read(fd, buf, (1 << 20) - 1) : -1;
-			if (n > 0)
-				buf[n] = 0;
-			else
+			if (buf && !read_small(path, buf, 1 << 20))
 				free(buf), buf = NULL;
 		}
-		if (fd >= 0)
-			close(fd);
 		char idline[200];
 		snprintf(idline, sizeof idline, "id %s\n", de->d_name);
 		if (buf && strncmp(buf, idline, strlen(idline)) == 0)
@@ -207,14 +215,8 @@ void load_records(void (*each)(char *text)) {
 int pidfd_pid(int pidfd) {
 	char path[64], buf[1024];
 	snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (!read_small(path, buf, sizeof buf))
 		return 0;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
 	char *p = strstr(buf, "\nPid:");
 	if (!p)
 		return 0;
@@ -227,14 +229,8 @@ int pidfd_pid(int pidfd) {
 unsigned long long proc_start(int pid) {
 	char path[64], buf[1024];
 	snprintf(path, sizeof path, "/proc/%d/stat", pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (!read_small(path, buf, sizeof buf))
 		return 0;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
 	char *p = strrchr(buf, ')');
 	if (!p)
 		return 0;
