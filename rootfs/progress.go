@@ -13,6 +13,16 @@ type TTY struct{ W io.Writer }
 
 func (t TTY) Write(p []byte) (int, error) { return t.W.Write(p) }
 
+// PullStatus is Docker's closing lines of a pull that gave img, whose name
+// had the manifest digest before ("" if it had none).
+func PullStatus(img Image, before string) string {
+	status := "Downloaded newer image for"
+	if before != "" && before == img.Digest {
+		status = "Image is up to date for"
+	}
+	return fmt.Sprintf("Digest: %s\nStatus: %s %s\n", img.Digest, status, img.Name)
+}
+
 // progress is a pull's display: one row per layer, by its 12-hex id, as Docker shows it.
 type progress struct {
 	w    io.Writer

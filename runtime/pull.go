@@ -54,14 +54,14 @@ func (s *Store) imageFor(o RunOptions) (rootfs.Image, error) {
 	if missing {
 		fmt.Fprintf(out, "Unable to find image '%s' locally\n", o.Image)
 	}
-	var progress io.Writer // a line per layer, on a terminal only (as pull)
+	var progress io.Writer // on a terminal only, as pull's rows kept in place
 	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		progress = f
+		progress = rootfs.TTY{W: f}
 	}
 	img, err = images.Pull(context.Background(), o.Image, progress)
 	if err != nil {
 		return img, err
 	}
-	fmt.Fprintf(out, "Digest: %s\nStatus: Downloaded image for %s\n", img.Digest, img.Name)
+	fmt.Fprint(out, rootfs.PullStatus(img, "")) // "Downloaded newer image", even for --pull always of an unchanged one
 	return img, nil
 }

@@ -81,11 +81,7 @@ func pullCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			status := "Downloaded newer image for"
-			if before.Digest != "" && before.Digest == img.Digest {
-				status = "Image is up to date for"
-			}
-			fmt.Printf("Digest: %s\nStatus: %s %s\n%s\n", img.Digest, status, img.Name, img.Name)
+			fmt.Print(rootfs.PullStatus(img, before.Digest) + img.Name + "\n")
 			return nil
 		},
 	}
