@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // TestImageConfigStopSignal: an image whose config names StopSignal SIGUSR1 is stopped by
@@ -20,15 +20,7 @@ func TestImageConfigStopSignal(t *testing.T) {
 	e := newEnv(t)
 	reg := startRegistry(t)
 	img := appImage(t, e, "stop")
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg = cfg.DeepCopy()
-	cfg.Config.StopSignal = "SIGUSR1"
-	if img, err = mutate.ConfigFile(img, cfg); err != nil {
-		t.Fatal(err)
-	}
+	img = withConfig(t, img, func(cfg *v1.ConfigFile) { cfg.Config.StopSignal = "SIGUSR1" })
 	ref := reg.addr + "/test/stopsig:1"
 	reg.push(t, ref[len(reg.addr)+1:], img)
 	e.ok("pull", ref)
@@ -86,15 +78,7 @@ func TestImageConfigPublishAll(t *testing.T) {
 	e := newEnv(t)
 	reg := startRegistry(t)
 	img := appImage(t, e, "ports")
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg = cfg.DeepCopy()
-	cfg.Config.ExposedPorts = map[string]struct{}{"80/tcp": {}, "81/tcp": {}}
-	if img, err = mutate.ConfigFile(img, cfg); err != nil {
-		t.Fatal(err)
-	}
+	img = withConfig(t, img, func(cfg *v1.ConfigFile) { cfg.Config.ExposedPorts = map[string]struct{}{"80/tcp": {}, "81/tcp": {}} })
 	reg.push(t, "test/ports:1", img)
 	ref := reg.addr + "/test/ports:1"
 	e.ok("pull", ref)
@@ -212,15 +196,7 @@ func TestImageConfigVolumes(t *testing.T) {
 	e := newEnv(t)
 	reg := startRegistry(t)
 	img := appImage(t, e, "vols")
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg = cfg.DeepCopy()
-	cfg.Config.Volumes = map[string]struct{}{"/app": {}}
-	if img, err = mutate.ConfigFile(img, cfg); err != nil {
-		t.Fatal(err)
-	}
+	img = withConfig(t, img, func(cfg *v1.ConfigFile) { cfg.Config.Volumes = map[string]struct{}{"/app": {}} })
 	reg.push(t, "test/vols:1", img)
 	ref := reg.addr + "/test/vols:1"
 	e.ok("pull", ref)

@@ -149,18 +149,25 @@ func appImage(t *testing.T, e *env, extra string) v1.Image {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return withConfig(t, img, func(cfg *v1.ConfigFile) {
+		cfg.OS, cfg.Architecture = "linux", "amd64"
+		cfg.Config.Entrypoint = []string{"/bin/sh", "-c"}
+		cfg.Config.Cmd = []string{"echo $GREETING from $(pwd)"}
+		cfg.Config.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "GREETING=hi"}
+		cfg.Config.WorkingDir = "/app"
+	})
+}
+
+// withConfig is img with its config changed by edit (on a copy).
+func withConfig(t *testing.T, img v1.Image, edit func(*v1.ConfigFile)) v1.Image {
+	t.Helper()
 	cfg, err := img.ConfigFile()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg = cfg.DeepCopy()
-	cfg.OS, cfg.Architecture = "linux", "amd64"
-	cfg.Config.Entrypoint = []string{"/bin/sh", "-c"}
-	cfg.Config.Cmd = []string{"echo $GREETING from $(pwd)"}
-	cfg.Config.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "GREETING=hi"}
-	cfg.Config.WorkingDir = "/app"
-	img, err = mutate.ConfigFile(img, cfg)
-	if err != nil {
+	edit(cfg)
+	if img, err = mutate.ConfigFile(img, cfg); err != nil {
 		t.Fatal(err)
 	}
 	return img
@@ -434,17 +441,7 @@ func bigImage(t *testing.T) v1.Image {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg = cfg.DeepCopy()
-	cfg.OS, cfg.Architecture = "linux", "amd64"
-	img, err = mutate.ConfigFile(img, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
+	return withConfig(t, img, func(cfg *v1.ConfigFile) { cfg.OS, cfg.Architecture = "linux", "amd64" })
 }
 
 // Off a terminal, pull writes a plain line per layer's change, Docker's words; on a real pty,
