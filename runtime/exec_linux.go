@@ -3,7 +3,6 @@ package runtime
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	goruntime "runtime"
@@ -15,8 +14,8 @@ import (
 
 	"github.com/hutchrt/hutch/runtime/caps"
 	"github.com/hutchrt/hutch/runtime/cgroups"
-	_ "github.com/hutchrt/hutch/runtime/containerinit" // the container's init, and exec's way in, before Go starts
-	_ "github.com/hutchrt/hutch/runtime/shim"          // the idle half of a detached monitor
+	"github.com/hutchrt/hutch/runtime/oci"
+	_ "github.com/hutchrt/hutch/runtime/shim" // the idle half of a detached monitor
 	"github.com/hutchrt/hutch/runtime/user"
 )
 
@@ -85,18 +84,17 @@ func (s *Store) Exec(ref string, o ExecOptions, stdin *os.File, stdout, stderr *
 	if err != nil || cg == nil {
 		return 125, fmt.Errorf("exec: cgroup of %s: %v", c.Name, err)
 	}
-	joinFiles, err := openCgroupJoin(cg)
+	joinFiles, err := oci.OpenCgroupJoin(cg)
 	if err != nil {
 		return 125, err
 	}
-	defer closeAll(joinFiles.tasks)
-	defer joinFiles.unified.Close()
-	self, err := sealedSelf()
+	defer joinFiles.Close()
+	self, err := oci.SealedSelf()
 	if err != nil {
 		return 125, err
 	}
 	defer self.Close()
-	parentSock, childSock, err := socketPair()
+	parentSock, childSock, err := oci.SocketPair()
 	if err != nil {
 		return 125, err
 	}
@@ -104,33 +102,33 @@ func (s *Store) Exec(ref string, o ExecOptions, stdin *os.File, stdout, stderr *
 	defer childSock.Close()
 
 	// fd 3 is the sync socket, as for the container's init; fd 4 the binary.
-	cmd := exec.Command("/proc/self/fd/4", InitCommand)
-	cmd.Env = []string{initEnv + "=1"}
+	cmd := exec.Command("/proc/self/fd/4", oci.InitCommand)
+	cmd.Env = []string{oci.InitEnv + "=1"}
 	cmd.ExtraFiles = []*os.File{childSock, self}
 	addFile := func(f *os.File) int {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
 		return 2 + len(cmd.ExtraFiles)
 	}
-	var join execJoin
-	for _, f := range joinFiles.tasks {
-		join.tasks = append(join.tasks, addFile(f))
+	var join oci.ExecJoin
+	for _, f := range joinFiles.Tasks {
+		join.Tasks = append(join.Tasks, addFile(f))
 	}
-	for _, kind := range execNamespaces {
+	for _, kind := range dockerExecNamespaces {
 		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", c.Pid, kind))
 		if err != nil {
 			return 125, fmt.Errorf("exec: %w", err)
 		}
 		defer f.Close()
-		join.ns = append(join.ns, nsFd{fd: addFile(f), kind: kind})
+		join.NS = append(join.NS, oci.NsFd{Fd: addFile(f), Kind: kind})
 	}
-	plan, err := buildExecPlan(spec, execProcess(spec, o, u, extra), join, lastCap)
+	plan, err := oci.BuildExec(spec, execProcess(spec, o, u, extra), join, lastCap)
 	if err != nil {
-		return 125, err
+		return 125, invalidf("%v", err)
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: unix.SIGKILL}
 	// Cloned into the v2 group; the plan writes to the v1 tasks files.
-	if joinFiles.unified != nil {
-		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(joinFiles.unified.Fd())
+	if joinFiles.Unified != nil {
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(joinFiles.Unified.Fd())
 	}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if o.Interactive && !o.Tty {
@@ -151,16 +149,16 @@ func (s *Store) Exec(ref string, o ExecOptions, stdin *os.File, stdout, stderr *
 			tty.close(2 * time.Second)
 		}
 	}()
-	err = sendPlan(parentSock, plan)
+	err = oci.SendPlan(parentSock, plan)
 	if err == nil {
-		err = awaitInit(parentSock, func(ptmx *os.File) {
+		err = oci.Await(parentSock, oci.Events{Pty: func(ptmx *os.File) {
 			tty = attachTerminal(ptmx, stdin, stdout, o.Interactive)
-		})
+		}})
 	}
 	if err != nil {
 		// It exits with the code it reported; hutch's own failures to set
 		// it up are, for Docker, a command that could not start.
-		var ie *initError
+		var ie *oci.InitError
 		if !errors.As(err, &ie) {
 			cmd.Process.Kill()
 		}
@@ -183,38 +181,9 @@ func (s *Store) Exec(ref string, o ExecOptions, stdin *os.File, stdout, stderr *
 	return 0, nil
 }
 
-// sealedSelf is a sealed in-memory copy of the hutch binary. The process
-// that enters a container runs from it, so nothing in the container can reach
-// and overwrite the host's binary through /proc/<pid>/exe (CVE-2019-5736).
-func sealedSelf() (*os.File, error) {
-	src, err := os.Open("/proc/self/exe")
-	if err != nil {
-		return nil, fmt.Errorf("open own binary: %w", err)
-	}
-	defer src.Close()
-	fd, err := unix.MemfdCreate("hutch", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
-	if err != nil {
-		return nil, fmt.Errorf("memfd_create: %w", err)
-	}
-	f := os.NewFile(uintptr(fd), "hutch-sealed")
-	// A plain read/write copy: io.Copy would splice, and spliced pages still
-	// pinned make F_SEAL_WRITE fail with EBUSY.
-	if _, err := io.CopyBuffer(struct{ io.Writer }{f}, struct{ io.Reader }{src}, make([]byte, 256<<10)); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("copy own binary: %w", err)
-	}
-	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
-	if _, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, seals); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("seal own binary: %w", err)
-	}
-	return f, nil
-}
-
 // exitStatus is Docker's exit code for a wait status: 128+n for signal n.
-func exitStatus(ws unix.WaitStatus) int {
-	if ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ws.ExitStatus()
-}
+func exitStatus(ws unix.WaitStatus) int { return oci.ExitStatus(ws) }
+
+// dockerExecNamespaces are the container's namespaces an exec joins (a
+// Docker-style container has no user namespace).
+var dockerExecNamespaces = oci.ExecNamespaces[1:]

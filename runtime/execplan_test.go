@@ -1,16 +1,13 @@
 package runtime
 
 import (
-	"maps"
-	"os"
-	"regexp"
 	"slices"
-	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/hutchrt/hutch/runtime/caps"
+	"github.com/hutchrt/hutch/runtime/oci"
 	"github.com/hutchrt/hutch/runtime/user"
 )
 
@@ -26,11 +23,11 @@ func TestExecPlan(t *testing.T) {
 	}
 	o := ExecOptions{Args: []string{"sh", "-c", "id"}, User: "user", Workdir: "/etc", Tty: true}
 	u := user.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{10}, Home: "/home/user", Name: "user"}
-	join := execJoin{tasks: []int{5}}
-	for i, kind := range execNamespaces {
-		join.ns = append(join.ns, nsFd{fd: 6 + i, kind: kind})
+	join := oci.ExecJoin{Tasks: []int{5}}
+	for i, kind := range dockerExecNamespaces {
+		join.NS = append(join.NS, oci.NsFd{Fd: 6 + i, Kind: kind})
 	}
-	p, err := buildExecPlan(spec, execProcess(spec, o, u, []string{"FOO=bar", "A=2"}), join, 40)
+	p, err := oci.BuildExec(spec, execProcess(spec, o, u, []string{"FOO=bar", "A=2"}), join, 40)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +82,7 @@ func TestExecPlanDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := user.User{Home: "/root"}
-	p, err := buildExecPlan(spec, execProcess(spec, ExecOptions{Args: []string{"ls"}}, u, nil), execJoin{}, 40)
+	p, err := oci.BuildExec(spec, execProcess(spec, ExecOptions{Args: []string{"ls"}}, u, nil), oci.ExecJoin{}, 40)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,34 +101,5 @@ func TestExecPlanDefaults(t *testing.T) {
 	}
 	if env := ops[len(ops)-1]; !slices.Contains(env, "HOME=/root") {
 		t.Errorf("exec %q: want the container's HOME", env)
-	}
-}
-
-func TestPlanOpArity(t *testing.T) {
-	for _, bad := range [][]string{{"setns", "3"}, {"fork", "1"}, {"nosuchop"}} {
-		p := &initPlan{}
-		p.op(bad[0], bad[1:]...)
-		if p.err == nil || !strings.Contains(p.err.Error(), bad[0]) {
-			t.Errorf("op %q: err %v, want it refused", bad, p.err)
-		}
-	}
-}
-
-// TestPlanOpsMatchInit: the Go table of ops and init.c's ops[] name the
-// same ops, so a plan the builder accepts is one the init can run.
-func TestPlanOpsMatchInit(t *testing.T) {
-	src, err := os.ReadFile("containerinit/init.c")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var inC []string
-	for _, m := range regexp.MustCompile(`\{"([a-z]+)", op_[a-z]+\}`).FindAllSubmatch(src, -1) {
-		inC = append(inC, string(m[1]))
-	}
-	inGo := slices.Collect(maps.Keys(opArity))
-	slices.Sort(inC)
-	slices.Sort(inGo)
-	if !slices.Equal(inC, inGo) {
-		t.Errorf("init.c's ops %v, Go's opArity %v", inC, inGo)
 	}
 }

@@ -11,31 +11,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hutchrt/hutch/runtime/caps"
+	"github.com/hutchrt/hutch/runtime/oci"
 )
 
-// planOps splits a plan into its ops: each op's name and its arguments,
-// using the arity the builder checks (opArity; exec: counted lists).
-func planOps(t *testing.T, p *initPlan) [][]string {
+// planOps splits a plan into its ops.
+func planOps(t *testing.T, p *oci.Plan) [][]string {
 	t.Helper()
-	b := p.Bytes()
-	if len(b) == 0 || b[len(b)-1] != 0 {
-		t.Fatalf("plan does not end in NUL: %q", b)
-	}
-	words := strings.Split(string(b[:len(b)-1]), "\x00")
-	var ops [][]string
-	for len(words) > 0 {
-		name := words[0]
-		n, ok := opArity[name]
-		if name == "exec" {
-			argc, _ := strconv.Atoi(words[2])
-			envc, _ := strconv.Atoi(words[3+argc])
-			n, ok = 3+argc+envc, true
-		}
-		if !ok || len(words) < 1+n {
-			t.Fatalf("bad op %q in plan (%d words left)", name, len(words))
-		}
-		ops = append(ops, words[:1+n])
-		words = words[1+n:]
+	ops, err := p.Ops()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return ops
 }
@@ -44,9 +28,9 @@ func opIndex(ops [][]string, name string) int {
 	return slices.IndexFunc(ops, func(op []string) bool { return op[0] == name })
 }
 
-var testFacts = hostFacts{
-	isDir:   func(path string) (bool, error) { return !strings.HasPrefix(path, "/c/"), nil },
-	lastCap: 40,
+var testFacts = oci.HostFacts{
+	IsDir:   func(path string) (bool, error) { return !strings.HasPrefix(path, "/c/"), nil },
+	LastCap: 40,
 }
 
 func TestInitPlan(t *testing.T) {
@@ -159,7 +143,7 @@ func TestInitPlanVariants(t *testing.T) {
 	}
 
 	// --network container:NAME: the init joins the namespace at its fd.
-	spec = newSpec(specInput{Dir: "/c/abc", Args: []string{"true"}, Network: "container:x"})
+	spec = newSpec(specInput{Dir: "/c/abc", Args: []string{"true"}, Network: "container:x", Hostname: "c"})
 	p, err = buildInitPlan(spec, "/c/abc", planFds{netns: 7}, testFacts)
 	if err != nil {
 		t.Fatal(err)
@@ -264,7 +248,7 @@ func TestInitPlanUserMounts(t *testing.T) {
 		{Type: "volume", Name: "v", Source: "/root/volumes/v/_data", Destination: "/v"},
 		{Type: "tmpfs", Destination: "/t", options: []string{"nosuid", "nodev", "noexec", "ro", "size=1024", "mode=700"}},
 	}
-	facts := hostFacts{isDir: func(p string) (bool, error) { return p != "/h/app.conf", nil }, lastCap: 40}
+	facts := oci.HostFacts{IsDir: func(p string) (bool, error) { return p != "/h/app.conf", nil }, LastCap: 40}
 	spec.Mounts = withUserMounts(spec.Mounts, user)
 	p, err := buildInitPlan(spec, "/c/abc", planFds{netns: -1}, facts)
 	if err != nil {
@@ -298,3 +282,5 @@ func TestInitPlanUserMounts(t *testing.T) {
 		t.Errorf("a bind of the host's /dev gets device nodes made in it")
 	}
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hutchrt/hutch/runtime/logs"
+	"github.com/hutchrt/hutch/runtime/oci"
 )
 
 // Run creates a container and runs it: in the foreground with the caller's
@@ -83,7 +84,7 @@ func (s *Store) startDetached(id string) (int, *Container, error) {
 	cmd.Process.Release()
 	if err := readInitResult(r); err != nil {
 		code := 125
-		var ie *initError
+		var ie *oci.InitError
 		if errors.As(err, &ie) {
 			code = ie.Code
 		}
@@ -101,12 +102,12 @@ func MonitorMain(root, id string) {
 	ready := os.NewFile(3, "ready")
 	s, err := OpenStore(root)
 	if err != nil {
-		writeInitError(ready, 125, err.Error())
+		oci.WriteInitError(ready, 125, err.Error())
 		os.Exit(125)
 	}
 	c, err := s.read(id)
 	if err != nil {
-		writeInitError(ready, 125, err.Error())
+		oci.WriteInitError(ready, 125, err.Error())
 		os.Exit(125)
 	}
 	a := attach{detached: true, tty: c.Tty, interactive: c.OpenStdin, signals: catchSignals()}
@@ -116,11 +117,11 @@ func MonitorMain(root, id string) {
 			ready.Write([]byte(readyRunning))
 		case err != nil:
 			code := 125
-			var ie *initError
+			var ie *oci.InitError
 			if errors.As(err, &ie) {
 				code = ie.Code
 			}
-			writeInitError(ready, code, err.Error())
+			oci.WriteInitError(ready, code, err.Error())
 		}
 		ready.Close()
 	})

@@ -20,6 +20,7 @@ import (
 	"github.com/hutchrt/hutch/network"
 	"github.com/hutchrt/hutch/runtime/cgroups"
 	"github.com/hutchrt/hutch/runtime/logs"
+	"github.com/hutchrt/hutch/runtime/oci"
 	"github.com/hutchrt/hutch/runtime/procstart"
 )
 
@@ -63,7 +64,7 @@ func (s *Store) monitor(c *Container, a attach, ready func(error)) (code int, er
 	if err != nil {
 		ready(err)
 		code := 125
-		var ie *initError
+		var ie *oci.InitError
 		if errors.As(err, &ie) {
 			code = ie.Code
 		}
@@ -283,7 +284,7 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 		return nil, err
 	}
 	r := &running{}
-	var plan *initPlan
+	var plan *oci.Plan
 	// The group exists before the clone: the init is cloned into its v2
 	// group, and joins its v1 groups itself (see package cgroups).
 	cg := c.cgroup // made by a foreground Create, with the directories
@@ -312,14 +313,14 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 	}
 	r.cleanup = append(r.cleanup, func() { log.Close() })
 
-	parentSock, childSock, err := socketPair()
+	parentSock, childSock, err := oci.SocketPair()
 	if err != nil {
 		return nil, err
 	}
 	defer parentSock.Close()
 
-	cmd := exec.Command("/proc/self/exe", InitCommand, dir)
-	cmd.Env = []string{initEnv + "=1"}
+	cmd := exec.Command("/proc/self/exe", oci.InitCommand, dir)
+	cmd.Env = []string{oci.InitEnv + "=1"}
 	cmd.ExtraFiles = []*os.File{childSock}
 	fds := planFds{netns: -1}
 	// addFile passes f to the init and returns its number there.
@@ -327,14 +328,13 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
 		return 2 + len(cmd.ExtraFiles)
 	}
-	joinFiles, err := openCgroupJoin(cg)
+	joinFiles, err := oci.OpenCgroupJoin(cg)
 	if err != nil {
 		childSock.Close()
 		return nil, err
 	}
-	defer closeAll(joinFiles.tasks)
-	defer joinFiles.unified.Close()
-	for _, f := range joinFiles.tasks {
+	defer joinFiles.Close()
+	for _, f := range joinFiles.Tasks {
 		fds.tasks = append(fds.tasks, addFile(f))
 	}
 	if target, ok := strings.CutPrefix(c.Network, "container:"); ok {
@@ -346,7 +346,7 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 		defer ns.Close()
 		fds.netns = addFile(ns)
 	}
-	facts, err := realHostFacts()
+	facts, err := oci.RealHostFacts()
 	if err == nil {
 		plan, err = buildInitPlan(spec, dir, fds, facts)
 	}
@@ -359,8 +359,8 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 		Pdeathsig:  unix.SIGKILL,
 		Setsid:     true, // the terminal's signals reach hutch, which forwards them once
 	}
-	if joinFiles.unified != nil {
-		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(joinFiles.unified.Fd())
+	if joinFiles.Unified != nil {
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(joinFiles.Unified.Fd())
 	}
 	childEnds, err := r.wireStdio(cmd, a, log)
 	if err != nil {
@@ -377,7 +377,7 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 	}
 	r.cmd, r.pid = cmd, cmd.Process.Pid
 	// The init mounts its root while its network is wired.
-	if err := sendPlan(parentSock, plan); err != nil {
+	if err := oci.SendPlan(parentSock, plan); err != nil {
 		return nil, err
 	}
 	if err := s.wire(c, r); err != nil {
@@ -391,7 +391,7 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 	if _, err := parentSock.Write([]byte("run")); err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
-	if err := awaitInit(parentSock, r.onPty); err != nil {
+	if err := oci.Await(parentSock, oci.Events{Pty: r.onPty}); err != nil {
 		return nil, err
 	}
 	if a.signals != nil {
@@ -496,74 +496,8 @@ func (r *running) wirePty(a attach, out io.Writer) {
 	}
 }
 
-// InitCommand is the hidden argv[1] of the re-exec'd init; the init itself
-// is C (runtime/containerinit), run before the Go runtime starts, and what
-// it does is planned in initplan.go.
-const InitCommand = "_init"
-
-// initEnv, set in the init's environment, makes the C init take over.
-const initEnv = "_HUTCH_INIT"
-
-// cgroupJoin is what a new process needs to enter a container's cgroup
-// without the slow global lock (see package cgroups).
-type cgroupJoin struct {
-	unified *os.File   // the v2 group, for CLONE_INTO_CGROUP; nil if none
-	tasks   []*os.File // each v1 group's tasks file, open for writing "0"
-}
-
-func openCgroupJoin(cg *cgroups.Cgroup) (j cgroupJoin, err error) {
-	if j.unified, err = openUnified(cg); err != nil {
-		return j, err
-	}
-	for _, p := range cg.TaskFiles() {
-		f, err := os.OpenFile(p, os.O_WRONLY, 0)
-		if err != nil {
-			j.unified.Close()
-			closeAll(j.tasks)
-			return cgroupJoin{}, fmt.Errorf("open cgroup: %w", err)
-		}
-		j.tasks = append(j.tasks, f)
-	}
-	return j, nil
-}
-
-// openUnified opens the group's v2 directory for CLONE_INTO_CGROUP; nil
-// when the host has no v2 tree.
-func openUnified(cg *cgroups.Cgroup) (*os.File, error) {
-	dir := cg.UnifiedDir()
-	if dir == "" {
-		return nil, nil
-	}
-	f, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open cgroup: %w", err)
-	}
-	return f, nil
-}
-
 func closeAll(files []*os.File) {
 	for _, f := range files {
 		f.Close()
 	}
-}
-
-// sendPlan sends the init its plan, one message however long: the socket's
-// send buffer grows to fit it (SO_SNDBUFFORCE, as root).
-func sendPlan(sock *os.File, p *initPlan) error {
-	fd := int(sock.Fd())
-	if size, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF); err == nil && size < 2*len(p.Bytes())+65536 {
-		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 2*len(p.Bytes())+65536)
-	}
-	if _, err := sock.Write(p.Bytes()); err != nil {
-		return fmt.Errorf("send the init its plan: %w", err)
-	}
-	return nil
-}
-
-func socketPair() (parent, child *os.File, err error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, nil, fmt.Errorf("socketpair: %w", err)
-	}
-	return os.NewFile(uintptr(fds[0]), "sync-parent"), os.NewFile(uintptr(fds[1]), "sync-child"), nil
 }

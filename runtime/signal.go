@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/hutchrt/hutch/runtime/oci"
 	"golang.org/x/sys/unix"
 )
 
@@ -96,7 +97,7 @@ func (c *signalCatcher) interrupted() unix.Signal {
 
 // interruptedError is the start's error when a signal cancelled it.
 func interruptedError(sig unix.Signal) error {
-	return &initError{Code: 128 + int(sig), Msg: "interrupted by " + unix.SignalName(sig) + " before the command ran"}
+	return &oci.InitError{Code: 128 + int(sig), Msg: "interrupted by " + unix.SignalName(sig) + " before the command ran"}
 }
 
 // forwardTo sends the signals from now on to pid, the running command; a

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hutchrt/hutch/runtime/oci"
 	"golang.org/x/sys/unix"
 )
 
@@ -29,7 +30,7 @@ func TestSignalCatcher(t *testing.T) {
 	if sig := c.interrupted(); sig != unix.SIGUSR1 {
 		t.Fatalf("interrupted = %v, want SIGUSR1", sig)
 	}
-	var ie *initError
+	var ie *oci.InitError
 	if err := interruptedError(unix.SIGINT); !errors.As(err, &ie) || ie.Code != 130 {
 		t.Errorf("interruptedError(SIGINT) = %v, want code 130", err)
 	}

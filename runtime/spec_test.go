@@ -73,14 +73,6 @@ func TestNewSpecVariants(t *testing.T) {
 	}
 }
 
-func TestMountOptions(t *testing.T) {
-	flags, data := mountOptions([]string{"nosuid", "rw", "mode=755", "size=65536k", "ro", "rbind"})
-	want := unix.MS_NOSUID | unix.MS_RDONLY | unix.MS_BIND | unix.MS_REC
-	if flags != want || data != "mode=755,size=65536k" {
-		t.Errorf("mountOptions = %#x %q, want %#x %q", flags, data, want, "mode=755,size=65536k")
-	}
-}
-
 // config.json and state.json are written by jsonwalk, not encoding/json
 // (0.5 ms a run): the values hutch makes must stay within what it walks.
 func TestRecordsTakeTheFastEncoder(t *testing.T) {

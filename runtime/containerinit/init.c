@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -38,6 +39,7 @@
 #define SYNC_FD 3
 
 static int root_fd = -1; // the container's root, for the in-root ops
+static int sync_closed;  // after the fifo op: nobody reads the sync socket, errors go to stderr
 
 // fail reports an error to the monitor and exits with code.
 static void __attribute__((noreturn, format(printf, 2, 3))) fail(int code, const char *fmt, ...) {
@@ -56,7 +58,11 @@ static void __attribute__((noreturn, format(printf, 2, 3))) fail(int code, const
 			out[o++] = (char)*p;
 	}
 	o += (size_t)sprintf(out + o, "\"}");
-	if (write(SYNC_FD, out, o) < 0) {
+	if (sync_closed) {
+		dprintf(2, "hutch: %s\n", msg);
+		_exit(code);
+	}
+	if (send(SYNC_FD, out, o, MSG_NOSIGNAL) < 0) {
 		// the monitor is gone: nobody to tell
 	}
 	_exit(code);
@@ -700,17 +706,27 @@ static void forward(int sig) {
 		kill(child, sig);
 }
 
-// op_fork is for an exec, which joins a running container's pid namespace
-// by setns: that applies only to children. The child goes on with the
-// plan; we stay outside, pass signals on, and exit with its status.
+// op_fork is for a process that joined a pid namespace by setns: that
+// applies only to children. The child goes on with the plan. MODE "wait"
+// (an exec): we stay outside, pass signals on, and exit with its status.
+// MODE "detach": we say the child's pid (ours is the runtime's namespace)
+// and exit; the child is reparented to the runtime's subreaper.
 static void op_fork(void) {
+	int detach = strcmp(next(), "detach") == 0;
 	child = fork();
 	if (child < 0)
 		fail(125, "fork: %s", strerror(errno));
 	if (child == 0) {
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		if (!detach && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 			fail(125, "set parent-death signal: %s", strerror(errno));
 		return;
+	}
+	if (detach) {
+		char msg[32];
+		int n = snprintf(msg, sizeof msg, "pid %d", (int)child);
+		if (send(SYNC_FD, msg, (size_t)n, MSG_NOSIGNAL) < 0)
+			kill(child, SIGKILL);
+		_exit(0);
 	}
 	close(SYNC_FD); // the child's copy closes at its exec: hutch sees EOF
 	struct sigaction sa;
@@ -790,6 +806,122 @@ static void op_chdir(void) {
 		fail(126, "working directory %s: %s", path, strerror(errno));
 }
 
+static void op_notify(void) {
+	char *msg = next();
+	if (send(SYNC_FD, msg, strlen(msg), MSG_NOSIGNAL) < 0)
+		fail(125, "init: tell the runtime %s: %s", msg, strerror(errno));
+}
+
+// op_fifo is the OCI "created" state: we tell the runtime, let go of the
+// sync socket (create exits) and block opening the exec fifo for writing
+// until `start` opens it for reading, as runc's init does.
+static void op_fifo(void) {
+	int fd = (int)next_num();
+	if (send(SYNC_FD, "created", 7, MSG_NOSIGNAL) < 0)
+		fail(125, "init: tell the runtime created: %s", strerror(errno));
+	close(SYNC_FD);
+	sync_closed = 1;
+	int w;
+	do
+		w = open(fd_path(fd), O_WRONLY | O_CLOEXEC);
+	while (w < 0 && errno == EINTR);
+	if (w < 0)
+		fail(125, "open exec fifo: %s", strerror(errno));
+	if (write(w, "0", 1) != 1)
+		fail(125, "write exec fifo: %s", strerror(errno));
+	close(w);
+	close(fd);
+}
+
+static void op_write(void) {
+	char *path = next(), *value = next();
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, value, strlen(value)) != (ssize_t)strlen(value))
+		fail(125, "write %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+static void op_chown(void) {
+	char *path = next();
+	uid_t uid = (uid_t)next_num();
+	gid_t gid = (gid_t)next_num();
+	int fd = openat2_in_root(rel(path));
+	if (fd < 0 || fchownat(fd, "", uid, gid, AT_EMPTY_PATH) < 0)
+		fail(125, "chown %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+static void op_umask(void) { umask((mode_t)next_num()); }
+
+static void op_personality(void) {
+	if (personality((unsigned long)next_num()) < 0)
+		fail(125, "personality: %s", strerror(errno));
+}
+
+// op_hook runs an OCI hook: the state on its stdin, its output on ours,
+// killed if it outlives its timeout; it must exit 0.
+static void op_hook(void) {
+	long long timeout = next_num();
+	char *path = next();
+	long long argc = next_num();
+	if (argc < 0 || argc > plan_end - plan)
+		fail(125, "init: bad hook in plan");
+	char **argv = calloc((size_t)argc + 1, sizeof *argv);
+	for (long long i = 0; argv && i < argc; i++)
+		argv[i] = next();
+	long long envc = next_num();
+	if (!argv || envc < 0 || envc > plan_end - plan)
+		fail(125, "init: bad hook in plan");
+	char **envp = calloc((size_t)envc + 1, sizeof *envp);
+	for (long long i = 0; envp && i < envc; i++)
+		envp[i] = next();
+	char *state = next();
+	int in[2];
+	if (!envp || pipe2(in, O_CLOEXEC) < 0)
+		fail(125, "hook %s: %s", path, strerror(errno));
+	pid_t pid = fork();
+	if (pid < 0)
+		fail(125, "hook %s: fork: %s", path, strerror(errno));
+	if (pid == 0) {
+		if (dup2(in[0], 0) < 0)
+			_exit(126);
+		execve(path, argv, envp);
+		dprintf(2, "hutch: hook %s: %s\n", path, strerror(errno));
+		_exit(127);
+	}
+	close(in[0]);
+	size_t len = strlen(state);
+	for (size_t off = 0; off < len;) {
+		ssize_t n = write(in[1], state + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break; // the hook need not read it
+		off += (size_t)n;
+	}
+	close(in[1]);
+	int status;
+	for (long long waited = 0;; waited++) {
+		pid_t r = waitpid(pid, &status, timeout > 0 ? WNOHANG : 0);
+		if (r == pid)
+			break;
+		if (r < 0 && errno != EINTR)
+			fail(125, "hook %s: wait: %s", path, strerror(errno));
+		if (timeout > 0 && waited >= timeout * 100) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			fail(125, "hook %s: timed out after %lld s", path, timeout);
+		}
+		if (r == 0)
+			usleep(10000);
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail(125, "hook %s: %s %d", path, WIFEXITED(status) ? "exit status" : "killed by signal",
+		     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	free(argv);
+	free(envp);
+}
+
 // The ops by name; their arguments are in runtime/initplan.go's planOps,
 // which the Go side checks every op it emits against.
 static const struct op {
@@ -804,6 +936,9 @@ static const struct op {
 	{"wait", op_wait},       {"pty", op_pty},           {"hostname", op_hostname},
 	{"rlimit", op_rlimit},   {"nnp", op_nnp},           {"seccomp", op_seccomp},
 	{"identity", op_identity}, {"chdir", op_chdir},     {"exec", op_exec},
+	{"notify", op_notify},   {"fifo", op_fifo},         {"write", op_write},
+	{"chown", op_chown},     {"hook", op_hook},         {"umask", op_umask},
+	{"personality", op_personality},
 };
 
 static void run_plan(void) {

@@ -7,43 +7,6 @@ import (
 	"github.com/hutchrt/hutch/runtime/user"
 )
 
-// execJoin says where an exec's process finds the descriptors its plan names.
-type execJoin struct {
-	tasks []int  // each v1 cgroup's tasks file (the v2 group is joined at clone)
-	ns    []nsFd // the container's namespaces, in execNamespaces' order
-}
-
-type nsFd struct {
-	fd   int
-	kind string // as in /proc/<pid>/ns/ and the setns op
-}
-
-// execNamespaces are the container's namespaces an exec joins, in order:
-// the cgroup namespace after the cgroups, so its root is theirs.
-var execNamespaces = []string{"cgroup", "ipc", "uts", "net", "pid", "mnt"}
-
-// buildExecPlan plans an exec's process for the container's init program:
-// join the container's cgroups and namespaces, fork into its pid namespace,
-// then run proc as the container's own command is run, under the
-// container's seccomp filter (spec's). It is pure.
-func buildExecPlan(spec *specs.Spec, proc *specs.Process, join execJoin, lastCap int) (*initPlan, error) {
-	p := &initPlan{}
-	for _, fd := range join.tasks {
-		p.op("tasks", itoa(fd))
-	}
-	for _, ns := range join.ns {
-		p.op("setns", itoa(ns.fd), ns.kind)
-	}
-	p.op("fork")
-	if err := planProcess(p, spec, proc, false, false, lastCap); err != nil {
-		return nil, err
-	}
-	if p.err != nil {
-		return nil, invalidf("%v", p.err)
-	}
-	return p, nil
-}
-
 // execProcess is what an exec runs: o's command in the container's
 // environment (with o's additions, and HOME of u unless set), in its working
 // directory unless o names one, as u with the capabilities the container's

@@ -1,0 +1,115 @@
+package oci
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// LoadBundle reads and checks a bundle's config.json, with the root's path
+// made absolute. What the host cannot give is refused here, before anything
+// is made.
+func LoadBundle(bundle string) (*specs.Spec, string, error) {
+	abs, err := filepath.Abs(bundle)
+	if err != nil {
+		return nil, "", err
+	}
+	b, err := os.ReadFile(filepath.Join(abs, "config.json"))
+	if err != nil {
+		return nil, "", fmt.Errorf("read config.json: %w", err)
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(b, &spec); err != nil {
+		return nil, "", fmt.Errorf("config.json: %w", err)
+	}
+	if err := check(&spec, abs); err != nil {
+		return nil, "", err
+	}
+	return &spec, abs, nil
+}
+
+// check refuses a spec this runtime cannot run as asked, naming the field.
+func check(spec *specs.Spec, bundle string) error {
+	switch {
+	case spec.Version == "":
+		return errors.New("config.json: ociVersion is not set")
+	case !strings.HasPrefix(spec.Version, "1."):
+		return fmt.Errorf("config.json: ociVersion %q: only 1.x is supported", spec.Version)
+	case spec.Root == nil || spec.Root.Path == "":
+		return errors.New("config.json: root.path is not set")
+	case spec.Process == nil:
+		return errors.New("config.json: process is not set")
+	case len(spec.Process.Args) == 0:
+		return errors.New("config.json: process.args is empty")
+	case spec.Process.Cwd == "" || !filepath.IsAbs(spec.Process.Cwd):
+		return fmt.Errorf("config.json: process.cwd %q is not an absolute path", spec.Process.Cwd)
+	case spec.Linux == nil:
+		return errors.New("config.json: linux is not set (only Linux containers run here)")
+	}
+	if !filepath.IsAbs(spec.Root.Path) {
+		spec.Root.Path = filepath.Join(bundle, spec.Root.Path)
+	}
+	if st, err := os.Stat(spec.Root.Path); err != nil || !st.IsDir() {
+		return fmt.Errorf("rootfs %s: not a directory", spec.Root.Path)
+	}
+	seen := map[specs.LinuxNamespaceType]bool{}
+	for _, ns := range spec.Linux.Namespaces {
+		if _, ok := nsKinds[ns.Type]; !ok {
+			return fmt.Errorf("namespace type %q: not one of pid, network, mount, ipc, uts, user, cgroup", ns.Type)
+		}
+		if seen[ns.Type] {
+			return fmt.Errorf("namespace %s: listed twice", ns.Type)
+		}
+		seen[ns.Type] = true
+		if ns.Path != "" {
+			if _, err := os.Stat(ns.Path); err != nil {
+				return fmt.Errorf("namespace %s: %w", ns.Type, err)
+			}
+		}
+	}
+	if (len(spec.Linux.UIDMappings) > 0 || len(spec.Linux.GIDMappings) > 0) && !seen[specs.UserNamespace] {
+		return errors.New("config.json: uidMappings/gidMappings without a user namespace")
+	}
+	if seen[specs.UserNamespace] && !joined(spec, specs.UserNamespace) &&
+		(len(spec.Linux.UIDMappings) == 0 || len(spec.Linux.GIDMappings) == 0) {
+		return errors.New("config.json: a new user namespace needs uidMappings and gidMappings")
+	}
+	if p := spec.Process.ApparmorProfile; p != "" && !hostHasAppArmor() {
+		return fmt.Errorf("process.apparmorProfile %q: AppArmor is not enabled on this host", p)
+	}
+	if spec.Process.SelinuxLabel != "" || spec.Linux.MountLabel != "" {
+		if _, err := os.Stat("/sys/fs/selinux/enforce"); err != nil {
+			return errors.New("process.selinuxLabel/linux.mountLabel: SELinux is not enabled on this host")
+		}
+		return errors.New("process.selinuxLabel/linux.mountLabel: SELinux labels are not supported by hutch")
+	}
+	if spec.Linux.IntelRdt != nil {
+		return errors.New("linux.intelRdt: Intel RDT is not supported by hutch")
+	}
+	if spec.Process.Terminal && spec.Process.ConsoleSize != nil && (spec.Process.ConsoleSize.Width == 0) != (spec.Process.ConsoleSize.Height == 0) {
+		return errors.New("process.consoleSize: width and height must both be set")
+	}
+	return nil
+}
+
+func joined(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
+	_, j := hasNamespace(spec, t)
+	return j
+}
+
+func hostHasAppArmor() bool {
+	b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
+	return err == nil && strings.TrimSpace(string(b)) == "Y"
+}
+
+// nsKinds are the spec's namespace types as /proc/<pid>/ns/ names them.
+var nsKinds = map[specs.LinuxNamespaceType]string{
+	specs.PIDNamespace: "pid", specs.NetworkNamespace: "net", specs.MountNamespace: "mnt",
+	specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts", specs.UserNamespace: "user",
+	specs.CgroupNamespace: "cgroup",
+}
