@@ -23,15 +23,16 @@ import (
 // errors.Is(ErrNotFound, fs.ErrNotExist) holds.
 var ErrNotFound = fmt.Errorf("cgroup not found: %w", fs.ErrNotExist)
 
-// parent is the group under which every container's group is made. It is
-// shared and never removed.
+// parent is the group under which Create makes every container's group. It
+// is shared and never removed.
 const parent = "/hutch"
 
-// Cgroup is one container's group in every hierarchy.
+// Cgroup is one group, at the same path in every hierarchy.
 type Cgroup struct {
-	id string
-	v1 []v1group // the hierarchies that have the group, in layout order
-	v2 string    // the group's directory in the v2 tree, "" if none
+	path string    // e.g. "/hutch/<id>"
+	v1   []v1group // the hierarchies that have the group, in layout order
+	v2   string    // the group's directory in the v2 tree, "" if none
+	l    layout
 }
 
 // v1group is the group's directory in one v1 hierarchy.
@@ -47,87 +48,95 @@ func checkID(id string) error {
 	return nil
 }
 
-// Create makes the group "/hutch/<id>" in every hierarchy and sets the
-// limits in res (nil: none): memory (with swap as Docker sets it by
-// default), CPU quota and period, pids, and the device rules (see
-// DeviceRules; none: every device allowed); the other fields are ignored.
-// All are set before a process joins the group. A group that already
-// exists is reused. On error, the group is removed again.
-func Create(id string, res *specs.LinuxResources) (*Cgroup, error) {
-	l, err := hostLayout()
-	if err != nil {
-		return nil, fmt.Errorf("create cgroup %s: %w", parent+"/"+id, err)
+// checkPath accepts an absolute, clean group path other than the root:
+// no "." or ".." element, no empty one, no NUL.
+func checkPath(path string) error {
+	if !strings.HasPrefix(path, "/") || path == "/" || strings.HasSuffix(path, "/") || strings.Contains(path, "\x00") {
+		return fmt.Errorf("invalid cgroup path %q: want an absolute path below the root", path)
 	}
-	return create(l, id, res)
+	for _, e := range strings.Split(path[1:], "/") {
+		if e == "" || e == "." || e == ".." {
+			return fmt.Errorf("invalid cgroup path %q: %q element", path, e)
+		}
+	}
+	return nil
 }
 
-func create(l layout, id string, res *specs.LinuxResources) (_ *Cgroup, err error) {
+// Create makes the group "/hutch/<id>" in every hierarchy, as CreatePath
+// does; "/hutch" is shared by every container and stays.
+func Create(id string, res *specs.LinuxResources) (*Cgroup, error) {
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
-	r := &specs.LinuxResources{}
-	if res != nil {
-		r = res
+	return CreatePath(parent+"/"+id, res)
+}
+
+// CreatePath makes the group at path (absolute, as an OCI
+// linux.cgroupsPath made absolute: "/default/abc") in every hierarchy,
+// with every missing parent, and sets the limits in res (nil: none): each
+// kind where its controller is (see makePlan), the device rules as
+// DeviceRules describes (none: every device allowed). All are set before a
+// process joins the group. A group that already exists is reused. A limit
+// the host cannot set is refused before anything is made; on any other
+// error, the group and the parents this call made are removed again.
+func CreatePath(path string, res *specs.LinuxResources) (*Cgroup, error) {
+	l, err := hostLayout()
+	if err != nil {
+		return nil, fmt.Errorf("create cgroup %s: %w", path, err)
 	}
-	c := &Cgroup{id: id}
+	return create(l, path, res)
+}
+
+func create(l layout, path string, res *specs.LinuxResources) (_ *Cgroup, err error) {
+	if err := checkPath(path); err != nil {
+		return nil, err
+	}
+	p, err := makePlan(l, res, v2Avail(l.v2))
+	if err != nil {
+		return nil, err
+	}
+	c := &Cgroup{path: path, l: l}
+	var made []string // parents this call made, to remove on error
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, c.Delete())
+			for _, d := range slices.Backward(made) {
+				_ = unix.Rmdir(d) // busy: another group came meanwhile
+			}
 		}
 	}()
 
 	for _, h := range l.v1 {
-		top := h.dir + parent
-		if err := mkdir(top); err != nil {
-			return nil, err
+		dir, m, err := mkdirPath(h.dir, path, h.fillCpuset)
+		made = append(made, m...)
+		if dir != "" {
+			c.v1 = append(c.v1, v1group{h, dir})
 		}
-		if err := h.fillCpuset(top); err != nil {
-			return nil, err
-		}
-		dir := top + "/" + id
-		if err := mkdir(dir); err != nil {
-			return nil, err
-		}
-		c.v1 = append(c.v1, v1group{h, dir})
-		if err := h.fillCpuset(dir); err != nil {
+		if err != nil {
 			return nil, err
 		}
 	}
-	v1Devices := false // the v1 devices group holds the device rules
-	if len(l.v1) > 0 && !l.limits2 {
-		for _, s := range v1Settings(r) {
-			i := slices.IndexFunc(c.v1, func(g v1group) bool { return g.h.has(s.controller) })
-			if i < 0 && s.controller == "devices" && l.v2 != "" {
-				continue // the v2 program holds the rules
-			}
-			if i < 0 {
-				return nil, fmt.Errorf("set %s: no %s cgroup hierarchy mounted", s.what, s.controller)
-			}
-			if err := s.apply(c.v1[i].dir); err != nil {
-				return nil, err
-			}
-			v1Devices = v1Devices || s.controller == "devices"
-		}
+	if err := c.applyV1(p.v1); err != nil {
+		return nil, err
 	}
 
 	if l.v2 != "" {
-		top := l.v2 + parent
-		if err := mkdir(top); err != nil {
-			return nil, err
-		}
-		var settings []setting
-		if l.limits2 {
-			settings = v2Settings(r)
-			if err := enableControllers(l.v2, top, settings); err != nil {
+		dir := l.v2 + path
+		if up := parentOf(path); up != "" {
+			_, m, err := mkdirPath(l.v2, up, nil)
+			made = append(made, m...)
+			if err != nil {
 				return nil, err
 			}
 		}
-		dir := top + "/" + id
+		if err := c.enable(p); err != nil {
+			return nil, err
+		}
 		if err := mkdir(dir); err != nil {
 			return nil, err
 		}
 		c.v2 = dir
-		for _, s := range settings {
+		for _, s := range p.v2 {
 			if err := s.apply(dir); err != nil {
 				return nil, err
 			}
@@ -135,8 +144,8 @@ func create(l layout, id string, res *specs.LinuxResources) (_ *Cgroup, err erro
 		// Unless v1's devices group has them already (a hybrid host), as
 		// runc does: the kernel enforces those as well, and loading the
 		// program (the verifier) is the dearest step of a start's cgroup.
-		if len(r.Devices) > 0 && !v1Devices {
-			if err := attachDeviceRules(dir, r.Devices); err != nil {
+		if p.devicesV2 {
+			if err := attachDeviceRules(dir, p.devices); err != nil {
 				return nil, err
 			}
 		}
@@ -144,12 +153,55 @@ func create(l layout, id string, res *specs.LinuxResources) (_ *Cgroup, err erro
 	return c, nil
 }
 
+// parentOf is the parent group path of path; "" for a top-level group.
+func parentOf(path string) string {
+	return path[:strings.LastIndexByte(path, '/')]
+}
+
+// mkdirPath makes the group path (and its missing parents) below root,
+// calling fill on each directory as it goes (parents first). It returns
+// the group's directory, made or found ("" if it got no further than a
+// parent), and the parents it made.
+func mkdirPath(root, path string, fill func(dir string) error) (dir string, made []string, err error) {
+	d := root
+	for _, e := range strings.Split(path[1:], "/") {
+		d += "/" + e
+		created, err := mkdirNew(d)
+		if created && d != root+path {
+			made = append(made, d)
+		}
+		if err != nil {
+			return "", made, err
+		}
+		if d == root+path {
+			dir = d // from here on Delete removes it
+		}
+		if fill != nil {
+			if err := fill(d); err != nil {
+				return dir, made, err
+			}
+		}
+	}
+	return dir, made, nil
+}
+
 // mkdir makes a group; one that exists already is fine.
 func mkdir(dir string) error {
-	if err := unix.Mkdir(dir, 0o755); err != nil && err != unix.EEXIST {
-		return fmt.Errorf("create cgroup %s: %w", dir, err)
+	_, err := mkdirNew(dir)
+	return err
+}
+
+// mkdirNew makes a group and tells whether it did; one that exists
+// already is fine.
+func mkdirNew(dir string) (bool, error) {
+	err := unix.Mkdir(dir, 0o755)
+	if err == unix.EEXIST {
+		return false, nil
 	}
-	return nil
+	if err != nil {
+		return false, fmt.Errorf("create cgroup %s: %w", dir, err)
+	}
+	return true, nil
 }
 
 // fillCpuset gives a new v1 cpuset group its parent's CPUs and memory
@@ -177,22 +229,37 @@ func (h hierarchy) fillCpuset(dir string) error {
 	return nil
 }
 
-// enableControllers turns on, in the cgroup.subtree_control of the v2 root
-// and of /hutch, those of cpu, memory and pids the host offers, so that
-// the containers' groups get their control files. Failing to enable one
-// whose limit is to be set is an error; failing for another is not.
-func enableControllers(root, top string, settings []setting) error {
-	on, err := readFile(top + "/cgroup.subtree_control")
+// enable turns on, in the cgroup.subtree_control of every v2 group from
+// the root down to the group's parent, the controllers the plan's v2
+// settings need and, on a unified host, those of cpu, memory and pids the
+// host offers (so that a later Update finds their files). Failing to
+// enable a needed one is an error; failing for another is not.
+func (c *Cgroup) enable(p plan) error {
+	want := slices.Clone(p.v2ctls)
+	if c.l.limits2 {
+		for _, ctl := range v2Controllers {
+			want = appendNew(want, ctl)
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	dirs := []string{c.l.v2}
+	if up := parentOf(c.path); up != "" {
+		d := c.l.v2
+		for _, e := range strings.Split(up[1:], "/") {
+			d += "/" + e
+			dirs = append(dirs, d)
+		}
+	}
+	on, err := readFile(dirs[len(dirs)-1] + "/cgroup.subtree_control")
 	if err != nil {
 		return fmt.Errorf("enable cgroup controllers: %w", err)
 	}
-	if containsAll(strings.Fields(on), v2Controllers) {
+	if containsAll(strings.Fields(on), want) {
 		return nil // the usual case, after the first container
 	}
-	needed := func(ctrl string) bool {
-		return slices.ContainsFunc(settings, func(s setting) bool { return strings.HasPrefix(s.file, ctrl+".") })
-	}
-	for _, d := range []string{root, top} {
+	for _, d := range dirs {
 		avail, err := readFile(d + "/cgroup.controllers")
 		if err == nil {
 			on, err = readFile(d + "/cgroup.subtree_control")
@@ -200,12 +267,12 @@ func enableControllers(root, top string, settings []setting) error {
 		if err != nil {
 			return fmt.Errorf("enable cgroup controllers: %w", err)
 		}
-		for _, ctrl := range v2Controllers {
+		for _, ctrl := range want {
 			if !slices.Contains(strings.Fields(avail), ctrl) || slices.Contains(strings.Fields(on), ctrl) {
 				continue
 			}
-			if err := writeFile(d+"/cgroup.subtree_control", "+"+ctrl); err != nil && needed(ctrl) {
-				return fmt.Errorf("enable cgroup controller %s: %w", ctrl, err)
+			if err := writeFile(d+"/cgroup.subtree_control", "+"+ctrl); err != nil && slices.Contains(p.v2ctls, ctrl) {
+				return fmt.Errorf("enable cgroup controller %s in %s: %w", ctrl, d, err)
 			}
 		}
 	}
@@ -221,28 +288,28 @@ func containsAll(have, want []string) bool {
 	return true
 }
 
-// apply writes s to its file in the group directory dir.
-func (s setting) apply(dir string) error {
-	err := writeFile(dir+"/"+s.file, s.value)
-	if err != nil && !(s.optional && errors.Is(err, fs.ErrNotExist)) {
-		return fmt.Errorf("set %s: %w", s.what, err)
-	}
-	return nil
-}
-
 // Load finds the group of container id, as left by Create in another
 // process, for UnifiedDir, TaskFiles or Delete. It returns ErrNotFound when no
 // hierarchy has it.
 func Load(id string) (*Cgroup, error) {
-	l, err := hostLayout()
-	if err != nil {
-		return nil, fmt.Errorf("load cgroup %s: %w", id, err)
+	if err := checkID(id); err != nil {
+		return nil, err
 	}
-	return load(l, id)
+	return LoadPath(parent + "/" + id)
 }
 
-func load(l layout, id string) (*Cgroup, error) {
-	if err := checkID(id); err != nil {
+// LoadPath finds the group at path, as left by CreatePath in another
+// process. It returns ErrNotFound when no hierarchy has it.
+func LoadPath(path string) (*Cgroup, error) {
+	l, err := hostLayout()
+	if err != nil {
+		return nil, fmt.Errorf("load cgroup %s: %w", path, err)
+	}
+	return load(l, path)
+}
+
+func load(l layout, path string) (*Cgroup, error) {
+	if err := checkPath(path); err != nil {
 		return nil, err
 	}
 	exists := func(dir string) (bool, error) {
@@ -251,13 +318,13 @@ func load(l layout, id string) (*Cgroup, error) {
 			return false, nil
 		}
 		if err != nil {
-			return false, fmt.Errorf("load cgroup %s: %w", id, err)
+			return false, fmt.Errorf("load cgroup %s: %w", path, err)
 		}
 		return true, nil
 	}
-	c := &Cgroup{id: id}
+	c := &Cgroup{path: path, l: l}
 	for _, h := range l.v1 {
-		dir := h.dir + parent + "/" + id
+		dir := h.dir + path
 		ok, err := exists(dir)
 		if err != nil {
 			return nil, err
@@ -267,7 +334,7 @@ func load(l layout, id string) (*Cgroup, error) {
 		}
 	}
 	if l.v2 != "" {
-		dir := l.v2 + parent + "/" + id
+		dir := l.v2 + path
 		ok, err := exists(dir)
 		if err != nil {
 			return nil, err
@@ -281,6 +348,9 @@ func load(l layout, id string) (*Cgroup, error) {
 	}
 	return c, nil
 }
+
+// Path returns the group's path, the same in every hierarchy.
+func (c *Cgroup) Path() string { return c.path }
 
 // dirs returns the group's directory in every hierarchy, v1 first.
 func (c *Cgroup) dirs() []string {

@@ -43,7 +43,7 @@ func (c *Cgroup) Delete() error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("delete cgroup %s: %w", c.id, errors.Join(errs...))
+			return fmt.Errorf("delete cgroup %s: %w", c.path, errors.Join(errs...))
 		}
 		time.Sleep(delay)
 		delay = min(2*delay, 100*time.Millisecond)

@@ -61,7 +61,7 @@ func TestDeviceRulesEnforcedV1(t *testing.T) {
 		t.Skip("no v1 devices controller")
 	}
 	id := testID(t)
-	cg, err := create(l, id, &specs.LinuxResources{Devices: DeviceRules(false)})
+	cg, err := create(l, parent+"/"+id, &specs.LinuxResources{Devices: DeviceRules(false)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestDeviceRulesEnforcedV2(t *testing.T) {
 	}
 	for _, privileged := range []bool{false, true} {
 		id := testID(t)
-		cg, err := create(only2, id, &specs.LinuxResources{Devices: DeviceRules(privileged)})
+		cg, err := create(only2, parent+"/"+id, &specs.LinuxResources{Devices: DeviceRules(privileged)})
 		if err != nil {
 			t.Fatal(err)
 		}

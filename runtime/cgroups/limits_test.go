@@ -63,11 +63,19 @@ func TestSettings(t *testing.T) {
 			v1: []file{{"memory.limit_in_bytes", "67108864"}, {"memory.memsw.limit_in_bytes", "-1"}},
 			v2: []file{{"memory.max", "67108864"}, {"memory.swap.max", "max"}},
 		},
-		{name: "huge memory", res: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(1 << 62)}},
-			v1: []file{{"memory.limit_in_bytes", "4611686018427387904"}, {"memory.memsw.limit_in_bytes", "-1"}},
-			v2: []file{{"memory.max", "4611686018427387904"}, {"memory.swap.max", "max"}},
+		{name: "huge memory", res: mustRes("4194304g", "", 0),
+			v1: []file{{"memory.limit_in_bytes", "4503599627370496"}, {"memory.memsw.limit_in_bytes", "9007199254740992"}},
+			v2: []file{{"memory.max", "4503599627370496"}, {"memory.swap.max", "4503599627370496"}},
 		},
-		{name: "no memory limit", res: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(-1)}}},
+		{name: "swap unset", res: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(1 << 62)}},
+			v1: []file{{"memory.limit_in_bytes", "4611686018427387904"}},
+			v2: []file{{"memory.max", "4611686018427387904"}},
+		},
+		{name: "no memory limit", res: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(-1)}},
+			v1: []file{{"memory.limit_in_bytes", "-1"}, {"memory.memsw.limit_in_bytes", "-1"}},
+			v2: []file{{"memory.max", "max"}, {"memory.swap.max", "max"}},
+		},
+		{name: "memory limit 0 is unset", res: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(0)}}},
 		{name: "no quota", res: &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: i64(-1), Period: u64(50000)}},
 			v1: []file{{"cpu.cfs_period_us", "50000"}, {"cpu.cfs_quota_us", "-1"}},
 			v2: []file{{"cpu.max", "max 50000"}},
@@ -76,7 +84,10 @@ func TestSettings(t *testing.T) {
 			v1: []file{{"cpu.cfs_quota_us", "20000"}},
 			v2: []file{{"cpu.max", "20000"}},
 		},
-		{name: "shares ignored", res: &specs.LinuxResources{CPU: &specs.LinuxCPU{Shares: u64(512)}}},
+		{name: "shares", res: &specs.LinuxResources{CPU: &specs.LinuxCPU{Shares: u64(512)}},
+			v1: []file{{"cpu.shares", "512"}},
+			v2: []file{{"cpu.weight", "20"}},
+		},
 	}
 	files := func(s []setting) []file {
 		var out []file
@@ -86,16 +97,16 @@ func TestSettings(t *testing.T) {
 		return out
 	}
 	for _, tt := range tests {
-		if got := files(v1Settings(tt.res)); !slices.Equal(got, tt.v1) {
+		if got := files(settingsOf(t, tt.res, false)); !slices.Equal(got, tt.v1) {
 			t.Errorf("%s: v1 = %v, want %v", tt.name, got, tt.v1)
 		}
-		if got := files(v2Settings(tt.res)); !slices.Equal(got, tt.v2) {
+		if got := files(settingsOf(t, tt.res, true)); !slices.Equal(got, tt.v2) {
 			t.Errorf("%s: v2 = %v, want %v", tt.name, got, tt.v2)
 		}
 	}
 
 	// Where the v1 files go, and which may be missing.
-	for _, s := range v1Settings(mustRes("64m", "1", 10)) {
+	for _, s := range settingsOf(t, mustRes("64m", "1", 10), false) {
 		ctrl := s.file[:len(s.controller)]
 		if s.controller != ctrl {
 			t.Errorf("%s: controller %q", s.file, s.controller)
@@ -104,9 +115,30 @@ func TestSettings(t *testing.T) {
 			t.Errorf("%s: optional = %v", s.file, s.optional)
 		}
 	}
-	for _, s := range v2Settings(mustRes("64m", "1", 10)) {
+	for _, s := range settingsOf(t, mustRes("64m", "1", 10), true) {
 		if s.optional != (s.file == "memory.swap.max") {
 			t.Errorf("%s: optional = %v", s.file, s.optional)
 		}
 	}
+}
+
+// settingsOf lists the v1 (or v2) settings of every kind r sets.
+func settingsOf(t *testing.T, r *specs.LinuxResources, v2 bool) []setting {
+	t.Helper()
+	var out []setting
+	for _, k := range kinds {
+		if !k.set(r) {
+			continue
+		}
+		f := k.v1Settings
+		if v2 {
+			f = k.v2Settings
+		}
+		s, err := f(r)
+		if err != nil {
+			t.Fatalf("%s: %v", k.field, err)
+		}
+		out = append(out, s...)
+	}
+	return out
 }

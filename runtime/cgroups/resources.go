@@ -21,9 +21,9 @@ const minMemory = 6 << 20
 const cpuPeriod = 100000
 
 // Resources turns the --memory, --cpus and --pids-limit flags into OCI
-// resource limits. An empty string, a zero (--memory 0, --cpus 0) or a
-// pidsLimit <= 0 means no limit, as in Docker (where -1 and 0 both mean an
-// unlimited --pids-limit). It never returns a nil LinuxResources on success.
+// resource limits, with the swap Docker gives a --memory. An empty string,
+// a zero (--memory 0, --cpus 0) or a pidsLimit <= 0 means no limit, as in
+// Docker (where -1 and 0 both mean an unlimited --pids-limit). It never returns a nil LinuxResources on success.
 func Resources(memory, cpus string, pidsLimit int64) (*specs.LinuxResources, error) {
 	return resources(memory, cpus, pidsLimit, runtime.NumCPU())
 }
@@ -37,7 +37,8 @@ func resources(memory, cpus string, pidsLimit int64, ncpu int) (*specs.LinuxReso
 			return nil, fmt.Errorf("invalid --memory %q: %w", memory, err)
 		}
 		if n > 0 {
-			r.Memory = &specs.LinuxMemory{Limit: &n}
+			swap := dockerSwap(n)
+			r.Memory = &specs.LinuxMemory{Limit: &n, Swap: &swap}
 		}
 	}
 	if cpus != "" {
@@ -54,6 +55,15 @@ func resources(memory, cpus string, pidsLimit int64, ncpu int) (*specs.LinuxReso
 		r.Pids = &specs.LinuxPids{Limit: &pidsLimit}
 	}
 	return r, nil
+}
+
+// dockerSwap is the memory+swap limit Docker sets when only --memory is
+// given: twice the memory (-1, unlimited, if that overflows).
+func dockerSwap(limit int64) int64 {
+	if limit > math.MaxInt64/2 {
+		return -1
+	}
+	return 2 * limit
 }
 
 // sizeRE accepts Docker's size forms: "1048576", "100k", "512m", "1g",

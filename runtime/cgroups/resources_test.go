@@ -64,14 +64,22 @@ func TestResources(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		if got := r.Memory; (got == nil) != (tt.wantMem == 0) || got != nil && *got.Limit != tt.wantMem {
-			t.Errorf("%s memory = %+v, want limit %d", name, got, tt.wantMem)
+		if got := r.Memory; (got == nil) != (tt.wantMem == 0) || got != nil && (*got.Limit != tt.wantMem || *got.Swap != 2*tt.wantMem) {
+			t.Errorf("%s memory = %+v, want limit %d, swap twice that (Docker's)", name, got, tt.wantMem)
 		}
 		if got := r.CPU; (got == nil) != (tt.wantQuota == 0) || got != nil && (*got.Quota != tt.wantQuota || *got.Period != 100000) {
 			t.Errorf("%s cpu = %+v, want quota %d period 100000", name, got, tt.wantQuota)
 		}
 		if got := r.Pids; (got == nil) != (tt.wantPids == 0) || got != nil && *got.Limit != tt.wantPids {
 			t.Errorf("%s pids = %+v, want %d", name, got, tt.wantPids)
+		}
+	}
+}
+
+func TestDockerSwap(t *testing.T) {
+	for limit, want := range map[int64]int64{64 << 20: 128 << 20, 1 << 62: -1, 1<<62 - 1: 1<<63 - 2} {
+		if got := dockerSwap(limit); got != want {
+			t.Errorf("dockerSwap(%d) = %d, want %d", limit, got, want)
 		}
 	}
 }
