@@ -4,6 +4,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	goruntime "runtime"
 	"strings"
 
@@ -19,6 +20,9 @@ import (
 func init() { goruntime.LockOSThread() }
 
 func main() {
+	if runcNames[filepath.Base(os.Args[0])] {
+		os.Exit(runcMain(os.Args))
+	}
 	// The re-exec'd halves of hutch run before anything else.
 	if len(os.Args) > 1 {
 		switch os.Args[1] {

@@ -13,6 +13,7 @@ package caps
 import (
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/moby/sys/capability"
@@ -194,4 +195,14 @@ func LastCap() (int, error) {
 		return 0, fmt.Errorf("read the last capability: %w", err)
 	}
 	return int(c), nil
+}
+
+// Known is every capability name the library knows, sorted.
+func Known() []string {
+	out := make([]string, 0, len(byName))
+	for n := range byName {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -128,6 +128,10 @@ type InitOptions struct {
 	// can run the prestart and createRuntime hooks.
 	CreateRuntime bool
 	State         []byte // the state the in-container hooks read on stdin
+	// CgroupBinds are the container's own groups, bound where the spec
+	// mounts "cgroup" (a view of its own limits, as runc gives without a
+	// cgroup namespace).
+	CgroupBinds []CgroupBind
 	Reap          bool   // keep a reaper as pid 1 (--init)
 }
 
@@ -138,6 +142,10 @@ type Overlay struct {
 	// syncs overlayfs would do, above all the one at unmount (as Podman does).
 	Volatile bool
 }
+
+// CgroupBind is one hierarchy's group of the container: Name as under
+// /sys/fs/cgroup ("memory", "cpu,cpuacct", "unified"), Source its directory.
+type CgroupBind struct{ Name, Source string }
 
 // NsFd is a namespace open at Fd in the init.
 type NsFd struct {
@@ -210,6 +218,10 @@ func BuildInit(spec *specs.Spec, o InitOptions, host HostFacts) (*Plan, error) {
 	// mount out of the container.
 	p.op("root", root)
 	for _, m := range spec.Mounts {
+		if m.Type == "cgroup" || m.Type == "cgroup2" {
+			planCgroupMount(p, m, o.CgroupBinds)
+			continue
+		}
 		if err := planMount(p, m, host); err != nil {
 			return nil, fmt.Errorf("mount %s: %w", m.Destination, err)
 		}
@@ -327,6 +339,31 @@ func planHook(p *Plan, h specs.Hook, state []byte) {
 	words = append(append(words, args...), itoa(len(h.Env)))
 	words = append(append(words, h.Env...), string(state))
 	p.op("hook", words...)
+}
+
+// planCgroupMount gives the container its own cgroups at m's
+// destination: a tmpfs with a bind of each of its groups (read-only if m is).
+func planCgroupMount(p *Plan, m specs.Mount, binds []CgroupBind) {
+	flags, _ := mountOptions(m.Options)
+	dest := filepath.Clean(m.Destination)
+	ro := flags&unix.MS_RDONLY != 0
+	p.op("mountin", "tmpfs", dest, "tmpfs", itoa(unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC), "mode=755", "dir", "0")
+	for _, b := range binds {
+		remount := 0
+		if ro {
+			remount = unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+		}
+		p.op("mountin", b.Source, dest+"/"+b.Name, "", itoa(unix.MS_BIND), "", "dir", itoa(remount))
+		// "cpu,cpuacct" is also reached as cpu and cpuacct.
+		if names := strings.Split(b.Name, ","); len(names) > 1 {
+			for _, n := range names {
+				p.op("symlink", b.Name, dest+"/"+n)
+			}
+		}
+	}
+	if ro {
+		p.op("mountin", "", dest, "", itoa(unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC), "", "dir", "0")
+	}
 }
 
 // planDevice makes a device node of the spec's linux.devices in the root.

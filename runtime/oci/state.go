@@ -131,7 +131,7 @@ func (r *Runtime) status(rec *record) Status {
 	if _, err := os.Lstat(r.fifoPath(rec.ID)); err == nil {
 		return Created
 	}
-	if cg, err := loadCgroup(rec.Cgroup); err == nil && cg.Frozen() {
+	if cg, err := loadCgroup(rec.Cgroup); err == nil && frozen(cg) {
 		return Paused
 	}
 	return Running
@@ -221,4 +221,17 @@ func waitGone(rec *record, d time.Duration) bool {
 		unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, max(ms, 1))
 	}
 	return true
+}
+
+// Process is the container's own process, as its config.json says (a
+// base for an exec's).
+func (r *Runtime) Process(id string) (*specs.Process, error) {
+	if _, err := r.load(id); err != nil {
+		return nil, err
+	}
+	spec, err := r.config(id)
+	if err != nil {
+		return nil, err
+	}
+	return spec.Process, nil
 }

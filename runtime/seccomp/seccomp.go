@@ -502,3 +502,10 @@ func (a *assembler) condition(c specs.LinuxSeccompArg, fail int) error {
 	a.place(ok)
 	return nil
 }
+
+// Actions are the actions Compile knows.
+func Actions() []string {
+	return []string{string(specs.ActAllow), string(specs.ActErrno), string(specs.ActKill),
+		string(specs.ActKillProcess), string(specs.ActKillThread), string(specs.ActLog),
+		string(specs.ActTrace), string(specs.ActTrap)}
+}

@@ -1,0 +1,303 @@
+package oci
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hutchrt/hutch/runtime/atomicfile"
+	"github.com/hutchrt/hutch/runtime/cgroups"
+	"github.com/hutchrt/hutch/runtime/procstart"
+)
+
+// CreateOptions are runc create's options.
+type CreateOptions struct {
+	PidFile       string
+	ConsoleSocket string     // where a terminal's master goes (process.terminal)
+	Stdio         []*os.File // the init's stdin, stdout, stderr
+}
+
+// Create makes the container id from the bundle: its cgroup, its
+// namespaces, its mounts and root, and an init waiting in the exec fifo for
+// Start. It returns once the init waits there (the OCI "created" state);
+// the init is then no child of the caller's to wait for. On error nothing is
+// left: no directory, cgroup, process or mount.
+func (r *Runtime) Create(id, bundle string, o CreateOptions) (err error) {
+	_, err = r.create(id, bundle, o)
+	return err
+}
+
+func (r *Runtime) create(id, bundle string, o CreateOptions) (_ *exec.Cmd, err error) {
+	if err := CheckID(id); err != nil {
+		return nil, err
+	}
+	spec, bundle, err := LoadBundle(bundle)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Process.Terminal && o.ConsoleSocket == "" {
+		return nil, errors.New("process.terminal is set: a --console-socket is needed to hand the terminal over")
+	}
+	if !spec.Process.Terminal && o.ConsoleSocket != "" {
+		return nil, errors.New("--console-socket given, but process.terminal is not set")
+	}
+	flags, join, err := namespaces(spec)
+	if err != nil {
+		return nil, err
+	}
+	facts, err := RealHostFacts()
+	if err != nil {
+		return nil, err
+	}
+	rec := &record{ID: id, Bundle: bundle, Rootfs: spec.Root.Path, Created: time.Now().UTC(),
+		Annotations: spec.Annotations, Cgroup: cgroupPath(spec, id)}
+	// The whole plan once before anything exists: a bad spec fails here.
+	var someFds []NsFd
+	for i, ns := range join {
+		someFds = append(someFds, NsFd{Fd: 10 + i, Kind: ns.kind})
+	}
+	if _, err := BuildInit(spec, initOptions(spec, rec, someFds, nil, 3), facts); err != nil {
+		return nil, err
+	}
+
+	if err := os.MkdirAll(r.Root, 0o711); err != nil {
+		return nil, err
+	}
+	if err := os.Mkdir(r.dir(id), 0o711); errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("container with id %s exists already", id)
+	} else if err != nil {
+		return nil, err
+	}
+	var undo []func() error
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				err = errors.Join(err, undo[i]())
+			}
+		}
+	}()
+	undo = append(undo, func() error { return os.RemoveAll(r.dir(id)) })
+	unlock, err := r.lock(id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := writeConfig(r.dir(id), spec); err != nil {
+		return nil, err
+	}
+	if err := unix.Mkfifo(r.fifoPath(id), 0o622); err != nil {
+		return nil, fmt.Errorf("make exec fifo: %w", err)
+	}
+	fifo, err := os.OpenFile(r.fifoPath(id), unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer fifo.Close()
+	var console *net.UnixConn
+	if o.ConsoleSocket != "" {
+		c, err := net.Dial("unix", o.ConsoleSocket)
+		if err != nil {
+			return nil, fmt.Errorf("console socket: %w", err)
+		}
+		console = c.(*net.UnixConn)
+		defer console.Close()
+	}
+
+	cg, err := cgroups.CreatePath(rec.Cgroup, spec.Linux.Resources)
+	if err != nil {
+		return nil, err
+	}
+	undo = append(undo, cg.Delete) // kills what is in it too
+	cj, err := OpenCgroupJoin(cg)
+	if err != nil {
+		return nil, err
+	}
+	defer cj.Close()
+
+	parentSock, childSock, err := SocketPair()
+	if err != nil {
+		return nil, err
+	}
+	defer parentSock.Close()
+	cmd := exec.Command("/proc/self/exe", InitCommand)
+	cmd.Env = []string{InitEnv + "=1"}
+	cmd.ExtraFiles = []*os.File{childSock}
+	addFile := func(f *os.File) int {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+		return 2 + len(cmd.ExtraFiles)
+	}
+	fifoFd := addFile(fifo)
+	var fds []NsFd
+	for _, ns := range join {
+		f, err := os.Open(ns.path)
+		if err != nil {
+			childSock.Close()
+			return nil, fmt.Errorf("namespace %s: %w", ns.kind, err)
+		}
+		defer f.Close()
+		fds = append(fds, NsFd{Fd: addFile(f), Kind: ns.kind})
+	}
+	userns := flags&unix.CLONE_NEWUSER != 0
+	var tasks []int
+	if !userns { // from a new user namespace, the v1 tasks files are not ours to write
+		for _, f := range cj.Tasks {
+			tasks = append(tasks, addFile(f))
+		}
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: flags, Setsid: true}
+	if userns {
+		cmd.SysProcAttr.UidMappings = idMaps(spec.Linux.UIDMappings)
+		cmd.SysProcAttr.GidMappings = idMaps(spec.Linux.GIDMappings)
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+	}
+	if cj.Unified != nil {
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(cj.Unified.Fd())
+	}
+	if len(o.Stdio) == 3 {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdio[0], o.Stdio[1], o.Stdio[2]
+	}
+	err = cmd.Start()
+	childSock.Close()
+	if err != nil {
+		return nil, fmt.Errorf("start init: %w", err)
+	}
+	undo = append(undo, func() error {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil
+	})
+	rec.Pid = cmd.Process.Pid
+	if userns {
+		if err := enterCgroup(cg, rec.Pid); err != nil {
+			return nil, err
+		}
+	}
+	opts := initOptions(spec, rec, fds, tasks, fifoFd)
+	opts.CgroupBinds = cgroupBinds(cg, rec.Cgroup)
+	plan, err := BuildInit(spec, opts, facts)
+	if err != nil {
+		return nil, err
+	}
+	if err := SendPlan(parentSock, plan); err != nil {
+		return nil, err
+	}
+	ev := Events{Created: true}
+	ev.Pid = func(pid int) { rec.Pid = pid }
+	ev.Pty = func(master *os.File) {
+		defer master.Close()
+		if err := sendConsole(console, master); err != nil {
+			unix.Kill(rec.Pid, unix.SIGKILL)
+		}
+	}
+	ev.Hooks = func() error {
+		rec.PidStart = procstart.Of(rec.Pid)
+		state := hookState(rec, Creating)
+		for _, h := range spec.Hooks.Prestart {
+			if err := runHook(h, state); err != nil {
+				return fmt.Errorf("prestart %w", err)
+			}
+		}
+		for _, h := range spec.Hooks.CreateRuntime {
+			if err := runHook(h, state); err != nil {
+				return fmt.Errorf("createRuntime %w", err)
+			}
+		}
+		return nil
+	}
+	if err := Await(parentSock, ev); err != nil {
+		return nil, err
+	}
+	if rec.PidStart = procstart.Of(rec.Pid); rec.PidStart == 0 {
+		return nil, errors.New("init exited before it was created")
+	}
+	if err := r.save(rec); err != nil {
+		return nil, err
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, rec.Pid); err != nil {
+			return nil, err
+		}
+	}
+	return cmd, nil
+}
+
+// initOptions are the OCI init's: the namespaces to join, no overlay (the
+// bundle's root is used as it is), the exec fifo, and the hooks' state.
+func initOptions(spec *specs.Spec, rec *record, join []NsFd, tasks []int, fifo int) InitOptions {
+	o := InitOptions{Join: join, Tasks: tasks, ExecFifo: fifo, State: hookState(rec, Created)}
+	o.ForkDetached = joined(spec, specs.PIDNamespace)
+	o.CreateRuntime = spec.Hooks != nil && len(spec.Hooks.Prestart)+len(spec.Hooks.CreateRuntime) > 0
+	return o
+}
+
+type joinNS struct{ kind, path string }
+
+var cloneFlagOf = map[specs.LinuxNamespaceType]uintptr{
+	specs.PIDNamespace: unix.CLONE_NEWPID, specs.MountNamespace: unix.CLONE_NEWNS,
+	specs.UTSNamespace: unix.CLONE_NEWUTS, specs.IPCNamespace: unix.CLONE_NEWIPC,
+	specs.NetworkNamespace: unix.CLONE_NEWNET, specs.UserNamespace: unix.CLONE_NEWUSER,
+}
+
+// namespaces splits the spec's namespaces into those the clone makes and
+// those the init joins by path (the user namespace first). The cgroup
+// namespace is the init's to unshare, once it is in its cgroup.
+func namespaces(spec *specs.Spec) (uintptr, []joinNS, error) {
+	var flags uintptr
+	var join []joinNS
+	for _, ns := range spec.Linux.Namespaces {
+		kind := nsKinds[ns.Type]
+		switch {
+		case ns.Path != "" && ns.Type == specs.UserNamespace:
+			join = append([]joinNS{{kind, ns.Path}}, join...)
+		case ns.Path != "":
+			join = append(join, joinNS{kind, ns.Path})
+		case ns.Type != specs.CgroupNamespace:
+			flags |= cloneFlagOf[ns.Type]
+		}
+	}
+	return flags, join, nil
+}
+
+func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, len(m))
+	for i, e := range m {
+		out[i] = syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)}
+	}
+	return out
+}
+
+// sendConsole hands the terminal's master to whoever listens on the
+// console socket (containerd's shim), as runc does.
+func sendConsole(c *net.UnixConn, master *os.File) error {
+	rights := unix.UnixRights(int(master.Fd()))
+	_, _, err := c.WriteMsgUnix([]byte("/dev/ptmx"), rights, nil)
+	return err
+}
+
+func writeConfig(dir string, spec *specs.Spec) error {
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "config.json"), b, 0o600)
+}
+
+// writePidFile writes pid whole or not at all (containerd reads it at once).
+func writePidFile(path string, pid int) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(abs, []byte(strconv.Itoa(pid)), 0o644)
+}

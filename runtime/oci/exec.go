@@ -1,0 +1,221 @@
+package oci
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hutchrt/hutch/runtime/caps"
+)
+
+// ExecOptions are runc exec's options.
+type ExecOptions struct {
+	Detach        bool
+	PidFile       string
+	ConsoleSocket string
+	Stdio         []*os.File
+}
+
+// Exec runs proc in the container, through the same init program and plan
+// ops as the container's own process (BuildExec). Detached, it returns once
+// proc runs; otherwise it waits and returns proc's exit code.
+func (r *Runtime) Exec(id string, proc *specs.Process, o ExecOptions) (int, error) {
+	rec, err := r.load(id)
+	if err != nil {
+		return 1, err
+	}
+	switch st := r.status(rec); st {
+	case Running, Created:
+	default:
+		return 1, fmt.Errorf("cannot exec in a %s container", st)
+	}
+	if len(proc.Args) == 0 {
+		return 1, errors.New("exec: process.args is empty")
+	}
+	if proc.Cwd == "" {
+		proc.Cwd = "/"
+	}
+	if proc.Terminal && o.ConsoleSocket == "" && o.Detach {
+		return 1, errors.New("exec: a detached terminal needs --console-socket")
+	}
+	spec, err := r.config(id)
+	if err != nil {
+		return 1, err
+	}
+	lastCap, err := caps.LastCap()
+	if err != nil {
+		return 1, err
+	}
+	cg, err := loadCgroup(rec.Cgroup)
+	if err != nil {
+		return 1, fmt.Errorf("container %s: %w", id, err)
+	}
+	cj, err := OpenCgroupJoin(cg)
+	if err != nil {
+		return 1, err
+	}
+	defer cj.Close()
+	self, err := SealedSelf()
+	if err != nil {
+		return 1, err
+	}
+	defer self.Close()
+	parentSock, childSock, err := SocketPair()
+	if err != nil {
+		return 1, err
+	}
+	defer parentSock.Close()
+	defer childSock.Close()
+	var console *net.UnixConn
+	if o.ConsoleSocket != "" {
+		c, err := net.Dial("unix", o.ConsoleSocket)
+		if err != nil {
+			return 1, fmt.Errorf("console socket: %w", err)
+		}
+		console = c.(*net.UnixConn)
+		defer console.Close()
+	}
+
+	// fd 3 is the sync socket, as for the container's init; fd 4 the binary.
+	cmd := exec.Command("/proc/self/fd/4", InitCommand)
+	cmd.Env = []string{InitEnv + "=1"}
+	cmd.ExtraFiles = []*os.File{childSock, self}
+	addFile := func(f *os.File) int {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+		return 2 + len(cmd.ExtraFiles)
+	}
+	join := ExecJoin{Detach: o.Detach}
+	for _, f := range cj.Tasks {
+		join.Tasks = append(join.Tasks, addFile(f))
+	}
+	for _, kind := range ExecNamespaces {
+		if !specHasKind(spec, kind) {
+			continue // the host's, which we are in
+		}
+		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", rec.Pid, kind))
+		if err != nil {
+			return 1, fmt.Errorf("exec: %w", err)
+		}
+		defer f.Close()
+		join.NS = append(join.NS, NsFd{Fd: addFile(f), Kind: kind})
+	}
+	plan, err := BuildExec(spec, proc, join, lastCap)
+	if err != nil {
+		return 1, err
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if cj.Unified != nil {
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(cj.Unified.Fd())
+	}
+	if len(o.Stdio) == 3 {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdio[0], o.Stdio[1], o.Stdio[2]
+	}
+	sigs := make(chan os.Signal, 16)
+	if !o.Detach {
+		signal.Notify(sigs)
+		defer signal.Stop(sigs)
+	}
+	if err := cmd.Start(); err != nil {
+		return 1, fmt.Errorf("exec: %w", err)
+	}
+	childSock.Close()
+	pid := 0
+	ev := Events{Pid: func(p int) { pid = p }}
+	ev.Pty = func(master *os.File) {
+		if console != nil {
+			defer master.Close()
+			sendConsole(console, master)
+			return
+		}
+		go io.Copy(os.Stdout, master) // the terminal of a runc exec -t without a socket
+		go io.Copy(master, os.Stdin)
+	}
+	err = SendPlan(parentSock, plan)
+	if err == nil {
+		err = Await(parentSock, ev)
+	}
+	if err != nil {
+		var ie *InitError
+		if !errors.As(err, &ie) {
+			cmd.Process.Kill()
+		}
+		cmd.Wait()
+		return 1, err
+	}
+	if o.Detach {
+		cmd.Wait() // the process that forked, gone already
+		if pid == 0 {
+			return 1, errors.New("exec: the process did not say its pid")
+		}
+		if o.PidFile != "" {
+			if err := writePidFile(o.PidFile, pid); err != nil {
+				unix.Kill(pid, unix.SIGKILL)
+				return 1, err
+			}
+		}
+		return 0, nil
+	}
+	if o.PidFile != "" {
+		writePidFile(o.PidFile, cmd.Process.Pid)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for {
+		select {
+		case s := <-sigs:
+			if s != unix.SIGCHLD && s != unix.SIGURG && s != unix.SIGPIPE {
+				cmd.Process.Signal(s)
+			}
+		case err := <-done:
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				return ExitStatus(unix.WaitStatus(ee.Sys().(syscall.WaitStatus))), nil
+			}
+			if err != nil {
+				return 1, err
+			}
+			return 0, nil
+		}
+	}
+}
+
+func specHasKind(spec *specs.Spec, kind string) bool {
+	for _, ns := range spec.Linux.Namespaces {
+		if nsKinds[ns.Type] == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// Run creates and starts the container and, unless detach, waits for its
+// init and deletes it, returning its exit code (runc run).
+func (r *Runtime) Run(id, bundle string, o CreateOptions, detach bool) (int, error) {
+	cmd, err := r.create(id, bundle, o)
+	if err != nil {
+		return 1, err
+	}
+	if err := r.Start(id); err != nil {
+		r.Delete(id, true)
+		return 1, err
+	}
+	if detach {
+		return 0, nil
+	}
+	signal.Ignore(unix.SIGINT, unix.SIGTERM) // they reach the container's process group too
+	err = cmd.Wait()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ExitStatus(unix.WaitStatus(ee.Sys().(syscall.WaitStatus)))
+	}
+	return code, r.Delete(id, true)
+}

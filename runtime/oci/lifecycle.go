@@ -1,0 +1,249 @@
+package oci
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hutchrt/hutch/runtime/procstart"
+)
+
+// Start lets a created container's init go on to the user's program, and
+// runs the poststart hooks.
+func (r *Runtime) Start(id string) error {
+	unlock, err := r.lock(id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	rec, err := r.load(id)
+	if err != nil {
+		return err
+	}
+	switch st := r.status(rec); st {
+	case Created:
+	case Stopped:
+		return fmt.Errorf("cannot start a container that has stopped")
+	default:
+		return fmt.Errorf("cannot start an already %s container", st)
+	}
+	if err := openFifo(r.fifoPath(id), rec); err != nil {
+		return err
+	}
+	if err := os.Remove(r.fifoPath(id)); err != nil {
+		return err
+	}
+	spec, err := r.config(id)
+	if err != nil {
+		return err
+	}
+	if spec.Hooks != nil {
+		state := hookState(rec, Running)
+		for _, h := range spec.Hooks.Poststart {
+			// The spec: a failed poststart hook is a warning, the rest go on.
+			if err := runHook(h, state); err != nil {
+				warnf("poststart %v", err)
+			}
+		}
+	}
+	return nil
+}
+
+// openFifo opens the exec fifo for reading, which lets the init's blocked
+// open for writing return, and reads the init's byte: the init has passed
+// its last wait. It gives up if the init dies meanwhile.
+func openFifo(path string, rec *record) error {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 1)
+	for {
+		n, err := unix.Read(fd, buf)
+		if n == 1 {
+			return nil
+		}
+		if err != nil && err != unix.EAGAIN && err != unix.EINTR {
+			return fmt.Errorf("read exec fifo: %w", err)
+		}
+		if procstart.Of(rec.Pid) != rec.PidStart {
+			return fmt.Errorf("cannot start a container that has stopped")
+		}
+		unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 100)
+	}
+}
+
+// Kill sends sig to the container's init, or with all to every process in
+// its cgroup.
+func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
+	rec, err := r.load(id)
+	if err != nil {
+		return err
+	}
+	if r.status(rec) == Stopped && !all {
+		return fmt.Errorf("container %s is not running", id)
+	}
+	if !all {
+		return signalInit(rec, sig)
+	}
+	cg, err := loadCgroup(rec.Cgroup)
+	if err != nil {
+		return fmt.Errorf("container %s: %w", id, err)
+	}
+	pids, err := cgroupPids(cg)
+	if err != nil {
+		return err
+	}
+	for _, pid := range pids {
+		unix.Kill(pid, sig)
+	}
+	if sig == unix.SIGKILL && frozen(cg) {
+		setFrozen(cg, false) // a frozen process takes its SIGKILL once thawed
+	}
+	return nil
+}
+
+// Delete removes a stopped container: its cgroup, its record, and then the
+// poststop hooks. A created one is killed first, as runc does; a running or
+// paused one only with force.
+func (r *Runtime) Delete(id string, force bool) error {
+	if err := CheckID(id); err != nil {
+		return err
+	}
+	rec, err := r.load(id)
+	if errors.Is(err, ErrNotExist) {
+		// A create that was killed midway leaves a directory without a record.
+		if _, statErr := os.Stat(r.dir(id)); statErr == nil {
+			return os.RemoveAll(r.dir(id))
+		}
+		if force {
+			return nil
+		}
+	}
+	if err != nil {
+		return err
+	}
+	unlock, err := r.lock(id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	switch st := r.status(rec); st {
+	case Stopped:
+	case Created:
+		r.killAll(rec)
+	default:
+		if !force {
+			return fmt.Errorf("cannot delete container %s that is not stopped: %s", id, st)
+		}
+		r.killAll(rec)
+	}
+	if !waitGone(rec, 10*time.Second) {
+		return fmt.Errorf("container %s: init %d did not exit", id, rec.Pid)
+	}
+	var errs []error
+	if cg, err := loadCgroup(rec.Cgroup); err == nil {
+		errs = append(errs, cg.Delete())
+	}
+	spec, specErr := r.config(id)
+	errs = append(errs, os.RemoveAll(r.dir(id)))
+	if specErr == nil && spec.Hooks != nil {
+		state := hookState(rec, Stopped)
+		for _, h := range spec.Hooks.Poststop {
+			if err := runHook(h, state); err != nil {
+				warnf("poststop %v", err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// killAll kills every process of the container (thawing it first).
+func (r *Runtime) killAll(rec *record) {
+	if cg, err := loadCgroup(rec.Cgroup); err == nil {
+		if pids, err := cgroupPids(cg); err == nil {
+			for _, pid := range pids {
+				unix.Kill(pid, unix.SIGKILL)
+			}
+		}
+		if frozen(cg) {
+			setFrozen(cg, false)
+		}
+	}
+	signalInit(rec, unix.SIGKILL)
+}
+
+// Pids are the container's processes.
+func (r *Runtime) Pids(id string) ([]int, error) {
+	rec, err := r.load(id)
+	if err != nil {
+		return nil, err
+	}
+	cg, err := loadCgroup(rec.Cgroup)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", id, err)
+	}
+	return cgroupPids(cg)
+}
+
+// Pause freezes every process of a running container; Resume thaws them.
+func (r *Runtime) Pause(id string) error { return r.freeze(id, true) }
+
+// Resume thaws a paused container.
+func (r *Runtime) Resume(id string) error { return r.freeze(id, false) }
+
+func (r *Runtime) freeze(id string, freeze bool) error {
+	unlock, err := r.lock(id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	rec, err := r.load(id)
+	if err != nil {
+		return err
+	}
+	st := r.status(rec)
+	if freeze && st != Running {
+		return fmt.Errorf("container %s is not running: %s", id, st)
+	}
+	if !freeze && st != Paused {
+		return fmt.Errorf("container %s is not paused: %s", id, st)
+	}
+	cg, err := loadCgroup(rec.Cgroup)
+	if err != nil {
+		return fmt.Errorf("container %s: %w", id, err)
+	}
+	return setFrozen(cg, freeze)
+}
+
+// Update sets new cgroup limits on a live container.
+func (r *Runtime) Update(id string, res *specs.LinuxResources) error {
+	rec, err := r.load(id)
+	if err != nil {
+		return err
+	}
+	if r.status(rec) == Stopped {
+		return fmt.Errorf("container %s is not running", id)
+	}
+	cg, err := loadCgroup(rec.Cgroup)
+	if err != nil {
+		return fmt.Errorf("container %s: %w", id, err)
+	}
+	u, ok := any(cg).(interface {
+		Update(*specs.LinuxResources) error
+	})
+	if !ok {
+		return errors.New("update: not supported yet")
+	}
+	return u.Update(res)
+}
+
+// Warn is where warnings go (the runtime's log); stderr unless set.
+var Warn = func(msg string) { fmt.Fprintln(os.Stderr, "hutch-runc: warning:", msg) }
+
+func warnf(format string, args ...any) { Warn(fmt.Sprintf(format, args...)) }
