@@ -132,7 +132,7 @@ type InitOptions struct {
 	// mounts "cgroup" (a view of its own limits, as runc gives without a
 	// cgroup namespace).
 	CgroupBinds []CgroupBind
-	Reap          bool   // keep a reaper as pid 1 (--init)
+	Reap        bool // keep a reaper as pid 1 (--init)
 }
 
 // Overlay is the image's root filesystem with a writable layer on top.
