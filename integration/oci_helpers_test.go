@@ -430,6 +430,13 @@ func (e *ociEnv) leftovers(ids ...string) []string {
 			}
 		}
 		e.mu.Unlock()
+		// Processes no state named: any whose root is in a bundle.
+		roots, _ := filepath.Glob("/proc/[0-9]*/root")
+		for _, r := range roots {
+			if l, err := os.Readlink(r); err == nil && strings.HasPrefix(l, e.dir+"/") {
+				out = append(out, fmt.Sprintf("process %s with root %s", filepath.Dir(r), l))
+			}
+		}
 		for _, id := range ids {
 			if m, _ := filepath.Glob("/sys/fs/cgroup/*" + ociCgroupParent + "/" + id); len(m) > 0 {
 				out = append(out, "cgroup "+m[0])
