@@ -47,10 +47,18 @@ deps:
 	command -v skopeo >/dev/null || need="$$need skopeo"; \
 	command -v curl >/dev/null || need="$$need curl"; \
 	command -v dig >/dev/null || need="$$need bind9-dnsutils"; \
+	command -v containerd >/dev/null || need="$$need containerd"; \
+	command -v runc >/dev/null || need="$$need runc"; \
+	test -x /usr/lib/cni/bridge || need="$$need containernetworking-plugins"; \
+	command -v jq >/dev/null || need="$$need jq"; \
+	command -v crun >/dev/null || need="$$need crun"; \
 	if [ -n "$$need" ]; then \
 		echo "installing:$$need"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; \
 	fi
+# crictl (Kubernetes' CRI client) for integration/node.sh, where node-lib.sh looks for it.
+	@command -v crictl >/dev/null || test -x $$HOME/go/bin/crictl || \
+		{ echo "installing: crictl"; GOBIN=$$HOME/go/bin $(GO) install sigs.k8s.io/cri-tools/cmd/crictl@v1.37.0; }
 
 vet:
 	$(GO) vet ./...

@@ -1,0 +1,182 @@
+//go:build integration
+
+package integration
+
+// The runc command line beyond the lifecycle: exec, ps, create's
+// --pid-file, features and spec.
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-spec/specs-go/features"
+)
+
+// exec runs a process in the container's namespaces; its exit code is
+// exec's; --process gives the whole process; --detach returns at once.
+func TestOCIExec(t *testing.T) {
+	t.Parallel()
+	e := newOCIEnv(t)
+	spec := withTmp(shSpec("echo init-was-here > /tmp/mark; echo ready; exec sleep 1000"))
+	spec.Hostname = "exec-host"
+	pidFile := filepath.Join(e.dir, "init.pid")
+	c := e.create("exec", spec, "--pid-file", pidFile)
+	initPid := c.state().Pid
+	if got := strings.TrimSpace(readFile(pidFile)); got != strconv.Itoa(initPid) {
+		t.Errorf("create --pid-file wrote %q, want the container's pid %d", got, initPid)
+	}
+	c.start()
+	c.waitOut("ready")
+
+	// args; the container's namespaces and files; the exit code.
+	r := e.run("exec", c.id, "sh", "-c", `hostname; cat /tmp/mark; echo "$1"; exit 5`, "x", "an arg")
+	if r.code != 5 || r.stdout != "exec-host\ninit-was-here\nan arg\n" {
+		t.Errorf("exec: %s, want exit 5 and the container's hostname, file and the arg", r)
+	}
+	if r := e.run("exec", c.id, "true"); r.code != 0 {
+		t.Errorf("exec true: %s", r)
+	}
+	if r := e.run("exec", c.id, "sh", "-c", "kill -KILL $$"); r.code != 137 {
+		t.Errorf("exec of a process killed by SIGKILL: %s, want exit 137", r)
+	}
+	if r := e.run("exec", c.id, "no-such-program"); r.code == 0 {
+		t.Errorf("exec of a missing program: %s, want a failure", r)
+	}
+
+	// --process: args, env, cwd, user from a process.json.
+	p := specs.Process{
+		Args: []string{"sh", "-c", `echo "$FOO"; pwd; id -u; id -g`},
+		Env:  []string{"PATH=/bin", "FOO=from-process-json"},
+		Cwd:  "/tmp",
+		User: specs.User{UID: 1000, GID: 1001},
+	}
+	pj, _ := json.Marshal(p)
+	pf := filepath.Join(e.dir, "process.json")
+	if err := os.WriteFile(pf, pj, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.run("exec", "--process", pf, c.id); r.code != 0 || r.stdout != "from-process-json\n/tmp\n1000\n1001\n" {
+		t.Errorf("exec --process: %s, want its env, cwd and user", r)
+	}
+
+	// --detach --pid-file: returns while the process runs.
+	execPid := filepath.Join(e.dir, "exec.pid")
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devnull.Close()
+	cmd := exec.Command(e.bin, "--root", e.root, "exec", "--detach", "--pid-file", execPid, c.id,
+		"sh", "-c", "echo detached > /tmp/detached; exec sleep 1000")
+	// Not pipes: the detached process keeps its stdio after exec returns.
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
+	if err := e.runTimeout(cmd); err != nil {
+		t.Fatalf("exec --detach: %v", err)
+	}
+	dpid, err := strconv.Atoi(strings.TrimSpace(readFile(execPid)))
+	if err != nil || !ociLive(dpid) {
+		t.Fatalf("exec --detach --pid-file: %q: %v, want the pid of a live process", readFile(execPid), err)
+	}
+	e.notePid(dpid)
+	runWaitFor(t, 10*time.Second, "the detached process's file", func() bool {
+		return e.run("exec", c.id, "cat", "/tmp/detached").stdout == "detached\n"
+	})
+
+	// ps --format json lists the container's processes: init and the
+	// detached one.
+	var pids []int
+	out := e.ok("ps", "--format", "json", c.id)
+	if err := json.Unmarshal([]byte(out), &pids); err != nil {
+		t.Fatalf("ps --format json: %v: %q", err, out)
+	}
+	if !slices.Contains(pids, initPid) || !slices.Contains(pids, dpid) {
+		t.Errorf("ps --format json = %v, want the init pid %d and the exec'd %d", pids, initPid, dpid)
+	}
+	// A killed container's processes are gone with it.
+	e.ok("kill", c.id, "KILL")
+	c.waitStatus(specs.StateStopped)
+	e.fails("exec", c.id, "true")
+	c.delete()
+	if ociLive(dpid) {
+		t.Errorf("exec'd process %d alive after the container stopped", dpid)
+	}
+}
+
+// features prints what the runtime supports as the spec's features JSON.
+func TestOCIFeatures(t *testing.T) {
+	t.Parallel()
+	e := newOCIEnv(t)
+	out := e.ok("features")
+	var f features.Features
+	if err := json.Unmarshal([]byte(out), &f); err != nil {
+		t.Fatalf("features: %v: %q", err, out)
+	}
+	if f.OCIVersionMin == "" || f.OCIVersionMax == "" {
+		t.Errorf("features: ociVersionMin %q, ociVersionMax %q, want both", f.OCIVersionMin, f.OCIVersionMax)
+	}
+	for _, h := range []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"} {
+		if !slices.Contains(f.Hooks, h) {
+			t.Errorf("features: hooks %v, want %s", f.Hooks, h)
+		}
+	}
+	for _, o := range []string{"bind", "rbind", "ro", "nosuid", "rslave", "rprivate"} {
+		if !slices.Contains(f.MountOptions, o) {
+			t.Errorf("features: mountOptions %v, want %s", f.MountOptions, o)
+		}
+	}
+	if f.Linux == nil {
+		t.Fatalf("features: no linux: %q", out)
+	}
+	for _, ns := range []string{"cgroup", "ipc", "mount", "network", "pid", "user", "uts"} {
+		if !slices.Contains(f.Linux.Namespaces, ns) {
+			t.Errorf("features: linux.namespaces %v, want %s", f.Linux.Namespaces, ns)
+		}
+	}
+	if !slices.Contains(f.Linux.Capabilities, "CAP_SYS_ADMIN") {
+		t.Errorf("features: linux.capabilities %v, want CAP_SYS_ADMIN", f.Linux.Capabilities)
+	}
+}
+
+// spec writes a config.json that create accepts (with a rootfs and no
+// terminal, as there is no console socket).
+func TestOCISpec(t *testing.T) {
+	t.Parallel()
+	e := newOCIEnv(t)
+	id := e.id("spec")
+	b := e.bundle(id, defaultSpec("true"))
+	if err := os.Remove(filepath.Join(b, "config.json")); err != nil {
+		t.Fatal(err)
+	}
+	e.ok("spec", "--bundle", b)
+	raw, err := os.ReadFile(filepath.Join(b, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s specs.Spec
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		t.Fatalf("spec wrote no runtime spec: %v\n%s", err, raw)
+	}
+	if s.Version == "" || s.Root == nil || s.Root.Path != "rootfs" || s.Process == nil || len(s.Process.Args) == 0 || s.Linux == nil {
+		t.Fatalf("spec: %s, want ociVersion, root rootfs, a process, linux", raw)
+	}
+	s.Process.Terminal = false
+	s.Linux.CgroupsPath = ociCgroupParent + "/" + id
+	e.writeSpec(b, &s)
+	c := &ociCtr{e: e, id: id, bundle: b, outPath: filepath.Join(e.dir, id+".out"), errPath: filepath.Join(e.dir, id+".err")}
+	if r := e.createWithStdio(c); r.code != 0 {
+		t.Fatalf("create from spec's config.json: %s", r)
+	}
+	c.start()
+	c.waitStatus(specs.StateStopped) // sh, stdin /dev/null: exits
+	c.delete()
+}
