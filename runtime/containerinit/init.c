@@ -40,6 +40,10 @@
 
 static int root_fd = -1; // the container's root, for the in-root ops
 static int sync_closed;  // after the fifo op: nobody reads the sync socket, errors go to stderr
+// Whether the command dies with the process that started it (hutch's
+// monitor, an exec's hutch). Not for an OCI container (its runtime exits
+// after create) nor a detached exec (its parent exits at the fork).
+static int die_with_parent = 1;
 
 // fail reports an error to the monitor and exits with code.
 static void __attribute__((noreturn, format(printf, 2, 3))) fail(int code, const char *fmt, ...) {
@@ -515,6 +519,9 @@ static void op_identity(void) {
 		fail(125, "set capabilities: %s", strerror(errno));
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		fail(125, "clear ambient capabilities: %s", strerror(errno));
+	// The kernel takes an ambient capability only if it is permitted and
+	// inheritable; runc skips (with a warning) the ones that are not: so do we.
+	amb &= perm & inh;
 	for (int c = 0; c <= last; c++)
 		if ((amb & (1ULL << c)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
 			fail(125, "set ambient capability %d: %s", c, strerror(errno));
@@ -526,7 +533,7 @@ static void op_identity(void) {
 	// It also clears the parent-death signal: the container must still die
 	// with its monitor. Had the monitor died meanwhile, its end of the sync
 	// socket is closed.
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+	if (die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		fail(125, "set parent-death signal: %s", strerror(errno));
 	struct pollfd p = {.fd = SYNC_FD};
 	if (poll(&p, 1, 0) == 1 && (p.revents & POLLHUP))
@@ -717,6 +724,7 @@ static void op_fork(void) {
 	if (child < 0)
 		fail(125, "fork: %s", strerror(errno));
 	if (child == 0) {
+		die_with_parent = !detach;
 		if (!detach && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 			fail(125, "set parent-death signal: %s", strerror(errno));
 		return;
@@ -821,6 +829,7 @@ static void op_fifo(void) {
 		fail(125, "init: tell the runtime created: %s", strerror(errno));
 	close(SYNC_FD);
 	sync_closed = 1;
+	die_with_parent = 0;
 	int w;
 	do
 		w = open(fd_path(fd), O_WRONLY | O_CLOEXEC);

@@ -96,8 +96,13 @@ func (r *Runtime) create(id, bundle string, o CreateOptions) (_ *exec.Cmd, err e
 	if err := writeConfig(r.dir(id), spec); err != nil {
 		return nil, err
 	}
+	// Writable by all (not by the umask's leave): the init may be another
+	// user's by the time it opens it (a user namespace's root).
 	if err := unix.Mkfifo(r.fifoPath(id), 0o622); err != nil {
 		return nil, fmt.Errorf("make exec fifo: %w", err)
+	}
+	if err := os.Chmod(r.fifoPath(id), 0o622); err != nil {
+		return nil, err
 	}
 	fifo, err := os.OpenFile(r.fifoPath(id), unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -114,7 +119,7 @@ func (r *Runtime) create(id, bundle string, o CreateOptions) (_ *exec.Cmd, err e
 		defer console.Close()
 	}
 
-	cg, err := cgroups.CreatePath(rec.Cgroup, spec.Linux.Resources)
+	cg, err := cgroups.CreatePath(rec.Cgroup, withDefaultDevices(spec))
 	if err != nil {
 		return nil, err
 	}
@@ -160,6 +165,10 @@ func (r *Runtime) create(id, bundle string, o CreateOptions) (_ *exec.Cmd, err e
 		cmd.SysProcAttr.UidMappings = idMaps(spec.Linux.UIDMappings)
 		cmd.SysProcAttr.GidMappings = idMaps(spec.Linux.GIDMappings)
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		// The clone keeps the host's ids, unmapped there: become the
+		// namespace's root before the exec, which then gives the init its
+		// capabilities in the namespace.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 	}
 	if cj.Unified != nil {
 		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(cj.Unified.Fd())
@@ -201,6 +210,16 @@ func (r *Runtime) create(id, bundle string, o CreateOptions) (_ *exec.Cmd, err e
 		}
 	}
 	ev.Hooks = func() error {
+		// Once a prestart hook has run, a failure goes on to the poststop
+		// hooks, as the spec's lifecycle says (step 12).
+		undo = append(undo, func() error {
+			for _, h := range spec.Hooks.Poststop {
+				if err := runHook(h, hookState(rec, Stopped)); err != nil {
+					warnf("poststop %v", err)
+				}
+			}
+			return nil
+		})
 		rec.PidStart = procstart.Of(rec.Pid)
 		state := hookState(rec, Creating)
 		for _, h := range spec.Hooks.Prestart {
@@ -230,6 +249,30 @@ func (r *Runtime) create(id, bundle string, o CreateOptions) (_ *exec.Cmd, err e
 		}
 	}
 	return cmd, nil
+}
+
+// withDefaultDevices is the spec's resources with the device rules runc
+// adds: after the spec's own, the devices every container has (null, zero,
+// the ptys, ...) and those of linux.devices.
+func withDefaultDevices(spec *specs.Spec) *specs.LinuxResources {
+	res := specs.LinuxResources{}
+	if spec.Linux.Resources != nil {
+		res = *spec.Linux.Resources
+	}
+	rules := append([]specs.LinuxDeviceCgroup{}, res.Devices...)
+	rules = append(rules, cgroups.DeviceRules(false)[1:]...) // less its deny-all
+	for _, d := range spec.Linux.Devices {
+		major, minor, typ := d.Major, d.Minor, d.Type
+		switch typ {
+		case "p":
+			continue // a fifo is no device
+		case "u":
+			typ = "c"
+		}
+		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: "rwm"})
+	}
+	res.Devices = rules
+	return &res
 }
 
 // initOptions are the OCI init's: the namespaces to join, no overlay (the

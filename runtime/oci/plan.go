@@ -201,7 +201,17 @@ func BuildInit(spec *specs.Spec, o InitOptions, host HostFacts) (*Plan, error) {
 		p.op("lo")
 	}
 	p.op("private")
+	// Through the host's /proc, still mounted here: a namespaced sysctl is
+	// the writer's namespace's, and /proc/sys may turn read-only in the root.
+	for _, key := range sortedKeys(spec.Linux.Sysctl) {
+		if err := checkSysctl(spec, key); err != nil {
+			return nil, err
+		}
+		p.op("write", "/proc/sys/"+strings.ReplaceAll(key, ".", "/"), spec.Linux.Sysctl[key])
+	}
 
+	// In a user namespace no device node can be made: the host's are bound.
+	userns, _ := hasNamespace(spec, specs.UserNamespace)
 	root := spec.Root.Path
 	if ov := o.Overlay; ov != nil {
 		opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", ov.Lower, ov.Upper, ov.Work)
@@ -226,11 +236,11 @@ func BuildInit(spec *specs.Spec, o InitOptions, host HostFacts) (*Plan, error) {
 			return nil, fmt.Errorf("mount %s: %w", m.Destination, err)
 		}
 		if m.Destination == "/dev" && m.Type == "tmpfs" { // not a bind of the host's /dev
-			planDev(p)
+			planDev(p, userns)
 		}
 	}
 	for _, d := range spec.Linux.Devices {
-		if err := planDevice(p, d); err != nil {
+		if err := planDevice(p, d, userns); err != nil {
 			return nil, err
 		}
 	}
@@ -264,13 +274,6 @@ func BuildInit(spec *specs.Spec, o InitOptions, host HostFacts) (*Plan, error) {
 		}
 		p.op("mount", "", "/", "", itoa(flags), "")
 	}
-	for _, key := range sortedKeys(spec.Linux.Sysctl) {
-		if strings.Contains(key, "..") || strings.HasPrefix(key, "/") {
-			return nil, fmt.Errorf("sysctl %q: not a sysctl name", key)
-		}
-		p.op("write", "/proc/sys/"+strings.ReplaceAll(key, ".", "/"), spec.Linux.Sysctl[key])
-	}
-
 	// Cloned into its v2 cgroup, the init joins its v1 groups itself; its
 	// group then becomes the root of its cgroup namespace.
 	for _, fd := range o.Tasks {
@@ -324,6 +327,39 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
+// ipcSysctls are the sysctls of the IPC namespace (besides fs.mqueue.*).
+var ipcSysctls = map[string]bool{
+	"kernel.msgmax": true, "kernel.msgmnb": true, "kernel.msgmni": true, "kernel.sem": true,
+	"kernel.shmall": true, "kernel.shmmax": true, "kernel.shmmni": true, "kernel.shm_rmid_forced": true,
+}
+
+// checkSysctl refuses a sysctl that is not the container's own (it would
+// change the host), as runc does.
+func checkSysctl(spec *specs.Spec, key string) error {
+	if key == "" || strings.ContainsAny(key, "/\x00") || strings.Contains(key, "..") {
+		return fmt.Errorf("sysctl %q: not a sysctl name", key)
+	}
+	own := func(t specs.LinuxNamespaceType) bool { found, _ := hasNamespace(spec, t); return found }
+	switch {
+	case ipcSysctls[key] || strings.HasPrefix(key, "fs.mqueue."):
+		if own(specs.IPCNamespace) {
+			return nil
+		}
+		return fmt.Errorf("sysctl %q: needs an ipc namespace of the container's own", key)
+	case strings.HasPrefix(key, "net."):
+		if own(specs.NetworkNamespace) {
+			return nil
+		}
+		return fmt.Errorf("sysctl %q: needs a network namespace of the container's own", key)
+	case key == "kernel.hostname" || key == "kernel.domainname":
+		if own(specs.UTSNamespace) {
+			return nil
+		}
+		return fmt.Errorf("sysctl %q: needs a uts namespace of the container's own", key)
+	}
+	return fmt.Errorf("sysctl %q: not in a namespace of the container's; it would change the host", key)
+}
+
 // planHook runs h from the init: with the state on its stdin, killed at
 // its timeout.
 func planHook(p *Plan, h specs.Hook, state []byte) {
@@ -367,14 +403,18 @@ func planCgroupMount(p *Plan, m specs.Mount, binds []CgroupBind) {
 }
 
 // planDevice makes a device node of the spec's linux.devices in the root.
-func planDevice(p *Plan, d specs.LinuxDevice) error {
+func planDevice(p *Plan, d specs.LinuxDevice, userns bool) error {
 	kinds := map[string]uint32{"c": unix.S_IFCHR, "u": unix.S_IFCHR, "b": unix.S_IFBLK, "p": unix.S_IFIFO}
 	kind, ok := kinds[d.Type]
 	if !ok {
 		return fmt.Errorf("device %s: type %q is not one of c, b, u, p", d.Path, d.Type)
 	}
-	if !strings.HasPrefix(d.Path, "/dev/") {
-		return fmt.Errorf("device %s: not under /dev", d.Path)
+	if !filepath.IsAbs(d.Path) {
+		return fmt.Errorf("device %s: not an absolute path", d.Path)
+	}
+	if userns {
+		p.op("mountin", d.Path, filepath.Clean(d.Path), "", itoa(unix.MS_BIND), "", "file", "0")
+		return nil
 	}
 	mode := uint32(0o666)
 	if d.FileMode != nil {
@@ -561,8 +601,12 @@ var devLinks = [][2]string{
 	{"/proc/self/fd/2", "stderr"}, {"pts/ptmx", "ptmx"}, {"/proc/kcore", "core"},
 }
 
-func planDev(p *Plan) {
+func planDev(p *Plan, userns bool) {
 	for _, n := range devNodes {
+		if userns {
+			p.op("mountin", "/dev/"+n.name, "/dev/"+n.name, "", itoa(unix.MS_BIND), "", "file", "0")
+			continue
+		}
 		p.op("mknod", "/dev/"+n.name, itoa(unix.S_IFCHR|0o666), itoa(n.major), itoa(n.minor))
 	}
 	for _, l := range devLinks {
