@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -198,8 +199,12 @@ func swapFirst(dir string, ss []setting) bool {
 func (s setting) apply(dir string) error {
 	err := writeFile(dir+"/"+s.file, s.value)
 	if err != nil && errors.Is(err, fs.ErrNotExist) {
-		if s.fallback != nil {
-			return s.fallback.apply(dir)
+		if f := s.fallback; f != nil {
+			err := f.apply(dir)
+			if errors.Is(err, fs.ErrNotExist) && exists(dir) {
+				return fmt.Errorf("set %s: the kernel offers neither %s nor %s in %s: %w", s.what, s.file, f.file, dir, fs.ErrNotExist)
+			}
+			return err
 		}
 		if s.optional {
 			return nil
@@ -209,4 +214,9 @@ func (s setting) apply(dir string) error {
 		return fmt.Errorf("set %s: %w", s.what, err)
 	}
 	return nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
