@@ -447,6 +447,22 @@ func TestUpdate(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "below the current usage") {
 		t.Errorf("Update below usage: %v, want refused", err)
 	}
+	// Device rules: v1's files take new ones; v2's program stays.
+	if d := cg.dirOf("devices"); d != "" && !l.limits2 {
+		if err := cg.Update(&specs.LinuxResources{Devices: DeviceRules(false)}); err != nil {
+			t.Fatal(err)
+		}
+		if got := readTrim(t, d+"/devices.list"); !strings.Contains(got, "c 1:3 rwm") || strings.Contains(got, "a *:* rwm") {
+			t.Errorf("devices.list after Update = %q, want the default rules", got)
+		}
+	}
+	if l.v2 != "" {
+		only2 := createPathT(t, layout{v2: l.v2, limits2: l.limits2}, testParent(t, l)+"/leaf", nil)
+		err := only2.Update(&specs.LinuxResources{Devices: DeviceRules(false)})
+		if err == nil || !strings.Contains(err.Error(), "cannot change on a live group") {
+			t.Errorf("Update of v2 device rules: %v, want refused", err)
+		}
+	}
 	// A kind the host lacks is refused before anything is written.
 	err = cg.Update(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptrTo[int64](7)}, Network: &specs.LinuxNetwork{ClassID: ptrTo[uint32](1)}})
 	if !slices.ContainsFunc(l.v1, func(h hierarchy) bool { return h.has("net_cls") }) {

@@ -13,7 +13,9 @@ import (
 // them; what res leaves unset keeps its value. Device rules can change on
 // v1 only: v2's program stays as attached (a second one would only add
 // denials), so device rules that would go to v2 are refused. A limit the
-// host cannot set is refused before anything is written.
+// host has no controller for is refused before anything is written; one
+// the kernel refuses stops the update there, the limits before it set (as
+// in runc).
 func (c *Cgroup) Update(res *specs.LinuxResources) error {
 	if err := c.update(res); err != nil {
 		return fmt.Errorf("update cgroup %s: %w", c.path, err)
