@@ -79,8 +79,7 @@ func v2Max(n int64) string {
 }
 
 // v1Memory: memory.limit_in_bytes then memory.memsw.limit_in_bytes (memory
-// and swap together); on an update that lowers memsw below the current
-// limit the order is swapped where they are written (orderMemory). The
+// and swap together; the other way round when raising both, see pairs). The
 // kernel fields are ignored, as runc does (the kernel dropped them in 5.4),
 // and so is useHierarchy, which current kernels keep on.
 func v1Memory(r *specs.LinuxResources) ([]setting, error) {
@@ -171,6 +170,10 @@ func v1CPU(r *specs.LinuxResources) ([]setting, error) {
 		s = append(s, setting{controller: "cpu", file: file, value: value, what: what})
 	}
 	if v := val(c.Shares); v != 0 {
+		// The kernel would clamp it silently.
+		if v < 2 || v > 262144 {
+			return nil, fmt.Errorf("set cpu.shares: %d is not in 2-262144", v)
+		}
 		add("cpu.shares", u64(v), "cpu.shares")
 	}
 	if v := val(c.Period); v != 0 {

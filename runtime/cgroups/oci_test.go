@@ -730,3 +730,29 @@ func TestBlockIOSettings(t *testing.T) {
 		t.Errorf("v2 leafWeight: %v, want refused", err)
 	}
 }
+
+// A shorter CFS period with the old quota would exceed the parent's
+// quota/period ratio: the kernel refuses it until the quota is lowered, so
+// Update writes the pair the other way round.
+func TestUpdateCPUPeriod(t *testing.T) {
+	l := mustLayout(t)
+	cpu := func(quota int64, period uint64) *specs.LinuxResources {
+		return &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: &quota, Period: &period}}
+	}
+	top := testParent(t, l)
+	createPathT(t, l, top, cpu(100000, 100000)) // one CPU
+	cg := createPathT(t, l, top+"/leaf", cpu(100000, 100000))
+	if err := cg.Update(cpu(50000, 50000)); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	want := map[string]string{"cpu.cfs_quota_us": "50000", "cpu.cfs_period_us": "50000"}
+	dir := cg.dirOf("cpu")
+	if l.limits2 {
+		want, dir = map[string]string{"cpu.max": "50000 50000"}, cg.v2
+	}
+	for f, v := range want {
+		if got := readTrim(t, dir+"/"+f); got != v {
+			t.Errorf("%s = %q, want %q", f, got, v)
+		}
+	}
+}
