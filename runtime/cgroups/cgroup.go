@@ -3,10 +3,11 @@
 // of the host: the v1 hierarchies (legacy), the unified v2 tree (unified),
 // or both (hybrid). It sets the OCI runtime-spec's resources (each where
 // its controller is) and device rules, changes them on a live group,
-// freezes and thaws it, and lists and counts what runs in it. It writes the cgroup files itself: a
-// general library pulls in enough code to slow down the start of every
-// hutch process (the v2 device program, which needs assembling, loading
-// and attaching, is the exception: see devices_v2.go).
+// freezes and thaws it, and lists and counts what runs in it. It writes
+// the cgroup files itself: a general library pulls in enough code to slow
+// down the start of every hutch process (the v2 device program, which
+// needs assembling, loading and attaching, is the exception: see
+// devices_v2.go).
 package cgroups
 
 import (
