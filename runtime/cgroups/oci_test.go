@@ -605,13 +605,13 @@ func TestStats(t *testing.T) {
 
 func TestConversions(t *testing.T) {
 	for shares, want := range map[uint64]uint64{0: 0, 1: 1, 2: 1, 512: 20, 1024: 39, 262144: 10000, 1 << 20: 10000} {
-		if got := SharesToWeight(shares); got != want {
-			t.Errorf("SharesToWeight(%d) = %d, want %d", shares, got, want)
+		if got := sharesToWeight(shares); got != want {
+			t.Errorf("sharesToWeight(%d) = %d, want %d", shares, got, want)
 		}
 	}
 	for w, want := range map[uint16]uint64{0: 0, 10: 1, 500: 4950, 1000: 10000, 5: 1, 2000: 10000} {
-		if got := BlkioWeightToIOWeight(w); got != want {
-			t.Errorf("BlkioWeightToIOWeight(%d) = %d, want %d", w, got, want)
+		if got := blkioWeightToIOWeight(w); got != want {
+			t.Errorf("blkioWeightToIOWeight(%d) = %d, want %d", w, got, want)
 		}
 	}
 	dev := specs.LinuxBlockIODevice{Major: 8, Minor: 16}
@@ -622,8 +622,8 @@ func TestConversions(t *testing.T) {
 		{1048576, "rbps", "8:16 rbps=1048576"},
 		{0, "wiops", "8:16 wiops=max"},
 	} {
-		if got := IOMaxLine(specs.LinuxThrottleDevice{LinuxBlockIODevice: dev, Rate: tt.rate}, tt.key); got != tt.want {
-			t.Errorf("IOMaxLine(%d, %s) = %q, want %q", tt.rate, tt.key, got, tt.want)
+		if got := ioMaxLine(specs.LinuxThrottleDevice{LinuxBlockIODevice: dev, Rate: tt.rate}, tt.key); got != tt.want {
+			t.Errorf("ioMaxLine(%d, %s) = %q, want %q", tt.rate, tt.key, got, tt.want)
 		}
 	}
 	for _, tt := range []struct {

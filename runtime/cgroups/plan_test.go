@@ -123,3 +123,14 @@ func TestMakePlanLeavesV2Alone(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestSharesRange(t *testing.T) {
+	for _, l := range []layout{{v1: []hierarchy{{controllers: []string{"cpu"}}}}, {v2: "/u", limits2: true}} {
+		for shares, ok := range map[uint64]bool{1: false, 2: true, 262144: true, 262145: false} {
+			_, err := makePlan(l, &specs.LinuxResources{CPU: &specs.LinuxCPU{Shares: &shares}}, func() ([]string, error) { return []string{"cpu"}, nil })
+			if (err == nil) != ok {
+				t.Errorf("limits2=%v shares %d: %v", l.limits2, shares, err)
+			}
+		}
+	}
+}
