@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hutchrt/hutch/dns"
 	"github.com/hutchrt/hutch/dns/resolver"
 	"github.com/hutchrt/hutch/network"
 	"github.com/hutchrt/hutch/network/nft"
@@ -80,6 +81,11 @@ func (s *Store) planNetwork(o *RunOptions, exposed []portspec.Mapping, id, hostn
 		return p, nil
 	}
 	hosts := string(hostsFile(p.mode))
+	hostConf := hostResolvConf()
+	dnsMode := dns.Private
+	if p.mode == "host" {
+		dnsMode = dns.Host
+	}
 	if bridged {
 		nets, err := s.Networks()
 		if err != nil {
@@ -93,7 +99,7 @@ func (s *Store) planNetwork(o *RunOptions, exposed []portspec.Mapping, id, hostn
 		}
 		p.mode = n.Name
 		if n.UserDefined() {
-			p.resolv = resolverConf()
+			dnsMode = dns.Embedded
 		}
 		// Recorded before the lease: if this process dies before the
 		// record holds it, the next command gives it back.
@@ -124,9 +130,7 @@ func (s *Store) planNetwork(o *RunOptions, exposed []portspec.Mapping, id, hostn
 		r.Close()
 		hosts += ep.IP.String() + "\t" + hostname + "\n"
 	}
-	if p.resolv == nil { // not the embedded resolver's
-		p.resolv = resolvConf(p.mode, servers)
-	}
+	p.resolv = dns.ResolvConf(hostConf, dnsMode, servers)
 	for _, h := range extraHosts {
 		hosts += h + "\n"
 	}
@@ -303,50 +307,13 @@ func (s *Store) wire(c *Container, r *running) (err error) {
 	return nil
 }
 
-// resolverConf is the resolv.conf of a container on a user-defined network:
-// the embedded resolver, which forwards what it does not know (to --dns,
-// or the host's nameservers), the host's search domains, and Docker's ndots:0.
-func resolverConf() []byte {
-	b, _ := os.ReadFile("/etc/resolv.conf")
-	var out []string
-	options := []string{"ndots:0"}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		switch {
-		case len(f) >= 2 && (f[0] == "search" || f[0] == "domain"):
-			out = append(out, line)
-		case len(f) >= 2 && f[0] == "options":
-			for _, o := range f[1:] {
-				if !strings.HasPrefix(o, "ndots:") {
-					options = append(options, o)
-				}
-			}
-		}
+// hostResolvConf is the host's /etc/resolv.conf, nil if it cannot be read.
+func hostResolvConf() []byte {
+	b, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil {
+		return nil
 	}
-	out = append(out, "nameserver "+resolver.ResolverAddr, "options "+strings.Join(options, " "))
-	return []byte(strings.Join(out, "\n") + "\n")
-}
-
-// upstreams are where the embedded resolver forwards a container's other
-// names: its --dns servers, else the host's nameservers as they are now
-// (loopback ones included: the resolver asks from the host's namespace).
-func upstreams(c *Container) []string {
-	servers := c.DNS
-	if len(servers) == 0 {
-		b, _ := os.ReadFile("/etc/resolv.conf")
-		for _, line := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(line); len(f) >= 2 && f[0] == "nameserver" {
-				servers = append(servers, f[1])
-			}
-		}
-	}
-	var out []string
-	for _, s := range servers {
-		if a, err := netip.ParseAddr(s); err == nil {
-			out = append(out, netip.AddrPortFrom(a.WithZone(""), 53).String())
-		}
-	}
-	return out
+	return b
 }
 
 // dnsEntries are a container's names on each user-defined network it is on.
@@ -377,12 +344,13 @@ func (s *Store) serveDNS(c *Container, pid int, ns *os.File) error {
 	}
 	defer unix.Close(pidfd)
 	udp, tcp, err := resolver.Register(s.resolverDir(), resolver.Registration{
-		ID: c.ID, NetNS: ns, Pidfd: pidfd, Upstreams: upstreams(c), Entries: entries,
+		// The host's nameservers as they are at this start.
+		ID: c.ID, NetNS: ns, Pidfd: pidfd, Upstreams: dns.Upstreams(hostResolvConf(), c.DNS), Entries: entries,
 	})
 	if err != nil {
 		return err
 	}
-	return nft.RedirectDNS(int(ns.Fd()), netip.MustParseAddr(resolver.ResolverAddr), uint16(udp), uint16(tcp))
+	return nft.RedirectDNS(int(ns.Fd()), netip.MustParseAddr(dns.ResolverAddr), uint16(udp), uint16(tcp))
 }
 
 // updateDNS tells the resolver a running container's new names. One it
@@ -406,5 +374,5 @@ func (s *Store) updateDNS(c *Container) error {
 	if err := s.serveDNS(c, c.Pid, ns); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(s.Dir(c.ID), "resolv.conf"), resolverConf(), 0o644)
+	return os.WriteFile(filepath.Join(s.Dir(c.ID), "resolv.conf"), dns.ResolvConf(hostResolvConf(), dns.Embedded, nil), 0o644)
 }

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hutchrt/hutch/dns"
 	// The C resolver and its watchdog run from these packages' constructors.
 	"github.com/hutchrt/hutch/dns/resolver/server"
 	_ "github.com/hutchrt/hutch/dns/resolver/watchdog"
@@ -31,9 +32,6 @@ const ServeCommand = "_dns-serve"
 const RedirectCommand = "_dns-redirect"
 
 const socketName = "resolver.sock"
-
-// ResolverAddr is where containers find the resolver.
-const ResolverAddr = "127.0.0.11"
 
 // Entry is one container's presence on one network.
 type Entry struct {
@@ -211,7 +209,7 @@ func RedirectMain(args []string) {
 	if err1 != nil || err2 != nil {
 		os.Exit(2)
 	}
-	if err := nft.RedirectDNS(3, netip.MustParseAddr(ResolverAddr), uint16(udp), uint16(tcp)); err != nil {
+	if err := nft.RedirectDNS(3, netip.MustParseAddr(dns.ResolverAddr), uint16(udp), uint16(tcp)); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
