@@ -43,17 +43,42 @@ type Entry struct {
 // Registration is what a monitor tells the resolver about its container.
 type Registration struct {
 	ID        string
-	NetNS     *os.File // the container's network namespace
-	Pidfd     int      // of the container's init: its exit ends the service
+	Pid       int      // the container's init: its exit ends the service
 	Upstreams []string // "ip:port" to forward other names to
 	Entries   []Entry
 }
 
+// Member is a container for the resolver of Dir to serve: network's
+// Registrar, so that a container's attachment registers its names.
+type Member struct {
+	Dir string
+	Registration
+}
+
+// Register is Attach, in the namespace of the container being attached.
+func (m *Member) Register(ns *os.File) error { return Attach(m.Dir, ns, m.Registration) }
+
+// Attach makes the resolver of dir serve a container whose network
+// namespace is ns, and points port 53 of 127.0.0.11 there at the ports the
+// resolver picked.
+func Attach(dir string, ns *os.File, reg Registration) error {
+	udp, tcp, err := Register(dir, ns, reg)
+	if err != nil {
+		return err
+	}
+	return nft.RedirectDNS(int(ns.Fd()), netip.MustParseAddr(dns.ResolverAddr), uint16(udp), uint16(tcp))
+}
+
 // Register makes the resolver of dir (starting it if none runs) serve a
-// container, and returns the ports it listens on at 127.0.0.11 inside it.
-func Register(dir string, reg Registration) (udpPort, tcpPort int, err error) {
+// container, and returns the ports it listens on at 127.0.0.11 inside ns.
+func Register(dir string, ns *os.File, reg Registration) (udpPort, tcpPort int, err error) {
+	pidfd, err := unix.PidfdOpen(reg.Pid, 0)
+	if err != nil {
+		return 0, 0, fmt.Errorf("dns: %w", err)
+	}
+	defer unix.Close(pidfd)
 	req := request("register", reg.ID, reg.Upstreams, reg.Entries)
-	rights := unix.UnixRights(int(reg.NetNS.Fd()), reg.Pidfd)
+	rights := unix.UnixRights(int(ns.Fd()), pidfd)
 	for try := 0; try < 3; try++ {
 		var resp string
 		resp, err = call(dir, req, rights)
