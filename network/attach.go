@@ -54,6 +54,24 @@ func (h host) reserve(ms []portspec.Mapping) (*Reservation, error)  { return Res
 func (h host) publish(ms []portspec.Mapping, ip netip.Addr) error   { return h.s.Publish(ms, ip) }
 func (h host) unpublish(ms []portspec.Mapping, ip netip.Addr) error { return h.s.Unpublish(ms, ip) }
 
+// Prepare is what a container's create asks of its network n: it leases
+// owner its first endpoint there (ip pins the address) and checks that the
+// host ports of publish are free now, so that a taken one fails the create
+// before anything exists (AttachContainer binds them for real at each
+// start). On error nothing is held.
+func (s *Store) Prepare(n *Network, owner string, ip netip.Addr, aliases []string, publish []portspec.Mapping) (*Endpoint, error) {
+	ep, err := s.NewEndpoint(n, owner, 0, ip, aliases)
+	if err != nil {
+		return nil, err
+	}
+	r, err := Reserve(publish)
+	if err != nil {
+		return nil, errors.Join(err, s.Release(ep, owner))
+	}
+	r.Close()
+	return ep, nil
+}
+
 // AttachContainer wires a starting container into its networks: each
 // network's bridge (remade if a reboot took it) and a veth per endpoint,
 // the host ports bound (so no host process takes them) and published with

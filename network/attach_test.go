@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -190,4 +191,42 @@ func TestReserveRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 	again.Close()
+}
+
+// Prepare with a host port taken (a real bind on loopback): the error, and
+// the lease it had taken is given back.
+func TestPrepareRollback(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &Network{ID: strings.Repeat("e", 64), Name: "prep", Subnet: netip.MustParsePrefix("10.99.0.0/24"),
+		Gateway: netip.MustParseAddr("10.99.0.1")}
+	if err := os.MkdirAll(filepath.Join(s.netDir(n.ID), "leases"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(s.netDir(n.ID), "network.json"), []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lo := netip.MustParseAddr("127.0.0.1")
+	taken, err := Reserve([]portspec.Mapping{{HostIP: lo, ContainerPort: 1, Proto: "tcp"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	owner := strings.Repeat("1", 64)
+	publish := []portspec.Mapping{{HostIP: lo, HostPort: taken.Mappings[0].HostPort, ContainerPort: 80, Proto: "tcp"}}
+	if ep, err := s.Prepare(n, owner, netip.Addr{}, nil, publish); !errors.Is(err, ErrPortInUse) || ep != nil {
+		t.Fatalf("port taken: got %v, %v; want ErrPortInUse", ep, err)
+	}
+	if users, err := s.Users(n); err != nil || len(users) != 0 {
+		t.Errorf("after the failed prepare: leases held by %v (%v)", users, err)
+	}
+	ep, err := s.Prepare(n, owner, netip.Addr{}, []string{"web"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if users, _ := s.Users(n); len(users) != 1 || users[0] != owner || !n.Subnet.Contains(ep.IP) || ep.IP == n.Gateway || ep.IfName != "eth0" {
+		t.Errorf("prepared %+v, leases %v", ep, users)
+	}
 }

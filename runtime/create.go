@@ -113,7 +113,9 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 	}
 	defer func() {
 		if err != nil {
-			net.undo()
+			if uerr := net.undo(); uerr != nil {
+				err = errors.Join(err, uerr)
+			}
 		}
 		net.done() // the record holds the leases now, or they are given back
 	}()

@@ -23,17 +23,17 @@ type netPlan struct {
 	mode      string // none, host, container:ID, or a network's name
 	endpoints []*network.Endpoint
 	publish   []portspec.Mapping
-	hosts     []byte // /etc/hosts
-	resolv    []byte // /etc/resolv.conf
-	undo      func() // gives the leases back if Create fails later
-	done      func() // forgets the intent, once the record holds the leases or they are undone
+	hosts     []byte       // /etc/hosts
+	resolv    []byte       // /etc/resolv.conf
+	undo      func() error // gives the leases back if Create fails later
+	done      func()       // forgets the intent, once the record holds the leases or they are undone
 }
 
 // planNetwork checks o's network options and leases the container's
 // addresses. On error nothing is held.
 // exposed are the ports -P publishes.
 func (s *Store) planNetwork(o *RunOptions, exposed []portspec.Mapping, id, hostname string) (p *netPlan, err error) {
-	p = &netPlan{mode: o.Network, undo: func() {}, done: func() {}}
+	p = &netPlan{mode: o.Network, undo: func() error { return nil }, done: func() {}}
 	if p.mode == "" {
 		p.mode = network.DefaultName
 	}
@@ -103,28 +103,13 @@ func (s *Store) planNetwork(o *RunOptions, exposed []portspec.Mapping, id, hostn
 		if p.done, err = s.beginIntent(id); err != nil {
 			return nil, err
 		}
-		ep, err := nets.NewEndpoint(n, id, 0, pinned, o.Aliases)
+		ep, err := nets.Prepare(n, id, pinned, o.Aliases, p.publish)
 		if err != nil {
 			p.done()
 			return nil, asInvalid(err)
 		}
 		p.endpoints = []*network.Endpoint{ep}
-		undo := func() { nets.Release(ep, id) } // Create's error says what went wrong
-		p.undo = undo
-		done := p.done
-		defer func() {
-			if err != nil { // p is nil by then
-				undo()
-				done()
-			}
-		}()
-		// A host port taken now fails the run before anything exists; the
-		// monitor reserves it for real when the container starts.
-		r, err := network.Reserve(p.publish)
-		if err != nil {
-			return nil, asInvalid(err)
-		}
-		r.Close()
+		p.undo = func() error { return nets.Release(ep, id) }
 		hosts += ep.IP.String() + "\t" + hostname + "\n"
 	}
 	p.resolv = dns.ResolvConf(hostConf, dnsMode, servers)
