@@ -32,7 +32,7 @@ type Request struct {
 // all of these or, on error, none.
 type Attachment struct {
 	Ports []portspec.Mapping // published, every host port filled in
-	held  *Reservation
+	held  *reservation
 	undo  []func() error // in the order made
 }
 
@@ -41,18 +41,18 @@ type Attachment struct {
 type attacher interface {
 	attach(e *Endpoint, ns *os.File) error
 	detach(e *Endpoint) error
-	reserve(ms []portspec.Mapping) (*Reservation, error)
+	reserve(ms []portspec.Mapping) (*reservation, error)
 	publish(ms []portspec.Mapping, ip netip.Addr) error
 	unpublish(ms []portspec.Mapping, ip netip.Addr) error
 }
 
 type host struct{ s *Store }
 
-func (h host) attach(e *Endpoint, ns *os.File) error                { return h.s.Attach(e, ns) }
-func (h host) detach(e *Endpoint) error                             { return h.s.Detach(e) }
-func (h host) reserve(ms []portspec.Mapping) (*Reservation, error)  { return Reserve(ms) }
-func (h host) publish(ms []portspec.Mapping, ip netip.Addr) error   { return h.s.Publish(ms, ip) }
-func (h host) unpublish(ms []portspec.Mapping, ip netip.Addr) error { return h.s.Unpublish(ms, ip) }
+func (h host) attach(e *Endpoint, ns *os.File) error                { return h.s.attachEndpoint(e, ns) }
+func (h host) detach(e *Endpoint) error                             { return h.s.detachEndpoint(e) }
+func (h host) reserve(ms []portspec.Mapping) (*reservation, error)  { return reserve(ms) }
+func (h host) publish(ms []portspec.Mapping, ip netip.Addr) error   { return h.s.publish(ms, ip) }
+func (h host) unpublish(ms []portspec.Mapping, ip netip.Addr) error { return h.s.unpublish(ms, ip) }
 
 // Prepare is what a container's create asks of its network n: it leases
 // owner its first endpoint there (ip pins the address) and checks that the
@@ -60,13 +60,13 @@ func (h host) unpublish(ms []portspec.Mapping, ip netip.Addr) error { return h.s
 // before anything exists (AttachContainer binds them for real at each
 // start). On error nothing is held.
 func (s *Store) Prepare(n *Network, owner string, ip netip.Addr, aliases []string, publish []portspec.Mapping) (*Endpoint, error) {
-	ep, err := s.NewEndpoint(n, owner, 0, ip, aliases)
+	ep, err := s.newEndpoint(n, owner, 0, ip, aliases)
 	if err != nil {
 		return nil, err
 	}
-	r, err := Reserve(publish)
+	r, err := reserve(publish)
 	if err != nil {
-		return nil, errors.Join(err, s.Release(ep, owner))
+		return nil, errors.Join(err, s.release(ep, owner))
 	}
 	r.Close()
 	return ep, nil
@@ -183,20 +183,20 @@ func (s *Store) DetachContainer(eps []*Endpoint, ports []portspec.Mapping, monit
 		return nil
 	}
 	if !monitorDied {
-		return s.Unpublish(ports, eps[0].IP)
+		return s.unpublish(ports, eps[0].IP)
 	}
 	var errs []error
 	for _, ep := range eps {
-		errs = append(errs, s.Detach(ep))
+		errs = append(errs, s.detachEndpoint(ep))
 	}
-	return errors.Join(append(errs, s.UnpublishTo(eps[0].IP))...)
+	return errors.Join(append(errs, s.unpublishTo(eps[0].IP))...)
 }
 
 // ReleaseAll gives back the addresses of owner's endpoints.
 func (s *Store) ReleaseAll(eps []*Endpoint, owner string) error {
 	var errs []error
 	for _, ep := range eps {
-		errs = append(errs, s.Release(ep, owner))
+		errs = append(errs, s.release(ep, owner))
 	}
 	return errors.Join(errs...)
 }
@@ -205,17 +205,17 @@ func (s *Store) ReleaseAll(eps []*Endpoint, owner string) error {
 // endpoint and, if ns is not nil (the container runs), wires it in. On
 // error nothing is held.
 func (s *Store) Connect(n *Network, owner string, index int, ip netip.Addr, aliases []string, ns *os.File) (*Endpoint, error) {
-	ep, err := s.NewEndpoint(n, owner, index, ip, aliases)
+	ep, err := s.newEndpoint(n, owner, index, ip, aliases)
 	if err != nil || ns == nil {
 		return ep, err
 	}
-	if err := s.Attach(ep, ns); err != nil {
-		return nil, errors.Join(err, s.Release(ep, owner))
+	if err := s.attachEndpoint(ep, ns); err != nil {
+		return nil, errors.Join(err, s.release(ep, owner))
 	}
 	return ep, nil
 }
 
 // Disconnect removes the endpoint's veth, if any, and gives its address back.
 func (s *Store) Disconnect(e *Endpoint, owner string) error {
-	return errors.Join(s.Detach(e), s.Release(e, owner))
+	return errors.Join(s.detachEndpoint(e), s.release(e, owner))
 }

@@ -80,7 +80,7 @@ func TestAttachContainerKernel(t *testing.T) {
 	owner := 0
 	endpoint := func() *Endpoint {
 		owner++
-		ep, err := s.NewEndpoint(n, strings.Repeat(fmt.Sprint(owner), 64), 0, netip.Addr{}, nil)
+		ep, err := s.newEndpoint(n, strings.Repeat(fmt.Sprint(owner), 64), 0, netip.Addr{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -43,11 +43,11 @@ func (h *fakeHost) undo(name string) error {
 func (h *fakeHost) attach(e *Endpoint, ns *os.File) error { return h.step("attach " + e.IfName) }
 func (h *fakeHost) detach(e *Endpoint) error              { return h.undo("detach " + e.IfName) }
 
-func (h *fakeHost) reserve(ms []portspec.Mapping) (*Reservation, error) {
+func (h *fakeHost) reserve(ms []portspec.Mapping) (*reservation, error) {
 	if err := h.step("reserve"); err != nil {
 		return nil, err
 	}
-	r := &Reservation{}
+	r := &reservation{}
 	for _, m := range ms {
 		m.HostPort = 32768
 		r.Mappings = append(r.Mappings, m)
@@ -166,27 +166,27 @@ func TestAttachContainer(t *testing.T) {
 	}
 }
 
-// Reserve against the real kernel (loopback only): a port taken fails the
+// reserve against the real kernel (loopback only): a port taken fails the
 // reservation with ErrPortInUse, and the ports it had bound by then are let
 // go at once.
 func TestReserveRollback(t *testing.T) {
 	lo := netip.MustParseAddr("127.0.0.1")
-	free, err := Reserve([]portspec.Mapping{{HostIP: lo, ContainerPort: 2, Proto: "udp"}})
+	free, err := reserve([]portspec.Mapping{{HostIP: lo, ContainerPort: 2, Proto: "udp"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	first := free.Mappings[0] // a udp port that was free a moment ago
 	free.Close()
-	taken, err := Reserve([]portspec.Mapping{{HostIP: lo, ContainerPort: 1, Proto: "tcp"}})
+	taken, err := reserve([]portspec.Mapping{{HostIP: lo, ContainerPort: 1, Proto: "tcp"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer taken.Close()
 	second := portspec.Mapping{HostIP: lo, HostPort: taken.Mappings[0].HostPort, ContainerPort: 3, Proto: "tcp"}
-	if r, err := Reserve([]portspec.Mapping{first, second}); !errors.Is(err, ErrPortInUse) || r != nil {
+	if r, err := reserve([]portspec.Mapping{first, second}); !errors.Is(err, ErrPortInUse) || r != nil {
 		t.Fatalf("got %v, %v; want ErrPortInUse", r, err)
 	}
-	again, err := Reserve([]portspec.Mapping{first}) // fails if the first bind was kept
+	again, err := reserve([]portspec.Mapping{first}) // fails if the first bind was kept
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestPrepareRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 	lo := netip.MustParseAddr("127.0.0.1")
-	taken, err := Reserve([]portspec.Mapping{{HostIP: lo, ContainerPort: 1, Proto: "tcp"}})
+	taken, err := reserve([]portspec.Mapping{{HostIP: lo, ContainerPort: 1, Proto: "tcp"}})
 	if err != nil {
 		t.Fatal(err)
 	}

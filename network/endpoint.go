@@ -25,9 +25,9 @@ type Endpoint struct {
 // MAC is the endpoint's hardware address (derived from its IP).
 func (e *Endpoint) MAC() string { return link.MACFor(e.IP).String() }
 
-// NewEndpoint leases an address for owner on n (ip pins one) and names the
+// newEndpoint leases an address for owner on n (ip pins one) and names the
 // endpoint's interfaces: index is its place among the container's endpoints.
-func (s *Store) NewEndpoint(n *Network, owner string, index int, ip netip.Addr, aliases []string) (*Endpoint, error) {
+func (s *Store) newEndpoint(n *Network, owner string, index int, ip netip.Addr, aliases []string) (*Endpoint, error) {
 	if ip.IsValid() && !n.UserDefined() {
 		return nil, invalidf("--ip: a pinned address needs a user-defined network")
 	}
@@ -45,16 +45,16 @@ func (s *Store) NewEndpoint(n *Network, owner string, index int, ip netip.Addr, 
 	}, nil
 }
 
-// Release gives the endpoint's address back.
-func (s *Store) Release(e *Endpoint, owner string) error {
+// release gives the endpoint's address back.
+func (s *Store) release(e *Endpoint, owner string) error {
 	n := &Network{ID: e.NetworkID}
 	return s.Leases(n).Release(e.IP, owner)
 }
 
-// Attach wires the endpoint into the network namespace ns: the network's
+// attachEndpoint wires the endpoint into the network namespace ns: the network's
 // bridge (remade if a reboot took it), a veth pair, the address and, for
 // the first endpoint, the default route.
-func (s *Store) Attach(e *Endpoint, ns *os.File) error {
+func (s *Store) attachEndpoint(e *Endpoint, ns *os.File) error {
 	n, err := s.Get(e.NetworkID)
 	if err != nil {
 		return fmt.Errorf("network %s: %w", e.Network, err)
@@ -68,9 +68,9 @@ func (s *Store) Attach(e *Endpoint, ns *os.File) error {
 	})
 }
 
-// Detach removes the endpoint's veth from the host (the container's end
+// detachEndpoint removes the endpoint's veth from the host (the container's end
 // goes with it).
-func (s *Store) Detach(e *Endpoint) error { return link.Delete(e.HostIf) }
+func (s *Store) detachEndpoint(e *Endpoint) error { return link.Delete(e.HostIf) }
 
 // ForwardDrops warns about other tables that drop forwarded traffic before
 // or after hutch's rules accept it (Docker leaves one behind).

@@ -14,17 +14,17 @@ import (
 	"github.com/hutchrt/hutch/runtime/flock"
 )
 
-// Reservation holds published host ports: a bound socket per port, so no
+// reservation holds published host ports: a bound socket per port, so no
 // host process can take one while the container runs and a free port
 // chosen by the kernel stays ours. The sockets never listen: the kernel
 // DNATs the traffic before it could reach them.
-type Reservation struct {
+type reservation struct {
 	Files    []*os.File
 	Mappings []portspec.Mapping // with every host port filled in
 }
 
 // Close releases the ports.
-func (r *Reservation) Close() {
+func (r *reservation) Close() {
 	for _, f := range r.Files {
 		f.Close()
 	}
@@ -33,9 +33,9 @@ func (r *Reservation) Close() {
 // ErrPortInUse marks a host port that is taken.
 var ErrPortInUse = errors.New("host port is already in use")
 
-// Reserve binds every mapping's host port; a port of 0 gets a free one.
-func Reserve(ms []portspec.Mapping) (*Reservation, error) {
-	r := &Reservation{}
+// reserve binds every mapping's host port; a port of 0 gets a free one.
+func reserve(ms []portspec.Mapping) (*reservation, error) {
+	r := &reservation{}
 	for _, m := range ms {
 		f, port, err := bindPort(m)
 		if err != nil {
@@ -84,8 +84,8 @@ func bindPort(m portspec.Mapping) (*os.File, uint16, error) {
 	return os.NewFile(uintptr(fd), "port"), uint16(got.(*unix.SockaddrInet4).Port), nil
 }
 
-// Publish sends the reserved ports to ip with one nftables batch.
-func (s *Store) Publish(ms []portspec.Mapping, ip netip.Addr) error {
+// publish sends the reserved ports to ip with one nftables batch.
+func (s *Store) publish(ms []portspec.Mapping, ip netip.Addr) error {
 	if len(ms) == 0 {
 		return nil
 	}
@@ -106,8 +106,8 @@ func (s *Store) portsLock() (func(), error) {
 	return flock.Exclusive(filepath.Join(s.dir, ".ports.lock"))
 }
 
-// Unpublish removes the ports' map elements; ones already gone are fine.
-func (s *Store) Unpublish(ms []portspec.Mapping, ip netip.Addr) error {
+// unpublish removes the ports' map elements; ones already gone are fine.
+func (s *Store) unpublish(ms []portspec.Mapping, ip netip.Addr) error {
 	if len(ms) == 0 {
 		return nil
 	}
@@ -119,10 +119,10 @@ func (s *Store) Unpublish(ms []portspec.Mapping, ip netip.Addr) error {
 	return s.Table.RemovePorts(nftPorts(ms, ip))
 }
 
-// UnpublishTo removes every port published to ip, recorded or not: a
+// unpublishTo removes every port published to ip, recorded or not: a
 // monitor killed between publishing and recording leaves ports nobody
 // listed. The address is its container's until rm, so they are its own.
-func (s *Store) UnpublishTo(ip netip.Addr) error {
+func (s *Store) unpublishTo(ip netip.Addr) error {
 	unlock, err := s.portsLock()
 	if err != nil {
 		return err

@@ -109,7 +109,7 @@ func (s *Store) planNetwork(o *RunOptions, exposed []portspec.Mapping, id, hostn
 			return nil, asInvalid(err)
 		}
 		p.endpoints = []*network.Endpoint{ep}
-		p.undo = func() error { return nets.Release(ep, id) }
+		p.undo = func() error { return nets.ReleaseAll(p.endpoints, id) }
 		hosts += ep.IP.String() + "\t" + hostname + "\n"
 	}
 	p.resolv = dns.ResolvConf(hostConf, dnsMode, servers)
