@@ -178,4 +178,42 @@ func TestAttachContainerKernel(t *testing.T) {
 		t.Errorf("dns step: got %v", err)
 	}
 	nothingLeft("dns step", ep, port)
+
+	// network connect of a running container: a veth that cannot be made
+	// (the namespace is no namespace) gives the lease back.
+	notNS, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer notNS.Close()
+	connecting := strings.Repeat("c", 64)
+	if ep, err := s.Connect(n, connecting, 1, netip.Addr{}, nil, notNS); err == nil || ep != nil {
+		t.Errorf("connect into /dev/null: got %v, %v", ep, err)
+	}
+	users, err := s.Users(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range users {
+		if u == connecting {
+			t.Errorf("connect failed but its lease is held")
+		}
+	}
+	if link.Exists("vh" + connecting[:12] + "1") {
+		t.Errorf("connect failed but its veth is left")
+	}
+	// And into the real namespace it works; Disconnect undoes it.
+	ep, err = s.Connect(n, connecting, 1, netip.Addr{}, nil, ctr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !link.Exists(ep.HostIf) {
+		t.Errorf("connected, but veth %s missing", ep.HostIf)
+	}
+	if err := s.Disconnect(ep, connecting); err != nil {
+		t.Fatal(err)
+	}
+	if users, _ := s.Users(n); link.Exists(ep.HostIf) || len(users) != owner {
+		t.Errorf("after disconnect: veth left %v, leases %v (want the %d others)", link.Exists(ep.HostIf), users, owner)
+	}
 }
