@@ -27,7 +27,12 @@ done
 # our subnet, the namespace's cgroups, containerd's dirs, shims of ours.
 # (Other hutch runs share the host: their hutch-* links and mounts are theirs.)
 host_state() {
-	ip -o link show | awk -F': ' '{sub(/@.*/, "", $2); print "link", $2}' | grep -E "link (veth|$NODE_BRIDGE\$)" || true
+	local links err
+	# A dump that other processes' link changes interrupt is retried.
+	for _ in 1 2 3 4 5; do
+		links=$(ip -o link show 2>"$NODE_ERRF") && err=$(cat "$NODE_ERRF") && [ -z "$err" ] && break
+	done
+	awk -F': ' '{sub(/@.*/, "", $2); print "link", $2}' <<<"$links" | grep -E "link (veth|$NODE_BRIDGE\$)" || true
 	ip netns list | awk '{print "netns", $1}' | grep cni- || true
 	awk '$5 ~ /hutch-node|k8s.io|containerd/ {print "mount", $5}' /proc/self/mountinfo
 	iptables-save 2>/dev/null | grep -E "CNI|${NODE_SUBNET%.*}|$NODE_BRIDGE" | grep -v '^:' | sed 's/^/iptables /' || true
@@ -35,6 +40,7 @@ host_state() {
 	ls -d /run/containerd /var/lib/cni 2>/dev/null | sed 's/^/dir /' || true
 	pgrep -f 'containerd-shim-runc-v2 .*/tmp/hutch-node' | sed 's/^/shim /' || true
 }
+NODE_ERRF=$(mktemp /tmp/hutch-node-err.XXXXXX)
 before=$(host_state | sort)
 
 rt=$RUNTIME_BIN
@@ -51,13 +57,27 @@ EOF
 	chmod +x "$argv_wrap"
 	rt=$argv_wrap
 fi
+fails=0
+# cleanup: on any exit, the teardown, then the check that it left nothing.
 cleanup() {
+	local rc=$? left
+	[ "$rc" = 0 ] || [ "$fails" != 0 ] || fail "stopped early (exit $rc)"
+	echo "== teardown"
 	node_down
 	[ -z "$argv_wrap" ] || rm -f "$argv_wrap"
+	left=$(comm -13 <(echo "$before") <(host_state | sort))
+	rm -f "$NODE_ERRF"
+	if [ -n "$left" ]; then
+		fail "left behind:"
+		sed 's/^/    /' <<<"$left" >&2
+	else
+		echo "ok: nothing left (links, netns, mounts, iptables, cgroups, dirs, shims)"
+	fi
+	[ "$fails" = 0 ] || { echo "node.sh: $fails checks failed" >&2; exit 1; }
+	echo "node.sh: all passed"
 }
 trap cleanup EXIT
 
-fails=0
 fail() {
 	echo "FAIL: $*" >&2
 	fails=$((fails + 1))
@@ -84,6 +104,12 @@ until_ok() {
 	for ((; n > 0; n--)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
 	return 1
 }
+# streams CMD...: CMD's stdout and stderr, each on one line, labelled.
+streams() {
+	local o
+	o=$("$@" 2>"$NODE/stderr")
+	echo "stdout=[$o] stderr=[$(cat "$NODE/stderr")]"
+}
 task_status() { node_ctr tasks ls | awk -v id="$1" '$1 == id {print $3}'; }
 is_status() { [ "$(task_status "$1")" = "$2" ]; }
 
@@ -95,8 +121,8 @@ crun() { node_ctr run --runc-binary "$rt" --runc-root "$NODE/runc" "$@"; }
 echo "== ctr (io.containerd.runc.v2, --runc-binary)"
 check "run: output and exit code" 3 '^out$' \
 	crun --rm "$img" c1 sh -c 'echo out; exit 3'
-check "run: stderr" 0 '^err$' \
-	crun --rm "$img" c1 sh -c 'echo err >&2'
+check "run: stdout and stderr apart" 0 '^stdout=\[out\] stderr=\[err\]$' \
+	streams crun --rm "$img" c1 sh -c 'echo out; echo err >&2'
 check "run -t: a terminal, exit code" 4 '/dev/pts/[0-9]+' \
 	tty_run ctr -a "$NODE/containerd.sock" -n k8s.io run -t --rm --runc-binary "$rt" --runc-root "$NODE/runc" \
 	"$img" c2 sh -c 'tty; exit 4'
@@ -140,12 +166,12 @@ cat >"$NODE/client.json" <<EOF
  "log_path": "client.log", "linux": {}}
 EOF
 cri() { node_crictl "$@" 2> >(grep -v 'cgroup_parent is not set' >&2); }
-pod=$(cri runp --runtime hutch "$NODE/pod.json")
+pod=$(cri runp --runtime hutch "$NODE/pod.json") || { fail "runp"; exit 1; }
 pstate() { node_crictl inspectp "$pod" | jq -r "$1"; }
 check "runp: sandbox ready" 0 '^SANDBOX_READY$' pstate .status.state
 check "runp: the pod's address from CNI's host-local" 0 '^10\.203\.0\.[0-9]+$' pstate .status.network.ip
-web=$(cri create --no-pull "$pod" "$NODE/web.json" "$NODE/pod.json")
-client=$(cri create --no-pull "$pod" "$NODE/client.json" "$NODE/pod.json")
+web=$(cri create --no-pull "$pod" "$NODE/web.json" "$NODE/pod.json") || { fail "create httpd"; exit 1; }
+client=$(cri create --no-pull "$pod" "$NODE/client.json" "$NODE/pod.json") || { fail "create client"; exit 1; }
 check "start httpd" 0 '' cri start "$web"
 check "start client" 0 '' cri start "$client"
 cstate() { node_crictl inspect "$1" | jq -r "$2"; }
@@ -167,16 +193,3 @@ check "stopp" 0 'Stopped sandbox' cri stopp "$pod"
 check "rmp" 0 'Removed sandbox' cri rmp "$pod"
 check "pods: none left" 0 '^$' cri pods -q
 check "the pod's netns pin gone" 0 '^$' find "$NODE/state/io.containerd.grpc.v1.cri/netns" -mindepth 1
-
-echo "== teardown"
-node_down
-after=$(host_state | sort)
-left=$(comm -13 <(echo "$before") <(echo "$after"))
-if [ -n "$left" ]; then
-	fail "left behind:"
-	sed 's/^/    /' <<<"$left" >&2
-else
-	echo "ok: nothing left (links, netns, mounts, iptables, cgroups, dirs, shims)"
-fi
-[ "$fails" = 0 ] || { echo "node.sh: $fails checks failed" >&2; exit 1; }
-echo "node.sh: all passed"
