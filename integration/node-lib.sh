@@ -76,12 +76,13 @@ state = "$NODE/state"
     bin_dir = "/usr/lib/cni"
     conf_dir = "$NODE/cni"
 EOF
-	# Should anything ask a registry after all, it asks a closed loopback port.
-	local h
-	for h in docker.io registry.k8s.io localhost; do
-		mkdir -p "$NODE/hosts/$h"
-		printf 'server = "http://127.0.0.1:1"\n' >"$NODE/hosts/$h/hosts.toml"
-	done
+	# Should anything ask a registry after all, any registry, it asks a
+	# closed loopback port: _default is every host without a dir of its own.
+	# (containerd 1.6 refuses a hosts.toml without a host table, "invalid
+	# `host` tree", and then falls back to the real registry.)
+	mkdir -p "$NODE/hosts/_default"
+	printf 'server = "http://127.0.0.1:1"\n[host."http://127.0.0.1:1"]\n  capabilities = ["pull", "resolve"]\n' \
+		>"$NODE/hosts/_default/hosts.toml"
 	# containerd adds the loopback plugin (from bin_dir) for lo itself.
 	cat >"$NODE/cni/10-hutch-node.conflist" <<EOF
 {

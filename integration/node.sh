@@ -193,3 +193,14 @@ check "stopp" 0 'Stopped sandbox' cri stopp "$pod"
 check "rmp" 0 'Removed sandbox' cri rmp "$pod"
 check "pods: none left" 0 '^$' cri pods -q
 check "the pod's netns pin gone" 0 '^$' find "$NODE/state/io.containerd.grpc.v1.cri/netns" -mindepth 1
+
+echo "== registry config"
+# Should anything pull, it asks a closed loopback port (node-lib.sh's hosts.toml
+# for every registry). Checked with a registry that is loopback whatever the
+# config, so that the check cannot leave the machine: the pull reads the
+# hosts.toml, and one that containerd cannot read shows in its log.
+check "a pull asks what hosts.toml says" 1 'http://127\.0\.0\.1:1/v2/hutch-node/nosuch/manifests/1' \
+	node_crictl pull 127.0.0.1:1/hutch-node/nosuch:1
+check "hosts.toml accepted" 1 '' grep -q 'failed to decode hosts.toml' "$NODE/containerd.log"
+pulled_other() { grep 'PullImage' "$NODE/containerd.log" | grep -qv '127\.0\.0\.1:1/'; }
+check "no other image pulled" 1 '' pulled_other
