@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # node-lib.sh: a private containerd (with its CRI plugin) whose runc is a
 # binary of our choice, for node.sh and bench.sh. Sourced, not run.
 #
@@ -118,7 +119,7 @@ node_crictl() { "$CRICTL" -c "$NODE/crictl.yaml" "$@"; }
 
 # node_up HUTCH RUNTIME_BIN [PREFIX...]: the node, running, images imported.
 node_up() {
-	local hutch=$1 rt=$2 i d
+	local hutch=$1 rt=$2 d
 	shift 2
 	NODE=$(mktemp -d /tmp/hutch-node.XXXXXX)
 	# Dirs outside $NODE that containerd, its shim and CNI make when missing,
@@ -133,7 +134,7 @@ node_up() {
 	node_config "$rt"
 	"$@" containerd --config "$NODE/config.toml" >"$NODE/containerd.log" 2>&1 </dev/null &
 	NODE_PID=$!
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		node_ctr version >/dev/null 2>&1 && break
 		kill -0 "$NODE_PID" 2>/dev/null || { echo "node: containerd died:" >&2; tail -5 "$NODE/containerd.log" >&2; return 1; }
 		sleep 0.1

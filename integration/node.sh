@@ -16,6 +16,7 @@ set -euo pipefail
 HUTCH=$(realpath "${1:-bin/hutch}")
 RUNTIME_BIN=${RUNTIME_BIN:-$(dirname "$HUTCH")/hutch-runc}
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=integration/node-lib.sh
 . "$here/node-lib.sh"
 
 for t in containerd ctr jq script "$CRICTL" "$RUNTIME_BIN"; do
