@@ -186,6 +186,21 @@ check "exec: the pod's hostname" 0 '^webpod$' cri exec "$web" hostname
 check "exec: the pod's eth0" 0 'inet 10\.203\.0\.' cri exec "$web" ip -4 -o addr show eth0
 check "exec: exit code" 1 'exit code 3' cri exec "$web" sh -c 'exit 3'
 check "exec -t: a terminal" 0 '/dev/pts/[0-9]+' tty_run "$CRICTL" -c "$NODE/crictl.yaml" exec -it "$web" tty
+# update reaches the runtime as `update --resources - ID`, the JSON on stdin.
+check "update --memory" 0 "$web" cri update --memory 100000000 "$web"
+# mem_limit CID: the memory limit of the container's cgroup, as the host sees it.
+mem_limit() {
+	local pid path
+	pid=$(cstate "$1" .info.pid)
+	path=$(awk -F: '$2 == "memory" {print $3}' "/proc/$pid/cgroup")
+	if [ -n "$path" ]; then
+		cat "/sys/fs/cgroup/memory$path/memory.limit_in_bytes"
+	else
+		path=$(awk -F: '$1 == "0" {print $3}' "/proc/$pid/cgroup")
+		cat "$(findmnt -n -o TARGET -t cgroup2 | head -1)$path/memory.max"
+	fi
+}
+check "update: the cgroup's memory limit (in pages)" 0 '^99999744$' mem_limit "$web"
 check "stop httpd" 0 "^$web\$" cri stop -t 2 "$web"
 check "httpd exited" 0 '^CONTAINER_EXITED$' cstate "$web" .status.state
 check "rm both" 0 "$client" cri rm "$web" "$client"
