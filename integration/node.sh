@@ -166,6 +166,13 @@ cat >"$NODE/client.json" <<EOF
  "command": ["sh", "-c", "for i in \$(seq 100); do wget -q -O- http://127.0.0.1:8080/ && exit 0; sleep 0.1; done; exit 1"],
  "log_path": "client.log", "linux": {}}
 EOF
+# A container with a security context: another user, a read-only root.
+cat >"$NODE/secure.json" <<EOF
+{"metadata": {"name": "secure"}, "image": {"image": "$img"},
+ "command": ["sh", "-c", "id -u; touch /x 2>/dev/null && echo rw || echo ro"],
+ "log_path": "secure.log",
+ "linux": {"security_context": {"run_as_user": {"value": 1000}, "readonly_rootfs": true}}}
+EOF
 cri() { node_crictl "$@" 2> >(grep -v 'cgroup_parent is not set' >&2); }
 pod=$(cri runp --runtime hutch "$NODE/pod.json") || { fail "runp"; exit 1; }
 pstate() { node_crictl inspectp "$pod" | jq -r "$1"; }
@@ -201,9 +208,14 @@ mem_limit() {
 	fi
 }
 check "update: the cgroup's memory limit (in pages)" 0 '^99999744$' mem_limit "$web"
+secure=$(cri create --no-pull "$pod" "$NODE/secure.json" "$NODE/pod.json") || { fail "create secure"; exit 1; }
+check "start a container with a security context" 0 '' cri start "$secure"
+check "it exits" 0 '' until_ok 300 is_exited "$secure"
+logs_joined() { node_crictl logs "$1" 2>&1 | paste -sd,; }
+check "it ran as uid 1000 on a read-only root" 0 '^1000,ro$' logs_joined "$secure"
 check "stop httpd" 0 "^$web\$" cri stop -t 2 "$web"
 check "httpd exited" 0 '^CONTAINER_EXITED$' cstate "$web" .status.state
-check "rm both" 0 "$client" cri rm "$web" "$client"
+check "rm all three" 0 "$secure" cri rm "$web" "$client" "$secure"
 check "ps -a: none left" 0 '^$' cri ps -aq
 check "stopp" 0 'Stopped sandbox' cri stopp "$pod"
 check "rmp" 0 'Removed sandbox' cri rmp "$pod"
