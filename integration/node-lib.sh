@@ -114,6 +114,18 @@ pull-image-on-create: false
 EOF
 }
 
+# node_hutch_runc HUTCH DIR: hutch under its runc name: the hutch-runc beside
+# HUTCH, else a link made in DIR (hutch answers runc's command line by that name).
+node_hutch_runc() {
+	local sib
+	sib=$(dirname "$1")/hutch-runc
+	if [ -x "$sib" ]; then
+		echo "$sib"
+	else
+		ln -sfn "$(realpath "$1")" "$2/hutch-runc" && echo "$2/hutch-runc"
+	fi
+}
+
 node_ctr() { ctr -a "$NODE/containerd.sock" -n k8s.io "$@"; }
 node_crictl() { "$CRICTL" -c "$NODE/crictl.yaml" "$@"; }
 

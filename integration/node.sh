@@ -9,15 +9,17 @@
 #        the pod's localhost, exec [-t], logs, stop, rm, stopp, rmp;
 # then tears it all down and checks that nothing of it is left.
 #
-#   RUNTIME_BIN   the runc to test (default: hutch-runc beside HUTCH)
+#   RUNTIME_BIN   the runc to test (default: hutch-runc beside HUTCH, else
+#                 a hutch-runc link to HUTCH)
 #   ARGV_LOG      a file: every runtime call is appended there as "rc=N ARGS"
 # Exit 0 when every check passed.
 set -euo pipefail
 HUTCH=$(realpath "${1:-bin/hutch}")
-RUNTIME_BIN=${RUNTIME_BIN:-$(dirname "$HUTCH")/hutch-runc}
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=integration/node-lib.sh
 . "$here/node-lib.sh"
+rt_dir=$(mktemp -d /tmp/hutch-node-rt.XXXXXX)
+RUNTIME_BIN=${RUNTIME_BIN:-$(node_hutch_runc "$HUTCH" "$rt_dir")}
 
 for t in containerd ctr jq script "$CRICTL" "$RUNTIME_BIN"; do
 	command -v "$t" >/dev/null || { echo "node.sh: $t: not found (make deps; RUNTIME_BIN=$RUNTIME_BIN)" >&2; exit 1; }
@@ -66,6 +68,7 @@ cleanup() {
 	echo "== teardown"
 	node_down
 	[ -z "$argv_wrap" ] || rm -f "$argv_wrap"
+	rm -rf "$rt_dir"
 	left=$(comm -13 <(echo "$before") <(host_state | sort))
 	rm -f "$NODE_ERRF"
 	if [ -n "$left" ]; then
@@ -132,6 +135,9 @@ check "run -d" 0 '' crun -d "$img" c3 sh -c 'trap "exit 7" TERM; while :; do sle
 check "task ls: running" 0 '' is_status c3 RUNNING
 check "task exec: output and exit code" 5 '^in exec [0-9]+$' \
 	node_ctr tasks exec --exec-id e1 c3 sh -c 'echo in exec $$; exit 5'
+# The shim's exec is --detach: the runtime returns while the process runs on.
+check "task exec: a process that outlives the runtime's exec" 0 '^slept$' \
+	node_ctr tasks exec --exec-id e3 c3 sh -c 'sleep 0.5; echo slept'
 check "task exec -t: a terminal" 0 '/dev/pts/[0-9]+' \
 	tty_run ctr -a "$NODE/containerd.sock" -n k8s.io tasks exec -t --exec-id e2 c3 tty
 check "task ps: the init's pid" 0 "^$(node_ctr tasks ls | awk '$1 == "c3" {print $2}') " node_ctr tasks ps c3
@@ -189,6 +195,7 @@ check "client: exit code 0" 0 '^0$' cstate "$client" .status.exitCode
 check "logs client: the page from httpd over the pod's localhost" 0 '^hello from web$' cri logs "$client"
 check "logs httpd" 0 '^web up$' cri logs "$web"
 check "exec: output" 0 '^hello from web$' cri exec "$web" cat /www/index.html
+check "exec: a process that outlives the runtime's exec" 0 '^slept$' cri exec "$web" sh -c 'sleep 0.5; echo slept'
 check "exec: the pod's hostname" 0 '^webpod$' cri exec "$web" hostname
 check "exec: the pod's eth0" 0 'inet 10\.203\.0\.' cri exec "$web" ip -4 -o addr show eth0
 check "exec: exit code" 1 'exit code 3' cri exec "$web" sh -c 'exit 3'
