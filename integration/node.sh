@@ -6,7 +6,8 @@
 #   ctr: run (output, exit code), run -t, task exec [-t], ps, pause/resume,
 #        kill (SIGTERM to a trap, kill -a SIGKILL), delete;
 #   CRI: crictl runp (handler "hutch"), a pod of two containers talking over
-#        the pod's localhost, exec [-t], logs, stop, rm, stopp, rmp;
+#        the pod's localhost and one with a security context, exec [-t],
+#        logs, update, stop, rm, stopp, rmp; the registry config;
 # then tears it all down and checks that nothing of it is left.
 #
 #   RUNTIME_BIN   the runc to test (default: hutch-runc beside HUTCH, else
@@ -22,7 +23,11 @@ rt_dir=$(mktemp -d /tmp/hutch-node-rt.XXXXXX)
 RUNTIME_BIN=${RUNTIME_BIN:-$(node_hutch_runc "$HUTCH" "$rt_dir")}
 
 for t in containerd ctr jq script "$CRICTL" "$RUNTIME_BIN"; do
-	command -v "$t" >/dev/null || { echo "node.sh: $t: not found (make deps; RUNTIME_BIN=$RUNTIME_BIN)" >&2; exit 1; }
+	command -v "$t" >/dev/null || {
+		echo "node.sh: $t: not found (make deps; RUNTIME_BIN=$RUNTIME_BIN)" >&2
+		rm -rf "$rt_dir"
+		exit 1
+	}
 done
 
 # What of ours the host has before, compared after the teardown: the CNI
@@ -99,7 +104,7 @@ check() {
 	fi
 	echo "ok: $desc"
 }
-# tty CMD...: CMD under a terminal (script), its exit code kept.
+# tty_run CMD...: CMD under a terminal (script), its exit code kept.
 tty_run() { script -qec "$(printf '%q ' "$@")" /dev/null </dev/null; }
 # until_ok TRIES CMD...: CMD until it succeeds, 0.1 s apart.
 until_ok() {
