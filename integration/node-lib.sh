@@ -161,18 +161,14 @@ node_up() {
 # the bridge, the state. Safe to call twice and after a failed node_up.
 node_down() {
 	[ -n "${NODE:-}" ] || return 0
-	local p c t pids m d
+	local p c pids m d
 	if [ -n "${NODE_PID:-}" ] && kill -0 "$NODE_PID" 2>/dev/null; then
 		for p in $(node_crictl pods -q 2>/dev/null); do
 			node_crictl stopp "$p" >/dev/null 2>&1 || true
 			node_crictl rmp -f "$p" >/dev/null 2>&1 || true
 		done
-		for t in $(node_ctr tasks ls -q 2>/dev/null); do
-			node_ctr tasks kill -a -s SIGKILL "$t" >/dev/null 2>&1 || true
-		done
 		for c in $(node_ctr containers ls -q 2>/dev/null); do
-			for _ in $(seq 50); do node_ctr tasks delete "$c" >/dev/null 2>&1 || break; done
-			node_ctr tasks delete -f "$c" >/dev/null 2>&1 || true
+			node_ctr tasks delete -f "$c" >/dev/null 2>&1 || true # kills it first
 			node_ctr containers rm "$c" >/dev/null 2>&1 || true
 		done
 		kill "$NODE_PID"
