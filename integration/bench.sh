@@ -139,15 +139,16 @@ files_bench() {
 
 # containerd_bench: `ctr run --rm` of busybox true through a private containerd
 # (node-lib.sh) and its io.containerd.runc.v2 shim, with RUNTIME_BIN (default:
-# hutch-runc beside HUTCH) against crun as the shim's runc, in interleaved pairs,
-# N of them.
+# hutch as hutch-runc) against crun as the shim's runc, in interleaved pairs, N
+# of them.
 containerd_bench() {
-	local rt=${RUNTIME_BIN:-$(dirname "$HUTCH")/hutch-runc} t err a b r label="same containerd"
+	local rt t err a b r label="same containerd"
 	echo "== start-up through containerd (ctr run --rm busybox true, runc.v2 shim): $N pairs (ms)"
+	. "$(dirname "$0")/node-lib.sh"
+	rt=${RUNTIME_BIN:-$(node_hutch_runc "$HUTCH" "$bundle")}
 	for t in containerd ctr crun "$rt"; do
 		command -v "$t" >/dev/null || { echo "$t: not found, not timed (make deps; RUNTIME_BIN names the runtime)"; return 0; }
 	done
-	. "$(dirname "$0")/node-lib.sh"
 	node_up "$HUTCH" "$rt"
 	ctrd_run() { node_ctr run --rm --runc-binary "$1" --runc-root "$NODE/runc" docker.io/library/busybox:latest bench true; }
 	if ! err=$(ctrd_run "$(command -v crun)" 2>&1); then

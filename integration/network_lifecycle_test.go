@@ -195,6 +195,30 @@ func TestNetworkMonitorKilled(t *testing.T) {
 	e.ok("network", "rm", "monnet")
 }
 
+// TestNetworkStartFailsUndone: a start that fails after its network was
+// wired (here the command is not found) unpublishes its port, lets the host
+// port go and removes its veth at once, not at some later sweep.
+func TestNetworkStartFailsUndone(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	n := e.netCreate("failnet", "--subnet", "10.209.2.0/24")
+	p := netFreePort(t)
+	e.fails(127, "nosuchcmd", "run", "-d", "--name", "nf", "--network", "failnet", "-p", fmt.Sprintf("%d:80", p), "busybox", "nosuchcmd")
+	if els := netNftElements(t, n.NftTable); els != "" {
+		t.Errorf("table %s still publishes for the failed start: %q", n.NftTable, els)
+	}
+	if l, err := net.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", p)); err != nil {
+		t.Errorf("host port %d still taken after the failed start: %v", p, err)
+	} else {
+		l.Close()
+	}
+	if ports := netBridgePorts(n.Bridge); len(ports) != 0 {
+		t.Errorf("bridge %s still has ports %v after the failed start", n.Bridge, ports)
+	}
+	e.ok("rm", "nf")
+	e.ok("network", "rm", "failnet")
+}
+
 // TestNetworkStopStart: a stopped container is unwired; start wires it
 // again (peers reach it, its published port answers).
 func TestNetworkStopStart(t *testing.T) {

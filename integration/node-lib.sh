@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # node-lib.sh: a private containerd (with its CRI plugin) whose runc is a
 # binary of our choice, for node.sh and bench.sh. Sourced, not run.
 #
@@ -76,12 +77,13 @@ state = "$NODE/state"
     bin_dir = "/usr/lib/cni"
     conf_dir = "$NODE/cni"
 EOF
-	# Should anything ask a registry after all, it asks a closed loopback port.
-	local h
-	for h in docker.io registry.k8s.io localhost; do
-		mkdir -p "$NODE/hosts/$h"
-		printf 'server = "http://127.0.0.1:1"\n' >"$NODE/hosts/$h/hosts.toml"
-	done
+	# Should anything ask a registry after all, any registry, it asks a
+	# closed loopback port: _default is every host without a dir of its own.
+	# (containerd 1.6 refuses a hosts.toml without a host table, "invalid
+	# `host` tree", and then falls back to the real registry.)
+	mkdir -p "$NODE/hosts/_default"
+	printf 'server = "http://127.0.0.1:1"\n[host."http://127.0.0.1:1"]\n  capabilities = ["pull", "resolve"]\n' \
+		>"$NODE/hosts/_default/hosts.toml"
 	# containerd adds the loopback plugin (from bin_dir) for lo itself.
 	cat >"$NODE/cni/10-hutch-node.conflist" <<EOF
 {
@@ -112,12 +114,24 @@ pull-image-on-create: false
 EOF
 }
 
+# node_hutch_runc HUTCH DIR: hutch under its runc name: the hutch-runc beside
+# HUTCH, else a link made in DIR (hutch answers runc's command line by that name).
+node_hutch_runc() {
+	local sib
+	sib=$(dirname "$1")/hutch-runc
+	if [ -x "$sib" ]; then
+		echo "$sib"
+	else
+		ln -sfn "$(realpath "$1")" "$2/hutch-runc" && echo "$2/hutch-runc"
+	fi
+}
+
 node_ctr() { ctr -a "$NODE/containerd.sock" -n k8s.io "$@"; }
 node_crictl() { "$CRICTL" -c "$NODE/crictl.yaml" "$@"; }
 
 # node_up HUTCH RUNTIME_BIN [PREFIX...]: the node, running, images imported.
 node_up() {
-	local hutch=$1 rt=$2 i d
+	local hutch=$1 rt=$2 d
 	shift 2
 	NODE=$(mktemp -d /tmp/hutch-node.XXXXXX)
 	# Dirs outside $NODE that containerd, its shim and CNI make when missing,
@@ -132,7 +146,7 @@ node_up() {
 	node_config "$rt"
 	"$@" containerd --config "$NODE/config.toml" >"$NODE/containerd.log" 2>&1 </dev/null &
 	NODE_PID=$!
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		node_ctr version >/dev/null 2>&1 && break
 		kill -0 "$NODE_PID" 2>/dev/null || { echo "node: containerd died:" >&2; tail -5 "$NODE/containerd.log" >&2; return 1; }
 		sleep 0.1
@@ -147,18 +161,14 @@ node_up() {
 # the bridge, the state. Safe to call twice and after a failed node_up.
 node_down() {
 	[ -n "${NODE:-}" ] || return 0
-	local p c t pids m d
+	local p c pids m d
 	if [ -n "${NODE_PID:-}" ] && kill -0 "$NODE_PID" 2>/dev/null; then
 		for p in $(node_crictl pods -q 2>/dev/null); do
 			node_crictl stopp "$p" >/dev/null 2>&1 || true
 			node_crictl rmp -f "$p" >/dev/null 2>&1 || true
 		done
-		for t in $(node_ctr tasks ls -q 2>/dev/null); do
-			node_ctr tasks kill -a -s SIGKILL "$t" >/dev/null 2>&1 || true
-		done
 		for c in $(node_ctr containers ls -q 2>/dev/null); do
-			for _ in $(seq 50); do node_ctr tasks delete "$c" >/dev/null 2>&1 || break; done
-			node_ctr tasks delete -f "$c" >/dev/null 2>&1 || true
+			node_ctr tasks delete -f "$c" >/dev/null 2>&1 || true # kills it first
 			node_ctr containers rm "$c" >/dev/null 2>&1 || true
 		done
 		kill "$NODE_PID"

@@ -1,18 +1,12 @@
 package network
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/hutchrt/hutch/network/link"
 	"github.com/hutchrt/hutch/network/nft"
-	"github.com/hutchrt/hutch/network/portspec"
-	"github.com/hutchrt/hutch/runtime/flock"
 )
 
 // Endpoint is one container's place on one network: its address from
@@ -31,9 +25,9 @@ type Endpoint struct {
 // MAC is the endpoint's hardware address (derived from its IP).
 func (e *Endpoint) MAC() string { return link.MACFor(e.IP).String() }
 
-// NewEndpoint leases an address for owner on n (ip pins one) and names the
+// newEndpoint leases an address for owner on n (ip pins one) and names the
 // endpoint's interfaces: index is its place among the container's endpoints.
-func (s *Store) NewEndpoint(n *Network, owner string, index int, ip netip.Addr, aliases []string) (*Endpoint, error) {
+func (s *Store) newEndpoint(n *Network, owner string, index int, ip netip.Addr, aliases []string) (*Endpoint, error) {
 	if ip.IsValid() && !n.UserDefined() {
 		return nil, invalidf("--ip: a pinned address needs a user-defined network")
 	}
@@ -51,16 +45,16 @@ func (s *Store) NewEndpoint(n *Network, owner string, index int, ip netip.Addr, 
 	}, nil
 }
 
-// Release gives the endpoint's address back.
-func (s *Store) Release(e *Endpoint, owner string) error {
+// release gives the endpoint's address back.
+func (s *Store) release(e *Endpoint, owner string) error {
 	n := &Network{ID: e.NetworkID}
 	return s.Leases(n).Release(e.IP, owner)
 }
 
-// Attach wires the endpoint into the network namespace ns: the network's
+// attachEndpoint wires the endpoint into the network namespace ns: the network's
 // bridge (remade if a reboot took it), a veth pair, the address and, for
 // the first endpoint, the default route.
-func (s *Store) Attach(e *Endpoint, ns *os.File) error {
+func (s *Store) attachEndpoint(e *Endpoint, ns *os.File) error {
 	n, err := s.Get(e.NetworkID)
 	if err != nil {
 		return fmt.Errorf("network %s: %w", e.Network, err)
@@ -74,147 +68,9 @@ func (s *Store) Attach(e *Endpoint, ns *os.File) error {
 	})
 }
 
-// Detach removes the endpoint's veth from the host (the container's end
+// detachEndpoint removes the endpoint's veth from the host (the container's end
 // goes with it).
-func (s *Store) Detach(e *Endpoint) error { return link.Delete(e.HostIf) }
-
-// Reservation holds published host ports: a bound socket per port, so no
-// host process can take one while the container runs and a free port
-// chosen by the kernel stays ours. The sockets never listen: the kernel
-// DNATs the traffic before it could reach them.
-type Reservation struct {
-	Files    []*os.File
-	Mappings []portspec.Mapping // with every host port filled in
-}
-
-// Close releases the ports.
-func (r *Reservation) Close() {
-	for _, f := range r.Files {
-		f.Close()
-	}
-}
-
-// ErrPortInUse marks a host port that is taken.
-var ErrPortInUse = errors.New("host port is already in use")
-
-// Reserve binds every mapping's host port; a port of 0 gets a free one.
-func Reserve(ms []portspec.Mapping) (*Reservation, error) {
-	r := &Reservation{}
-	for _, m := range ms {
-		f, port, err := bindPort(m)
-		if err != nil {
-			r.Close()
-			return nil, err
-		}
-		m.HostPort = port
-		r.Files = append(r.Files, f)
-		r.Mappings = append(r.Mappings, m)
-	}
-	return r, nil
-}
-
-func bindPort(m portspec.Mapping) (*os.File, uint16, error) {
-	typ := unix.SOCK_STREAM
-	if m.Proto == "udp" {
-		typ = unix.SOCK_DGRAM
-	}
-	fd, err := unix.Socket(unix.AF_INET, typ|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, 0, fmt.Errorf("reserve port: %w", err)
-	}
-	sa := &unix.SockaddrInet4{Port: int(m.HostPort)}
-	if m.HostIP.IsValid() {
-		sa.Addr = m.HostIP.As4()
-	}
-	if err := unix.Bind(fd, sa); err != nil {
-		unix.Close(fd)
-		host := "0.0.0.0"
-		if m.HostIP.IsValid() {
-			host = m.HostIP.String()
-		}
-		switch {
-		case errors.Is(err, unix.EADDRINUSE):
-			return nil, 0, fmt.Errorf("host port %s:%d/%s is already in use%w", host, m.HostPort, m.Proto, errSilent{ErrPortInUse})
-		case errors.Is(err, unix.EADDRNOTAVAIL):
-			return nil, 0, invalidf("-p %s: %s is not an address of this host", m, host)
-		}
-		return nil, 0, fmt.Errorf("reserve host port %s:%d/%s: %w", host, m.HostPort, m.Proto, err)
-	}
-	got, err := unix.Getsockname(fd)
-	if err != nil {
-		unix.Close(fd)
-		return nil, 0, fmt.Errorf("reserve port: %w", err)
-	}
-	return os.NewFile(uintptr(fd), "port"), uint16(got.(*unix.SockaddrInet4).Port), nil
-}
-
-// Publish sends the reserved ports to ip with one nftables batch.
-func (s *Store) Publish(ms []portspec.Mapping, ip netip.Addr) error {
-	if len(ms) == 0 {
-		return nil
-	}
-	if err := s.Table.Ensure(); err != nil {
-		return err
-	}
-	unlock, err := s.portsLock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	return s.Table.AddPorts(nftPorts(ms, ip))
-}
-
-// portsLock serialises changes to the port maps: nft.Table checks a new
-// port against the maps before adding it, and that must not interleave.
-func (s *Store) portsLock() (func(), error) {
-	return flock.Exclusive(filepath.Join(s.dir, ".ports.lock"))
-}
-
-// Unpublish removes the ports' map elements; ones already gone are fine.
-func (s *Store) Unpublish(ms []portspec.Mapping, ip netip.Addr) error {
-	if len(ms) == 0 {
-		return nil
-	}
-	unlock, err := s.portsLock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	return s.Table.RemovePorts(nftPorts(ms, ip))
-}
-
-// UnpublishTo removes every port published to ip, recorded or not: a
-// monitor killed between publishing and recording leaves ports nobody
-// listed. The address is its container's until rm, so they are its own.
-func (s *Store) UnpublishTo(ip netip.Addr) error {
-	unlock, err := s.portsLock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	if ok, err := s.Table.Exists(); err != nil || !ok {
-		return err
-	}
-	published, err := s.Table.Ports()
-	if err != nil {
-		return err
-	}
-	var gone []nft.Port
-	for _, p := range published {
-		if p.ContainerIP == ip.Unmap() {
-			gone = append(gone, p)
-		}
-	}
-	return s.Table.RemovePorts(gone)
-}
-
-func nftPorts(ms []portspec.Mapping, ip netip.Addr) []nft.Port {
-	ps := make([]nft.Port, 0, len(ms))
-	for _, m := range ms {
-		ps = append(ps, nft.Port{HostIP: m.HostIP, HostPort: m.HostPort, Proto: m.Proto, ContainerIP: ip, ContainerPort: m.ContainerPort})
-	}
-	return ps
-}
+func (s *Store) detachEndpoint(e *Endpoint) error { return link.Delete(e.HostIf) }
 
 // ForwardDrops warns about other tables that drop forwarded traffic before
 // or after hutch's rules accept it (Docker leaves one behind).

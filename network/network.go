@@ -7,6 +7,11 @@
 // network is in use while it holds a lease. The kernel side (bridge, rules)
 // is made on create and remade when next used after a reboot. A create or
 // rm killed part-way is finished by the next command (reconcile.go).
+//
+// A container holds an endpoint per network from create to rm (its lease,
+// endpoint.go). While it runs, its attachment (veths, host ports bound and
+// published, its DNS registration) is made as one transaction and undone
+// in reverse order (attach.go, ports.go).
 package network
 
 import (

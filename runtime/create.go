@@ -113,7 +113,9 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 	}
 	defer func() {
 		if err != nil {
-			net.undo()
+			if uerr := net.undo(); uerr != nil {
+				err = errors.Join(err, uerr)
+			}
 		}
 		net.done() // the record holds the leases now, or they are given back
 	}()
@@ -224,31 +226,6 @@ func hostsFile(network string) []byte {
 		}
 	}
 	return []byte(defaultHosts)
-}
-
-// resolvConf is the host's resolv.conf; outside the host's network namespace
-// loopback nameservers (such as 127.0.0.53) cannot answer, so they are
-// dropped. --dns servers replace the host's.
-func resolvConf(network string, dns []string) []byte {
-	b, err := os.ReadFile("/etc/resolv.conf")
-	if err != nil && len(dns) == 0 {
-		return nil
-	}
-	if network == "host" && len(dns) == 0 {
-		return b
-	}
-	var out []string
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 2 && f[0] == "nameserver" && (len(dns) > 0 || strings.HasPrefix(f[1], "127.") || f[1] == "::1") {
-			continue
-		}
-		out = append(out, line)
-	}
-	for _, d := range dns {
-		out = append(out, "nameserver "+d)
-	}
-	return []byte(strings.Trim(strings.Join(out, "\n"), "\n") + "\n")
 }
 
 var nameLeft = []string{"brave", "calm", "eager", "fond", "gentle", "happy", "jolly", "keen", "lucid", "merry", "nimble", "proud", "quiet", "swift", "tender", "witty"}

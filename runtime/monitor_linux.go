@@ -74,8 +74,8 @@ func (s *Store) monitor(c *Container, a attach, ready func(error)) (code int, er
 	c, err = s.update(id, func(c *Container) error {
 		c.Status, c.ExitCode = StatusRunning, 0
 		c.Pid, c.PidStart, c.StartedAt = run.pid, procstart.Of(run.pid), now()
-		if run.ports != nil {
-			c.Ports = run.ports.Mappings
+		if run.net != nil {
+			c.Ports = run.net.Ports
 		}
 		return nil
 	})
@@ -109,9 +109,7 @@ func (r *running) execShim(s *Store, c *Container) error {
 	env := []string{"_HUTCH_SHIM=1", "_HUTCH_SHIM_ROOT=" + s.Root, "_HUTCH_SHIM_ID=" + c.ID,
 		"_HUTCH_SHIM_CHILD=" + strconv.Itoa(r.pid), "_HUTCH_SHIM_LOG=" + fdString(log)}
 	keep := []*os.File{log, r.stdinHold}
-	if r.ports != nil {
-		keep = append(keep, r.ports.Files...) // the shim holds the host ports
-	}
+	keep = append(keep, r.net.Files()...) // the shim holds the host ports
 	for i, o := range r.outputs {
 		env = append(env, []string{"_HUTCH_SHIM_STDOUT=", "_HUTCH_SHIM_STDERR="}[i]+fdString(o.r))
 		keep = append(keep, o.r)
@@ -232,7 +230,7 @@ type running struct {
 	onPty     func(master *os.File) // set with -t: takes the container's pty
 	copiers   sync.WaitGroup
 	cleanup   []func()
-	ports     *network.Reservation // the published host ports, held while it runs
+	net       *network.Attachment // its networks, with the host ports held while it runs
 }
 
 // output is one of the container's output streams and where it goes.
@@ -383,6 +381,13 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 	if err := s.wire(c, r); err != nil {
 		return nil, err
 	}
+	defer func() { // the record does not name its ports yet: undo here
+		if err != nil {
+			if derr := r.net.Detach(); derr != nil {
+				err = errors.Join(err, derr)
+			}
+		}
+	}()
 	if a.signals != nil {
 		if sig := a.signals.interrupted(); sig != 0 {
 			return nil, interruptedError(sig)

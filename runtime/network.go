@@ -9,11 +9,9 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/hutchrt/hutch/dns"
 	"github.com/hutchrt/hutch/dns/resolver"
 	"github.com/hutchrt/hutch/network"
-	"github.com/hutchrt/hutch/network/nft"
 	"github.com/hutchrt/hutch/network/portspec"
 )
 
@@ -25,17 +23,17 @@ type netPlan struct {
 	mode      string // none, host, container:ID, or a network's name
 	endpoints []*network.Endpoint
 	publish   []portspec.Mapping
-	hosts     []byte // /etc/hosts
-	resolv    []byte // /etc/resolv.conf
-	undo      func() // gives the leases back if Create fails later
-	done      func() // forgets the intent, once the record holds the leases or they are undone
+	hosts     []byte       // /etc/hosts
+	resolv    []byte       // /etc/resolv.conf
+	undo      func() error // gives the leases back if Create fails later
+	done      func()       // forgets the intent, once the record holds the leases or they are undone
 }
 
 // planNetwork checks o's network options and leases the container's
 // addresses. On error nothing is held.
 // exposed are the ports -P publishes.
 func (s *Store) planNetwork(o *RunOptions, exposed []portspec.Mapping, id, hostname string) (p *netPlan, err error) {
-	p = &netPlan{mode: o.Network, undo: func() {}, done: func() {}}
+	p = &netPlan{mode: o.Network, undo: func() error { return nil }, done: func() {}}
 	if p.mode == "" {
 		p.mode = network.DefaultName
 	}
@@ -80,6 +78,11 @@ func (s *Store) planNetwork(o *RunOptions, exposed []portspec.Mapping, id, hostn
 		return p, nil
 	}
 	hosts := string(hostsFile(p.mode))
+	hostConf := hostResolvConf()
+	dnsMode := dns.Private
+	if p.mode == "host" {
+		dnsMode = dns.Host
+	}
 	if bridged {
 		nets, err := s.Networks()
 		if err != nil {
@@ -93,40 +96,23 @@ func (s *Store) planNetwork(o *RunOptions, exposed []portspec.Mapping, id, hostn
 		}
 		p.mode = n.Name
 		if n.UserDefined() {
-			p.resolv = resolverConf()
+			dnsMode = dns.Embedded
 		}
 		// Recorded before the lease: if this process dies before the
 		// record holds it, the next command gives it back.
 		if p.done, err = s.beginIntent(id); err != nil {
 			return nil, err
 		}
-		ep, err := nets.NewEndpoint(n, id, 0, pinned, o.Aliases)
+		ep, err := nets.Prepare(n, id, pinned, o.Aliases, p.publish)
 		if err != nil {
 			p.done()
 			return nil, asInvalid(err)
 		}
 		p.endpoints = []*network.Endpoint{ep}
-		undo := func() { nets.Release(ep, id) }
-		p.undo = undo
-		done := p.done
-		defer func() {
-			if err != nil { // p is nil by then
-				undo()
-				done()
-			}
-		}()
-		// A host port taken now fails the run before anything exists; the
-		// monitor reserves it for real when the container starts.
-		r, err := network.Reserve(p.publish)
-		if err != nil {
-			return nil, asInvalid(err)
-		}
-		r.Close()
+		p.undo = func() error { return nets.ReleaseAll(p.endpoints, id) }
 		hosts += ep.IP.String() + "\t" + hostname + "\n"
 	}
-	if p.resolv == nil { // not the embedded resolver's
-		p.resolv = resolvConf(p.mode, servers)
-	}
+	p.resolv = dns.ResolvConf(hostConf, dnsMode, servers)
 	for _, h := range extraHosts {
 		hosts += h + "\n"
 	}
@@ -186,16 +172,8 @@ func containerNetNS(c *Container) (*os.File, error) {
 	return f, nil
 }
 
-// unwire frees what a container's networking holds while it runs: its
-// published ports and, if its monitor died, its veths. Addresses stay
-// until rm.
-//
-// Deleting a veth costs 15-30 ms of RCU waits, so a container that just
-// exited leaves its veths to the kernel: they go with its network namespace.
-// Only a namespace that may outlive the container (a monitor killed, a
-// container:NAME sharer) needs them deleted here. A monitor killed between
-// publishing ports and recording them leaves ports its record does not
-// name: then every port to its address goes.
+// unwire frees what a container's networking holds while it runs (see
+// network.DetachContainer); monitorDied: its veths too.
 func (s *Store) unwire(c *Container, monitorDied bool) error {
 	if len(c.Endpoints) == 0 {
 		return nil
@@ -204,14 +182,7 @@ func (s *Store) unwire(c *Container, monitorDied bool) error {
 	if err != nil {
 		return err
 	}
-	if !monitorDied {
-		return nets.Unpublish(c.Ports, c.Endpoints[0].IP)
-	}
-	var errs []error
-	for _, ep := range c.Endpoints {
-		errs = append(errs, nets.Detach(ep))
-	}
-	return errors.Join(append(errs, nets.UnpublishTo(c.Endpoints[0].IP))...)
+	return nets.DetachContainer(c.Endpoints, c.Ports, monitorDied)
 }
 
 // releaseLeases gives back a removed container's addresses.
@@ -223,11 +194,7 @@ func (s *Store) releaseLeases(c *Container) error {
 	if err != nil {
 		return err
 	}
-	var errs []error
-	for _, ep := range c.Endpoints {
-		errs = append(errs, nets.Release(ep, c.ID))
-	}
-	return errors.Join(errs...)
+	return nets.ReleaseAll(c.Endpoints, c.ID)
 }
 
 // targetNetNS opens the network namespace a container:ID container joins.
@@ -239,9 +206,9 @@ func (s *Store) targetNetNS(id string) (*os.File, error) {
 	return containerNetNS(target)
 }
 
-// wire attaches a starting container (its init is r.pid) to its networks
-// and publishes its ports. On error it undoes what it made.
-func (s *Store) wire(c *Container, r *running) (err error) {
+// wire attaches a starting container (its init is r.pid) to its networks,
+// publishes its ports and registers its names, as one transaction.
+func (s *Store) wire(c *Container, r *running) error {
 	if len(c.Endpoints) == 0 {
 		return nil
 	}
@@ -254,136 +221,50 @@ func (s *Store) wire(c *Container, r *running) (err error) {
 		return fmt.Errorf("network namespace: %w", err)
 	}
 	defer ns.Close()
-	var undo []func()
-	defer func() {
-		if err != nil {
-			for i := len(undo) - 1; i >= 0; i-- {
-				undo[i]()
-			}
-		}
-	}()
-	// The resolver's sockets need only the namespace, not the veths: make
-	// both at once. (If the start fails, the init dies and the resolver
-	// drops the container on its own.)
-	dnsDone := make(chan error, 1)
-	go func() { dnsDone <- s.serveDNS(c, r.pid, ns) }()
-	defer func() {
-		if dnsErr := <-dnsDone; err == nil {
-			err = dnsErr
-		}
-	}()
-	for _, ep := range c.Endpoints {
-		if err := nets.Attach(ep, ns); err != nil {
-			return err
-		}
-		undo = append(undo, func() { nets.Detach(ep) })
+	req := network.Request{NetNS: ns, Endpoints: c.Endpoints, Publish: c.Publish, Sweep: func() { s.Reconcile() }}
+	if m := s.dnsMember(c, r.pid); m != nil {
+		req.DNS = m // nil stays a nil interface: no embedded DNS
 	}
-	if len(c.Publish) == 0 {
-		return nil
-	}
-	res, err := network.Reserve(c.Publish)
+	a, err := nets.AttachContainer(req)
 	if err != nil {
 		return asInvalid(err)
 	}
-	undo = append(undo, res.Close)
-	ip := c.Endpoints[0].IP
-	err = nets.Publish(res.Mappings, ip)
-	if errors.Is(err, nft.ErrPortPublished) {
-		// The host port is ours (bound above), so the element in the way
-		// is one a killed hutch left: sweep, and try once more.
-		s.Reconcile()
-		err = nets.Publish(res.Mappings, ip)
-	}
-	if err != nil {
-		return err
-	}
-	r.ports = res
+	r.net = a
 	// The ports are ours until this process (or the shim it becomes) exits.
-	r.cleanup = append(r.cleanup, res.Close)
+	r.cleanup = append(r.cleanup, a.Close)
 	return nil
 }
 
-// resolverConf is the resolv.conf of a container on a user-defined network:
-// the embedded resolver, which forwards what it does not know (to --dns,
-// or the host's nameservers), the host's search domains, and Docker's ndots:0.
-func resolverConf() []byte {
-	b, _ := os.ReadFile("/etc/resolv.conf")
-	var out []string
-	options := []string{"ndots:0"}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		switch {
-		case len(f) >= 2 && (f[0] == "search" || f[0] == "domain"):
-			out = append(out, line)
-		case len(f) >= 2 && f[0] == "options":
-			for _, o := range f[1:] {
-				if !strings.HasPrefix(o, "ndots:") {
-					options = append(options, o)
-				}
-			}
-		}
+// hostResolvConf is the host's /etc/resolv.conf, nil if it cannot be read.
+func hostResolvConf() []byte {
+	b, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil {
+		return nil
 	}
-	out = append(out, "nameserver "+resolver.ResolverAddr, "options "+strings.Join(options, " "))
-	return []byte(strings.Join(out, "\n") + "\n")
+	return b
 }
 
-// upstreams are where the embedded resolver forwards a container's other
-// names: its --dns servers, else the host's nameservers as they are now
-// (loopback ones included: the resolver asks from the host's namespace).
-func upstreams(c *Container) []string {
-	servers := c.DNS
-	if len(servers) == 0 {
-		b, _ := os.ReadFile("/etc/resolv.conf")
-		for _, line := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(line); len(f) >= 2 && f[0] == "nameserver" {
-				servers = append(servers, f[1])
-			}
-		}
-	}
-	var out []string
-	for _, s := range servers {
-		if a, err := netip.ParseAddr(s); err == nil {
-			out = append(out, netip.AddrPortFrom(a.WithZone(""), 53).String())
-		}
-	}
-	return out
-}
-
-// dnsEntries are a container's names on each user-defined network it is on.
-func dnsEntries(c *Container) []resolver.Entry {
-	var out []resolver.Entry
+// dnsMember is what the embedded resolver needs to serve a container (its
+// init is pid), nil if it is on no user-defined network.
+func (s *Store) dnsMember(c *Container, pid int) *resolver.Member {
+	var entries []resolver.Entry
 	for _, ep := range c.Endpoints {
 		if ep.Network == network.DefaultName {
 			continue
 		}
 		names := append(append([]string{c.Name}, ep.Aliases...), c.ShortID(), c.Host)
-		out = append(out, resolver.Entry{Network: ep.Network, Names: names, IP: ep.IP})
+		entries = append(entries, resolver.Entry{Network: ep.Network, Names: names, IP: ep.IP})
 	}
-	return out
-}
-
-func (s *Store) resolverDir() string { return filepath.Join(s.Root, "dns") }
-
-// serveDNS has the embedded resolver serve a starting container on a
-// user-defined network, and points port 53 of 127.0.0.11 at it.
-func (s *Store) serveDNS(c *Container, pid int, ns *os.File) error {
-	entries := dnsEntries(c)
 	if len(entries) == 0 {
 		return nil
 	}
-	pidfd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		return fmt.Errorf("dns: %w", err)
-	}
-	defer unix.Close(pidfd)
-	udp, tcp, err := resolver.Register(s.resolverDir(), resolver.Registration{
-		ID: c.ID, NetNS: ns, Pidfd: pidfd, Upstreams: upstreams(c), Entries: entries,
-	})
-	if err != nil {
-		return err
-	}
-	return nft.RedirectDNS(int(ns.Fd()), netip.MustParseAddr(resolver.ResolverAddr), uint16(udp), uint16(tcp))
+	// The host's nameservers as they are at this start.
+	return &resolver.Member{Dir: s.resolverDir(), Registration: resolver.Registration{
+		ID: c.ID, Pid: pid, Upstreams: dns.Upstreams(hostResolvConf(), c.DNS), Entries: entries,
+	}}
 }
+
+func (s *Store) resolverDir() string { return filepath.Join(s.Root, "dns") }
 
 // updateDNS tells the resolver a running container's new names. One it
 // does not serve yet (started on the default bridge, now connected to a
@@ -393,9 +274,13 @@ func (s *Store) updateDNS(c *Container) error {
 	if !c.Running() {
 		return nil // its next start registers it
 	}
-	entries := dnsEntries(c)
+	m := s.dnsMember(c, c.Pid)
+	var entries []resolver.Entry
+	if m != nil {
+		entries = m.Entries
+	}
 	served, err := resolver.Update(s.resolverDir(), c.ID, entries)
-	if err != nil || served || len(entries) == 0 {
+	if err != nil || served || m == nil {
 		return err
 	}
 	ns, err := containerNetNS(c)
@@ -403,8 +288,9 @@ func (s *Store) updateDNS(c *Container) error {
 		return err
 	}
 	defer ns.Close()
-	if err := s.serveDNS(c, c.Pid, ns); err != nil {
+	if err := m.Register(ns); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(s.Dir(c.ID), "resolv.conf"), resolverConf(), 0o644)
+	conf := dns.ResolvConf(hostResolvConf(), dns.Embedded, nil)
+	return os.WriteFile(filepath.Join(s.Dir(c.ID), "resolv.conf"), conf, 0o644)
 }

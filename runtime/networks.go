@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -197,20 +198,18 @@ func (s *Store) Connect(ref, netRef string, ip string, aliases []string) error {
 		for slices.ContainsFunc(c.Endpoints, func(ep *network.Endpoint) bool { return ep.IfName == fmt.Sprintf("eth%d", index) }) {
 			index++
 		}
-		e, err := nets.NewEndpoint(n, c.ID, index, pinned, aliases)
-		if err != nil {
-			return asInvalid(err)
-		}
+		var ns *os.File // a running container gets its veth now
 		if c.Running() {
-			ns, err := containerNetNS(c)
-			if err == nil {
-				err = nets.Attach(e, ns)
-				ns.Close()
-			}
+			f, err := containerNetNS(c)
 			if err != nil {
-				nets.Release(e, c.ID)
 				return err
 			}
+			defer f.Close()
+			ns = f
+		}
+		e, err := nets.Connect(n, c.ID, index, pinned, aliases, ns)
+		if err != nil {
+			return asInvalid(err)
 		}
 		ep = e
 		c.Endpoints = append(c.Endpoints, ep)
@@ -218,8 +217,7 @@ func (s *Store) Connect(ref, netRef string, ip string, aliases []string) error {
 	})
 	if err != nil {
 		if ep != nil { // made, but the record could not be saved
-			nets.Detach(ep)
-			nets.Release(ep, id)
+			err = errors.Join(err, nets.Disconnect(ep, id))
 		}
 		return err
 	}
@@ -263,7 +261,7 @@ func (s *Store) Disconnect(ref, netRef string) error {
 	if err != nil {
 		return err
 	}
-	return errors.Join(s.updateDNS(c), nets.Detach(gone), nets.Release(gone, c.ID))
+	return errors.Join(s.updateDNS(c), nets.Disconnect(gone, c.ID))
 }
 
 // PortLines is `hutch port`: the container's published ports, optionally

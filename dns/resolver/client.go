@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hutchrt/hutch/dns"
 	// The C resolver and its watchdog run from these packages' constructors.
 	"github.com/hutchrt/hutch/dns/resolver/server"
 	_ "github.com/hutchrt/hutch/dns/resolver/watchdog"
@@ -32,9 +33,6 @@ const RedirectCommand = "_dns-redirect"
 
 const socketName = "resolver.sock"
 
-// ResolverAddr is where containers find the resolver.
-const ResolverAddr = "127.0.0.11"
-
 // Entry is one container's presence on one network.
 type Entry struct {
 	Network string     // network name
@@ -45,17 +43,42 @@ type Entry struct {
 // Registration is what a monitor tells the resolver about its container.
 type Registration struct {
 	ID        string
-	NetNS     *os.File // the container's network namespace
-	Pidfd     int      // of the container's init: its exit ends the service
+	Pid       int      // the container's init: its exit ends the service
 	Upstreams []string // "ip:port" to forward other names to
 	Entries   []Entry
 }
 
+// Member is a container for the resolver of Dir to serve: network's
+// Registrar, so that a container's attachment registers its names.
+type Member struct {
+	Dir string
+	Registration
+}
+
+// Register is Attach, in the namespace of the container being attached.
+func (m *Member) Register(ns *os.File) error { return Attach(m.Dir, ns, m.Registration) }
+
+// Attach makes the resolver of dir serve a container whose network
+// namespace is ns, and points port 53 of 127.0.0.11 there at the ports the
+// resolver picked.
+func Attach(dir string, ns *os.File, reg Registration) error {
+	udp, tcp, err := Register(dir, ns, reg)
+	if err != nil {
+		return err
+	}
+	return nft.RedirectDNS(int(ns.Fd()), netip.MustParseAddr(dns.ResolverAddr), uint16(udp), uint16(tcp))
+}
+
 // Register makes the resolver of dir (starting it if none runs) serve a
-// container, and returns the ports it listens on at 127.0.0.11 inside it.
-func Register(dir string, reg Registration) (udpPort, tcpPort int, err error) {
+// container, and returns the ports it listens on at 127.0.0.11 inside ns.
+func Register(dir string, ns *os.File, reg Registration) (udpPort, tcpPort int, err error) {
+	pidfd, err := unix.PidfdOpen(reg.Pid, 0)
+	if err != nil {
+		return 0, 0, fmt.Errorf("dns: %w", err)
+	}
+	defer unix.Close(pidfd)
 	req := request("register", reg.ID, reg.Upstreams, reg.Entries)
-	rights := unix.UnixRights(int(reg.NetNS.Fd()), reg.Pidfd)
+	rights := unix.UnixRights(int(ns.Fd()), pidfd)
 	for try := 0; try < 3; try++ {
 		var resp string
 		resp, err = call(dir, req, rights)
@@ -211,7 +234,7 @@ func RedirectMain(args []string) {
 	if err1 != nil || err2 != nil {
 		os.Exit(2)
 	}
-	if err := nft.RedirectDNS(3, netip.MustParseAddr(ResolverAddr), uint16(udp), uint16(tcp)); err != nil {
+	if err := nft.RedirectDNS(3, netip.MustParseAddr(dns.ResolverAddr), uint16(udp), uint16(tcp)); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

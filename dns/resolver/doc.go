@@ -9,7 +9,7 @@
 // A container's monitor registers it over a unix socket in DIR, passing the
 // container's network namespace and a pidfd of its init. The resolver opens
 // a UDP and a TCP socket on 127.0.0.11 inside that namespace, on ports the
-// kernel picks, and answers with them; the monitor then DNATs port 53 of
+// kernel picks, and answers with them; Attach then DNATs port 53 of
 // 127.0.0.11 to them inside the container (network/nft), so the container's
 // own processes can still bind port 53. Queries arrive on sockets that belong
 // to one container, so the resolver knows who asks without looking at

@@ -1,10 +1,13 @@
-// Package cgroups gives each container its own cgroup, "/hutch/<id>", in
-// every cgroup hierarchy of the host: the v1 hierarchies (legacy), the
-// unified v2 tree (unified), or both (hybrid), and sets its memory, CPU and
-// pids limits and its device rules. It writes the cgroup files itself: a
-// general library pulls in enough code to slow down the start of every
-// hutch process (the v2 device program, which needs assembling, loading
-// and attaching, is the exception: see devices_v2.go).
+// Package cgroups gives each container its own cgroup, "/hutch/<id>" for
+// the Docker layer or any OCI linux.cgroupsPath, in every cgroup hierarchy
+// of the host: the v1 hierarchies (legacy), the unified v2 tree (unified),
+// or both (hybrid). It sets the OCI runtime-spec's resources (each where
+// its controller is) and device rules, changes them on a live group,
+// freezes and thaws it, and lists and counts what runs in it. It writes
+// the cgroup files itself: a general library pulls in enough code to slow
+// down the start of every hutch process (the v2 device program, which
+// needs assembling, loading and attaching, is the exception: see
+// devices_v2.go).
 package cgroups
 
 import (

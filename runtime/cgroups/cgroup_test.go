@@ -108,11 +108,6 @@ func groupDir(t *testing.T, l layout, controller, id string) string {
 	return ""
 }
 
-func exists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
-}
-
 func TestCreateLimits(t *testing.T) {
 	l := mustLayout(t)
 	id := testID(t)
@@ -304,7 +299,13 @@ func TestAddLoadDelete(t *testing.T) {
 // the layout uses: each v1 one and the v2 tree (the 0:: line).
 func assertMember(t *testing.T, l layout, pid int, id string) {
 	t.Helper()
-	want := "/hutch/" + id
+	assertMemberPath(t, l, pid, parent+"/"+id)
+}
+
+// assertMemberPath checks /proc/<pid>/cgroup names the group at path in
+// every hierarchy the layout uses.
+func assertMemberPath(t *testing.T, l layout, pid int, want string) {
+	t.Helper()
 	in := map[string]string{} // controllers, sorted, "" for v2 -> group
 	for _, line := range strings.Split(readTrim(t, "/proc/"+strconv.Itoa(pid)+"/cgroup"), "\n") {
 		parts := strings.SplitN(line, ":", 3)

@@ -79,8 +79,7 @@ func v2Max(n int64) string {
 }
 
 // v1Memory: memory.limit_in_bytes then memory.memsw.limit_in_bytes (memory
-// and swap together); on an update that lowers memsw below the current
-// limit the order is swapped where they are written (orderMemory). The
+// and swap together; the other way round when raising both, see pairs). The
 // kernel fields are ignored, as runc does (the kernel dropped them in 5.4),
 // and so is useHierarchy, which current kernels keep on.
 func v1Memory(r *specs.LinuxResources) ([]setting, error) {
@@ -171,6 +170,9 @@ func v1CPU(r *specs.LinuxResources) ([]setting, error) {
 		s = append(s, setting{controller: "cpu", file: file, value: value, what: what})
 	}
 	if v := val(c.Shares); v != 0 {
+		if err := checkShares(v); err != nil {
+			return nil, err
+		}
 		add("cpu.shares", u64(v), "cpu.shares")
 	}
 	if v := val(c.Period); v != 0 {
@@ -206,7 +208,10 @@ func v2CPU(r *specs.LinuxResources) ([]setting, error) {
 		s = append(s, setting{controller: "cpu", file: file, value: value, what: what})
 	}
 	if v := val(c.Shares); v != 0 {
-		add("cpu.weight", u64(SharesToWeight(v)), "cpu.shares")
+		if err := checkShares(v); err != nil {
+			return nil, err
+		}
+		add("cpu.weight", u64(sharesToWeight(v)), "cpu.shares")
 	}
 	if quota, period := val(c.Quota), val(c.Period); quota != 0 || period != 0 {
 		v := "max"
@@ -227,11 +232,20 @@ func v2CPU(r *specs.LinuxResources) ([]setting, error) {
 	return s, nil
 }
 
-// SharesToWeight maps v1's cpu.shares (2-262144, default 1024) linearly
+// checkShares refuses shares outside the kernel's range, which v1 would
+// clamp silently.
+func checkShares(v uint64) error {
+	if v < 2 || v > 262144 {
+		return fmt.Errorf("set cpu.shares: %d is not in 2-262144", v)
+	}
+	return nil
+}
+
+// sharesToWeight maps v1's cpu.shares (2-262144, default 1024) linearly
 // onto v2's cpu.weight (1-10000, default 100), as runc and crun have done
 // (ConvertCPUSharesToCgroupV2Value): 2 -> 1, 262144 -> 10000, 1024 -> 39.
 // 0 stays 0 (unset); out-of-range shares are clamped first.
-func SharesToWeight(shares uint64) uint64 {
+func sharesToWeight(shares uint64) uint64 {
 	if shares == 0 {
 		return 0
 	}
@@ -239,10 +253,10 @@ func SharesToWeight(shares uint64) uint64 {
 	return 1 + (shares-2)*9999/262142
 }
 
-// BlkioWeightToIOWeight maps v1's blkio.weight (10-1000) onto v2's
+// blkioWeightToIOWeight maps v1's blkio.weight (10-1000) onto v2's
 // io.weight (1-10000), as runc's ConvertBlkIOToIOWeightValue: 10 -> 1,
 // 1000 -> 10000. 0 stays 0 (unset).
-func BlkioWeightToIOWeight(weight uint16) uint64 {
+func blkioWeightToIOWeight(weight uint16) uint64 {
 	if weight == 0 {
 		return 0
 	}
@@ -341,7 +355,7 @@ func v2BlockIO(r *specs.LinuxResources) ([]setting, error) {
 	var s []setting
 	weight := func(dev string, w uint16, what string) setting {
 		return setting{controller: "io", file: "io.bfq.weight", value: dev + strconv.Itoa(int(w)), what: what,
-			fallback: &setting{controller: "io", file: "io.weight", value: dev + u64(BlkioWeightToIOWeight(w)), what: what}}
+			fallback: &setting{controller: "io", file: "io.weight", value: dev + u64(blkioWeightToIOWeight(w)), what: what}}
 	}
 	if v := val16(b.Weight); v != 0 {
 		s = append(s, weight("", v, "blockIO.weight"))
@@ -353,7 +367,7 @@ func v2BlockIO(r *specs.LinuxResources) ([]setting, error) {
 	}
 	for _, t := range throttles(b) {
 		for _, d := range t.devs {
-			s = append(s, setting{controller: "io", file: "io.max", value: IOMaxLine(d, t.v2), what: "blockIO." + t.field})
+			s = append(s, setting{controller: "io", file: "io.max", value: ioMaxLine(d, t.v2), what: "blockIO." + t.field})
 		}
 	}
 	return s, nil
@@ -368,9 +382,9 @@ func hasLeafWeight(devs []specs.LinuxWeightDevice) bool {
 	return false
 }
 
-// IOMaxLine is one line of v2's io.max: "major:minor key=rate", where key is
+// ioMaxLine is one line of v2's io.max: "major:minor key=rate", where key is
 // rbps, wbps, riops or wiops, and a rate of 0 is "max" (no limit).
-func IOMaxLine(d specs.LinuxThrottleDevice, key string) string {
+func ioMaxLine(d specs.LinuxThrottleDevice, key string) string {
 	rate := "max"
 	if d.Rate != 0 {
 		rate = u64(d.Rate)

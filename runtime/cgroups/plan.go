@@ -4,11 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"slices"
-	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // plan says what to write where for a LinuxResources: each kind of limit
@@ -153,44 +154,51 @@ func v2Avail(root string) func() ([]string, error) {
 // applyV1 writes the plan's v1 settings to the groups of c.
 func (c *Cgroup) applyV1(settings []setting) error {
 	for i := 0; i < len(settings); i++ {
-		s := settings[i]
-		j := slices.IndexFunc(c.v1, func(g v1group) bool { return g.h.has(s.controller) })
-		if j < 0 {
-			return fmt.Errorf("set %s: cgroup %s has no %s hierarchy", s.what, c.path, s.controller)
+		s := &settings[i]
+		dir, err := c.v1Dir(s)
+		if err != nil {
+			return err
 		}
-		g := c.v1[j]
-		if g.h.noprefix {
-			s.file = strings.TrimPrefix(s.file, "cpuset.")
+		err = s.apply(dir)
+		// Written the other way round when the kernel refuses the first
+		// of a pair for the value the second still has.
+		if err != nil && errors.Is(err, unix.EINVAL) && i+1 < len(settings) && pairs[s.file] == settings[i+1].file {
+			if err := settings[i+1].apply(dir); err != nil {
+				return err
+			}
+			err = s.apply(dir)
+			i++
 		}
-		if swapFirst(g.dir, settings[i:]) {
-			settings[i], settings[i+1] = settings[i+1], settings[i]
-			s = settings[i]
-		}
-		if err := s.apply(g.dir); err != nil {
+		if err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// swapFirst tells whether memory.memsw.limit_in_bytes, the next setting
-// after memory.limit_in_bytes at the head of ss, must be written first:
-// the kernel wants limit <= memsw at every step, so memsw goes first when
-// it is unlimited or above the current limit, as runc does.
-func swapFirst(dir string, ss []setting) bool {
-	if len(ss) < 2 || ss[0].file != "memory.limit_in_bytes" || ss[1].file != "memory.memsw.limit_in_bytes" {
-		return false
+// pairs are the v1 files whose new values may each be refused until the
+// other is written: memory.limit_in_bytes must stay at most
+// memory.memsw.limit_in_bytes (raising both: memsw first); a shorter CFS
+// period may exceed the parent's quota ratio with the old quota (as runc
+// found).
+var pairs = map[string]string{
+	"memory.limit_in_bytes": "memory.memsw.limit_in_bytes",
+	"cpu.cfs_period_us":     "cpu.cfs_quota_us",
+}
+
+// v1Dir returns the directory of c's group in the v1 hierarchy that has
+// s's file, and drops the "cpuset." of s.file in a hierarchy mounted
+// noprefix (the kernel allows that option for cpuset alone).
+func (c *Cgroup) v1Dir(s *setting) (string, error) {
+	for _, g := range c.v1 {
+		if g.h.has(s.controller) {
+			if g.h.noprefix {
+				s.file = strings.TrimPrefix(s.file, "cpuset.")
+			}
+			return g.dir, nil
+		}
 	}
-	if ss[1].value == "-1" {
-		return true
-	}
-	cur, err := readFile(dir + "/memory.limit_in_bytes")
-	if err != nil {
-		return false
-	}
-	limit, err1 := strconv.ParseUint(strings.TrimSpace(cur), 10, 64)
-	swap, err2 := strconv.ParseUint(ss[1].value, 10, 64)
-	return err1 == nil && err2 == nil && limit < swap
+	return "", fmt.Errorf("set %s: cgroup %s has no %s hierarchy", s.what, c.path, s.controller)
 }
 
 // apply writes s to its file in the group directory dir, or its fallback
@@ -198,8 +206,12 @@ func swapFirst(dir string, ss []setting) bool {
 func (s setting) apply(dir string) error {
 	err := writeFile(dir+"/"+s.file, s.value)
 	if err != nil && errors.Is(err, fs.ErrNotExist) {
-		if s.fallback != nil {
-			return s.fallback.apply(dir)
+		if f := s.fallback; f != nil {
+			err := f.apply(dir)
+			if errors.Is(err, fs.ErrNotExist) && exists(dir) {
+				return fmt.Errorf("set %s: the kernel offers neither %s nor %s in %s: %w", s.what, s.file, f.file, dir, fs.ErrNotExist)
+			}
+			return err
 		}
 		if s.optional {
 			return nil
@@ -209,4 +221,9 @@ func (s setting) apply(dir string) error {
 		return fmt.Errorf("set %s: %w", s.what, err)
 	}
 	return nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
