@@ -1,15 +1,11 @@
 package oci
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -58,87 +54,18 @@ func groupDirs(cg *cgroups.Cgroup) []string {
 	return dirs
 }
 
-// cgroupPids are the processes in cg and its subgroups, from the first
-// hierarchy that has the group.
-func cgroupPids(cg *cgroups.Cgroup) ([]int, error) {
-	dirs := groupDirs(cg)
-	if len(dirs) == 0 {
-		return nil, nil
-	}
-	var pids []int
-	err := filepath.WalkDir(dirs[0], func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(filepath.Join(p, "cgroup.procs"))
-		if err != nil {
-			return err
-		}
-		for _, f := range strings.Fields(string(b)) {
-			if n, err := strconv.Atoi(f); err == nil {
-				pids = append(pids, n)
-			}
-		}
-		return nil
-	})
-	return pids, err
-}
-
-// freezerDir is cg's v1 freezer group, or "" (then v2's cgroup.freeze).
-func freezerDir(cg *cgroups.Cgroup) string {
-	for _, d := range groupDirs(cg) {
-		if _, err := os.Stat(filepath.Join(d, "freezer.state")); err == nil {
-			return d
-		}
-	}
-	return ""
-}
+func cgroupPids(cg *cgroups.Cgroup) ([]int, error) { return cg.Pids() }
 
 func frozen(cg *cgroups.Cgroup) bool {
-	if d := freezerDir(cg); d != "" {
-		b, _ := os.ReadFile(filepath.Join(d, "freezer.state"))
-		return strings.TrimSpace(string(b)) != "THAWED"
-	}
-	if d := cg.UnifiedDir(); d != "" {
-		b, _ := os.ReadFile(filepath.Join(d, "cgroup.freeze"))
-		return strings.TrimSpace(string(b)) == "1"
-	}
-	return false
+	st, err := cg.FreezerState()
+	return err == nil && st == cgroups.Frozen
 }
 
-// setFrozen freezes or thaws cg and waits until the kernel says it is done.
 func setFrozen(cg *cgroups.Cgroup, freeze bool) error {
-	file, value, want := "", "", ""
-	if d := freezerDir(cg); d != "" {
-		file, value, want = filepath.Join(d, "freezer.state"), "THAWED", "THAWED"
-		if freeze {
-			value, want = "FROZEN", "FROZEN"
-		}
-	} else if d := cg.UnifiedDir(); d != "" {
-		if _, err := os.Stat(filepath.Join(d, "cgroup.freeze")); err == nil {
-			file, value, want = filepath.Join(d, "cgroup.freeze"), "0", "0"
-			if freeze {
-				value, want = "1", "1"
-			}
-		}
+	if freeze {
+		return cg.Freeze()
 	}
-	if file == "" {
-		return errors.New("no freezer cgroup on this host")
-	}
-	for i := 0; i < 1000; i++ {
-		if err := os.WriteFile(file, []byte(value), 0); err != nil {
-			return fmt.Errorf("freezer: %w", err)
-		}
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return fmt.Errorf("freezer: %w", err)
-		}
-		if strings.TrimSpace(string(b)) == want {
-			return nil
-		}
-		time.Sleep(time.Millisecond)
-	}
-	return errors.New("freezer: the group did not settle")
+	return cg.Thaw()
 }
 
 // cgroupBinds are cg's groups (at path) by hierarchy name.

@@ -205,6 +205,7 @@ func (r *Runtime) create(id, bundle string, o CreateOptions) (_ *exec.Cmd, err e
 	ev.Pid = func(pid int) { rec.Pid = pid }
 	ev.Pty = func(master *os.File) {
 		defer master.Close()
+		sizeConsole(master, spec.Process.ConsoleSize)
 		if err := sendConsole(console, master); err != nil {
 			unix.Kill(rec.Pid, unix.SIGKILL)
 		}
@@ -318,6 +319,14 @@ func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
 		out[i] = syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)}
 	}
 	return out
+}
+
+// sizeConsole gives the terminal process.consoleSize, if set.
+func sizeConsole(master *os.File, size *specs.Box) {
+	if size != nil && size.Height > 0 && size.Width > 0 {
+		unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ,
+			&unix.Winsize{Row: uint16(size.Height), Col: uint16(size.Width)})
+	}
 }
 
 // sendConsole hands the terminal's master to whoever listens on the

@@ -130,6 +130,7 @@ func (r *Runtime) Exec(id string, proc *specs.Process, o ExecOptions) (int, erro
 	pid := 0
 	ev := Events{Pid: func(p int) { pid = p }}
 	ev.Pty = func(master *os.File) {
+		sizeConsole(master, proc.ConsoleSize)
 		if console != nil {
 			defer master.Close()
 			sendConsole(console, master)
