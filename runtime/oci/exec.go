@@ -32,10 +32,8 @@ func (r *Runtime) Exec(id string, proc *specs.Process, o ExecOptions) (int, erro
 	if err != nil {
 		return 1, err
 	}
-	switch st := r.status(rec); st {
-	case Running, Created:
-	default:
-		return 1, fmt.Errorf("cannot exec in a %s container", st)
+	if err := checkOp(OpExec, id, r.status(rec), false); err != nil {
+		return 1, err
 	}
 	if len(proc.Args) == 0 {
 		return 1, errors.New("exec: process.args is empty")

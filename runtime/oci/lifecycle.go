@@ -24,12 +24,8 @@ func (r *Runtime) Start(id string) error {
 	if err != nil {
 		return err
 	}
-	switch st := r.status(rec); st {
-	case Created:
-	case Stopped:
-		return fmt.Errorf("cannot start a container that has stopped")
-	default:
-		return fmt.Errorf("cannot start an already %s container", st)
+	if err := checkOp(OpStart, id, r.status(rec), false); err != nil {
+		return err
 	}
 	if err := openFifo(r.fifoPath(id), rec); err != nil {
 		return err
@@ -85,8 +81,8 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 	if err != nil {
 		return err
 	}
-	if r.status(rec) == Stopped && !all {
-		return fmt.Errorf("container %s is not running", id)
+	if err := checkOp(OpKill, id, r.status(rec), false); err != nil && !all {
+		return err
 	}
 	if !all {
 		return signalInit(rec, sig)
@@ -133,14 +129,11 @@ func (r *Runtime) Delete(id string, force bool) error {
 		return err
 	}
 	defer unlock()
-	switch st := r.status(rec); st {
-	case Stopped:
-	case Created:
-		r.killAll(rec)
-	default:
-		if !force {
-			return fmt.Errorf("cannot delete container %s that is not stopped: %s", id, st)
-		}
+	st := r.status(rec)
+	if err := checkOp(OpDelete, id, st, force); err != nil {
+		return err
+	}
+	if st != Stopped {
 		r.killAll(rec)
 	}
 	if !waitGone(rec, 10*time.Second) {
@@ -207,12 +200,12 @@ func (r *Runtime) freeze(id string, freeze bool) error {
 	if err != nil {
 		return err
 	}
-	st := r.status(rec)
-	if freeze && st != Running {
-		return fmt.Errorf("container %s is not running: %s", id, st)
+	op := OpResume
+	if freeze {
+		op = OpPause
 	}
-	if !freeze && st != Paused {
-		return fmt.Errorf("container %s is not paused: %s", id, st)
+	if err := checkOp(op, id, r.status(rec), false); err != nil {
+		return err
 	}
 	cg, err := loadCgroup(rec.Cgroup)
 	if err != nil {

@@ -1,0 +1,35 @@
+package oci
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestTransitions: every operation in every status, as runtime.md (and
+// runc, for pause, resume and the delete of a created container) says.
+func TestTransitions(t *testing.T) {
+	statuses := []Status{Created, Running, Paused, Stopped}
+	want := map[Op]string{ // the statuses each op acts in, by initial
+		OpStart: "c", OpKill: "crp", OpDelete: "cs", OpExec: "cr",
+		OpPause: "r", OpResume: "p", OpUpdate: "crp",
+	}
+	for op, ok := range want {
+		for _, st := range statuses {
+			err := checkOp(op, "x", st, false)
+			if allowed := strings.Contains(ok, string(st[0])); allowed != (err == nil) {
+				t.Errorf("%s when %s: err %v, want allowed %v", op, st, err, allowed)
+			}
+			if err != nil && !strings.Contains(err.Error(), string(st)) && !strings.Contains(err.Error(), "not running") {
+				t.Errorf("%s when %s: %q does not say the status", op, st, err)
+			}
+		}
+	}
+	for _, st := range statuses {
+		if err := checkOp(OpDelete, "x", st, true); err != nil {
+			t.Errorf("delete --force when %s: %v", st, err)
+		}
+	}
+	if err := checkOp(OpStart, "x", Stopped, false); err == nil || !strings.Contains(err.Error(), "stopped") {
+		t.Errorf("start of a stopped container: %v", err)
+	}
+}
