@@ -246,3 +246,57 @@ func TestOCINamespaceJoin(t *testing.T) {
 		t.Errorf("after delete: %v", err)
 	}
 }
+
+// Bind mount propagation: with rslave a mount the host makes under the
+// source later appears in the container; with rprivate it does not.
+func TestOCIMountPropagation(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ prop, want string }{{"rslave", "flag\n"}, {"rprivate", ""}, {"rshared", "flag\n"}} {
+		t.Run(tc.prop, func(t *testing.T) {
+			t.Parallel()
+			e := newOCIEnv(t)
+			src, ctl := filepath.Join(e.dir, "shared"), filepath.Join(e.dir, "ctl")
+			for _, d := range []string{filepath.Join(src, "sub"), ctl} {
+				if err := os.MkdirAll(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// src: a shared mount of its own, so that propagation is ours.
+			if err := syscall.Mount(src, src, "", syscall.MS_BIND, ""); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				syscall.Unmount(filepath.Join(src, "sub"), syscall.MNT_DETACH)
+				if err := syscall.Unmount(src, syscall.MNT_DETACH); err != nil {
+					t.Errorf("umount %s: %v", src, err)
+				}
+			})
+			if err := syscall.Mount("", src, "", syscall.MS_SHARED, ""); err != nil {
+				t.Fatal(err)
+			}
+			spec := shSpec("echo ready; while [ ! -e /ctl/go ]; do sleep 0.02; done; ls /s/sub")
+			spec.Mounts = append(spec.Mounts,
+				specs.Mount{Destination: "/s", Type: "none", Source: src, Options: []string{"rbind", tc.prop}},
+				specs.Mount{Destination: "/ctl", Type: "none", Source: ctl, Options: []string{"rbind"}})
+			c := e.create("prop", spec)
+			c.start()
+			c.waitOut("ready")
+			// The host mounts a tmpfs with a file under the source, then
+			// lets the container look.
+			if err := syscall.Mount("tmpfs", filepath.Join(src, "sub"), "tmpfs", 0, "size=64k"); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(src, "sub", "flag"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(ctl, "go"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			c.waitStatus(specs.StateStopped)
+			c.delete()
+			if got := strings.TrimPrefix(c.out(), "ready\n"); got != tc.want {
+				t.Errorf("the container's /s/sub after the host's mount: %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
