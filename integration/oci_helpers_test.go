@@ -29,7 +29,7 @@ import (
 
 // ociCgroupParent is the cgroup every test container is put under (one
 // directory per container below it, named after its unique id).
-const ociCgroupParent = "/hutch-oci"
+const ociCgroupParent = "/hutch-oci-test"
 
 // ociEnv is one runtime instance under test: its binary and own --root.
 type ociEnv struct {

@@ -68,24 +68,7 @@ func TestOCIExec(t *testing.T) {
 	}
 
 	// --detach --pid-file: returns while the process runs.
-	execPid := filepath.Join(e.dir, "exec.pid")
-	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer devnull.Close()
-	cmd := exec.Command(e.bin, "--root", e.root, "exec", "--detach", "--pid-file", execPid, c.id,
-		"sh", "-c", "echo detached > /tmp/detached; exec sleep 1000")
-	// Not pipes: the detached process keeps its stdio after exec returns.
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
-	if err := e.runTimeout(cmd); err != nil {
-		t.Fatalf("exec --detach: %v", err)
-	}
-	dpid, err := strconv.Atoi(strings.TrimSpace(readFile(execPid)))
-	if err != nil || !ociLive(dpid) {
-		t.Fatalf("exec --detach --pid-file: %q: %v, want the pid of a live process", readFile(execPid), err)
-	}
-	e.notePid(dpid)
+	dpid := e.execDetached(c.id, "sh", "-c", "echo detached > /tmp/detached; exec sleep 1000")
 	runWaitFor(t, 10*time.Second, "the detached process's file", func() bool {
 		return e.run("exec", c.id, "cat", "/tmp/detached").stdout == "detached\n"
 	})
@@ -100,7 +83,7 @@ func TestOCIExec(t *testing.T) {
 	if !slices.Contains(pids, initPid) || !slices.Contains(pids, dpid) {
 		t.Errorf("ps --format json = %v, want the init pid %d and the exec'd %d", pids, initPid, dpid)
 	}
-	// A killed container's processes are gone with it.
+	// A killed container's processes are gone with it (its pid namespace).
 	e.ok("kill", c.id, "KILL")
 	c.waitStatus(specs.StateStopped)
 	e.fails("exec", c.id, "true")
@@ -108,6 +91,48 @@ func TestOCIExec(t *testing.T) {
 	if ociLive(dpid) {
 		t.Errorf("exec'd process %d alive after the container stopped", dpid)
 	}
+}
+
+// execDetached runs exec --detach --pid-file and returns the pid the file
+// names, which must be a live process.
+func (e *ociEnv) execDetached(id string, args ...string) int {
+	e.t.Helper()
+	pidFile := filepath.Join(e.dir, "exec.pid")
+	os.Remove(pidFile)
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer devnull.Close()
+	cmd := exec.Command(e.bin, append([]string{"--root", e.root, "exec", "--detach", "--pid-file", pidFile, id}, args...)...)
+	// Not pipes: the detached process keeps its stdio after exec returns.
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
+	if err := e.runTimeout(cmd); err != nil {
+		e.t.Fatalf("exec --detach: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(readFile(pidFile)))
+	if err != nil || !ociLive(pid) {
+		e.t.Fatalf("exec --detach --pid-file: %q: %v, want the pid of a live process", readFile(pidFile), err)
+	}
+	e.notePid(pid)
+	return pid
+}
+
+// kill --all signals every process of the container: without a pid
+// namespace, killing the init alone would leave the exec'd one.
+func TestOCIKillAll(t *testing.T) {
+	t.Parallel()
+	e := newOCIEnv(t)
+	spec := shSpec("exec sleep 1000")
+	spec.Linux.Namespaces = slices.DeleteFunc(spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.PIDNamespace })
+	c := e.create("killall", spec)
+	c.start()
+	initPid := c.state().Pid
+	other := e.execDetached(c.id, "sleep", "1000")
+	e.ok("kill", "--all", c.id, "KILL")
+	runWaitFor(t, 10*time.Second, "kill --all to kill both processes", func() bool { return !ociLive(initPid) && !ociLive(other) })
+	c.waitStatus(specs.StateStopped)
+	c.delete()
 }
 
 // features prints what the runtime supports as the spec's features JSON.
