@@ -205,3 +205,65 @@ func TestOCISpec(t *testing.T) {
 	c.waitStatus(specs.StateStopped) // sh, stdin /dev/null: exits
 	c.delete()
 }
+
+// The global options containerd's shim passes: --log FILE --log-format
+// json (the runtime's messages go to the file as JSON objects with level
+// and msg) and --debug; a create through them works, and a failing one
+// logs its error there.
+func TestOCIGlobalLogOptions(t *testing.T) {
+	t.Parallel()
+	e := newOCIEnv(t)
+	logFile := filepath.Join(e.dir, "log.json")
+	global := []string{"--log", logFile, "--log-format", "json", "--debug"}
+
+	id := e.id("logok")
+	c := &ociCtr{e: e, id: id, bundle: e.bundle(id, shSpec("echo logged")), outPath: filepath.Join(e.dir, "logok.out"), errPath: filepath.Join(e.dir, "logok.err")}
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devnull.Close()
+	out, err := os.Create(c.outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	cmd := exec.Command(e.bin, append(append([]string{"--root", e.root}, global...), "create", "--bundle", c.bundle, id)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, out, out
+	if err := e.runTimeout(cmd); err != nil {
+		t.Fatalf("create with %v: %v: %s", global, err, readFile(logFile))
+	}
+	e.notePid(c.state().Pid)
+	if r := e.run(append(global, "start", id)...); r.code != 0 {
+		t.Fatalf("start with %v: %s", global, r)
+	}
+	c.waitStatus(specs.StateStopped)
+	c.delete()
+	if c.out() != "logged\n" {
+		t.Errorf("output %q, want logged", c.out())
+	}
+
+	bad := e.id("logbad")
+	b := e.bundle(bad, shSpec("true"))
+	if err := os.RemoveAll(filepath.Join(b, "rootfs")); err != nil {
+		t.Fatal(err)
+	}
+	os.Truncate(logFile, 0)
+	if r := e.run(append(global, "create", "--bundle", b, bad)...); r.code == 0 {
+		t.Fatalf("create without a rootfs: %s, want a failure", r)
+	}
+	lines := runLines(readFile(logFile))
+	nErr := 0
+	for _, l := range lines {
+		var m struct{ Level, Msg string }
+		if err := json.Unmarshal([]byte(l), &m); err != nil || m.Level == "" || m.Msg == "" {
+			t.Errorf("log line %q is not a JSON object with level and msg (%v)", l, err)
+		}
+		if m.Level == "error" {
+			nErr++
+		}
+	}
+	if nErr == 0 {
+		t.Errorf("log %q, want the error at level error", lines)
+	}
+}
