@@ -84,6 +84,19 @@ func TestOCIBadInput(t *testing.T) {
 			s.Linux.Devices = []specs.LinuxDevice{{Path: "/etc/notadevice", Type: "c", Major: 1, Minor: 3}}
 			s.Root.Readonly = false
 		}, skip: []string{"runc"}, why: "runc 1.1.5 accepts a device path taken by a regular file (create succeeds)"},
+		// What the host lacks: refused, not ignored.
+		{name: "intelRdt-without-resctrl", edit: func(t *testing.T, s *specs.Spec, _ string) {
+			if _, err := os.Stat("/sys/fs/resctrl/tasks"); err == nil {
+				t.Skip("the host has resctrl")
+			}
+			s.Linux.IntelRdt = &specs.LinuxIntelRdt{ClosID: "oci-test"}
+		}, skip: []string{"runc"}, why: "runc 1.1.5 accepts intelRdt on a host without resctrl (create succeeds)"},
+		{name: "apparmor-without-apparmor", edit: func(t *testing.T, s *specs.Spec, _ string) {
+			if _, err := os.Stat("/sys/kernel/security/apparmor"); err == nil {
+				t.Skip("the host has AppArmor")
+			}
+			s.Process.ApparmorProfile = "oci-test-profile"
+		}},
 		{name: "invalid-id", id: "../escape"},
 		{name: "invalid-id-slash", id: "a/b"},
 	} {

@@ -125,3 +125,38 @@ func TestOCIPauseResume(t *testing.T) {
 	e.fails("pause", c.id) // stopped
 	c.delete()
 }
+
+// A relative cgroupsPath is placed where the runtime chooses, ending in
+// it, and the same value gives the same place each time; delete removes it.
+func TestOCICgroupsPathRelative(t *testing.T) {
+	t.Parallel()
+	e := newOCIEnv(t)
+	rel := strings.TrimPrefix(ociCgroupParent, "/") + "-rel/" + e.tag
+	var first string
+	for _, name := range []string{"rel1", "rel2"} {
+		spec := shSpec("exec sleep 1000")
+		spec.Linux.CgroupsPath = rel
+		c := e.create(name, spec)
+		got := runProcCgroups(t, c.state().Pid)["memory"]
+		if got == "" {
+			got = runProcCgroups(t, c.state().Pid)[""]
+		}
+		if !strings.HasSuffix(got, "/"+rel) {
+			t.Errorf("cgroup %q, want one ending in the relative cgroupsPath %q", got, rel)
+		}
+		if first == "" {
+			first = got
+		} else if got != first {
+			t.Errorf("the same cgroupsPath gave %q, then %q", first, got)
+		}
+		c.delete("--force")
+		if m, _ := filepath.Glob("/sys/fs/cgroup/*" + got); len(m) > 0 {
+			t.Errorf("after delete: cgroup %v left", m)
+		}
+	}
+	// Its parent is the test's to remove, as the runtime made it.
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + strings.TrimSuffix(first, "/"+e.tag))
+	for _, d := range dirs {
+		os.Remove(d)
+	}
+}

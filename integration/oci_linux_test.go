@@ -189,6 +189,29 @@ func TestOCILinux(t *testing.T) {
 			check: want("null character special file 1 3\nzero character special file 1 5\nfull character special file 1 7\n" +
 				"random character special file 1 8\nurandom character special file 1 9\ntty character special file 5 0\nptmx\n" +
 				"fd /proc/self/fd\nstdin /proc/self/fd/0\nstdout /proc/self/fd/1\nstderr /proc/self/fd/2\n3\n")},
+		{name: "seccomp", script: "mkdir /tmp/x 2>&1 || echo denied; touch /tmp/y && echo touch-allowed",
+			edit: func(s *specs.Spec) {
+				eperm := uint(1)
+				s.Linux.Seccomp = &specs.LinuxSeccomp{
+					DefaultAction: specs.ActAllow,
+					Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32},
+					Syscalls:      []specs.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno, ErrnoRet: &eperm}},
+				}
+			}, check: want("mkdir: can't create directory '/tmp/x': Operation not permitted\ndenied\ntouch-allowed\n")},
+		{name: "personality", script: "uname -m", edit: func(s *specs.Spec) {
+			s.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux32}
+		}, check: want("i686\n"), skip: []string{"runc"}, why: "runc 1.1.5 ignores linux.personality"},
+		// resources.devices: the default deny holds for a node made in the
+		// container (CAP_MKNOD given), the default allowed ones still work.
+		{name: "devices-cgroup", script: "mknod /null2 c 1 3; mknod /sda2 b 8 0; " +
+			"echo x > /null2 && echo null2 opened; head -c1 /sda2 >/dev/null 2>&1 && echo sda2 opened || echo sda2 denied",
+			edit: func(s *specs.Spec) {
+				s.Root.Readonly = false
+				c := s.Process.Capabilities
+				c.Bounding = append(c.Bounding, "CAP_MKNOD")
+				c.Effective = append(c.Effective, "CAP_MKNOD")
+				c.Permitted = append(c.Permitted, "CAP_MKNOD")
+			}, check: want("null2 opened\nsda2 denied\n")},
 	}
 	ociRunCases(t, cases)
 }
