@@ -7,6 +7,7 @@ package integration
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -124,4 +125,54 @@ func TestOCIPauseResume(t *testing.T) {
 	c.waitStatus(specs.StateStopped)
 	e.fails("pause", c.id) // stopped
 	c.delete()
+}
+
+// A relative cgroupsPath is placed where the runtime chooses, ending in
+// it, and the same value gives the same place each time; delete removes it.
+func TestOCICgroupsPathRelative(t *testing.T) {
+	t.Parallel()
+	e := newOCIEnv(t)
+	relParent := strings.TrimPrefix(ociCgroupParent, "/") + "-rel"
+	rel := relParent + "/" + e.tag
+	var first map[string]string
+	parents := map[string]bool{} // where the runtime made relParent, per hierarchy
+	for _, name := range []string{"rel1", "rel2"} {
+		spec := shSpec("exec sleep 1000")
+		spec.Linux.CgroupsPath = rel
+		c := e.create(name, spec)
+		cg := runProcCgroups(t, c.state().Pid)
+		for ctl, p := range cg {
+			if !strings.HasSuffix(p, "/"+rel) {
+				t.Errorf("%s cgroup %q, want one ending in the relative cgroupsPath %q", ctl, p, rel)
+			}
+			parents[strings.TrimSuffix(p, "/"+e.tag)] = true
+		}
+		if first == nil {
+			first = cg
+		} else if !maps.Equal(first, cg) {
+			t.Errorf("the same cgroupsPath gave %v, then %v", first, cg)
+		}
+		c.delete("--force")
+		for _, p := range cg {
+			if m, _ := filepath.Glob("/sys/fs/cgroup/*" + p); len(m) > 0 {
+				t.Errorf("after delete: cgroup %v left", m)
+			}
+		}
+	}
+	// relParent is the test's to remove (the runtime made it for the test).
+	for p := range parents {
+		dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + p)
+		for _, d := range dirs {
+			var err error
+			for i := 0; i < 50; i++ {
+				if err = os.Remove(d); err == nil || os.IsNotExist(err) {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if err != nil && !os.IsNotExist(err) {
+				t.Errorf("cleanup: %v", err)
+			}
+		}
+	}
 }

@@ -13,7 +13,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -21,6 +20,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -29,7 +29,7 @@ import (
 
 // ociCgroupParent is the cgroup every test container is put under (one
 // directory per container below it, named after its unique id).
-const ociCgroupParent = "/hutch-oci"
+const ociCgroupParent = "/hutch-oci-test"
 
 // ociEnv is one runtime instance under test: its binary and own --root.
 type ociEnv struct {
@@ -392,8 +392,11 @@ func (e *ociEnv) cleanup() {
 			}
 		}
 	}
-	for _, leak := range e.leftovers(e.ids...) {
-		t.Errorf("leak: %s", leak)
+	if leaks := e.leftovers(e.ids...); len(leaks) > 0 {
+		for _, leak := range leaks {
+			t.Errorf("leak: %s", leak)
+		}
+		e.sweep()
 	}
 	if os.Getenv("OCI_RUNTIME") == "" {
 		// As every hutch env ends.
@@ -402,6 +405,31 @@ func (e *ociEnv) cleanup() {
 		}
 	}
 	os.RemoveAll(e.dir)
+}
+
+// sweep undoes what a runtime left behind, best effort, so that a failed
+// test does not leave processes and cgroups on the host: it kills the
+// processes this env saw, then removes the containers' cgroups.
+func (e *ociEnv) sweep() {
+	e.mu.Lock()
+	pids := slices.Clone(e.pids)
+	e.mu.Unlock()
+	for _, pid := range pids {
+		if ociLive(pid) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	for _, id := range e.ids {
+		dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + ociCgroupParent + "/" + id)
+		if v2, _ := filepath.Glob("/sys/fs/cgroup" + ociCgroupParent + "/" + id); len(v2) > 0 {
+			dirs = append(dirs, v2...)
+		}
+		for _, d := range dirs {
+			for i := 0; i < 50 && os.Remove(d) != nil; i++ {
+				time.Sleep(20 * time.Millisecond) // until the killed processes are gone
+			}
+		}
+	}
 }
 
 // exists says whether the runtime knows container id.
@@ -484,5 +512,3 @@ func procFile(t *testing.T, pid int, file string) string {
 	}
 	return string(b)
 }
-
-var _ = io.EOF

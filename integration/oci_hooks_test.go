@@ -158,17 +158,22 @@ func ociHookState(t *testing.T, name string, b []byte) specs.State {
 	return st
 }
 
-// A failing prestart hook fails create: an error, and no container, state,
-// cgroup, mount or process left.
+// A failing prestart, createRuntime or createContainer hook fails create:
+// an error, the hooks after it not run, poststop run, and no container,
+// state, cgroup, mount or process left.
 func TestOCIHookFails(t *testing.T) {
 	t.Parallel()
+	exit1 := specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "exit 1"}}
 	for _, tc := range []struct {
 		name string
 		hook specs.Hook
+		kind string // which create-time hook list it is in
 	}{
-		{"exit-1", specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "exit 1"}}},
-		{"timeout", specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "exec sleep 30"}, Timeout: ptrInt(1)}},
-		{"no-such-path", specs.Hook{Path: "/nonexistent/hook"}},
+		{"prestart-exit-1", exit1, "prestart"},
+		{"prestart-timeout", specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "exec sleep 30"}, Timeout: ptrInt(1)}, "prestart"},
+		{"prestart-no-such-path", specs.Hook{Path: "/nonexistent/hook"}, "prestart"},
+		{"createRuntime-exit-1", exit1, "createRuntime"},
+		{"createContainer-exit-1", exit1, "createContainer"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -178,9 +183,15 @@ func TestOCIHookFails(t *testing.T) {
 				t.Fatal(err)
 			}
 			spec := shSpec("echo program ran")
-			spec.Hooks = &specs.Hooks{
-				Prestart: []specs.Hook{tc.hook, ociHook(dir, "after")},
-				Poststop: []specs.Hook{ociHook(dir, "poststop")},
+			spec.Hooks = &specs.Hooks{Poststop: []specs.Hook{ociHook(dir, "poststop")}}
+			hooks := []specs.Hook{tc.hook, ociHook(dir, "after")}
+			switch tc.kind {
+			case "prestart":
+				spec.Hooks.Prestart = hooks
+			case "createRuntime":
+				spec.Hooks.CreateRuntime = hooks
+			case "createContainer":
+				spec.Hooks.CreateContainer = hooks
 			}
 			c, r := e.tryCreate("hookfail", spec)
 			e.checkFailed(r, "create", c.id)
@@ -195,7 +206,7 @@ func TestOCIHookFails(t *testing.T) {
 			}
 			// The lifecycle goes on at delete: poststop hooks run.
 			if got := strings.Fields(readFile(filepath.Join(dir, "order"))); strings.Join(got, " ") != "poststop" {
-				t.Errorf("hooks after a failing prestart: %q, want poststop only", got)
+				t.Errorf("hooks after a failing %s hook: %q, want poststop only", tc.kind, got)
 			}
 			if strings.Contains(c.out(), "program ran") {
 				t.Errorf("the program ran: %q", c.out())
@@ -205,3 +216,27 @@ func TestOCIHookFails(t *testing.T) {
 }
 
 func ptrInt(v int) *int { return &v }
+
+// A failing startContainer hook fails start: the program does not run and
+// the container is stopped.
+func TestOCIHookStartContainerFails(t *testing.T) {
+	t.Parallel()
+	e := newOCIEnv(t)
+	spec := shSpec("echo program ran")
+	spec.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "exit 1"}}}}
+	c := e.create("scfail", spec)
+	r := e.run("start", c.id)
+	if e.name == "runc" {
+		// runc runs the hook in its init after start has returned 0.
+		t.Logf("runc: start exits 0 though the startContainer hook failed: %s", r)
+	} else {
+		e.checkFailed(r, "start", c.id)
+	}
+	if e.exists(c.id) {
+		c.waitStatus(specs.StateStopped)
+		c.delete()
+	}
+	if strings.Contains(c.out(), "program ran") {
+		t.Errorf("the program ran after its startContainer hook failed: %q", c.out())
+	}
+}

@@ -201,6 +201,25 @@ func TestOCIDeleteForce(t *testing.T) {
 	e.fails("state", c2.id)
 }
 
+// delete of a created container (not stopped) fails and leaves it.
+func TestOCIDeleteCreated(t *testing.T) {
+	t.Parallel()
+	e := newOCIEnv(t)
+	e.skipFor("runc deletes a created container without --force (kills it first)", "runc")
+	c := e.create("delcreated", shSpec("echo ran"))
+	pid := c.state().Pid
+	e.fails("delete", c.id)
+	if st := c.state(); st.Status != specs.StateCreated || st.Pid != pid || !ociLive(pid) {
+		t.Errorf("after delete of a created container: state %+v, want created, pid %d", st, pid)
+	}
+	c.start()
+	c.waitStatus(specs.StateStopped)
+	c.delete()
+	if c.out() != "ran\n" {
+		t.Errorf("output %q, want ran", c.out())
+	}
+}
+
 // run --bundle creates, starts and waits; its exit code is the process's.
 func TestOCIRun(t *testing.T) {
 	t.Parallel()

@@ -189,6 +189,29 @@ func TestOCILinux(t *testing.T) {
 			check: want("null character special file 1 3\nzero character special file 1 5\nfull character special file 1 7\n" +
 				"random character special file 1 8\nurandom character special file 1 9\ntty character special file 5 0\nptmx\n" +
 				"fd /proc/self/fd\nstdin /proc/self/fd/0\nstdout /proc/self/fd/1\nstderr /proc/self/fd/2\n3\n")},
+		{name: "seccomp", script: "mkdir /tmp/x 2>&1 || echo denied; touch /tmp/y && echo touch-allowed",
+			edit: func(s *specs.Spec) {
+				eperm := uint(1)
+				s.Linux.Seccomp = &specs.LinuxSeccomp{
+					DefaultAction: specs.ActAllow,
+					Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32},
+					Syscalls:      []specs.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno, ErrnoRet: &eperm}},
+				}
+			}, check: want("mkdir: can't create directory '/tmp/x': Operation not permitted\ndenied\ntouch-allowed\n")},
+		{name: "personality", script: "uname -m", edit: func(s *specs.Spec) {
+			s.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux32}
+		}, check: want("i686\n"), skip: []string{"runc"}, why: "runc 1.1.5 ignores linux.personality"},
+		// resources.devices: the default deny holds for a node made in the
+		// container (CAP_MKNOD given), the default allowed ones still work.
+		{name: "devices-cgroup", script: "mknod /null2 c 1 3; mknod /sda2 b 8 0; " +
+			"echo x > /null2 && echo null2 opened; head -c1 /sda2 >/dev/null 2>&1 && echo sda2 opened || echo sda2 denied",
+			edit: func(s *specs.Spec) {
+				s.Root.Readonly = false
+				c := s.Process.Capabilities
+				c.Bounding = append(c.Bounding, "CAP_MKNOD")
+				c.Effective = append(c.Effective, "CAP_MKNOD")
+				c.Permitted = append(c.Permitted, "CAP_MKNOD")
+			}, check: want("null2 opened\nsda2 denied\n")},
 	}
 	ociRunCases(t, cases)
 }
@@ -244,5 +267,59 @@ func TestOCINamespaceJoin(t *testing.T) {
 	// The namespace was not the runtime's to remove.
 	if _, err := os.Stat(path); err != nil {
 		t.Errorf("after delete: %v", err)
+	}
+}
+
+// Bind mount propagation: with rslave a mount the host makes under the
+// source later appears in the container; with rprivate it does not.
+func TestOCIMountPropagation(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ prop, want string }{{"rslave", "flag\n"}, {"rprivate", ""}, {"rshared", "flag\n"}} {
+		t.Run(tc.prop, func(t *testing.T) {
+			t.Parallel()
+			e := newOCIEnv(t)
+			src, ctl := filepath.Join(e.dir, "shared"), filepath.Join(e.dir, "ctl")
+			for _, d := range []string{filepath.Join(src, "sub"), ctl} {
+				if err := os.MkdirAll(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// src: a shared mount of its own, so that propagation is ours.
+			if err := syscall.Mount(src, src, "", syscall.MS_BIND, ""); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				syscall.Unmount(filepath.Join(src, "sub"), syscall.MNT_DETACH)
+				if err := syscall.Unmount(src, syscall.MNT_DETACH); err != nil {
+					t.Errorf("umount %s: %v", src, err)
+				}
+			})
+			if err := syscall.Mount("", src, "", syscall.MS_SHARED, ""); err != nil {
+				t.Fatal(err)
+			}
+			spec := shSpec("echo ready; while [ ! -e /ctl/go ]; do sleep 0.02; done; ls /s/sub")
+			spec.Mounts = append(spec.Mounts,
+				specs.Mount{Destination: "/s", Type: "none", Source: src, Options: []string{"rbind", tc.prop}},
+				specs.Mount{Destination: "/ctl", Type: "none", Source: ctl, Options: []string{"rbind"}})
+			c := e.create("prop", spec)
+			c.start()
+			c.waitOut("ready")
+			// The host mounts a tmpfs with a file under the source, then
+			// lets the container look.
+			if err := syscall.Mount("tmpfs", filepath.Join(src, "sub"), "tmpfs", 0, "size=64k"); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(src, "sub", "flag"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(ctl, "go"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			c.waitStatus(specs.StateStopped)
+			c.delete()
+			if got := strings.TrimPrefix(c.out(), "ready\n"); got != tc.want {
+				t.Errorf("the container's /s/sub after the host's mount: %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

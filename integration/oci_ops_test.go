@@ -68,24 +68,7 @@ func TestOCIExec(t *testing.T) {
 	}
 
 	// --detach --pid-file: returns while the process runs.
-	execPid := filepath.Join(e.dir, "exec.pid")
-	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer devnull.Close()
-	cmd := exec.Command(e.bin, "--root", e.root, "exec", "--detach", "--pid-file", execPid, c.id,
-		"sh", "-c", "echo detached > /tmp/detached; exec sleep 1000")
-	// Not pipes: the detached process keeps its stdio after exec returns.
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
-	if err := e.runTimeout(cmd); err != nil {
-		t.Fatalf("exec --detach: %v", err)
-	}
-	dpid, err := strconv.Atoi(strings.TrimSpace(readFile(execPid)))
-	if err != nil || !ociLive(dpid) {
-		t.Fatalf("exec --detach --pid-file: %q: %v, want the pid of a live process", readFile(execPid), err)
-	}
-	e.notePid(dpid)
+	dpid := e.execDetached(c.id, "sh", "-c", "echo detached > /tmp/detached; exec sleep 1000")
 	runWaitFor(t, 10*time.Second, "the detached process's file", func() bool {
 		return e.run("exec", c.id, "cat", "/tmp/detached").stdout == "detached\n"
 	})
@@ -100,7 +83,7 @@ func TestOCIExec(t *testing.T) {
 	if !slices.Contains(pids, initPid) || !slices.Contains(pids, dpid) {
 		t.Errorf("ps --format json = %v, want the init pid %d and the exec'd %d", pids, initPid, dpid)
 	}
-	// A killed container's processes are gone with it.
+	// A killed container's processes are gone with it (its pid namespace).
 	e.ok("kill", c.id, "KILL")
 	c.waitStatus(specs.StateStopped)
 	e.fails("exec", c.id, "true")
@@ -108,6 +91,48 @@ func TestOCIExec(t *testing.T) {
 	if ociLive(dpid) {
 		t.Errorf("exec'd process %d alive after the container stopped", dpid)
 	}
+}
+
+// execDetached runs exec --detach --pid-file and returns the pid the file
+// names, which must be a live process.
+func (e *ociEnv) execDetached(id string, args ...string) int {
+	e.t.Helper()
+	pidFile := filepath.Join(e.dir, "exec.pid")
+	os.Remove(pidFile)
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer devnull.Close()
+	cmd := exec.Command(e.bin, append([]string{"--root", e.root, "exec", "--detach", "--pid-file", pidFile, id}, args...)...)
+	// Not pipes: the detached process keeps its stdio after exec returns.
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
+	if err := e.runTimeout(cmd); err != nil {
+		e.t.Fatalf("exec --detach: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(readFile(pidFile)))
+	if err != nil || !ociLive(pid) {
+		e.t.Fatalf("exec --detach --pid-file: %q: %v, want the pid of a live process", readFile(pidFile), err)
+	}
+	e.notePid(pid)
+	return pid
+}
+
+// kill --all signals every process of the container: without a pid
+// namespace, killing the init alone would leave the exec'd one.
+func TestOCIKillAll(t *testing.T) {
+	t.Parallel()
+	e := newOCIEnv(t)
+	spec := shSpec("exec sleep 1000")
+	spec.Linux.Namespaces = slices.DeleteFunc(spec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.PIDNamespace })
+	c := e.create("killall", spec)
+	c.start()
+	initPid := c.state().Pid
+	other := e.execDetached(c.id, "sleep", "1000")
+	e.ok("kill", "--all", c.id, "KILL")
+	runWaitFor(t, 10*time.Second, "kill --all to kill both processes", func() bool { return !ociLive(initPid) && !ociLive(other) })
+	c.waitStatus(specs.StateStopped)
+	c.delete()
 }
 
 // features prints what the runtime supports as the spec's features JSON.
@@ -179,4 +204,66 @@ func TestOCISpec(t *testing.T) {
 	c.start()
 	c.waitStatus(specs.StateStopped) // sh, stdin /dev/null: exits
 	c.delete()
+}
+
+// The global options containerd's shim passes: --log FILE --log-format
+// json (the runtime's messages go to the file as JSON objects with level
+// and msg) and --debug; a create through them works, and a failing one
+// logs its error there.
+func TestOCIGlobalLogOptions(t *testing.T) {
+	t.Parallel()
+	e := newOCIEnv(t)
+	logFile := filepath.Join(e.dir, "log.json")
+	global := []string{"--log", logFile, "--log-format", "json", "--debug"}
+
+	id := e.id("logok")
+	c := &ociCtr{e: e, id: id, bundle: e.bundle(id, shSpec("echo logged")), outPath: filepath.Join(e.dir, "logok.out"), errPath: filepath.Join(e.dir, "logok.err")}
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devnull.Close()
+	out, err := os.Create(c.outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	cmd := exec.Command(e.bin, append(append([]string{"--root", e.root}, global...), "create", "--bundle", c.bundle, id)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, out, out
+	if err := e.runTimeout(cmd); err != nil {
+		t.Fatalf("create with %v: %v: %s", global, err, readFile(logFile))
+	}
+	e.notePid(c.state().Pid)
+	if r := e.run(append(global, "start", id)...); r.code != 0 {
+		t.Fatalf("start with %v: %s", global, r)
+	}
+	c.waitStatus(specs.StateStopped)
+	c.delete()
+	if c.out() != "logged\n" {
+		t.Errorf("output %q, want logged", c.out())
+	}
+
+	bad := e.id("logbad")
+	b := e.bundle(bad, shSpec("true"))
+	if err := os.RemoveAll(filepath.Join(b, "rootfs")); err != nil {
+		t.Fatal(err)
+	}
+	os.Truncate(logFile, 0)
+	if r := e.run(append(global, "create", "--bundle", b, bad)...); r.code == 0 {
+		t.Fatalf("create without a rootfs: %s, want a failure", r)
+	}
+	lines := runLines(readFile(logFile))
+	nErr := 0
+	for _, l := range lines {
+		var m struct{ Level, Msg string }
+		if err := json.Unmarshal([]byte(l), &m); err != nil || m.Level == "" || m.Msg == "" {
+			t.Errorf("log line %q is not a JSON object with level and msg (%v)", l, err)
+		}
+		if m.Level == "error" {
+			nErr++
+		}
+	}
+	if nErr == 0 {
+		t.Errorf("log %q, want the error at level error", lines)
+	}
 }

@@ -97,11 +97,46 @@ func TestOCIConsoleSocket(t *testing.T) {
 	t.Parallel()
 	e := newOCIEnv(t)
 	sock := filepath.Join(e.dir, "console.sock")
+	master := ociConsoleServer(t, sock)
+	spec := shSpec("tty; stty size; test -c /dev/console && echo console; test -t 0 && test -t 2 && echo all-tty; echo hello-tty")
+	spec.Process.Terminal = true
+	spec.Process.ConsoleSize = &specs.Box{Height: 30, Width: 100}
+	c := e.create("tty", spec, "--console-socket", sock)
+	var m *os.File
+	select {
+	case m = <-master:
+	case <-time.After(10 * time.Second):
+	}
+	if m == nil {
+		t.Fatal("no pty master received on the console socket")
+	}
+	defer m.Close()
+	got := ociReadPty(m)
+	c.start()
+	c.waitStatus(specs.StateStopped)
+	var out string
+	select {
+	case out = <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the pty master did not reach the end of the container's output")
+	}
+	out = strings.ReplaceAll(out, "\r\n", "\n")
+	if want := "/dev/pts/0\n30 100\nconsole\nall-tty\nhello-tty\n"; out != want {
+		t.Errorf("output through the pty %q, want %q", out, want)
+	}
+	c.delete()
+}
+
+// ociConsoleServer listens on sock and sends on the channel the one fd the
+// first connection passes (SCM_RIGHTS); the channel closes without one if
+// none comes.
+func ociConsoleServer(t *testing.T, sock string) <-chan *os.File {
+	t.Helper()
 	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	t.Cleanup(func() { l.Close() })
 	master := make(chan *os.File, 1)
 	go func() {
 		defer close(master)
@@ -125,23 +160,14 @@ func TestOCIConsoleSocket(t *testing.T) {
 		}
 		master <- os.NewFile(uintptr(fds[0]), "pty-master")
 	}()
+	return master
+}
 
-	spec := shSpec("tty; stty size; test -c /dev/console && echo console; test -t 0 && test -t 2 && echo all-tty; echo hello-tty")
-	spec.Process.Terminal = true
-	spec.Process.ConsoleSize = &specs.Box{Height: 30, Width: 100}
-	c := e.create("tty", spec, "--console-socket", sock)
-	var m *os.File
-	select {
-	case m = <-master:
-	case <-time.After(10 * time.Second):
-	}
-	if m == nil {
-		t.Fatal("no pty master received on the console socket")
-	}
-	defer m.Close()
+// ociReadPty reads the pty master until the last slave fd closes (EIO) and
+// sends what it read, "\r\n" made "\n".
+func ociReadPty(m *os.File) <-chan string {
 	got := make(chan string, 1)
 	go func() {
-		// Read until the last slave fd closes (EIO).
 		var b strings.Builder
 		buf := make([]byte, 4096)
 		for {
@@ -154,19 +180,44 @@ func TestOCIConsoleSocket(t *testing.T) {
 				break
 			}
 		}
-		got <- b.String()
+		got <- strings.ReplaceAll(b.String(), "\r\n", "\n")
 	}()
+	return got
+}
+
+// exec --detach --tty --console-socket (as containerd's shim calls it):
+// the exec'd process's stdio is a new pty whose master comes over the
+// socket.
+func TestOCIExecTTY(t *testing.T) {
+	t.Parallel()
+	e := newOCIEnv(t)
+	c := e.create("exectty", shSpec("exec sleep 1000"))
 	c.start()
-	c.waitStatus(specs.StateStopped)
-	var out string
+	sock := filepath.Join(e.dir, "exec.sock")
+	master := ociConsoleServer(t, sock)
+	// The process's stdio is the pty, so exec's own may be pipes.
+	r := e.run("exec", "--detach", "--tty", "--console-socket", sock, c.id, "sh", "-c", "tty; test -t 0 && test -t 2 && echo exec-tty")
+	if r.code != 0 {
+		t.Fatalf("exec --detach --tty: %s", r)
+	}
+	var m *os.File
 	select {
-	case out = <-got:
+	case m = <-master:
 	case <-time.After(10 * time.Second):
-		t.Fatal("the pty master did not reach the end of the container's output")
 	}
-	out = strings.ReplaceAll(out, "\r\n", "\n")
-	if want := "/dev/pts/0\n30 100\nconsole\nall-tty\nhello-tty\n"; out != want {
-		t.Errorf("output through the pty %q, want %q", out, want)
+	if m == nil {
+		t.Fatal("no pty master received on the console socket")
 	}
+	defer m.Close()
+	select {
+	case out := <-ociReadPty(m):
+		if out != "/dev/pts/1\nexec-tty\n" && out != "/dev/pts/0\nexec-tty\n" {
+			t.Errorf("output through the pty %q, want its tty and exec-tty", out)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the pty master did not reach the end of the exec'd output")
+	}
+	e.ok("kill", c.id, "KILL")
+	c.waitStatus(specs.StateStopped)
 	c.delete()
 }
