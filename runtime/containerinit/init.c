@@ -44,6 +44,7 @@ static int sync_closed;  // after the fifo op: nobody reads the sync socket, err
 // monitor, an exec's hutch). Not for an OCI container (its runtime exits
 // after create) nor a detached exec (its parent exits at the fork).
 static int die_with_parent = 1;
+static int fifo_w = -1; // the exec fifo, open for writing once `start` has opened it
 
 // fail reports an error to the monitor and exits with code.
 static void __attribute__((noreturn, format(printf, 2, 3))) fail(int code, const char *fmt, ...) {
@@ -822,7 +823,8 @@ static void op_notify(void) {
 
 // op_fifo is the OCI "created" state: we tell the runtime, let go of the
 // sync socket (create exits) and block opening the exec fifo for writing
-// until `start` opens it for reading, as runc's init does.
+// until `start` opens it for reading, as runc's init does (op_started then
+// writes the byte start waits for).
 static void op_fifo(void) {
 	int fd = (int)next_num();
 	if (send(SYNC_FD, "created", 7, MSG_NOSIGNAL) < 0)
@@ -836,10 +838,18 @@ static void op_fifo(void) {
 	while (w < 0 && errno == EINTR);
 	if (w < 0)
 		fail(125, "open exec fifo: %s", strerror(errno));
-	if (write(w, "0", 1) != 1)
-		fail(125, "write exec fifo: %s", strerror(errno));
-	close(w);
 	close(fd);
+	fifo_w = w;
+}
+
+// op_started tells `start`, which holds the fifo open, that the
+// startContainer hooks passed: the program runs. If the init fails before,
+// start reads EOF instead and fails too.
+static void op_started(void) {
+	if (write(fifo_w, "0", 1) != 1)
+		fail(125, "write exec fifo: %s", strerror(errno));
+	close(fifo_w);
+	fifo_w = -1;
 }
 
 static void op_write(void) {
@@ -947,7 +957,7 @@ static const struct op {
 	{"identity", op_identity}, {"chdir", op_chdir},     {"exec", op_exec},
 	{"notify", op_notify},   {"fifo", op_fifo},         {"write", op_write},
 	{"chown", op_chown},     {"hook", op_hook},         {"umask", op_umask},
-	{"personality", op_personality},
+	{"personality", op_personality}, {"started", op_started},
 };
 
 static void run_plan(void) {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/hutchrt/hutch/runtime/caps"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -72,6 +73,14 @@ func check(spec *specs.Spec, bundle string) error {
 			}
 		}
 	}
+	seenLimit := map[string]bool{}
+	for _, l := range spec.Process.Rlimits {
+		if seenLimit[l.Type] {
+			return fmt.Errorf("process.rlimits: %s listed twice", l.Type)
+		}
+		seenLimit[l.Type] = true
+	}
+	dropUnknownCaps(spec.Process.Capabilities)
 	if (len(spec.Linux.UIDMappings) > 0 || len(spec.Linux.GIDMappings) > 0) && !seen[specs.UserNamespace] {
 		return errors.New("config.json: uidMappings/gidMappings without a user namespace")
 	}
@@ -95,6 +104,26 @@ func check(spec *specs.Spec, bundle string) error {
 		return errors.New("process.consoleSize: width and height must both be set")
 	}
 	return nil
+}
+
+// dropUnknownCaps drops, with a warning, the capabilities this host's
+// kernel does not know: the spec says a runtime logs them, and should not
+// fail for them.
+func dropUnknownCaps(c *specs.LinuxCapabilities) {
+	if c == nil {
+		return
+	}
+	for _, set := range []*[]string{&c.Bounding, &c.Effective, &c.Permitted, &c.Inheritable, &c.Ambient} {
+		kept := (*set)[:0]
+		for _, name := range *set {
+			if _, err := caps.Mask([]string{name}); err != nil {
+				warnf("capability %s: %v; left out", name, err)
+				continue
+			}
+			kept = append(kept, name)
+		}
+		*set = kept
+	}
 }
 
 func joined(spec *specs.Spec, t specs.LinuxNamespaceType) bool {

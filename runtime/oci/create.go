@@ -210,9 +210,9 @@ func (r *Runtime) create(id, bundle string, o CreateOptions) (_ *exec.Cmd, err e
 			unix.Kill(rec.Pid, unix.SIGKILL)
 		}
 	}
-	ev.Hooks = func() error {
-		// Once a prestart hook has run, a failure goes on to the poststop
-		// hooks, as the spec's lifecycle says (step 12).
+	if spec.Hooks != nil {
+		// Once the container is being made, a failure goes on to the
+		// poststop hooks, as the spec's lifecycle says (step 12).
 		undo = append(undo, func() error {
 			for _, h := range spec.Hooks.Poststop {
 				if err := runHook(h, hookState(rec, Stopped)); err != nil {
@@ -221,6 +221,8 @@ func (r *Runtime) create(id, bundle string, o CreateOptions) (_ *exec.Cmd, err e
 			}
 			return nil
 		})
+	}
+	ev.Hooks = func() error {
 		rec.PidStart = procstart.Of(rec.Pid)
 		state := hookState(rec, Creating)
 		for _, h := range spec.Hooks.Prestart {

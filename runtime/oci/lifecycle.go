@@ -50,8 +50,9 @@ func (r *Runtime) Start(id string) error {
 }
 
 // openFifo opens the exec fifo for reading, which lets the init's blocked
-// open for writing return, and reads the init's byte: the init has passed
-// its last wait. It gives up if the init dies meanwhile.
+// open for writing return, and reads the byte the init writes once its
+// startContainer hooks passed. EOF without it (the init failed: its error
+// is on its stderr) or the init's death fails the start.
 func openFifo(path string, rec *record) error {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -60,17 +61,17 @@ func openFifo(path string, rec *record) error {
 	defer unix.Close(fd)
 	buf := make([]byte, 1)
 	for {
-		n, err := unix.Read(fd, buf)
-		if n == 1 {
-			return nil
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		unix.Poll(pfd, 100)
+		if pfd[0].Revents&unix.POLLIN != 0 {
+			if n, _ := unix.Read(fd, buf); n == 1 {
+				return nil
+			}
 		}
-		if err != nil && err != unix.EAGAIN && err != unix.EINTR {
-			return fmt.Errorf("read exec fifo: %w", err)
+		// POLLHUP: a writer came and went without a byte.
+		if pfd[0].Revents&unix.POLLHUP != 0 || procstart.Of(rec.Pid) != rec.PidStart {
+			return fmt.Errorf("container %s: its process failed before the program ran", rec.ID)
 		}
-		if procstart.Of(rec.Pid) != rec.PidStart {
-			return fmt.Errorf("cannot start a container that has stopped")
-		}
-		unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 100)
 	}
 }
 

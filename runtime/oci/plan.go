@@ -52,6 +52,8 @@ import (
 //	fifo FD                   say "created", close the sync socket (errors go to
 //	                          stderr from here on) and wait until `start`
 //	                          opens the exec fifo open at FD (O_PATH)
+//	started                   write the fifo's byte: start returns (after the
+//	                          startContainer hooks, which fail start if they fail)
 //	write PATH VALUE          write VALUE to PATH (a sysctl, oom_score_adj)
 //	chown PATH UID GID        in the root (a device node's owner)
 //	hook TIMEOUT PATH ARGC ARG... ENVC ENV... STATE
@@ -84,7 +86,7 @@ type Plan struct {
 // arguments; -1 for exec and hook, whose lists are counted. op checks what it emits
 // against it, and the tests decode plans with it.
 var opArity = map[string]int{
-	"notify": 1, "fifo": 1, "write": 2, "chown": 3, "hook": -1, "umask": 1, "personality": 1,
+	"notify": 1, "fifo": 1, "started": 0, "write": 2, "chown": 3, "hook": -1, "umask": 1, "personality": 1,
 	"setns": 2, "fork": 1, "lo": 0, "private": 0, "mount": 5, "root": 1, "mountin": 7,
 	"mknod": 4, "symlink": 2, "mask": 1, "readonly": 1, "mkdir": 1, "pivot": 1, "tasks": 1,
 	"cgroupns": 0, "wait": 1, "pty": 1, "hostname": 1, "rlimit": 3, "nnp": 0, "seccomp": 2,
@@ -200,7 +202,14 @@ func BuildInit(spec *specs.Spec, o InitOptions, host HostFacts) (*Plan, error) {
 	if newNet, joined := hasNamespace(spec, specs.NetworkNamespace); newNet && !joined {
 		p.op("lo")
 	}
-	p.op("private")
+	if o.Overlay != nil {
+		p.op("private")
+	} else {
+		// An OCI container's mounts stay slaves of the host's, as runc
+		// makes them: a host mount under a bind source shows inside
+		// (unless the mount says rprivate), none goes out.
+		p.op("mount", "", "/", "", itoa(unix.MS_SLAVE|unix.MS_REC), "")
+	}
 	// Through the host's /proc, still mounted here: a namespaced sysctl is
 	// the writer's namespace's, and /proc/sys may turn read-only in the root.
 	for _, key := range sortedKeys(spec.Linux.Sysctl) {
@@ -300,7 +309,7 @@ func BuildInit(spec *specs.Spec, o InitOptions, host HostFacts) (*Plan, error) {
 	if spec.Process.OOMScoreAdj != nil {
 		p.op("write", "/proc/self/oom_score_adj", itoa(*spec.Process.OOMScoreAdj))
 	}
-	if err := planProcess(p, spec, spec.Process, processOptions{console: true, reap: o.Reap, gate: gate, state: o.State}, host.LastCap); err != nil {
+	if err := planProcess(p, spec, spec.Process, processOptions{console: true, reap: o.Reap, gate: gate, started: o.ExecFifo >= 0, state: o.State}, host.LastCap); err != nil {
 		return nil, err
 	}
 	if p.err != nil {
@@ -440,6 +449,7 @@ func planDevice(p *Plan, d specs.LinuxDevice, userns bool) error {
 // the identity); state is what the startContainer hooks read.
 type processOptions struct {
 	console, reap bool
+	started       bool // after the gate and the start hooks: tell start
 	gate          func()
 	state         []byte
 }
@@ -472,6 +482,9 @@ func planProcess(p *Plan, spec *specs.Spec, proc *specs.Process, o processOption
 		for _, h := range spec.Hooks.StartContainer {
 			planHook(p, h, o.state)
 		}
+	}
+	if o.gate != nil && o.started {
+		p.op("started")
 	}
 	filter, err := compileSeccomp(spec)
 	if err != nil {
