@@ -32,6 +32,8 @@ $(BIN): $(SOURCES)
 	CC=musl-gcc CGO_ENABLED=1 CGO_CFLAGS="-O2 -isystem $(MUSL_INC)" $(GO) build \
 		-tags 'urfave_cli_no_docs netgo osusergo' -ldflags '$(STRIP) -linkmode external -extldflags -static' \
 		-o $(BIN) ./cmd/hutch
+	@# Called hutch-runc, the same binary speaks runc's command line (an OCI runtime).
+	@ln -sfn hutch $(CURDIR)/bin/hutch-runc
 
 # Installs what hutch and its tests need, only when it is missing.
 deps:
