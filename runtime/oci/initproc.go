@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -88,4 +90,105 @@ func ExitStatus(ws unix.WaitStatus) int {
 		return 128 + int(ws.Signal())
 	}
 	return ws.ExitStatus()
+}
+
+// InitClone says how to clone a container's init.
+type InitClone struct {
+	Cloneflags uintptr    // the namespaces the clone makes
+	Cgroup     CgroupJoin // cloned into its v2 group; the plan joins the v1 ones
+	// Files go to the init after its sync socket: Files[i] is at FileFd(i),
+	// where its plan names it (namespaces to join, tasks files, the fifo).
+	Files                 []*os.File
+	Stdin, Stdout, Stderr *os.File // nil: /dev/null
+	// DieWithParent kills the init when the thread that cloned it exits
+	// (hutch's monitor); an OCI init outlives `create`.
+	DieWithParent bool
+	// UIDMappings and GIDMappings make the init root in the new user
+	// namespace the clone makes (CLONE_NEWUSER in Cloneflags).
+	UIDMappings, GIDMappings []syscall.SysProcIDMap
+	Arg                      string // shown in the init's argv, for ps
+}
+
+// FileFd is where the init finds InitClone.Files[i].
+func FileFd(i int) int { return 4 + i }
+
+// Init is a cloned init before its command runs, and its sync socket.
+type Init struct {
+	Cmd  *exec.Cmd
+	sock *os.File
+}
+
+// Clone clones the init program (runtime/containerinit) into new
+// namespaces and the cgroup; it waits for its plan (Send).
+func Clone(c InitClone) (*Init, error) {
+	parent, child, err := SocketPair()
+	if err != nil {
+		return nil, err
+	}
+	defer child.Close()
+	args := []string{InitCommand}
+	if c.Arg != "" {
+		args = append(args, c.Arg)
+	}
+	cmd := exec.Command("/proc/self/exe", args...)
+	cmd.Env = []string{InitEnv + "=1"}
+	cmd.ExtraFiles = append([]*os.File{child}, c.Files...)
+	// Only files that are there: a nil *os.File in the io interfaces would
+	// not be exec's nil (which is /dev/null).
+	if c.Stdin != nil {
+		cmd.Stdin = c.Stdin
+	}
+	if c.Stdout != nil {
+		cmd.Stdout = c.Stdout
+	}
+	if c.Stderr != nil {
+		cmd.Stderr = c.Stderr
+	}
+	// Setsid: a terminal's signals reach the runtime, which passes them on once.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: c.Cloneflags, Setsid: true}
+	if c.DieWithParent {
+		cmd.SysProcAttr.Pdeathsig = unix.SIGKILL
+	}
+	if c.Cgroup.Unified != nil {
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(c.Cgroup.Unified.Fd())
+	}
+	if c.Cloneflags&unix.CLONE_NEWUSER != 0 {
+		cmd.SysProcAttr.UidMappings, cmd.SysProcAttr.GidMappings = c.UIDMappings, c.GIDMappings
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		// The clone keeps the host's ids, unmapped there: become the
+		// namespace's root before the exec, which then gives the init its
+		// capabilities in the namespace.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
+	}
+	if err := cmd.Start(); err != nil {
+		parent.Close()
+		return nil, fmt.Errorf("start init: %w", err)
+	}
+	return &Init{Cmd: cmd, sock: parent}, nil
+}
+
+// Pid is the init's pid.
+func (i *Init) Pid() int { return i.Cmd.Process.Pid }
+
+// Send sends the init its plan.
+func (i *Init) Send(p *Plan) error { return SendPlan(i.sock, p) }
+
+// Tell sends the init a message its plan waits for (the wait op).
+func (i *Init) Tell(msg string) error {
+	if _, err := i.sock.Write([]byte(msg)); err != nil {
+		return fmt.Errorf("tell init %s: %w", msg, err)
+	}
+	return nil
+}
+
+// Await reads the init's messages until its verdict (see Await).
+func (i *Init) Await(ev Events) error { return Await(i.sock, ev) }
+
+// Close lets go of the sync socket.
+func (i *Init) Close() error { return i.sock.Close() }
+
+// Kill kills the init and reaps it: the undo of Clone.
+func (i *Init) Kill() {
+	i.Cmd.Process.Kill()
+	i.Cmd.Wait()
 }
