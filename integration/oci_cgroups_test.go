@@ -149,6 +149,7 @@ func TestOCICgroupsPathRelative(t *testing.T) {
 			}
 			if !strings.HasSuffix(p, "/"+rel) {
 				t.Errorf("%s cgroup %q, want one ending in the relative cgroupsPath %q", ctl, p, rel)
+				continue
 			}
 			parents[strings.TrimSuffix(p, "/"+e.tag)] = true
 		}
