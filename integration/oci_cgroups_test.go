@@ -142,8 +142,14 @@ func TestOCICgroupsPathRelative(t *testing.T) {
 		c := e.create(name, spec)
 		cg := runProcCgroups(t, c.state().Pid)
 		for ctl, p := range cg {
+			// On a hybrid host the v2 hierarchy ("") has no controllers:
+			// a runtime need not join it there.
+			if ctl == "" && len(cg) > 1 {
+				continue
+			}
 			if !strings.HasSuffix(p, "/"+rel) {
 				t.Errorf("%s cgroup %q, want one ending in the relative cgroupsPath %q", ctl, p, rel)
+				continue
 			}
 			parents[strings.TrimSuffix(p, "/"+e.tag)] = true
 		}

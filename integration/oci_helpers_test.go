@@ -39,6 +39,9 @@ type ociEnv struct {
 	root string // the runtime's --root
 	dir  string // scratch: bundles, sockets, hook output (short: socket paths)
 	tag  string // makes ids (and so cgroups) unique on the host
+	// wrap, if set, runs create through it (the runtime and its arguments
+	// follow), to give the runtime a different environment.
+	wrap []string
 
 	mu   sync.Mutex
 	ids  []string
@@ -278,6 +281,9 @@ func (e *ociEnv) createWithStdio(c *ociCtr, flags ...string) result {
 	// returns, and exec.Cmd would wait for a pipe's end.
 	args := append(append([]string{"--root", e.root, "create", "--bundle", c.bundle}, flags...), c.id)
 	cmd := exec.Command(e.bin, args...)
+	if len(e.wrap) > 0 {
+		cmd = exec.Command(e.wrap[0], append(append(e.wrap[1:], e.bin), args...)...)
+	}
 	cmd.Stdout, cmd.Stderr = out, errf
 	runErr := e.runTimeout(cmd)
 	r := result{stderr: readFile(c.errPath)}

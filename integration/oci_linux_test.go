@@ -151,11 +151,11 @@ func TestOCILinux(t *testing.T) {
 			edit: func(s *specs.Spec) { s.Root.Readonly = false }, check: want("writable\n")},
 		// Files are masked with /dev/null, directories with an empty
 		// read-only tmpfs (both from the host, whatever exists there).
-		{name: "maskedPaths", script: "cat /data/f | wc -c; ls -A /data/d | wc -l; touch /data/d/x 2>/dev/null || echo ro; cat /proc/keys | wc -c",
+		{name: "maskedPaths", script: "cat /data/f | wc -c; ls -A /data/d | wc -l; touch /data/d/x 2>/dev/null || echo ro",
 			edit: func(s *specs.Spec) {
 				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "none", Source: hostDir, Options: []string{"rbind", "rw"}})
 				s.Linux.MaskedPaths = append(s.Linux.MaskedPaths, "/data/f", "/data/d")
-			}, check: want("0\n0\nro\n0\n")},
+			}, check: want("0\n0\nro\n")},
 		{name: "readonlyPaths", script: "cat /proc/self/mountinfo", edit: func(s *specs.Spec) {
 			s.Linux.ReadonlyPaths = append(s.Linux.ReadonlyPaths, "/tmp")
 		}, check: func(t *testing.T, out string) {
@@ -202,16 +202,25 @@ func TestOCILinux(t *testing.T) {
 			s.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux32}
 		}, check: want("i686\n"), skip: []string{"runc"}, why: "runc 1.1.5 ignores linux.personality"},
 		// resources.devices: the default deny holds for a node made in the
-		// container (CAP_MKNOD given), the default allowed ones still work.
-		{name: "devices-cgroup", script: "mknod /null2 c 1 3; mknod /sda2 b 8 0; " +
-			"echo x > /null2 && echo null2 opened; head -c1 /sda2 >/dev/null 2>&1 && echo sda2 opened || echo sda2 denied",
+		// container (CAP_MKNOD given) of a device the host has (kmsg, 1:11),
+		// while an allowed one (null, 1:3) works the same way.
+		{name: "devices-cgroup", script: "mknod /null2 c 1 3; mknod /kmsg2 c 1 11; " +
+			"echo x > /null2 && echo null2 opened; (: < /kmsg2) 2>&1",
 			edit: func(s *specs.Spec) {
 				s.Root.Readonly = false
 				c := s.Process.Capabilities
-				c.Bounding = append(c.Bounding, "CAP_MKNOD")
-				c.Effective = append(c.Effective, "CAP_MKNOD")
-				c.Permitted = append(c.Permitted, "CAP_MKNOD")
-			}, check: want("null2 opened\nsda2 denied\n")},
+				// CAP_SYSLOG: so that only the cgroup can refuse kmsg.
+				c.Bounding = append(c.Bounding, "CAP_MKNOD", "CAP_SYSLOG")
+				c.Effective = append(c.Effective, "CAP_MKNOD", "CAP_SYSLOG")
+				c.Permitted = append(c.Permitted, "CAP_MKNOD", "CAP_SYSLOG")
+			}, check: func(t *testing.T, out string) {
+				if _, err := os.Stat("/dev/kmsg"); err != nil {
+					t.Skip("no /dev/kmsg on the host")
+				}
+				if l := runLines(out); len(l) != 2 || l[0] != "null2 opened" || !strings.Contains(l[1], "Operation not permitted") {
+					t.Errorf("output %q, want null2 opened and kmsg2 not permitted", out)
+				}
+			}},
 	}
 	ociRunCases(t, cases)
 }
@@ -297,7 +306,10 @@ func TestOCIMountPropagation(t *testing.T) {
 			if err := syscall.Mount("", src, "", syscall.MS_SHARED, ""); err != nil {
 				t.Fatal(err)
 			}
-			spec := shSpec("echo ready; while [ ! -e /ctl/go ]; do sleep 0.02; done; ls /s/sub")
+			if err := os.WriteFile(filepath.Join(src, "marker"), []byte("bound\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			spec := shSpec("cat /s/marker; echo ready; while [ ! -e /ctl/go ]; do sleep 0.02; done; ls /s/sub")
 			spec.Mounts = append(spec.Mounts,
 				specs.Mount{Destination: "/s", Type: "none", Source: src, Options: []string{"rbind", tc.prop}},
 				specs.Mount{Destination: "/ctl", Type: "none", Source: ctl, Options: []string{"rbind"}})
@@ -317,8 +329,8 @@ func TestOCIMountPropagation(t *testing.T) {
 			}
 			c.waitStatus(specs.StateStopped)
 			c.delete()
-			if got := strings.TrimPrefix(c.out(), "ready\n"); got != tc.want {
-				t.Errorf("the container's /s/sub after the host's mount: %q, want %q", got, tc.want)
+			if got := c.out(); got != "bound\nready\n"+tc.want {
+				t.Errorf("the container's /s/marker, then /s/sub after the host's mount: %q, want bound, ready, %q", got, tc.want)
 			}
 		})
 	}
