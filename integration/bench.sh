@@ -9,7 +9,7 @@
 # Medians of N runs.
 # Traffic goes only to this host's own addresses and the bench's namespaces.
 set -euo pipefail
-HUTCH=${1:-bin/hutch}
+HUTCH=$(realpath "${1:-bin/hutch}") # absolute: containerd runs hutch-runc from elsewhere
 N=${N:-51}
 root=$(mktemp -d /tmp/hutch-bench.XXXXXX)
 bundle=$(mktemp -d /tmp/hutch-bench-oci.XXXXXX)

@@ -118,7 +118,7 @@ EOF
 # HUTCH, else a link made in DIR (hutch answers runc's command line by that name).
 node_hutch_runc() {
 	local sib
-	sib=$(dirname "$1")/hutch-runc
+	sib=$(realpath "$(dirname "$1")")/hutch-runc # absolute: containerd runs it from elsewhere
 	if [ -x "$sib" ]; then
 		echo "$sib"
 	else
