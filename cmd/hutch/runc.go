@@ -131,17 +131,15 @@ func createFlags() []cli.Flag {
 		&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "the bundle's directory"},
 		&cli.StringFlag{Name: "pid-file", Usage: "write the init's pid here"},
 		&cli.StringFlag{Name: "console-socket", Usage: "a unix socket that receives the terminal's master"},
-		&cli.BoolFlag{Name: "no-pivot", Usage: "accepted; hutch always pivots"},
+		&cli.BoolFlag{Name: "no-pivot", Usage: "enter the root by moving it and chroot, not pivot_root (a root on a ramfs)"},
 		&cli.BoolFlag{Name: "no-new-keyring", Usage: "accepted; no session keyring is made"},
-		&cli.IntFlag{Name: "preserve-fds", Usage: "refused unless 0"},
+		&cli.IntFlag{Name: "preserve-fds", Usage: "pass the container's process this many descriptors from 3 on"},
 	}
 }
 
 func createOptions(ctx *cli.Context) (oci.CreateOptions, error) {
-	if n := ctx.Int("preserve-fds"); n != 0 {
-		return oci.CreateOptions{}, fmt.Errorf("--preserve-fds %d: not supported", n)
-	}
-	return oci.CreateOptions{PidFile: ctx.String("pid-file"), ConsoleSocket: ctx.String("console-socket"), Stdio: stdio}, nil
+	return oci.CreateOptions{PidFile: ctx.String("pid-file"), ConsoleSocket: ctx.String("console-socket"), Stdio: stdio,
+		NoPivot: ctx.Bool("no-pivot"), PreserveFds: ctx.Int("preserve-fds")}, nil
 }
 
 func runcCreate() *cli.Command {

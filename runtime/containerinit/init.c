@@ -45,6 +45,7 @@ static int sync_closed;  // after the fifo op: nobody reads the sync socket, err
 // after create) nor a detached exec (its parent exits at the fork).
 static int die_with_parent = 1;
 static int fifo_w = -1; // the exec fifo, open for writing once `start` has opened it
+static int keep_fds = 3; // the descriptors below this one go to the command (preserve op)
 
 // fail reports an error to the monitor and exits with code.
 static void __attribute__((noreturn, format(printf, 2, 3))) fail(int code, const char *fmt, ...) {
@@ -625,7 +626,7 @@ static void __attribute__((noreturn)) reap(const char *path, char **argv, char *
 		if (isatty(0))
 			tcsetpgrp(0, getpid()); // SIGTTOU is blocked: allowed from the background
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		if (syscall(SYS_close_range, keep_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 			fail(125, "close_range: %s", strerror(errno));
 		execve(path, argv, envp);
 		fail(errno == ENOENT ? 127 : 126, "exec %s: %s", argv[0], strerror(errno));
@@ -680,7 +681,7 @@ static void op_exec(void) {
 	if (reaper)
 		reap(path, argv, envp);
 	// Nothing of hutch's may leak into the container.
-	if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+	if (syscall(SYS_close_range, keep_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 		fail(125, "close_range: %s", strerror(errno));
 	execve(path, argv, envp);
 	fail(errno == ENOENT ? 127 : 126, "exec %s: %s", argv[0], strerror(errno));
@@ -941,6 +942,37 @@ static void op_hook(void) {
 	free(envp);
 }
 
+// op_preserve hands the command N descriptors the runtime was given (runc's
+// --preserve-fds): those at FIRST.. become 3.., as the command expects them.
+// Only after the sync socket (fd 3) is let go (the fifo op).
+static void op_preserve(void) {
+	int first = (int)next_num(), n = (int)next_num();
+	if (!sync_closed)
+		fail(125, "init: preserve before the sync socket is closed");
+	int tmp[256];
+	if (n < 0 || n > 256)
+		fail(125, "init: bad preserve count %d", n);
+	for (int i = 0; i < n; i++) // out of the way first: the ranges may overlap
+		if ((tmp[i] = fcntl(first + i, F_DUPFD_CLOEXEC, first + n + 256)) < 0)
+			fail(125, "preserve fd %d: %s", first + i, strerror(errno));
+	for (int i = 0; i < n; i++) {
+		if (dup2(tmp[i], 3 + i) < 0) // without CLOEXEC: for the command
+			fail(125, "preserve fd %d: %s", first + i, strerror(errno));
+		close(tmp[i]);
+	}
+	keep_fds = 3 + n;
+}
+
+// op_moveroot enters the root without pivot_root (runc's --no-pivot, for a
+// root on a ramfs): move it over / and chroot.
+static void op_moveroot(void) {
+	char *root = next();
+	if (chdir(root) < 0 || mount(root, "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0)
+		fail(125, "move root: %s", strerror(errno));
+	close(root_fd);
+	root_fd = -1;
+}
+
 // The ops by name; their arguments are in runtime/initplan.go's planOps,
 // which the Go side checks every op it emits against.
 static const struct op {
@@ -958,6 +990,7 @@ static const struct op {
 	{"notify", op_notify},   {"fifo", op_fifo},         {"write", op_write},
 	{"chown", op_chown},     {"hook", op_hook},         {"umask", op_umask},
 	{"personality", op_personality}, {"started", op_started},
+	{"preserve", op_preserve}, {"moveroot", op_moveroot},
 };
 
 static void run_plan(void) {

@@ -24,6 +24,8 @@ import (
 // CreateOptions are runc create's options.
 type CreateOptions struct {
 	PidFile       string
+	NoPivot       bool       // enter the root without pivot_root (a root on a ramfs)
+	PreserveFds   int        // the caller's fds 3.. go to the container's process as 3..
 	ConsoleSocket string     // where a terminal's master goes (process.terminal)
 	Stdio         []*os.File // the init's stdin, stdout, stderr
 }
@@ -45,6 +47,9 @@ func (r *Runtime) create(id, bundle string, o CreateOptions) (_ *exec.Cmd, err e
 	spec, bundle, err := LoadBundle(bundle)
 	if err != nil {
 		return nil, err
+	}
+	if o.PreserveFds < 0 || o.PreserveFds > 256 {
+		return nil, fmt.Errorf("--preserve-fds %d: not between 0 and 256", o.PreserveFds)
 	}
 	if spec.Process.Terminal && o.ConsoleSocket == "" {
 		return nil, errors.New("process.terminal is set: a --console-socket is needed to hand the terminal over")
@@ -144,6 +149,15 @@ func (r *Runtime) create(id, bundle string, o CreateOptions) (_ *exec.Cmd, err e
 		fds = append(fds, NsFd{Fd: FileFd(len(files)), Kind: ns.kind})
 		files = append(files, f)
 	}
+	preserveFirst := FileFd(len(files))
+	for i := 0; i < o.PreserveFds; i++ {
+		// One the caller passed has no close-on-exec (it came through an
+		// exec); one without is hutch's own (Go's runtime keeps some open).
+		if flags, err := unix.FcntlInt(uintptr(3+i), unix.F_GETFD, 0); err != nil || flags&unix.FD_CLOEXEC != 0 {
+			return nil, fmt.Errorf("--preserve-fds %d: descriptor %d was not passed to hutch-runc", o.PreserveFds, 3+i)
+		}
+		files = append(files, os.NewFile(uintptr(3+i), fmt.Sprintf("preserved-%d", 3+i)))
+	}
 	userns := flags&unix.CLONE_NEWUSER != 0
 	var tasks []int
 	if !userns {
@@ -171,6 +185,7 @@ func (r *Runtime) create(id, bundle string, o CreateOptions) (_ *exec.Cmd, err e
 	}
 	opts := initOptions(spec, rec, fds, tasks, FileFd(0))
 	opts.CgroupBinds = cgroupBinds(cg, rec.Cgroup)
+	opts.NoPivot, opts.Preserve, opts.PreserveFirst = o.NoPivot, o.PreserveFds, preserveFirst
 	plan, err := BuildInit(spec, opts, facts)
 	if err != nil {
 		return nil, err

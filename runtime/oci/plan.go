@@ -60,6 +60,8 @@ import (
 //	                          run a hook with STATE on its stdin; fail if it
 //	                          fails or outlives TIMEOUT seconds (0: none)
 //	umask MASK, personality PERSONA
+//	preserve FIRST N          the N descriptors at FIRST.. become the command's 3..
+//	moveroot PATH             enter PATH by moving it over / and chroot (no pivot_root)
 //	pty CONSOLE               open a pty, send the master to the monitor, make
 //	                          the slave stdio and controlling terminal (in a
 //	                          session of its own) and, if CONSOLE is 1, /dev/console
@@ -86,7 +88,7 @@ type Plan struct {
 // arguments; -1 for exec and hook, whose lists are counted. op checks what it emits
 // against it, and the tests decode plans with it.
 var opArity = map[string]int{
-	"notify": 1, "fifo": 1, "started": 0, "write": 2, "chown": 3, "hook": -1, "umask": 1, "personality": 1,
+	"notify": 1, "fifo": 1, "started": 0, "preserve": 2, "moveroot": 1, "write": 2, "chown": 3, "hook": -1, "umask": 1, "personality": 1,
 	"setns": 2, "fork": 1, "lo": 0, "private": 0, "mount": 5, "root": 1, "mountin": 7,
 	"mknod": 4, "symlink": 2, "mask": 1, "readonly": 1, "mkdir": 1, "pivot": 1, "tasks": 1,
 	"cgroupns": 0, "wait": 1, "pty": 1, "hostname": 1, "rlimit": 3, "nnp": 0, "seccomp": 2,
@@ -135,6 +137,10 @@ type InitOptions struct {
 	// cgroup namespace).
 	CgroupBinds []CgroupBind
 	Reap        bool // keep a reaper as pid 1 (--init)
+	NoPivot     bool // enter the root by MS_MOVE and chroot (runc --no-pivot)
+	// Preserve hands the command the descriptors at PreserveFirst.. as its
+	// 3.. (runc --preserve-fds); only with the exec fifo.
+	Preserve, PreserveFirst int
 }
 
 // Overlay is the image's root filesystem with a writable layer on top.
@@ -275,7 +281,11 @@ func BuildInit(spec *specs.Spec, o InitOptions, host HostFacts) (*Plan, error) {
 	if spec.Root.Readonly {
 		p.op("mount", "", root, "", itoa(unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY), "")
 	}
-	p.op("pivot", root)
+	if o.NoPivot {
+		p.op("moveroot", root)
+	} else {
+		p.op("pivot", root)
+	}
 	if prop := spec.Linux.RootfsPropagation; prop != "" {
 		flags, ok := propagationOf[prop]
 		if !ok {
@@ -309,7 +319,8 @@ func BuildInit(spec *specs.Spec, o InitOptions, host HostFacts) (*Plan, error) {
 	if spec.Process.OOMScoreAdj != nil {
 		p.op("write", "/proc/self/oom_score_adj", itoa(*spec.Process.OOMScoreAdj))
 	}
-	if err := planProcess(p, spec, spec.Process, processOptions{console: true, reap: o.Reap, gate: gate, started: o.ExecFifo >= 0, state: o.State}, host.LastCap); err != nil {
+	if err := planProcess(p, spec, spec.Process, processOptions{console: true, reap: o.Reap, gate: gate, started: o.ExecFifo >= 0,
+		preserve: o.Preserve, preserveFirst: o.PreserveFirst, state: o.State}, host.LastCap); err != nil {
 		return nil, err
 	}
 	if p.err != nil {
@@ -450,6 +461,8 @@ func planDevice(p *Plan, d specs.LinuxDevice, userns bool) error {
 type processOptions struct {
 	console, reap bool
 	started       bool // after the gate and the start hooks: tell start
+	preserve      int  // then hand the command these descriptors from preserveFirst
+	preserveFirst int
 	gate          func()
 	state         []byte
 }
@@ -485,6 +498,9 @@ func planProcess(p *Plan, spec *specs.Spec, proc *specs.Process, o processOption
 	}
 	if o.gate != nil && o.started {
 		p.op("started")
+		if o.preserve > 0 { // after: the fifo may sit at 3 until then
+			p.op("preserve", itoa(o.preserveFirst), itoa(o.preserve))
+		}
 	}
 	filter, err := compileSeccomp(spec)
 	if err != nil {
