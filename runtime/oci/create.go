@@ -101,6 +101,12 @@ func (r *Runtime) create(id, bundle string, o CreateOptions) (_ *exec.Cmd, err e
 	if err := writeConfig(r.dir(id), spec); err != nil {
 		return nil, err
 	}
+	// Recorded before anything is made: were this create killed, delete
+	// finds the cgroup (and the init) here.
+	rec.Creating = true
+	if err := r.save(rec); err != nil {
+		return nil, err
+	}
 	// Writable by all (not by the umask's leave): the init may be another
 	// user's by the time it opens it (a user namespace's root).
 	if err := unix.Mkfifo(r.fifoPath(id), 0o622); err != nil {
@@ -177,7 +183,10 @@ func (r *Runtime) create(id, bundle string, o CreateOptions) (_ *exec.Cmd, err e
 	}
 	defer child.Close()
 	undo = append(undo, func() error { child.Kill(); return nil })
-	rec.Pid = child.Pid()
+	rec.Pid, rec.PidStart = child.Pid(), procstart.Of(child.Pid())
+	if err := r.save(rec); err != nil {
+		return nil, err
+	}
 	if userns {
 		if err := enterCgroup(cg, rec.Pid); err != nil {
 			return nil, err
@@ -235,6 +244,7 @@ func (r *Runtime) create(id, bundle string, o CreateOptions) (_ *exec.Cmd, err e
 	if rec.PidStart = procstart.Of(rec.Pid); rec.PidStart == 0 {
 		return nil, errors.New("init exited before it was created")
 	}
+	rec.Creating = false
 	if err := r.save(rec); err != nil {
 		return nil, err
 	}

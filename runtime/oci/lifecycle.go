@@ -112,24 +112,23 @@ func (r *Runtime) Delete(id string, force bool) error {
 	if err := CheckID(id); err != nil {
 		return err
 	}
-	rec, err := r.load(id)
-	if errors.Is(err, ErrNotExist) {
-		// A create that was killed midway leaves a directory without a record.
-		if _, statErr := os.Stat(r.dir(id)); statErr == nil {
-			return os.RemoveAll(r.dir(id))
-		}
-		if force {
-			return nil
-		}
-	}
-	if err != nil {
-		return err
-	}
 	unlock, err := r.lock(id)
+	if errors.Is(err, ErrNotExist) && force {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
 	defer unlock()
+	rec, err := r.load(id)
+	if errors.Is(err, ErrNotExist) {
+		// A create killed before it recorded anything: nothing was made yet.
+		return os.RemoveAll(r.dir(id))
+	}
+	if err != nil {
+		return err
+	}
+	// Under the lock, a record still creating is a create that was killed.
 	st := r.status(rec)
 	if err := checkOp(OpDelete, id, st, force); err != nil {
 		return err

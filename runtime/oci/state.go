@@ -39,6 +39,10 @@ type record struct {
 	Created     time.Time         `json:"created"`
 	Annotations map[string]string `json:"annotations,omitempty"`
 	Cgroup      string            `json:"cgroup"` // the cgroup path, as in every hierarchy
+	// Creating is set from before create makes anything until it is done:
+	// a record still creating after its create is gone (killed) names what
+	// delete has to undo.
+	Creating bool `json:"creating,omitempty"`
 }
 
 // Status is the OCI status of a container.
@@ -125,6 +129,9 @@ func (r *Runtime) fifoPath(id string) string { return filepath.Join(r.dir(id), "
 // status works the container's status out from the kernel: its init alive
 // or not, waiting on the fifo or not, frozen or not.
 func (r *Runtime) status(rec *record) Status {
+	if rec.Creating {
+		return Creating
+	}
 	if rec.Pid == 0 || procstart.Of(rec.Pid) != rec.PidStart {
 		return Stopped
 	}

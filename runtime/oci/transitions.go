@@ -29,11 +29,13 @@ const (
 
 // allowed says which statuses each operation acts in. Delete of a created
 // container kills it first, as runc does (containerd's shim deletes a
-// created container that way); running or paused ones need force.
+// created container that way); running or paused ones need force. Delete
+// of one still creating (its create was killed: delete holds the lock
+// create held) undoes what that create made.
 var allowed = map[Op]map[Status]bool{
 	OpStart:  {Created: true},
 	OpKill:   {Created: true, Running: true, Paused: true},
-	OpDelete: {Created: true, Stopped: true},
+	OpDelete: {Creating: true, Created: true, Stopped: true},
 	OpExec:   {Created: true, Running: true},
 	OpPause:  {Running: true},
 	OpResume: {Paused: true},

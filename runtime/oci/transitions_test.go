@@ -8,15 +8,15 @@ import (
 // TestTransitions: every operation in every status, as runtime.md (and
 // runc, for pause, resume and the delete of a created container) says.
 func TestTransitions(t *testing.T) {
-	statuses := []Status{Created, Running, Paused, Stopped}
+	statuses := []Status{Creating, Created, Running, Paused, Stopped}
 	want := map[Op]string{ // the statuses each op acts in, by initial
-		OpStart: "c", OpKill: "crp", OpDelete: "cs", OpExec: "cr",
-		OpPause: "r", OpResume: "p", OpUpdate: "crp",
+		OpStart: "C", OpKill: "Crp", OpDelete: "cCs", OpExec: "Cr",
+		OpPause: "r", OpResume: "p", OpUpdate: "Crp",
 	}
 	for op, ok := range want {
 		for _, st := range statuses {
 			err := checkOp(op, "x", st, false)
-			if allowed := strings.Contains(ok, string(st[0])); allowed != (err == nil) {
+			if allowed := strings.Contains(ok, initial(st)); allowed != (err == nil) {
 				t.Errorf("%s when %s: err %v, want allowed %v", op, st, err, allowed)
 			}
 			if err != nil && !strings.Contains(err.Error(), string(st)) && !strings.Contains(err.Error(), "not running") {
@@ -32,4 +32,10 @@ func TestTransitions(t *testing.T) {
 	if err := checkOp(OpStart, "x", Stopped, false); err == nil || !strings.Contains(err.Error(), "stopped") {
 		t.Errorf("start of a stopped container: %v", err)
 	}
+}
+
+// initial is a status's letter in TestTransitions' table: c creating, C
+// created, r running, p paused, s stopped.
+func initial(st Status) string {
+	return map[Status]string{Creating: "c", Created: "C", Running: "r", Paused: "p", Stopped: "s"}[st]
 }
