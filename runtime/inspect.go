@@ -137,6 +137,7 @@ type ConfigDetails struct {
 	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
 	StopSignal   string              `json:"StopSignal,omitempty"`
 	StopTimeout  *int                `json:"StopTimeout,omitempty"`
+	Labels       map[string]string   `json:"Labels"`
 }
 
 type NetworkSettings struct {
@@ -223,7 +224,7 @@ func details(c *Container, spec *specs.Spec, dir string) *Details {
 			Status: c.Status, Running: c.Running(), Pid: c.Pid, ExitCode: c.ExitCode, OOMKilled: c.OOMKilled,
 			Error: c.Error, StartedAt: c.StartedAt, FinishedAt: c.FinishedAt,
 		},
-		Image: c.Image, Name: "/" + c.Name, LogPath: filepath.Join(dir, "ctr.log"),
+		Image: imageID(c), Name: "/" + c.Name, LogPath: filepath.Join(dir, "ctr.log"),
 		HostConfig: HostConfig{
 			NetworkMode: c.Network, AutoRemove: c.AutoRemove, Privileged: c.Privileged,
 			ReadonlyRootfs: spec.Root.Readonly, Init: c.Init,
@@ -232,9 +233,12 @@ func details(c *Container, spec *specs.Spec, dir string) *Details {
 		Config: ConfigDetails{
 			Hostname: spec.Hostname, User: fmt.Sprintf("%d:%d", p.User.UID, p.User.GID), Tty: p.Terminal,
 			Env: p.Env, Cmd: c.Command, Image: c.Image, WorkingDir: p.Cwd,
-			StopSignal: c.StopSignal, StopTimeout: c.StopTimeout,
+			StopSignal: c.StopSignal, StopTimeout: c.StopTimeout, Labels: c.Labels,
 		},
 		NetworkSettings: networkSettings(c),
+	}
+	if d.Config.Labels == nil {
+		d.Config.Labels = map[string]string{} // Docker shows {}
 	}
 	// Exposed: the image's, --expose's and, as in Docker, every published port's.
 	exposed := slices.Clone(c.Exposed)
@@ -265,4 +269,16 @@ func details(c *Container, spec *specs.Spec, dir string) *Details {
 		}
 	}
 	return d
+}
+
+// imageID is inspect's Image: the id of the image the container was made
+// from, as Docker shows it (a record from before ids were kept: its name).
+func imageID(c *Container) string {
+	switch {
+	case c.ImageID == "":
+		return c.Image
+	case strings.HasPrefix(c.ImageID, "sha256:"):
+		return c.ImageID
+	}
+	return "sha256:" + c.ImageID
 }

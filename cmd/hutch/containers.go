@@ -6,58 +6,14 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/hutchrt/hutch/cmd/hutch/format"
 	"github.com/hutchrt/hutch/runtime"
 	"github.com/hutchrt/hutch/runtime/logs"
 )
-
-func psCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "ps",
-		Usage: "list containers",
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "show all containers, not only running ones"},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only show ids"},
-		},
-		OnUsageError: usageErr,
-		Action: func(ctx *cli.Context) error {
-			if err := noArgs(ctx); err != nil {
-				return err
-			}
-			s, err := openStore(ctx)
-			if err != nil {
-				return err
-			}
-			all, err := s.List()
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 0, 3, ' ', 0)
-			if !ctx.Bool("quiet") {
-				fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
-			}
-			now := time.Now()
-			// Newest first, as Docker lists them.
-			for i := len(all) - 1; i >= 0; i-- {
-				c := all[i]
-				if !ctx.Bool("all") && !c.Running() {
-					continue
-				}
-				if ctx.Bool("quiet") {
-					fmt.Fprintln(tw, c.ShortID())
-					continue
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s ago\t%s\t%s\t%s\n", c.ShortID(), c.Image,
-					quoteCommand(c.Command), humanDuration(now.Sub(c.Created)), statusText(c, now), runtime.PortsColumn(c.Ports), c.Name)
-			}
-			return tw.Flush()
-		},
-	}
-}
 
 // quoteCommand is Docker's COMMAND column: quoted, cut at 20 characters.
 func quoteCommand(args []string) string {
@@ -256,6 +212,7 @@ func inspectCommand() *cli.Command {
 		Name:         "inspect",
 		Usage:        "show containers in detail, as JSON",
 		ArgsUsage:    "CONTAINER...",
+		Flags:        []cli.Flag{formatFlag()},
 		OnUsageError: usageErr,
 		Action: func(ctx *cli.Context) error {
 			if err := needArgs(ctx, 1, "at least one container"); err != nil {
@@ -265,14 +222,27 @@ func inspectCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return printDetails(ctx.Args().Slice(), func(ref string) (any, error) { return s.Inspect(ref) })
+			return printDetails(ctx, func(ref string) (any, error) { return s.Inspect(ref) })
 		},
 	}
 }
 
-// printDetails is Docker's inspect output: a JSON array of what each ref
-// describes; the refs that fail are left out and their errors returned.
-func printDetails(refs []string, describe func(ref string) (any, error)) error {
+// formatFlag is inspect's -f/--format.
+func formatFlag() cli.Flag {
+	return &cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "a Go template over Docker's JSON keys, e.g. '{{.State.Status}}', or json"}
+}
+
+// printDetails is Docker's inspect output: a JSON array of what each
+// argument describes, or with --format a line per one; the ones that fail
+// are left out and their errors returned.
+func printDetails(ctx *cli.Context, describe func(ref string) (any, error)) error {
+	refs := ctx.Args().Slice()
+	f := ctx.String("format")
+	if f != "" && f != "json" {
+		if _, err := format.Parse(f, format.Functions); err != nil {
+			return err // a bad template: nothing looked up, as Docker
+		}
+	}
 	out := []any{}
 	var failed error
 	for _, ref := range refs {
@@ -282,6 +252,12 @@ func printDetails(refs []string, describe func(ref string) (any, error)) error {
 			continue
 		}
 		out = append(out, d)
+	}
+	if f != "" && f != "json" {
+		if err := format.Details(os.Stdout, f, out); err != nil {
+			return err
+		}
+		return failed
 	}
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "    ")

@@ -83,6 +83,7 @@ func networkCommand() *cli.Command {
 			},
 			{
 				Name: "inspect", Usage: "show networks in detail, as JSON", ArgsUsage: "NETWORK...", OnUsageError: usageErr,
+				Flags: []cli.Flag{formatFlag()},
 				Action: func(ctx *cli.Context) error {
 					if err := needArgs(ctx, 1, "at least one network"); err != nil {
 						return err
@@ -91,7 +92,7 @@ func networkCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return printDetails(ctx.Args().Slice(), func(ref string) (any, error) { return s.InspectNetwork(ref) })
+					return printDetails(ctx, func(ref string) (any, error) { return s.InspectNetwork(ref) })
 				},
 			},
 			{

@@ -82,6 +82,7 @@ func volumeCommand() *cli.Command {
 			},
 			{
 				Name: "inspect", Usage: "show volumes in detail (a JSON array)", ArgsUsage: "VOLUME...", OnUsageError: usageErr,
+				Flags: []cli.Flag{formatFlag()},
 				Action: func(ctx *cli.Context) error {
 					if err := needArgs(ctx, 1, "at least one volume"); err != nil {
 						return err
@@ -90,7 +91,7 @@ func volumeCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return printDetails(ctx.Args().Slice(), func(name string) (any, error) {
+					return printDetails(ctx, func(name string) (any, error) {
 						return s.VolumeInspect(name)
 					})
 				},
