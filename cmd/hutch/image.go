@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/hutchrt/hutch/cmd/hutch/format"
 	"github.com/hutchrt/hutch/rootfs"
 	"golang.org/x/term"
 )
@@ -91,6 +91,11 @@ func pullCommand() *cli.Command {
 func imageLsCommand(name string, aliases ...string) *cli.Command {
 	return &cli.Command{
 		Name: name, Aliases: aliases, Usage: "list images", OnUsageError: usageErr,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only show ids"},
+			&cli.StringFlag{Name: "format", Usage: "a Go template, table TEMPLATE, or json"},
+			&cli.BoolFlag{Name: "no-trunc", Usage: "show full ids"},
+		},
 		Action: func(ctx *cli.Context) error {
 			s, err := openStore(ctx)
 			if err != nil {
@@ -100,17 +105,15 @@ func imageLsCommand(name string, aliases ...string) *cli.Command {
 			if err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 0, 3, ' ', 0)
-			fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+			var rows []any
 			for _, img := range imgs {
-				repo, tag := img.Name, "latest"
-				if len(img.Layers) > 0 {
-					repo, tag = rootfs.Familiar(img.Name)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s ago\t%s\n", repo, tag, img.ID[:12],
-					humanDuration(time.Since(img.Created)), humanSize(img.Size))
+				rows = append(rows, newImageRow(img, ctx.Bool("no-trunc")))
 			}
-			return tw.Flush()
+			f := ctx.String("format")
+			if ctx.Bool("quiet") {
+				f = "{{.ID}}"
+			}
+			return format.List(os.Stdout, f, imageTable, imageHeader, rows)
 		},
 	}
 }
@@ -186,4 +189,32 @@ func tagCommand() *cli.Command {
 			return err
 		},
 	}
+}
+
+const imageTable = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+
+// imageRow is what image ls's templates see: Docker's fields for an image.
+type imageRow struct {
+	Repository, Tag, Digest, ID, CreatedSince, CreatedAt, Size string
+}
+
+var imageHeader = imageRow{Repository: "REPOSITORY", Tag: "TAG", Digest: "DIGEST", ID: "IMAGE ID",
+	CreatedSince: "CREATED", CreatedAt: "CREATED AT", Size: "SIZE"}
+
+func newImageRow(img rootfs.Image, noTrunc bool) imageRow {
+	repo, tag := img.Name, "latest"
+	if len(img.Layers) > 0 {
+		repo, tag = rootfs.Familiar(img.Name)
+	}
+	r := imageRow{Repository: repo, Tag: tag, Digest: "<none>", ID: img.ID[:12],
+		CreatedSince: humanDuration(time.Since(img.Created)) + " ago",
+		CreatedAt:    img.Created.Local().Truncate(time.Second).Format("2006-01-02 15:04:05 -0700 MST"),
+		Size:         humanSize(img.Size)}
+	if img.Digest != "" {
+		r.Digest = img.Digest
+	}
+	if noTrunc {
+		r.ID = "sha256:" + img.ID
+	}
+	return r
 }

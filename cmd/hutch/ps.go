@@ -81,7 +81,7 @@ func psCommand() *cli.Command {
 // psRow is what ps's templates see: Docker's fields for a container.
 type psRow struct {
 	ID, Image, Command, CreatedAt, RunningFor, Ports, State, Status, Size, Names string
-	Labels, Mounts, Networks, LocalVolumes                                      string
+	Labels, Mounts, Networks, LocalVolumes                                       string
 
 	labels map[string]string
 	header bool
@@ -105,7 +105,7 @@ var psHeader = psRow{
 func newPsRow(s *runtime.Store, c *runtime.Container, now time.Time, noTrunc, size bool) psRow {
 	r := psRow{
 		ID: c.ShortID(), Image: c.Image, Command: quoteCommand(c.Command),
-		CreatedAt: c.Created.Local().Truncate(time.Second).Format("2006-01-02 15:04:05 -0700 MST"),
+		CreatedAt:  c.Created.Local().Truncate(time.Second).Format("2006-01-02 15:04:05 -0700 MST"),
 		RunningFor: humanDuration(now.Sub(c.Created)) + " ago", Ports: runtime.PortsColumn(c.Ports),
 		State: string(c.Status), Status: statusText(c, now), Names: c.Name,
 		Labels: format.Labels(c.Labels), labels: c.Labels,
