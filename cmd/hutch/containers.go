@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,7 +22,7 @@ func quoteCommand(args []string) string {
 	if r := []rune(s); len(r) > 19 {
 		s = string(r[:19]) + "…"
 	}
-	return `"` + s + `"`
+	return strconv.Quote(s) // Docker's: inner quotes escaped
 }
 
 func statusText(c *runtime.Container, now time.Time) string {

@@ -111,7 +111,7 @@ func newPsRow(s *runtime.Store, c *runtime.Container, now time.Time, noTrunc, si
 		Labels: format.Labels(c.Labels), labels: c.Labels,
 	}
 	if noTrunc {
-		r.ID, r.Command = c.ID, `"`+strings.Join(c.Command, " ")+`"`
+		r.ID, r.Command = c.ID, strconv.Quote(strings.Join(c.Command, " "))
 	}
 	var mounts []string
 	volumes := 0
