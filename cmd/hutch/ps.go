@@ -52,6 +52,8 @@ func psCommand() *cli.Command {
 				last = 1
 			}
 			everyState := ctx.Bool("all") || last > 0 || filter.WantsAll()
+			// Sizes walk every upper directory: only when asked, or when the template shows them (as Docker).
+			size := ctx.Bool("size") || strings.Contains(ctx.String("format"), ".Size")
 			now := time.Now()
 			var rows []any
 			// Newest first, as Docker lists them.
@@ -63,7 +65,7 @@ func psCommand() *cli.Command {
 				if (!everyState && !c.Running()) || !filter.Match(c) {
 					continue
 				}
-				rows = append(rows, newPsRow(s, c, now, ctx.Bool("no-trunc"), ctx.Bool("size")))
+				rows = append(rows, newPsRow(s, c, now, ctx.Bool("no-trunc"), size))
 			}
 			f := ctx.String("format")
 			if ctx.Bool("quiet") {
