@@ -149,6 +149,16 @@ func TestFormatInspect(t *testing.T) {
 			t.Errorf("inspect -f %q = %q, want %q", format, got, want)
 		}
 	}
+	// Docker's file paths and GraphDriver: each names what is there.
+	paths := strings.Fields(e.ok("inspect", "-f", "{{.ResolvConfPath}} {{.HostsPath}} {{.HostnamePath}} {{.GraphDriver.Data.UpperDir}} {{.GraphDriver.Data.MergedDir}}", "box"))
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("inspect names %s: %v", p, err)
+		}
+	}
+	if len(paths) != 5 || e.ok("inspect", "-f", "{{.Driver}} {{.Platform}} {{.GraphDriver.Name}}", "box") != "overlay linux overlay" {
+		t.Errorf("inspect paths %q, Driver/Platform/GraphDriver wrong", paths)
+	}
 	if got := lcLines(e.ok("inspect", "--format", "{{.Name}}", "box", id)); !slices.Equal(got, []string{"/box", "/box"}) {
 		t.Errorf("inspect --format of two = %q", got)
 	}
@@ -203,6 +213,8 @@ func TestFormatNetworks(t *testing.T) {
 		t.Errorf("network ls --no-trunc -q = %q, want %s", got, n.ID)
 	}
 	e.fails(1, "invalid filter 'color'", "network", "ls", "-f", "color=red")
+	e.fails(1, `invalid label "=x"`, "network", "create", "--label", "=x", "badlabel")
+	e.fails(1, "network badlabel not found", "network", "inspect", "badlabel")
 
 	var ds []struct {
 		Scope, Driver string

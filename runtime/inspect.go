@@ -24,10 +24,23 @@ type Details struct {
 	Image           string          `json:"Image"`
 	Name            string          `json:"Name"`
 	LogPath         string          `json:"LogPath"`
+	ResolvConfPath  string          `json:"ResolvConfPath"`
+	HostnamePath    string          `json:"HostnamePath"`
+	HostsPath       string          `json:"HostsPath"`
+	Driver          string          `json:"Driver"`
+	Platform        string          `json:"Platform"`
+	GraphDriver     GraphDriver     `json:"GraphDriver"`
 	HostConfig      HostConfig      `json:"HostConfig"`
 	Mounts          []MountDetails  `json:"Mounts"`
 	Config          ConfigDetails   `json:"Config"`
 	NetworkSettings NetworkSettings `json:"NetworkSettings"`
+}
+
+// GraphDriver is where the container's filesystem lives: the image's
+// layers below, its own upper directory, the merged root it sees.
+type GraphDriver struct {
+	Name string            `json:"Name"`
+	Data map[string]string `json:"Data"`
 }
 
 type StateDetails struct {
@@ -225,6 +238,12 @@ func details(c *Container, spec *specs.Spec, dir string) *Details {
 			Error: c.Error, StartedAt: c.StartedAt, FinishedAt: c.FinishedAt,
 		},
 		Image: imageID(c), Name: "/" + c.Name, LogPath: filepath.Join(dir, "ctr.log"),
+		ResolvConfPath: filepath.Join(dir, "resolv.conf"), HostnamePath: filepath.Join(dir, "hostname"),
+		HostsPath: filepath.Join(dir, "hosts"), Driver: "overlay", Platform: "linux",
+		GraphDriver: GraphDriver{Name: "overlay", Data: map[string]string{
+			"LowerDir": spec.Annotations[annotLowerDir], "UpperDir": filepath.Join(dir, "upper"),
+			"WorkDir": filepath.Join(dir, "work"), "MergedDir": filepath.Join(dir, "rootfs"),
+		}},
 		HostConfig: HostConfig{
 			NetworkMode: c.Network, AutoRemove: c.AutoRemove, Privileged: c.Privileged,
 			ReadonlyRootfs: spec.Root.Readonly, Init: c.Init,
