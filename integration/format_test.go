@@ -18,8 +18,10 @@ func TestFormatPs(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.ok("network", "create", "--label", "env=test", "fmtnet")
-	web := e.lcRunDetached("--name", "web", "--network", "fmtnet", "--label", "app=shop", "--label", "tier=front", "busybox", "sleep", "100")
-	e.run("run", "--name", "job", "-l", "app=batch", "busybox", "sh", "-c", "echo hi > /out; exit 3")
+	web := e.lcRunDetached("--name", "web", "--network", "fmtnet", "--label", "app=shop", "--label", "tier=front", "-p", "127.0.0.1::80",
+		"busybox", "sleep", "100")
+	hostPort := e.ok("inspect", "-f", `{{(index (index .NetworkSettings.Ports "80/tcp") 0).HostPort}}`, "web")
+	e.run("run", "--name", "job", "-l", "app=batch", "-v", "/data", "busybox", "sh", "-c", "echo hi > /out; exit 3")
 	list := func(args ...string) []string { return lcLines(e.ok(append([]string{"ps"}, args...)...)) }
 
 	// Docker's documented examples: `{{.ID}}: {{.Command}}` and a table with labels.
@@ -54,8 +56,15 @@ func TestFormatPs(t *testing.T) {
 		{[]string{"-a", "-f", "label=app"}, []string{"job", "web"}},
 		{[]string{"-a", "-f", "label=tier=back"}, nil},
 		{[]string{"-f", "status=exited"}, []string{"job"}}, // no -a needed, as in Docker
-		{[]string{"-f", "exited=3"}, []string{"job"}},
-		{[]string{"-f", "exited=0"}, nil},
+		{[]string{"-f", "exited=3"}, nil},                  // "only useful with --all", as Docker's docs say
+		{[]string{"-a", "-f", "exited=3"}, []string{"job"}},
+		{[]string{"-a", "-f", "exited=0"}, nil},
+		{[]string{"-f", "since=web"}, []string{"job"}}, // since and before include non-running ones
+		{[]string{"-f", "before=job"}, []string{"web"}},
+		{[]string{"-a", "-f", "expose=80"}, []string{"web"}},
+		{[]string{"-a", "-f", "publish=" + hostPort + "/tcp"}, []string{"web"}},
+		{[]string{"-a", "-f", "publish=1"}, nil},
+		{[]string{"-a", "-f", "volume=/data"}, []string{"job"}},
 		{[]string{"-a", "-f", "name=web", "-f", "name=job"}, []string{"job", "web"}}, // one key: OR
 		{[]string{"-a", "-f", "name=web", "-f", "status=exited"}, nil},               // two keys: AND
 		{[]string{"-a", "-f", "id=" + web[:5]}, []string{"web"}},
@@ -89,6 +98,8 @@ func TestFormatPs(t *testing.T) {
 	e.fails(1, "invalid filter 'color'", "ps", "-f", "color=red")
 	e.fails(1, "invalid filter 'status=sleeping'", "ps", "-f", "status=sleeping")
 	e.fails(1, "bad format of filter", "ps", "-f", "name")
+	e.fails(1, "invalid filter 'publish=http'", "ps", "-f", "publish=http")
+	e.fails(1, "nosuch", "ps", "-f", "since=nosuch")
 }
 
 // TestFormatInspect: inspect -f over Docker's keys (the documented

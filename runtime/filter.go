@@ -6,6 +6,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/hutchrt/hutch/network/portspec"
 )
 
 // Filter is ps's --filter: values of one key are OR'd, keys AND'd, as in
@@ -13,7 +16,7 @@ import (
 type Filter map[string][]string
 
 // filterKeys are the keys ps understands.
-var filterKeys = []string{"ancestor", "exited", "id", "label", "name", "network", "status"}
+var filterKeys = []string{"ancestor", "before", "exited", "expose", "id", "label", "name", "network", "publish", "since", "status", "volume"}
 
 // Docker's container states, the values status= accepts.
 var filterStatuses = []string{"created", "restarting", "running", "removing", "paused", "exited", "dead"}
@@ -39,6 +42,10 @@ func ParseFilter(args []string) (Filter, error) {
 			if _, err := strconv.Atoi(v); err != nil {
 				return nil, fmt.Errorf("invalid filter 'exited=%s'", v)
 			}
+		case "publish", "expose":
+			if _, _, err := portFilter(v); err != nil {
+				return nil, fmt.Errorf("invalid filter '%s=%s'", k, v)
+			}
 		case "name":
 			if _, err := regexp.Compile(v); err != nil {
 				return nil, fmt.Errorf("invalid filter 'name=%s': %v", v, err)
@@ -49,10 +56,27 @@ func ParseFilter(args []string) (Filter, error) {
 	return f, nil
 }
 
+// Resolve turns before= and since= (containers by name or id) into the
+// times they were created; an unknown container is the filter's error.
+func (f Filter) Resolve(get func(ref string) (*Container, error)) error {
+	for _, k := range []string{"before", "since"} {
+		for i, ref := range f[k] {
+			c, err := get(ref)
+			if err != nil {
+				return err
+			}
+			f[k][i] = c.Created.Format(time.RFC3339Nano)
+		}
+	}
+	return nil
+}
+
 // WantsAll reports whether the filter names containers that are not
-// running, so that ps lists them without -a (as Docker does).
+// running, so that ps lists them without -a: status= does in Docker's
+// daemon, and before=/since= include non-running ones as its docs say;
+// exited= does not ("only useful with --all").
 func (f Filter) WantsAll() bool {
-	return len(f["exited"]) > 0 || slices.ContainsFunc(f["status"], func(s string) bool { return s != "running" })
+	return len(f["before"]) > 0 || len(f["since"]) > 0 || slices.ContainsFunc(f["status"], func(s string) bool { return s != "running" })
 }
 
 // Match reports whether c passes every key of the filter.
@@ -92,6 +116,24 @@ func matchOne(c *Container, key, v string) bool {
 		}
 	case "ancestor":
 		return sameImage(c, v)
+	case "before", "since": // v is the other container's creation time (Resolve)
+		t, err := time.Parse(time.RFC3339Nano, v)
+		return err == nil && ((key == "before" && c.Created.Before(t)) || (key == "since" && c.Created.After(t)))
+	case "volume": // a volume's name or a mount's destination
+		return slices.ContainsFunc(c.Mounts, func(m MountPoint) bool { return (m.Name != "" && m.Name == v) || m.Destination == v })
+	case "publish": // a host port published now
+		port, proto, _ := portFilter(v)
+		return slices.ContainsFunc(c.Ports, func(m portspec.Mapping) bool { return m.HostPort == port && (proto == "" || m.Proto == proto) })
+	case "expose": // a container port exposed or published
+		port, proto, _ := portFilter(v)
+		keys := slices.Clone(c.Exposed)
+		for _, m := range c.Publish {
+			keys = append(keys, m.ContainerKey())
+		}
+		return slices.ContainsFunc(keys, func(k string) bool {
+			p, pr, _ := strings.Cut(k, "/")
+			return p == strconv.Itoa(int(port)) && (proto == "" || pr == proto)
+		})
 	}
 	return false
 }
@@ -112,4 +154,14 @@ func sameImage(c *Container, ref string) bool {
 	}
 	id := strings.TrimPrefix(ref, "sha256:")
 	return c.ImageID != "" && len(id) >= 4 && strings.HasPrefix(strings.TrimPrefix(c.ImageID, "sha256:"), id)
+}
+
+// portFilter reads publish= and expose=: PORT or PORT/PROTO.
+func portFilter(v string) (uint16, string, error) {
+	p, proto, _ := strings.Cut(v, "/")
+	n, err := strconv.ParseUint(p, 10, 16)
+	if err != nil || n == 0 || (proto != "" && proto != "tcp" && proto != "udp") {
+		return 0, "", fmt.Errorf("invalid port %q", v)
+	}
+	return uint16(n), proto, nil
 }

@@ -4,8 +4,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/hutchrt/hutch/network"
+	"github.com/hutchrt/hutch/network/portspec"
 )
 
 func TestParseFilter(t *testing.T) {
@@ -14,6 +16,8 @@ func TestParseFilter(t *testing.T) {
 		{"name", "bad format of filter (expected name=value)"},
 		{"status=sleeping", "invalid filter 'status=sleeping'"},
 		{"exited=x", "invalid filter 'exited=x'"},
+		{"publish=http", "invalid filter 'publish=http'"},
+		{"expose=80/sctp", "invalid filter 'expose=80/sctp'"},
 	} {
 		if _, err := ParseFilter([]string{bad.arg}); err == nil || err.Error() != bad.want {
 			t.Errorf("ParseFilter(%q) = %v, want %q", bad.arg, err, bad.want)
@@ -23,7 +27,7 @@ func TestParseFilter(t *testing.T) {
 	if err != nil || len(f["name"]) != 2 || f["label"][0] != "x=1" {
 		t.Errorf("ParseFilter: %v, %v", f, err)
 	}
-	for args, want := range map[string]bool{"status=running": false, "status=exited": true, "exited=0": true, "name=x": false} {
+	for args, want := range map[string]bool{"status=running": false, "status=exited": true, "exited=0": false, "since=x": true, "name=x": false} {
 		if f, _ := ParseFilter([]string{args}); f.WantsAll() != want {
 			t.Errorf("%s: WantsAll %v, want %v", args, !want, want)
 		}
@@ -33,8 +37,20 @@ func TestParseFilter(t *testing.T) {
 func TestFilterMatch(t *testing.T) {
 	web := &Container{ID: "abc123def456", Name: "web", Image: "busybox", ImageID: "330f91e79986c9e1", Status: StatusRunning,
 		Network: "front", Labels: map[string]string{"app": "shop", "tier": ""},
-		Endpoints: []*network.Endpoint{{Network: "front", NetworkID: "f00dfeed0000aaaa"}}}
-	batch := &Container{ID: "fff000111222", Name: "batch-1", Image: "127.0.0.1:5000/tools/app:v2", Status: StatusExited, ExitCode: 3, Network: "none"}
+		Endpoints: []*network.Endpoint{{Network: "front", NetworkID: "f00dfeed0000aaaa"}},
+		Exposed:   []string{"443/tcp"}, Publish: []portspec.Mapping{{ContainerPort: 80, Proto: "tcp"}},
+		Ports:   []portspec.Mapping{{HostPort: 8080, ContainerPort: 80, Proto: "tcp"}},
+		Created: time.Unix(100, 0)}
+	batch := &Container{ID: "fff000111222", Name: "batch-1", Image: "127.0.0.1:5000/tools/app:v2", Status: StatusExited, ExitCode: 3, Network: "none",
+		Mounts: []MountPoint{{Type: "volume", Name: "cache", Destination: "/var/cache"}}, Created: time.Unix(200, 0)}
+	get := func(ref string) (*Container, error) {
+		for _, c := range []*Container{web, batch} {
+			if c.Name == ref {
+				return c, nil
+			}
+		}
+		return nil, ErrNotFound
+	}
 	for _, tc := range []struct {
 		args       []string
 		web, batch bool
@@ -64,8 +80,20 @@ func TestFilterMatch(t *testing.T) {
 		{[]string{"ancestor=sha256:330f91"}, true, false},
 		{[]string{"ancestor=127.0.0.1:5000/tools/app:v2"}, false, true},
 		{[]string{"ancestor=127.0.0.1:5000/tools/app"}, false, false}, // :latest is another tag
+		{[]string{"volume=cache"}, false, true},
+		{[]string{"volume=/var/cache"}, false, true},
+		{[]string{"expose=80"}, true, false},
+		{[]string{"expose=443/tcp"}, true, false},
+		{[]string{"expose=443/udp"}, false, false},
+		{[]string{"publish=8080"}, true, false},
+		{[]string{"publish=80"}, false, false}, // the host's port
+		{[]string{"since=web"}, false, true},
+		{[]string{"before=batch-1"}, true, false},
 	} {
 		f, err := ParseFilter(tc.args)
+		if err == nil {
+			err = f.Resolve(get)
+		}
 		if err != nil {
 			t.Fatalf("%v: %v", tc.args, err)
 		}

@@ -43,6 +43,9 @@ func psCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if err := filter.Resolve(s.Get); err != nil {
+				return err
+			}
 			all, err := s.List()
 			if err != nil {
 				return err
