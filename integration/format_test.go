@@ -265,6 +265,12 @@ func TestFormatNetworks(t *testing.T) {
 	if got := lcLines(e.ok("image", "ls", "--format", `table {{.Repository}}\t{{.Size}}`)); len(got) != 2 || !regexp.MustCompile(`^REPOSITORY\s+SIZE$`).MatchString(got[0]) {
 		t.Errorf("image ls --format table = %q", got)
 	}
+	if got := e.ok("images", "--format", "{{.Repository}}", "busybox:latest"); got != "busybox" {
+		t.Errorf("images busybox:latest = %q", got)
+	}
+	if got := e.ok("images", "-q", "nosuch"); got != "" {
+		t.Errorf("images -q nosuch = %q, want nothing", got)
+	}
 	e.ok("volume", "create", "--label", "k=v", "fmtvol")
 	if got := e.ok("volume", "ls", "--format", `{{.Name}} {{.Driver}} {{.Label "k"}} {{.Scope}}`); got != "fmtvol local v local" {
 		t.Errorf("volume ls --format = %q", got)

@@ -90,7 +90,8 @@ func pullCommand() *cli.Command {
 // imageLsCommand is `image ls`, and `images` (Docker's alias) at the top.
 func imageLsCommand(name string, aliases ...string) *cli.Command {
 	return &cli.Command{
-		Name: name, Aliases: aliases, Usage: "list images", OnUsageError: usageErr,
+		Name: name, Aliases: aliases, Usage: "list images (of one repository, or REPOSITORY:TAG, if given)", ArgsUsage: "[REPOSITORY[:TAG]]",
+		OnUsageError: usageErr,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only show ids"},
 			&cli.StringFlag{Name: "format", Usage: "a Go template, table TEMPLATE, or json"},
@@ -105,9 +106,16 @@ func imageLsCommand(name string, aliases ...string) *cli.Command {
 			if err != nil {
 				return err
 			}
+			if ctx.NArg() > 1 {
+				return fmt.Errorf("%s: at most one REPOSITORY[:TAG] (see 'hutch %s --help')", commandPath(ctx), commandPath(ctx))
+			}
 			var rows []any
 			for _, img := range imgs {
-				rows = append(rows, newImageRow(img, ctx.Bool("no-trunc")))
+				r := newImageRow(img, ctx.Bool("no-trunc"))
+				if want := ctx.Args().First(); want != "" && want != r.Repository && want != r.Repository+":"+r.Tag {
+					continue
+				}
+				rows = append(rows, r)
 			}
 			f := ctx.String("format")
 			if ctx.Bool("quiet") {
