@@ -256,6 +256,15 @@ func TestFormatNetworks(t *testing.T) {
 	if got := e.ok("network", "inspect", "-f", "{{.Name}} {{.Driver}} {{len .Containers}}", "host", "none"); got != "host host 0\nnone null 0" {
 		t.Errorf("network inspect host none = %q", got)
 	}
+	// A container with --network none: listed by network inspect none, and under its Networks with none's id.
+	alone := e.lcRunDetached("--name", "alone", "--network", "none", "busybox", "sleep", "100")
+	noneID := e.ok("network", "inspect", "-f", "{{.Id}}", "none")
+	if got := e.ok("inspect", "-f", "{{range $n, $e := .NetworkSettings.Networks}}{{$n}} {{$e.NetworkID}} [{{$e.IPAddress}}]{{end}}", "alone"); got != "none "+noneID+" []" {
+		t.Errorf("inspect alone's Networks = %q, want none %s []", got, noneID)
+	}
+	if got := e.ok("network", "inspect", "-f", "{{range $id, $c := .Containers}}{{$id}} {{$c.Name}}{{end}}", "none"); got != alone+" alone" {
+		t.Errorf("network inspect none Containers = %q", got)
+	}
 	e.fails(1, `map has no entry for key "Nope"`, "network", "inspect", "-f", "{{.Nope}}", "labnet")
 
 	// image ls and volume ls take --format too.

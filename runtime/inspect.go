@@ -226,7 +226,12 @@ func (s *Store) Inspect(ref string) (*Details, error) {
 	if err := json.Unmarshal(b, &spec); err != nil {
 		return nil, fmt.Errorf("inspect %s: %w", c.Name, err)
 	}
-	return details(c, &spec, s.Dir(c.ID)), nil
+	d := details(c, &spec, s.Dir(c.ID))
+	if p := s.pseudoNetwork(c.Network); p != nil && (c.Network == "host" || c.Network == "none") {
+		// Docker lists host and none under Networks too, with no address.
+		d.NetworkSettings.Networks[p.Name] = EndpointDetails{NetworkID: p.ID, Aliases: []string{}}
+	}
+	return d, nil
 }
 
 func details(c *Container, spec *specs.Spec, dir string) *Details {
