@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // TestFormatPs: ps --format with Docker's fields, functions and table
@@ -285,4 +287,24 @@ func TestFormatNetworks(t *testing.T) {
 		t.Errorf("volume ls --format = %q", got)
 	}
 	e.ok("volume", "rm", "fmtvol")
+}
+
+// TestFormatImageLabels: the image's labels show in Config.Labels beside
+// the container's own (which win), and ps's label filter sees both.
+func TestFormatImageLabels(t *testing.T) {
+	e := newEnv(t)
+	reg := startRegistry(t)
+	img := withConfig(t, appImage(t, e, "labels"), func(cfg *v1.ConfigFile) {
+		cfg.Config.Labels = map[string]string{"maintainer": "ops", "app": "from-image"}
+	})
+	ref := reg.addr + "/test/labelled:1"
+	reg.push(t, ref[len(reg.addr)+1:], img)
+	e.ok("pull", ref)
+	e.lcRunDetached("--name", "lab", "--label", "app=mine", "--entrypoint", "/bin/sh", ref, "-c", "sleep 100")
+	if got := e.ok("inspect", "-f", "{{json .Config.Labels}}", "lab"); got != `{"app":"mine","maintainer":"ops"}` {
+		t.Errorf("Config.Labels = %s, want the image's with --label winning", got)
+	}
+	if got := e.ok("ps", "-f", "label=maintainer=ops", "--format", "{{.Names}}"); got != "lab" {
+		t.Errorf("ps -f label=maintainer=ops = %q, want lab", got)
+	}
 }

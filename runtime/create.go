@@ -67,6 +67,7 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
+	labels = withImageLabels(cfg.Labels, labels)
 	args, err := commandLine(cfg, o.Entrypoint, o.Args)
 	if err != nil {
 		return nil, err

@@ -131,3 +131,13 @@ func TestParseLabels(t *testing.T) {
 		t.Errorf("a missing label file was accepted")
 	}
 }
+
+func TestWithImageLabels(t *testing.T) {
+	got := withImageLabels(map[string]string{"maintainer": "me", "app": "img"}, map[string]string{"app": "mine"})
+	if len(got) != 2 || got["maintainer"] != "me" || got["app"] != "mine" {
+		t.Errorf("withImageLabels = %v, want the image's with the container's winning", got)
+	}
+	if got := withImageLabels(nil, nil); got != nil {
+		t.Errorf("no labels at all: %v", got)
+	}
+}

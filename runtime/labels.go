@@ -38,3 +38,19 @@ func ParseLabels(flags, files []string) (map[string]string, error) {
 	}
 	return labels, nil
 }
+
+// withImageLabels is Docker's Config.Labels: the image's labels, then the
+// container's own, which win.
+func withImageLabels(image, own map[string]string) map[string]string {
+	if len(image) == 0 {
+		return own
+	}
+	out := make(map[string]string, len(image)+len(own))
+	for k, v := range image {
+		out[k] = v
+	}
+	for k, v := range own {
+		out[k] = v
+	}
+	return out
+}
