@@ -307,4 +307,13 @@ func TestFormatImageLabels(t *testing.T) {
 	if got := e.ok("ps", "-f", "label=maintainer=ops", "--format", "{{.Names}}"); got != "lab" {
 		t.Errorf("ps -f label=maintainer=ops = %q, want lab", got)
 	}
+	// image inspect -f: the image's own labels, and its id as ps's ancestor filter takes it.
+	if got := e.ok("image", "inspect", "-f", "{{json .Config.Labels}}", ref); got != `{"app":"from-image","maintainer":"ops"}` {
+		t.Errorf("image inspect -f Config.Labels = %s", got)
+	}
+	id := e.ok("image", "inspect", "--format", "{{.Id}}", ref)
+	if got := e.ok("ps", "-f", "ancestor="+id, "--format", "{{.Names}}"); got != "lab" {
+		t.Errorf("ps -f ancestor=%s = %q, want lab", id, got)
+	}
+	e.fails(1, `map has no entry for key "Nope"`, "image", "inspect", "-f", "{{.Nope}}", ref)
 }

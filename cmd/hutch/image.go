@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -152,6 +151,7 @@ func imageRmCommand(name string) *cli.Command {
 func imageInspectCommand() *cli.Command {
 	return &cli.Command{
 		Name: "inspect", Usage: "show images in Docker's JSON shape", ArgsUsage: "IMAGE...", OnUsageError: usageErr,
+		Flags: []cli.Flag{formatFlag()},
 		Action: func(ctx *cli.Context) error {
 			if err := needArgs(ctx, 1, "at least one image"); err != nil {
 				return err
@@ -160,24 +160,13 @@ func imageInspectCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			out := []rootfs.Inspect{}
-			for _, name := range ctx.Args().Slice() {
+			return printDetails(ctx, func(name string) (any, error) {
 				img, err := s.Images().Find(name)
 				if err != nil {
-					return err
+					return nil, err
 				}
-				i, err := img.Inspect()
-				if err != nil {
-					return err
-				}
-				out = append(out, i)
-			}
-			data, err := json.MarshalIndent(out, "", "    ")
-			if err != nil {
-				return err
-			}
-			fmt.Println(string(data))
-			return nil
+				return img.Inspect()
+			})
 		},
 	}
 }
