@@ -12,6 +12,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"text/template"
+	"unicode"
 )
 
 // Functions are Docker's template functions (docker/cli templates): the
@@ -48,14 +49,16 @@ var headerFunctions = template.FuncMap{
 	"truncate": func(v string, _ int) string { return v },
 }
 
-// title upper-cases each word's first letter (strings.Title, which Docker
-// uses, without its deprecation).
+// title upper-cases each word's first letter as strings.Title (which
+// Docker uses) does, without its deprecation: a word follows anything but
+// a letter, a digit or '_'.
 func title(s string) string {
 	prev := ' '
 	return strings.Map(func(r rune) rune {
-		defer func() { prev = r }()
-		if prev == ' ' || prev == '\t' || prev == '\n' || prev == '-' || prev == '_' {
-			return []rune(strings.ToUpper(string(r)))[0]
+		sep := !(unicode.IsLetter(prev) || unicode.IsDigit(prev) || prev == '_')
+		prev = r
+		if sep {
+			return unicode.ToTitle(r)
 		}
 		return r
 	}, s)
