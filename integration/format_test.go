@@ -269,6 +269,19 @@ func TestFormatNetworks(t *testing.T) {
 	}
 	e.fails(1, `map has no entry for key "Nope"`, "network", "inspect", "-f", "{{.Nope}}", "labnet")
 
+	// inspect finds containers first, then images, networks and volumes, as Docker's; --type picks one.
+	e.ok("volume", "create", "labvol")
+	if got := lcLines(e.ok("inspect", "-f", "{{.Name}}", "member", "labnet", "labvol", "none")); !slices.Equal(got, []string{"/member", "labnet", "labvol", "none"}) {
+		t.Errorf("inspect of a container, network, volume and none = %q", got)
+	}
+	if got := e.ok("inspect", "-f", "{{.Id}}", "busybox"); !regexp.MustCompile(`^sha256:[0-9a-f]{64}$`).MatchString(got) {
+		t.Errorf("inspect busybox (an image) = %q", got)
+	}
+	e.fails(1, "no such object: nosuch", "inspect", "nosuch")
+	e.fails(1, "network member not found", "inspect", "--type", "network", "member")
+	e.fails(1, `"box" is not a valid value for --type`, "inspect", "--type", "box", "member")
+	e.ok("volume", "rm", "labvol")
+
 	// image ls and volume ls take --format too.
 	if got := e.ok("images", "--format", "{{.Repository}}:{{.Tag}}"); got != "busybox:latest" {
 		t.Errorf("images --format = %q", got)

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"crypto/sha256"
+	"errors"
 	"encoding/hex"
 	"slices"
 	"strings"
@@ -60,4 +61,15 @@ func (s *Store) NetworkList() ([]*network.Network, error) {
 	}
 	slices.SortFunc(all, func(a, b *network.Network) int { return strings.Compare(a.Name, b.Name) })
 	return all, nil
+}
+
+// NetworkExists reports whether ref could name a network (an ambiguous id
+// prefix counts: inspecting it says why it fails).
+func (s *Store) NetworkExists(ref string) bool {
+	nets, err := s.Networks()
+	if err != nil {
+		return true // let the inspection report it
+	}
+	_, err = nets.Find(ref)
+	return !errors.Is(err, network.ErrNotFound) || s.pseudoNetwork(ref) != nil
 }

@@ -208,26 +208,6 @@ func waitCommand() *cli.Command {
 	}
 }
 
-func inspectCommand() *cli.Command {
-	return &cli.Command{
-		Name:         "inspect",
-		Usage:        "show containers in detail, as JSON",
-		ArgsUsage:    "CONTAINER...",
-		Flags:        []cli.Flag{formatFlag()},
-		OnUsageError: usageErr,
-		Action: func(ctx *cli.Context) error {
-			if err := needArgs(ctx, 1, "at least one container"); err != nil {
-				return err
-			}
-			s, err := openStore(ctx)
-			if err != nil {
-				return err
-			}
-			return printDetails(ctx, func(ref string) (any, error) { return s.Inspect(ref) })
-		},
-	}
-}
-
 // formatFlag is inspect's -f/--format.
 func formatFlag() cli.Flag {
 	return &cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "a Go template over Docker's JSON keys, e.g. '{{.State.Status}}', or json"}
