@@ -23,7 +23,7 @@ func psCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "show all containers, not only running ones"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only show ids"},
-			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "KEY=VALUE: id, name, label, status, exited, network, ancestor"},
+			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "KEY=VALUE: id, name, label, status, exited, network, ancestor, before, since, volume, publish, expose"},
 			&cli.StringFlag{Name: "format", Usage: "a Go template, table TEMPLATE, or json"},
 			&cli.BoolFlag{Name: "no-trunc", Usage: "do not truncate ids and commands"},
 			&cli.IntFlag{Name: "last", Aliases: []string{"n"}, Value: -1, Usage: "show the N last created containers (all states)"},
