@@ -81,7 +81,7 @@ func TestSystemListingMakesNothing(t *testing.T) {
 	if br.Name != "bridge" || !lcFullID.MatchString(br.ID) || br.Subnet != "" || br.Bridge == "" || br.NftTable == "" {
 		t.Errorf("network inspect bridge before first use: %+v, want its id and bridge, no subnet", br)
 	}
-	if ls := e.ok("network", "ls"); !regexp.MustCompile(`(?m)^` + br.ID[:12] + `\s+bridge\s+bridge\s+-\s+-\s+false$`).MatchString(ls) {
+	if ls := e.ok("network", "ls"); !regexp.MustCompile(`(?m)^` + br.ID[:12] + `\s+bridge\s+bridge\s+local$`).MatchString(ls) {
 		t.Errorf("network ls before first use:\n%s", ls)
 	}
 	objs := sysObjects{table: br.NftTable, bridges: []string{br.Bridge}}

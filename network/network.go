@@ -62,6 +62,8 @@ type Network struct {
 	Internal bool         `json:"internal"`
 	Bridge   string       `json:"bridge"`
 	Created  time.Time    `json:"created"`
+	// --label: shown by network inspect, matched by network ls --filter label=.
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // UserDefined reports whether n is a network of the user's (with name
@@ -121,6 +123,7 @@ type CreateOptions struct {
 	Subnet   string // CIDR; empty: the first free subnet of the pool
 	Gateway  string // empty: the subnet's first address
 	Internal bool
+	Labels   map[string]string
 }
 
 // Create makes a network with its bridge and rules. Bad input fails before
@@ -154,12 +157,12 @@ func (s *Store) Create(name string, o CreateOptions) (*Network, error) {
 			return nil, invalidf("%v", err)
 		}
 	}
-	return s.create(name, subnet, gateway, o.Internal)
+	return s.create(name, subnet, gateway, o.Internal, o.Labels)
 }
 
 // create takes the locks, checks the name and subnet against what exists,
 // then records and sets up the network.
-func (s *Store) create(name string, subnet netip.Prefix, gateway netip.Addr, internal bool) (_ *Network, err error) {
+func (s *Store) create(name string, subnet netip.Prefix, gateway netip.Addr, internal bool, labels map[string]string) (_ *Network, err error) {
 	unlock, err := s.lock()
 	if err != nil {
 		return nil, err
@@ -216,7 +219,7 @@ func (s *Store) create(name string, subnet netip.Prefix, gateway netip.Addr, int
 		}
 	}
 	n := &Network{ID: newID(), Name: name, Driver: "bridge", Subnet: subnet, Gateway: gateway,
-		Internal: internal, Created: time.Now().UTC()}
+		Internal: internal, Created: time.Now().UTC(), Labels: labels}
 	n.Bridge = "hutch-" + n.ID[:9]
 	if name == DefaultName {
 		n.ID, n.Bridge = s.defaultID(), s.defaultBridge // as ListAll showed it before
@@ -307,7 +310,7 @@ func (s *Store) Get(ref string) (*Network, error) {
 		}
 		return nil, fmt.Errorf("network %s not found%w", shorten(ref), errSilent{ErrNotFound})
 	}
-	n, err := s.create(DefaultName, netip.Prefix{}, netip.Addr{}, false)
+	n, err := s.create(DefaultName, netip.Prefix{}, netip.Addr{}, false, nil)
 	if errors.Is(err, errExists) { // a parallel hutch made it
 		return s.Get(ref)
 	}

@@ -24,6 +24,7 @@ type Container struct {
 	ID      string    `json:"id"`
 	Name    string    `json:"name"`
 	Image   string    `json:"image"`
+	ImageID string    `json:"imageId,omitempty"` // the image's id when created (inspect's Image)
 	Command []string  `json:"command"`
 	Host    string    `json:"hostname,omitempty"` // its host name (a DNS name of it, too)
 	Created time.Time `json:"created"`
@@ -44,6 +45,8 @@ type Container struct {
 	// What stop sends ("": SIGTERM) and how long it waits by default (nil: 10 s).
 	StopSignal  string `json:"stopSignal,omitempty"`
 	StopTimeout *int   `json:"stopTimeout,omitempty"`
+	// --label and --label-file: shown in inspect's Config.Labels, matched by ps --filter label=.
+	Labels map[string]string `json:"labels,omitempty"`
 
 	// Networking: addresses from create to rm; Ports only while running.
 	Endpoints []*network.Endpoint `json:"endpoints,omitempty"`

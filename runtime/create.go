@@ -44,6 +44,10 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
+	labels, err := ParseLabels(o.Labels, o.LabelFiles)
+	if err != nil {
+		return nil, err
+	}
 	mounts, err := o.mountRequests()
 	if err != nil {
 		return nil, err
@@ -63,6 +67,7 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
+	labels = withImageLabels(cfg.Labels, labels)
 	args, err := commandLine(cfg, o.Entrypoint, o.Args)
 	if err != nil {
 		return nil, err
@@ -153,7 +158,7 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 		CapAdd: o.CapAdd, CapDrop: o.CapDrop, SecurityOpt: security.shown, Mounts: mounts, Tty: o.Tty, OpenStdin: o.Interactive,
 		Endpoints: net.endpoints, Publish: net.publish, DNS: o.DNS, Host: hostname,
 		Exposed: portKeys(exposed), StopSignal: stopSig, StopTimeout: o.StopTimeout,
-		Status: StatusCreated, spec: spec,
+		Status: StatusCreated, spec: spec, ImageID: img.ID, Labels: labels,
 	}
 	if usesVolumes(mounts) {
 		// Held until the record exists: a volume rm cannot slip in between.

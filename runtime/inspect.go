@@ -24,10 +24,23 @@ type Details struct {
 	Image           string          `json:"Image"`
 	Name            string          `json:"Name"`
 	LogPath         string          `json:"LogPath"`
+	ResolvConfPath  string          `json:"ResolvConfPath"`
+	HostnamePath    string          `json:"HostnamePath"`
+	HostsPath       string          `json:"HostsPath"`
+	Driver          string          `json:"Driver"`
+	Platform        string          `json:"Platform"`
+	GraphDriver     GraphDriver     `json:"GraphDriver"`
 	HostConfig      HostConfig      `json:"HostConfig"`
 	Mounts          []MountDetails  `json:"Mounts"`
 	Config          ConfigDetails   `json:"Config"`
 	NetworkSettings NetworkSettings `json:"NetworkSettings"`
+}
+
+// GraphDriver is where the container's filesystem lives: the image's
+// layers below, its own upper directory, the merged root it sees.
+type GraphDriver struct {
+	Name string            `json:"Name"`
+	Data map[string]string `json:"Data"`
 }
 
 type StateDetails struct {
@@ -137,6 +150,7 @@ type ConfigDetails struct {
 	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
 	StopSignal   string              `json:"StopSignal,omitempty"`
 	StopTimeout  *int                `json:"StopTimeout,omitempty"`
+	Labels       map[string]string   `json:"Labels"`
 }
 
 type NetworkSettings struct {
@@ -212,7 +226,12 @@ func (s *Store) Inspect(ref string) (*Details, error) {
 	if err := json.Unmarshal(b, &spec); err != nil {
 		return nil, fmt.Errorf("inspect %s: %w", c.Name, err)
 	}
-	return details(c, &spec, s.Dir(c.ID)), nil
+	d := details(c, &spec, s.Dir(c.ID))
+	if p := s.pseudoNetwork(c.Network); p != nil && (c.Network == "host" || c.Network == "none") {
+		// Docker lists host and none under Networks too, with no address.
+		d.NetworkSettings.Networks[p.Name] = EndpointDetails{NetworkID: p.ID, Aliases: []string{}}
+	}
+	return d, nil
 }
 
 func details(c *Container, spec *specs.Spec, dir string) *Details {
@@ -223,7 +242,13 @@ func details(c *Container, spec *specs.Spec, dir string) *Details {
 			Status: c.Status, Running: c.Running(), Pid: c.Pid, ExitCode: c.ExitCode, OOMKilled: c.OOMKilled,
 			Error: c.Error, StartedAt: c.StartedAt, FinishedAt: c.FinishedAt,
 		},
-		Image: c.Image, Name: "/" + c.Name, LogPath: filepath.Join(dir, "ctr.log"),
+		Image: imageID(c), Name: "/" + c.Name, LogPath: filepath.Join(dir, "ctr.log"),
+		ResolvConfPath: filepath.Join(dir, "resolv.conf"), HostnamePath: filepath.Join(dir, "hostname"),
+		HostsPath: filepath.Join(dir, "hosts"), Driver: "overlay", Platform: "linux",
+		GraphDriver: GraphDriver{Name: "overlay", Data: map[string]string{
+			"LowerDir": spec.Annotations[annotLowerDir], "UpperDir": filepath.Join(dir, "upper"),
+			"WorkDir": filepath.Join(dir, "work"), "MergedDir": filepath.Join(dir, "rootfs"),
+		}},
 		HostConfig: HostConfig{
 			NetworkMode: c.Network, AutoRemove: c.AutoRemove, Privileged: c.Privileged,
 			ReadonlyRootfs: spec.Root.Readonly, Init: c.Init,
@@ -232,9 +257,12 @@ func details(c *Container, spec *specs.Spec, dir string) *Details {
 		Config: ConfigDetails{
 			Hostname: spec.Hostname, User: fmt.Sprintf("%d:%d", p.User.UID, p.User.GID), Tty: p.Terminal,
 			Env: p.Env, Cmd: c.Command, Image: c.Image, WorkingDir: p.Cwd,
-			StopSignal: c.StopSignal, StopTimeout: c.StopTimeout,
+			StopSignal: c.StopSignal, StopTimeout: c.StopTimeout, Labels: c.Labels,
 		},
 		NetworkSettings: networkSettings(c),
+	}
+	if d.Config.Labels == nil {
+		d.Config.Labels = map[string]string{} // Docker shows {}
 	}
 	// Exposed: the image's, --expose's and, as in Docker, every published port's.
 	exposed := slices.Clone(c.Exposed)
@@ -265,4 +293,16 @@ func details(c *Container, spec *specs.Spec, dir string) *Details {
 		}
 	}
 	return d
+}
+
+// imageID is inspect's Image: the id of the image the container was made
+// from, as Docker shows it (a record from before ids were kept: its name).
+func imageID(c *Container) string {
+	switch {
+	case c.ImageID == "":
+		return c.Image
+	case strings.HasPrefix(c.ImageID, "sha256:"):
+		return c.ImageID
+	}
+	return "sha256:" + c.ImageID
 }

@@ -22,13 +22,33 @@ type NetworkDetails struct {
 	Name       string                      `json:"Name"`
 	ID         string                      `json:"Id"`
 	Created    time.Time                   `json:"Created"`
+	Scope      string                      `json:"Scope"`
 	Driver     string                      `json:"Driver"`
+	EnableIPv6 bool                        `json:"EnableIPv6"`
+	IPAM       IPAM                        `json:"IPAM"`
 	Subnet     string                      `json:"Subnet"`
 	Gateway    string                      `json:"Gateway"`
 	Internal   bool                        `json:"Internal"`
+	Attachable bool                        `json:"Attachable"`
+	Ingress    bool                        `json:"Ingress"`
 	Bridge     string                      `json:"Bridge"`
 	NftTable   string                      `json:"NftTable"`
 	Containers map[string]NetworkContainer `json:"Containers"`
+	Options    map[string]string           `json:"Options"`
+	Labels     map[string]string           `json:"Labels"`
+}
+
+// IPAM is Docker's address block of a network.
+type IPAM struct {
+	Driver  string            `json:"Driver"`
+	Options map[string]string `json:"Options"`
+	Config  []IPAMConfig      `json:"Config"`
+}
+
+// IPAMConfig is one subnet of a network.
+type IPAMConfig struct {
+	Subnet  string `json:"Subnet"`
+	Gateway string `json:"Gateway"`
 }
 
 // NetworkContainer is one attached container, keyed by its id.
@@ -67,16 +87,25 @@ func (s *Store) InspectNetwork(ref string) (*NetworkDetails, error) {
 	}
 	n, err := nets.Find(ref) // inspecting makes nothing, not even the default network
 	if err != nil {
+		if p := s.pseudoNetwork(ref); p != nil {
+			return s.pseudoDetails(p), nil
+		}
 		return nil, asInvalid(err)
 	}
 	d := &NetworkDetails{
-		Name: n.Name, ID: n.ID, Created: n.Created, Driver: n.Driver, Internal: n.Internal,
+		Name: n.Name, ID: n.ID, Created: n.Created, Scope: "local", Driver: n.Driver, Internal: n.Internal,
+		IPAM:   IPAM{Driver: "default", Options: map[string]string{}, Config: []IPAMConfig{}},
 		Bridge: n.Bridge, NftTable: nets.Table.Name, Containers: map[string]NetworkContainer{},
+		Options: map[string]string{"com.docker.network.bridge.name": n.Bridge}, Labels: n.Labels,
+	}
+	if d.Labels == nil {
+		d.Labels = map[string]string{}
 	}
 	if !n.Made() {
 		return d, nil // no subnet chosen yet, nobody attached
 	}
 	d.Subnet, d.Gateway = n.Subnet.String(), n.Gateway.String()
+	d.IPAM.Config = []IPAMConfig{{Subnet: d.Subnet, Gateway: d.Gateway}}
 	ids, err := nets.Users(n)
 	if err != nil {
 		return nil, err

@@ -50,6 +50,9 @@ type RunOptions struct {
 
 	Tty, Interactive, Detach, AutoRemove bool
 
+	Labels     []string // --label: KEY=VALUE or KEY
+	LabelFiles []string // --label-file: a KEY=VALUE per line
+
 	StopSignal  string // --stop-signal: "" keeps the image's
 	StopTimeout *int   // --stop-timeout: seconds stop waits by default (nil: 10)
 

@@ -5,59 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/hutchrt/hutch/cmd/hutch/format"
 	"github.com/hutchrt/hutch/runtime"
 	"github.com/hutchrt/hutch/runtime/logs"
 )
-
-func psCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "ps",
-		Usage: "list containers",
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "show all containers, not only running ones"},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only show ids"},
-		},
-		OnUsageError: usageErr,
-		Action: func(ctx *cli.Context) error {
-			if err := noArgs(ctx); err != nil {
-				return err
-			}
-			s, err := openStore(ctx)
-			if err != nil {
-				return err
-			}
-			all, err := s.List()
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 0, 3, ' ', 0)
-			if !ctx.Bool("quiet") {
-				fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
-			}
-			now := time.Now()
-			// Newest first, as Docker lists them.
-			for i := len(all) - 1; i >= 0; i-- {
-				c := all[i]
-				if !ctx.Bool("all") && !c.Running() {
-					continue
-				}
-				if ctx.Bool("quiet") {
-					fmt.Fprintln(tw, c.ShortID())
-					continue
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s ago\t%s\t%s\t%s\n", c.ShortID(), c.Image,
-					quoteCommand(c.Command), humanDuration(now.Sub(c.Created)), statusText(c, now), runtime.PortsColumn(c.Ports), c.Name)
-			}
-			return tw.Flush()
-		},
-	}
-}
 
 // quoteCommand is Docker's COMMAND column: quoted, cut at 20 characters.
 func quoteCommand(args []string) string {
@@ -65,7 +22,7 @@ func quoteCommand(args []string) string {
 	if r := []rune(s); len(r) > 19 {
 		s = string(r[:19]) + "…"
 	}
-	return `"` + s + `"`
+	return strconv.Quote(s) // Docker's: inner quotes escaped
 }
 
 func statusText(c *runtime.Container, now time.Time) string {
@@ -251,28 +208,22 @@ func waitCommand() *cli.Command {
 	}
 }
 
-func inspectCommand() *cli.Command {
-	return &cli.Command{
-		Name:         "inspect",
-		Usage:        "show containers in detail, as JSON",
-		ArgsUsage:    "CONTAINER...",
-		OnUsageError: usageErr,
-		Action: func(ctx *cli.Context) error {
-			if err := needArgs(ctx, 1, "at least one container"); err != nil {
-				return err
-			}
-			s, err := openStore(ctx)
-			if err != nil {
-				return err
-			}
-			return printDetails(ctx.Args().Slice(), func(ref string) (any, error) { return s.Inspect(ref) })
-		},
-	}
+// formatFlag is inspect's -f/--format.
+func formatFlag() cli.Flag {
+	return &cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "a Go template over Docker's JSON keys, e.g. '{{.State.Status}}', or json"}
 }
 
-// printDetails is Docker's inspect output: a JSON array of what each ref
-// describes; the refs that fail are left out and their errors returned.
-func printDetails(refs []string, describe func(ref string) (any, error)) error {
+// printDetails is Docker's inspect output: a JSON array of what each
+// argument describes, or with --format a line per one; the ones that fail
+// are left out and their errors returned.
+func printDetails(ctx *cli.Context, describe func(ref string) (any, error)) error {
+	refs := ctx.Args().Slice()
+	f := ctx.String("format")
+	if f != "" && f != "json" {
+		if _, err := format.Parse(f, format.Functions); err != nil {
+			return err // a bad template: nothing looked up, as Docker
+		}
+	}
 	out := []any{}
 	var failed error
 	for _, ref := range refs {
@@ -282,6 +233,12 @@ func printDetails(refs []string, describe func(ref string) (any, error)) error {
 			continue
 		}
 		out = append(out, d)
+	}
+	if f != "" && f != "json" {
+		if err := format.Details(os.Stdout, f, out); err != nil {
+			return err
+		}
+		return failed
 	}
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "    ")

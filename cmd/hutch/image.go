@@ -1,15 +1,14 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/hutchrt/hutch/cmd/hutch/format"
 	"github.com/hutchrt/hutch/rootfs"
 	"golang.org/x/term"
 )
@@ -90,7 +89,13 @@ func pullCommand() *cli.Command {
 // imageLsCommand is `image ls`, and `images` (Docker's alias) at the top.
 func imageLsCommand(name string, aliases ...string) *cli.Command {
 	return &cli.Command{
-		Name: name, Aliases: aliases, Usage: "list images", OnUsageError: usageErr,
+		Name: name, Aliases: aliases, Usage: "list images (of one repository, or REPOSITORY:TAG, if given)", ArgsUsage: "[REPOSITORY[:TAG]]",
+		OnUsageError: usageErr,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only show ids"},
+			&cli.StringFlag{Name: "format", Usage: "a Go template, table TEMPLATE, or json"},
+			&cli.BoolFlag{Name: "no-trunc", Usage: "show full ids"},
+		},
 		Action: func(ctx *cli.Context) error {
 			s, err := openStore(ctx)
 			if err != nil {
@@ -100,17 +105,22 @@ func imageLsCommand(name string, aliases ...string) *cli.Command {
 			if err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 0, 3, ' ', 0)
-			fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
-			for _, img := range imgs {
-				repo, tag := img.Name, "latest"
-				if len(img.Layers) > 0 {
-					repo, tag = rootfs.Familiar(img.Name)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s ago\t%s\n", repo, tag, img.ID[:12],
-					humanDuration(time.Since(img.Created)), humanSize(img.Size))
+			if ctx.NArg() > 1 {
+				return fmt.Errorf("%s: at most one REPOSITORY[:TAG] (see 'hutch %s --help')", commandPath(ctx), commandPath(ctx))
 			}
-			return tw.Flush()
+			var rows []any
+			for _, img := range imgs {
+				r := newImageRow(img, ctx.Bool("no-trunc"))
+				if want := ctx.Args().First(); want != "" && want != r.Repository && want != r.Repository+":"+r.Tag {
+					continue
+				}
+				rows = append(rows, r)
+			}
+			f := ctx.String("format")
+			if ctx.Bool("quiet") {
+				f = "{{.ID}}"
+			}
+			return format.List(os.Stdout, f, imageTable, imageHeader, rows)
 		},
 	}
 }
@@ -141,6 +151,7 @@ func imageRmCommand(name string) *cli.Command {
 func imageInspectCommand() *cli.Command {
 	return &cli.Command{
 		Name: "inspect", Usage: "show images in Docker's JSON shape", ArgsUsage: "IMAGE...", OnUsageError: usageErr,
+		Flags: []cli.Flag{formatFlag()},
 		Action: func(ctx *cli.Context) error {
 			if err := needArgs(ctx, 1, "at least one image"); err != nil {
 				return err
@@ -149,24 +160,13 @@ func imageInspectCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			out := []rootfs.Inspect{}
-			for _, name := range ctx.Args().Slice() {
+			return printDetails(ctx, func(name string) (any, error) {
 				img, err := s.Images().Find(name)
 				if err != nil {
-					return err
+					return nil, err
 				}
-				i, err := img.Inspect()
-				if err != nil {
-					return err
-				}
-				out = append(out, i)
-			}
-			data, err := json.MarshalIndent(out, "", "    ")
-			if err != nil {
-				return err
-			}
-			fmt.Println(string(data))
-			return nil
+				return img.Inspect()
+			})
 		},
 	}
 }
@@ -186,4 +186,32 @@ func tagCommand() *cli.Command {
 			return err
 		},
 	}
+}
+
+const imageTable = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+
+// imageRow is what image ls's templates see: Docker's fields for an image.
+type imageRow struct {
+	Repository, Tag, Digest, ID, CreatedSince, CreatedAt, Size string
+}
+
+var imageHeader = imageRow{Repository: "REPOSITORY", Tag: "TAG", Digest: "DIGEST", ID: "IMAGE ID",
+	CreatedSince: "CREATED", CreatedAt: "CREATED AT", Size: "SIZE"}
+
+func newImageRow(img rootfs.Image, noTrunc bool) imageRow {
+	repo, tag := img.Name, "latest"
+	if len(img.Layers) > 0 {
+		repo, tag = rootfs.Familiar(img.Name)
+	}
+	r := imageRow{Repository: repo, Tag: tag, Digest: "<none>", ID: img.ID[:12],
+		CreatedSince: humanDuration(time.Since(img.Created)) + " ago",
+		CreatedAt:    img.Created.Local().Truncate(time.Second).Format("2006-01-02 15:04:05 -0700 MST"),
+		Size:         humanSize(img.Size)}
+	if img.Digest != "" {
+		r.Digest = img.Digest
+	}
+	if noTrunc {
+		r.ID = "sha256:" + img.ID
+	}
+	return r
 }

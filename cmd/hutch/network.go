@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
@@ -25,6 +24,7 @@ func networkCommand() *cli.Command {
 					&cli.StringFlag{Name: "gateway", Usage: "the bridge's address (default: the subnet's first)"},
 					&cli.BoolFlag{Name: "internal", Usage: "no outside access"},
 					&cli.StringFlag{Name: "driver", Aliases: []string{"d"}, Value: "bridge", Usage: "only bridge"},
+					&cli.StringSliceFlag{Name: "label", Usage: "set metadata: KEY=VALUE or KEY"},
 				},
 				Action: func(ctx *cli.Context) error {
 					if err := needArgs(ctx, 1, "a network name"); err != nil {
@@ -33,12 +33,16 @@ func networkCommand() *cli.Command {
 					if d := ctx.String("driver"); d != "bridge" {
 						return fmt.Errorf("network create: driver %q is not supported (only bridge)", d)
 					}
+					labels, err := runtime.ParseLabels(ctx.StringSlice("label"), nil)
+					if err != nil {
+						return err
+					}
 					s, err := openStore(ctx)
 					if err != nil {
 						return err
 					}
 					n, err := s.CreateNetwork(ctx.Args().First(), network.CreateOptions{
-						Subnet: ctx.String("subnet"), Gateway: ctx.String("gateway"), Internal: ctx.Bool("internal"),
+						Subnet: ctx.String("subnet"), Gateway: ctx.String("gateway"), Internal: ctx.Bool("internal"), Labels: labels,
 					})
 					if err != nil {
 						return err
@@ -48,41 +52,10 @@ func networkCommand() *cli.Command {
 					return nil
 				},
 			},
-			{
-				Name: "ls", Aliases: []string{"list"}, Usage: "list networks", OnUsageError: usageErr,
-				Flags: []cli.Flag{&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only show ids"}},
-				Action: func(ctx *cli.Context) error {
-					if err := noArgs(ctx); err != nil {
-						return err
-					}
-					s, err := openStore(ctx)
-					if err != nil {
-						return err
-					}
-					all, err := s.ListNetworks()
-					if err != nil {
-						return err
-					}
-					tw := tabwriter.NewWriter(os.Stdout, 0, 0, 3, ' ', 0)
-					if !ctx.Bool("quiet") {
-						fmt.Fprintln(tw, "NETWORK ID\tNAME\tDRIVER\tSUBNET\tGATEWAY\tINTERNAL")
-					}
-					for _, n := range all {
-						if ctx.Bool("quiet") {
-							fmt.Fprintln(tw, n.ShortID())
-							continue
-						}
-						subnet, gateway := "-", "-" // the default network before its first use
-						if n.Made() {
-							subnet, gateway = n.Subnet.String(), n.Gateway.String()
-						}
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", n.ShortID(), n.Name, n.Driver, subnet, gateway, n.Internal)
-					}
-					return tw.Flush()
-				},
-			},
+			networkLsCommand(),
 			{
 				Name: "inspect", Usage: "show networks in detail, as JSON", ArgsUsage: "NETWORK...", OnUsageError: usageErr,
+				Flags: []cli.Flag{formatFlag()},
 				Action: func(ctx *cli.Context) error {
 					if err := needArgs(ctx, 1, "at least one network"); err != nil {
 						return err
@@ -91,7 +64,7 @@ func networkCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return printDetails(ctx.Args().Slice(), func(ref string) (any, error) { return s.InspectNetwork(ref) })
+					return printDetails(ctx, func(ref string) (any, error) { return s.InspectNetwork(ref) })
 				},
 			},
 			{

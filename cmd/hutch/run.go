@@ -48,6 +48,8 @@ func runCommand() *cli.Command {
 			&cli.Int64Flag{Name: "pids-limit", Usage: "maximum number of processes (0: unlimited)"},
 			&cli.StringFlag{Name: "pull", Usage: "pull the image first: missing (default), always or never"},
 			&cli.StringFlag{Name: "stop-signal", Usage: "signal stop sends (default: the image's StopSignal, else SIGTERM)"},
+			&cli.StringSliceFlag{Name: "label", Aliases: []string{"l"}, Usage: "set metadata: KEY=VALUE or KEY"},
+			&cli.StringSliceFlag{Name: "label-file", Usage: "read labels from a file (a KEY=VALUE per line)"},
 			&cli.IntFlag{Name: "stop-timeout", Usage: "seconds stop waits before SIGKILL (default 10)"},
 		},
 		OnUsageError: usageErr,
@@ -106,5 +108,6 @@ func runOptionsFrom(ctx *cli.Context) runtime.RunOptions {
 		Memory: ctx.String("memory"), CPUs: ctx.String("cpus"), PidsLimit: ctx.Int64("pids-limit"),
 		Tty: ctx.Bool("tty"), Interactive: ctx.Bool("interactive"),
 		Detach: ctx.Bool("detach"), AutoRemove: ctx.Bool("rm"),
+		Labels: ctx.StringSlice("label"), LabelFiles: ctx.StringSlice("label-file"),
 	}
 }

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/hutchrt/hutch/cmd/hutch/format"
 	"github.com/hutchrt/hutch/rootfs"
 )
 
@@ -55,7 +55,10 @@ func volumeCommand() *cli.Command {
 			},
 			{
 				Name: "ls", Aliases: []string{"list"}, Usage: "list volumes", OnUsageError: usageErr,
-				Flags: []cli.Flag{&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only show names"}},
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "only show names"},
+					&cli.StringFlag{Name: "format", Usage: "a Go template, table TEMPLATE, or json"},
+				},
 				Action: func(ctx *cli.Context) error {
 					s, err := openStore(ctx)
 					if err != nil {
@@ -65,23 +68,21 @@ func volumeCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					// Docker's table: minimum width 10, padding 3.
-					tw := tabwriter.NewWriter(os.Stdout, 10, 1, 3, ' ', 0)
-					if !ctx.Bool("quiet") {
-						fmt.Fprintln(tw, "DRIVER\tVOLUME NAME")
-					}
+					var rows []any
 					for _, v := range all {
-						if ctx.Bool("quiet") {
-							fmt.Fprintln(tw, v.Name)
-							continue
-						}
-						fmt.Fprintf(tw, "%s\t%s\n", v.Driver, v.Name)
+						rows = append(rows, volumeRow{Driver: v.Driver, Name: v.Name, Mountpoint: v.Mountpoint, Scope: v.Scope,
+							Labels: format.Labels(v.Labels), Links: "N/A", Size: "N/A", labels: v.Labels})
 					}
-					return tw.Flush()
+					f := ctx.String("format")
+					if ctx.Bool("quiet") {
+						f = "{{.Name}}"
+					}
+					return format.List(os.Stdout, f, "table {{.Driver}}\t{{.Name}}", volumeHeader, rows)
 				},
 			},
 			{
 				Name: "inspect", Usage: "show volumes in detail (a JSON array)", ArgsUsage: "VOLUME...", OnUsageError: usageErr,
+				Flags: []cli.Flag{formatFlag()},
 				Action: func(ctx *cli.Context) error {
 					if err := needArgs(ctx, 1, "at least one volume"); err != nil {
 						return err
@@ -90,7 +91,7 @@ func volumeCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return printDetails(ctx.Args().Slice(), func(name string) (any, error) {
+					return printDetails(ctx, func(name string) (any, error) {
 						return s.VolumeInspect(name)
 					})
 				},
@@ -161,3 +162,22 @@ func volumeCommand() *cli.Command {
 // Docker's warning for `volume prune`.
 const volumePruneWarning = `WARNING! This will remove anonymous local volumes not used by at least one container.
 Are you sure you want to continue?`
+
+// volumeRow is what volume ls's templates see: Docker's fields for a volume.
+type volumeRow struct {
+	Driver, Name, Mountpoint, Scope, Labels, Links, Size string
+
+	labels map[string]string
+	header bool
+}
+
+// Label is one label's value ({{.Label "key"}}).
+func (r volumeRow) Label(name string) string {
+	if r.header {
+		return "LABEL"
+	}
+	return r.labels[name]
+}
+
+var volumeHeader = volumeRow{Driver: "DRIVER", Name: "VOLUME NAME", Mountpoint: "MOUNTPOINT", Scope: "SCOPE",
+	Labels: "LABELS", Links: "LINKS", Size: "SIZE", header: true}
