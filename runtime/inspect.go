@@ -23,6 +23,7 @@ type Details struct {
 	State           StateDetails    `json:"State"`
 	Image           string          `json:"Image"`
 	Name            string          `json:"Name"`
+	RestartCount    int             `json:"RestartCount"`
 	LogPath         string          `json:"LogPath"`
 	HostConfig      HostConfig      `json:"HostConfig"`
 	Mounts          []MountDetails  `json:"Mounts"`
@@ -45,17 +46,18 @@ type StateDetails struct {
 }
 
 type HostConfig struct {
-	NetworkMode    string   `json:"NetworkMode"`
-	AutoRemove     bool     `json:"AutoRemove"`
-	Privileged     bool     `json:"Privileged"`
-	ReadonlyRootfs bool     `json:"ReadonlyRootfs"`
-	Init           bool     `json:"Init"`
-	CapAdd         []string `json:"CapAdd"`
-	CapDrop        []string `json:"CapDrop"`
-	Memory         int64    `json:"Memory"`
-	NanoCpus       int64    `json:"NanoCpus"`
-	PidsLimit      int64    `json:"PidsLimit"`
-	SecurityOpt    []string `json:"SecurityOpt"`
+	NetworkMode    string        `json:"NetworkMode"`
+	RestartPolicy  RestartPolicy `json:"RestartPolicy"`
+	AutoRemove     bool          `json:"AutoRemove"`
+	Privileged     bool          `json:"Privileged"`
+	ReadonlyRootfs bool          `json:"ReadonlyRootfs"`
+	Init           bool          `json:"Init"`
+	CapAdd         []string      `json:"CapAdd"`
+	CapDrop        []string      `json:"CapDrop"`
+	Memory         int64         `json:"Memory"`
+	NanoCpus       int64         `json:"NanoCpus"`
+	PidsLimit      int64         `json:"PidsLimit"`
+	SecurityOpt    []string      `json:"SecurityOpt"`
 
 	Binds  []string          `json:"Binds"`           // -v SOURCE:TARGET[:OPTIONS] as given
 	Tmpfs  map[string]string `json:"Tmpfs,omitempty"` // --tmpfs: target to its options
@@ -220,12 +222,13 @@ func details(c *Container, spec *specs.Spec, dir string) *Details {
 	d := &Details{
 		ID: c.ID, Created: c.Created, Path: c.Command[0], Args: c.Command[1:],
 		State: StateDetails{
-			Status: c.Status, Running: c.Running(), Pid: c.Pid, ExitCode: c.ExitCode, OOMKilled: c.OOMKilled,
+			// Docker's Running stays true through a restart back-off.
+			Status: c.Status, Running: c.Running() || c.Restarting(), Restarting: c.Restarting(), Pid: c.Pid, ExitCode: c.ExitCode, OOMKilled: c.OOMKilled,
 			Error: c.Error, StartedAt: c.StartedAt, FinishedAt: c.FinishedAt,
 		},
-		Image: c.Image, Name: "/" + c.Name, LogPath: filepath.Join(dir, "ctr.log"),
+		Image: c.Image, Name: "/" + c.Name, LogPath: filepath.Join(dir, "ctr.log"), RestartCount: c.RestartCount,
 		HostConfig: HostConfig{
-			NetworkMode: c.Network, AutoRemove: c.AutoRemove, Privileged: c.Privileged,
+			NetworkMode: c.Network, RestartPolicy: restartPolicyOf(c), AutoRemove: c.AutoRemove, Privileged: c.Privileged,
 			ReadonlyRootfs: spec.Root.Readonly, Init: c.Init,
 		},
 		Mounts: mountDetails(c.Mounts),

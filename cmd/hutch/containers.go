@@ -44,7 +44,7 @@ func psCommand() *cli.Command {
 			// Newest first, as Docker lists them.
 			for i := len(all) - 1; i >= 0; i-- {
 				c := all[i]
-				if !ctx.Bool("all") && !c.Running() {
+				if !ctx.Bool("all") && !c.Running() && !c.Restarting() {
 					continue
 				}
 				if ctx.Bool("quiet") {
@@ -74,6 +74,8 @@ func statusText(c *runtime.Container, now time.Time) string {
 		return "Up " + humanDuration(now.Sub(c.StartedAt))
 	case runtime.StatusExited:
 		return fmt.Sprintf("Exited (%d) %s ago", c.ExitCode, humanDuration(now.Sub(c.FinishedAt)))
+	case runtime.StatusRestarting:
+		return fmt.Sprintf("Restarting (%d) %s ago", c.ExitCode, humanDuration(now.Sub(c.FinishedAt)))
 	}
 	return "Created"
 }

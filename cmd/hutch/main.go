@@ -60,7 +60,7 @@ func newApp() *cli.App {
 		},
 		Commands: withDockerErrors(withFixedNames([]*cli.Command{
 			runCommand(), psCommand(), logsCommand(), execCommand(), stopCommand(),
-			killCommand(), startCommand(), waitCommand(), rmCommand(), inspectCommand(),
+			killCommand(), withAllRestartable(startCommand()), waitCommand(), rmCommand(), inspectCommand(),
 			imageCommand(), networkCommand(), portCommand(), systemCommand(), volumeCommand(),
 			cpCommand(), exportCommand(),
 			pullCommand(), imageLsCommand("images"), imageRmCommand("rmi"), tagCommand(),

@@ -49,6 +49,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "pull", Usage: "pull the image first: missing (default), always or never"},
 			&cli.StringFlag{Name: "stop-signal", Usage: "signal stop sends (default: the image's StopSignal, else SIGTERM)"},
 			&cli.IntFlag{Name: "stop-timeout", Usage: "seconds stop waits before SIGKILL (default 10)"},
+			&cli.StringFlag{Name: "restart", Value: "no", Usage: "restart policy: no, on-failure[:max-retries], always or unless-stopped"},
 		},
 		OnUsageError: usageErr,
 		Action: func(ctx *cli.Context) error {
@@ -105,6 +106,6 @@ func runOptionsFrom(ctx *cli.Context) runtime.RunOptions {
 		Volumes: ctx.StringSlice("volume"), Mounts: ctx.StringSlice("mount"), Tmpfs: ctx.StringSlice("tmpfs"),
 		Memory: ctx.String("memory"), CPUs: ctx.String("cpus"), PidsLimit: ctx.Int64("pids-limit"),
 		Tty: ctx.Bool("tty"), Interactive: ctx.Bool("interactive"),
-		Detach: ctx.Bool("detach"), AutoRemove: ctx.Bool("rm"),
+		Detach: ctx.Bool("detach"), AutoRemove: ctx.Bool("rm"), Restart: ctx.String("restart"),
 	}
 }
