@@ -53,6 +53,9 @@ type Container struct {
 	RestartCount    int           `json:"restartCount,omitempty"`
 	RestartDelay    time.Duration `json:"restartDelay,omitempty"`
 	ManuallyStopped bool          `json:"manuallyStopped,omitempty"`
+	// The health check (nil: none) and its state, kept by the prober (health_linux.go).
+	Healthcheck *HealthConfig `json:"healthcheck,omitempty"`
+	Health      *HealthState  `json:"health,omitempty"`
 
 	// Networking: addresses from create to rm; Ports only while running.
 	Endpoints []*network.Endpoint `json:"endpoints,omitempty"`

@@ -31,6 +31,9 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := o.Health.validate(); err != nil {
+		return nil, err
+	}
 	res, err := cgroups.Resources(o.Memory, o.CPUs, o.PidsLimit)
 	if err != nil {
 		return nil, invalidf("%v", err)
@@ -157,7 +160,8 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 		CapAdd: o.CapAdd, CapDrop: o.CapDrop, SecurityOpt: security.shown, Mounts: mounts, Tty: o.Tty, OpenStdin: o.Interactive,
 		Endpoints: net.endpoints, Publish: net.publish, DNS: o.DNS, Host: hostname,
 		Exposed: portKeys(exposed), StopSignal: stopSig, StopTimeout: o.StopTimeout,
-		Restart: restart, Status: StatusCreated, spec: spec,
+		Restart: restart, Healthcheck: healthConfig(o.Health, cfg.Healthcheck),
+		Status: StatusCreated, spec: spec,
 	}
 	if usesVolumes(mounts) {
 		// Held until the record exists: a volume rm cannot slip in between.

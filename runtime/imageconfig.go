@@ -21,6 +21,7 @@ type imageConfig struct {
 	ExposedPorts map[string]struct{} `json:"ExposedPorts"`
 	StopSignal   string              `json:"StopSignal"`
 	Volumes      map[string]struct{} `json:"Volumes"`
+	Healthcheck  *HealthConfig       `json:"Healthcheck"` // Docker's HEALTHCHECK
 }
 
 // stopSignal is the signal `stop` sends: --stop-signal, else the image's StopSignal, else

@@ -32,17 +32,18 @@ type Details struct {
 }
 
 type StateDetails struct {
-	Status     Status    `json:"Status"`
-	Running    bool      `json:"Running"`
-	Paused     bool      `json:"Paused"`
-	Restarting bool      `json:"Restarting"`
-	OOMKilled  bool      `json:"OOMKilled"`
-	Dead       bool      `json:"Dead"`
-	Pid        int       `json:"Pid"`
-	ExitCode   int       `json:"ExitCode"`
-	Error      string    `json:"Error"`
-	StartedAt  time.Time `json:"StartedAt"`
-	FinishedAt time.Time `json:"FinishedAt"`
+	Status     Status       `json:"Status"`
+	Running    bool         `json:"Running"`
+	Paused     bool         `json:"Paused"`
+	Restarting bool         `json:"Restarting"`
+	OOMKilled  bool         `json:"OOMKilled"`
+	Dead       bool         `json:"Dead"`
+	Pid        int          `json:"Pid"`
+	ExitCode   int          `json:"ExitCode"`
+	Error      string       `json:"Error"`
+	StartedAt  time.Time    `json:"StartedAt"`
+	FinishedAt time.Time    `json:"FinishedAt"`
+	Health     *HealthState `json:"Health,omitempty"`
 }
 
 type HostConfig struct {
@@ -139,6 +140,7 @@ type ConfigDetails struct {
 	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
 	StopSignal   string              `json:"StopSignal,omitempty"`
 	StopTimeout  *int                `json:"StopTimeout,omitempty"`
+	Healthcheck  *HealthConfig       `json:"Healthcheck,omitempty"`
 }
 
 type NetworkSettings struct {
@@ -224,7 +226,7 @@ func details(c *Container, spec *specs.Spec, dir string) *Details {
 		State: StateDetails{
 			// Docker's Running stays true through a restart back-off.
 			Status: c.Status, Running: c.Running() || c.Restarting(), Restarting: c.Restarting(), Pid: c.Pid, ExitCode: c.ExitCode, OOMKilled: c.OOMKilled,
-			Error: c.Error, StartedAt: c.StartedAt, FinishedAt: c.FinishedAt,
+			Error: c.Error, StartedAt: c.StartedAt, FinishedAt: c.FinishedAt, Health: inspectHealth(c),
 		},
 		Image: c.Image, Name: "/" + c.Name, LogPath: filepath.Join(dir, "ctr.log"), RestartCount: c.RestartCount,
 		HostConfig: HostConfig{
@@ -235,7 +237,7 @@ func details(c *Container, spec *specs.Spec, dir string) *Details {
 		Config: ConfigDetails{
 			Hostname: spec.Hostname, User: fmt.Sprintf("%d:%d", p.User.UID, p.User.GID), Tty: p.Terminal,
 			Env: p.Env, Cmd: c.Command, Image: c.Image, WorkingDir: p.Cwd,
-			StopSignal: c.StopSignal, StopTimeout: c.StopTimeout,
+			StopSignal: c.StopSignal, StopTimeout: c.StopTimeout, Healthcheck: c.Healthcheck,
 		},
 		NetworkSettings: networkSettings(c),
 	}

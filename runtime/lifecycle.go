@@ -99,6 +99,7 @@ func (s *Store) startDetached(id string) (int, *Container, error) {
 
 // MonitorMain is the detached monitor process: fd 3 is the ready pipe.
 func MonitorMain(root, id string) {
+	unix.CloseOnExec(3) // or the health prober would hold it and `run -d` never see EOF
 	ready := os.NewFile(3, "ready")
 	s, err := OpenStore(root)
 	if err != nil {

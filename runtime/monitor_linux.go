@@ -77,6 +77,7 @@ func (s *Store) monitor(c *Container, a attach, ready func(error)) (code int, er
 		}
 		c.Status, c.ExitCode = StatusRunning, 0
 		c.Pid, c.PidStart, c.StartedAt = run.pid, procstart.Of(run.pid), now()
+		c.Health = initialHealth(c.Healthcheck)
 		if run.net != nil {
 			c.Ports = run.net.Ports
 		}
@@ -84,6 +85,12 @@ func (s *Store) monitor(c *Container, a attach, ready func(error)) (code int, er
 	})
 	if err != nil {
 		run.kill()
+	}
+	if err == nil {
+		err = s.startProber(c) // from this thread: see health_linux.go
+		if err != nil {
+			run.kill()
+		}
 	}
 	ready(err)
 	if a.detached && err == nil {

@@ -38,6 +38,11 @@ const handoffEnv = "_HUTCH_HANDOFF"
 func (s *Store) afterExit(id string, code int) int {
 	// Caught from now on: a stop's SIGTERM during the back-off or the start
 	// must not kill the finisher half-way.
+	for { // the health prober of the run that ended (the shim only waits for the container)
+		if pid, _ := unix.Wait4(-1, nil, unix.WNOHANG, nil); pid <= 0 {
+			break
+		}
+	}
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
 	if os.Getenv(handoffEnv) != "" {
