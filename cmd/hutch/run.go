@@ -49,7 +49,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "pull", Usage: "pull the image first: missing (default), always or never"},
 			&cli.StringFlag{Name: "stop-signal", Usage: "signal stop sends (default: the image's StopSignal, else SIGTERM)"},
 			&cli.IntFlag{Name: "stop-timeout", Usage: "seconds stop waits before SIGKILL (default 10)"},
-			&cli.StringFlag{Name: "restart", Value: "no", Usage: "restart policy: no, on-failure[:max-retries], always or unless-stopped"},
+			&cli.StringFlag{Name: "restart", Usage: "restart policy: no (default), on-failure[:max-retries], always or unless-stopped"},
 			&cli.StringFlag{Name: "health-cmd", Usage: "command to run to check health (in a shell)"},
 			&cli.DurationFlag{Name: "health-interval", Usage: "time between checks (ms|s|m|h; default 30s)"},
 			&cli.DurationFlag{Name: "health-timeout", Usage: "maximum time a check may take (ms|s|m|h; default 30s)"},
