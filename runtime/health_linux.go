@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -93,6 +94,10 @@ func (s *Store) probe(id string, hc *HealthConfig) HealthResult {
 	defer cancel()
 	r := HealthResult{Start: now()}
 	cmd := exec.CommandContext(ctx, "/proc/self/exe", append([]string{"--root", s.Root, "exec", id}, hc.probeArgs()...)...)
+	// SIGTERM first: hutch exec passes it on and reaps the probe; a SIGKILL
+	// would orphan it to the container's pid 1, which may not reap it.
+	cmd.Cancel = func() error { return cmd.Process.Signal(unix.SIGTERM) }
+	cmd.WaitDelay = time.Second
 	var out limitedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
