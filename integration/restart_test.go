@@ -136,6 +136,16 @@ func TestRestartLoop(t *testing.T) {
 		t.Errorf("on-failure:2 logs %q, want three runs", out)
 	}
 
+	// wait returns at a run's exit, with its code, while the loop goes on (Docker's).
+	e.lcRunDetached("--name", "waited", "--restart", "always", "--network", "none", "busybox", "sh", "-c", "sleep 0.3; exit 5")
+	if out := e.ok("wait", "waited"); out != "5" {
+		t.Errorf("wait under --restart always printed %q, want 5", out)
+	}
+	if st := e.rsState("waited"); st.MonitorPid == 0 {
+		t.Errorf("after wait: %+v, want the loop still going", st)
+	}
+	e.ok("stop", "waited")
+
 	e.lcRunDetached("--name", "fine", "--restart", "on-failure", "--network", "none", "busybox", "true")
 	st = e.rsWait("fine", "done", func(st rsState) bool { return st.MonitorPid == 0 && st.Status == "exited" })
 	if st.RestartCount != 0 || st.ExitCode != 0 {

@@ -267,6 +267,9 @@ func (s *Store) Wait(ref string) (int, error) {
 	if c.AutoRemove {
 		return s.waitRemoved(c)
 	}
+	if !c.Restart.IsNone() { // the monitor outlives the run: wait for the run (restart_linux.go)
+		return s.waitRun(c)
+	}
 	waitMonitor(c)
 	c, err = s.Get(c.ID)
 	return exitCode(c), err

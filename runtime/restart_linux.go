@@ -189,3 +189,33 @@ func (s *Store) endBackOff(c *Container) error {
 	}
 	return nil
 }
+
+// waitRun is Wait under a restart policy: as Docker's, it returns at the
+// run's exit (a restart does not wait for it), with its code. A container
+// in its back-off is waited for through its next run.
+func (s *Store) waitRun(c *Container) (int, error) {
+	var err error
+	for c.Restarting() { // until the next run starts, or the loop ends
+		time.Sleep(50 * time.Millisecond)
+		if c, err = s.Get(c.ID); err != nil {
+			return 125, err
+		}
+	}
+	if !c.Running() {
+		return c.ExitCode, nil
+	}
+	pid := c.Pid
+	if fd, err := pidfd(c.Pid, c.PidStart); err == nil {
+		waitFd(fd, -1)
+		unix.Close(fd)
+	}
+	// The exit is recorded by the finisher right after: bounded.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if c, err = s.Get(c.ID); err != nil {
+			return 125, err
+		}
+		if !c.Running() || c.Pid != pid || time.Now().After(deadline) {
+			return c.ExitCode, nil
+		}
+	}
+}
