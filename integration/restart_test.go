@@ -146,6 +146,15 @@ func TestRestartLoop(t *testing.T) {
 	}
 	e.ok("stop", "waited")
 
+	// rm -f during a back-off ends the loop and removes the container.
+	id := e.lcRunDetached("--name", "rmme", "--restart", "always", "--network", "none", "busybox", "sh", "-c", "exit 1")
+	st = e.rsWait("rmme", "in a back-off", func(st rsState) bool { return st.Restarting && st.RestartCount >= 2 })
+	mon := st.MonitorPid
+	e.ok("rm", "-f", "rmme")
+	if r := e.run("inspect", "rmme"); r.code == 0 || lcAlive(mon) || len(lcCgroupDirs(id)) != 0 {
+		t.Errorf("after rm -f in a back-off: inspect %s, monitor %d alive %v, cgroups %v", r, mon, lcAlive(mon), lcCgroupDirs(id))
+	}
+
 	e.lcRunDetached("--name", "fine", "--restart", "on-failure", "--network", "none", "busybox", "true")
 	st = e.rsWait("fine", "done", func(st rsState) bool { return st.MonitorPid == 0 && st.Status == "exited" })
 	if st.RestartCount != 0 || st.ExitCode != 0 {
