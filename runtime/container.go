@@ -17,6 +17,8 @@ const (
 	StatusCreated Status = "created" // record made, never started (or start failed)
 	StatusRunning Status = "running"
 	StatusExited  Status = "exited"
+	// Between a run and the next under a restart policy (the monitor waits out the back-off).
+	StatusRestarting Status = "restarting"
 )
 
 // Container is the persisted record of one container (state.json).
@@ -47,6 +49,16 @@ type Container struct {
 	StopTimeout *int   `json:"stopTimeout,omitempty"`
 	// --label and --label-file: shown in inspect's Config.Labels, matched by ps --filter label=.
 	Labels map[string]string `json:"labels,omitempty"`
+	// --restart, and the loop's state: restarts since the last start by a
+	// user, the last back-off (for the next), and whether a user's stop or
+	// kill ended the loop (cleared by the next start).
+	Restart         RestartPolicy `json:"restartPolicy"`
+	RestartCount    int           `json:"restartCount,omitempty"`
+	RestartDelay    time.Duration `json:"restartDelay,omitempty"`
+	ManuallyStopped bool          `json:"manuallyStopped,omitempty"`
+	// The health check (nil: none) and its state, kept by the prober (health_linux.go).
+	Healthcheck *HealthConfig `json:"healthcheck,omitempty"`
+	Health      *HealthState  `json:"health,omitempty"`
 
 	// Networking: addresses from create to rm; Ports only while running.
 	Endpoints []*network.Endpoint `json:"endpoints,omitempty"`
@@ -86,3 +98,6 @@ func (c *Container) ShortID() string {
 // Running reports whether the record says the container is running. Load
 // reconciles records with the processes they name, so this is current.
 func (c *Container) Running() bool { return c.Status == StatusRunning }
+
+// Restarting reports whether the container waits out a restart back-off.
+func (c *Container) Restarting() bool { return c.Status == StatusRestarting }

@@ -27,6 +27,13 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
+	restart, err := o.restartPolicy()
+	if err != nil {
+		return nil, err
+	}
+	if err := o.Health.validate(); err != nil {
+		return nil, err
+	}
 	res, err := cgroups.Resources(o.Memory, o.CPUs, o.PidsLimit)
 	if err != nil {
 		return nil, invalidf("%v", err)
@@ -158,6 +165,7 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 		CapAdd: o.CapAdd, CapDrop: o.CapDrop, SecurityOpt: security.shown, Mounts: mounts, Tty: o.Tty, OpenStdin: o.Interactive,
 		Endpoints: net.endpoints, Publish: net.publish, DNS: o.DNS, Host: hostname,
 		Exposed: portKeys(exposed), StopSignal: stopSig, StopTimeout: o.StopTimeout,
+		Restart: restart, Healthcheck: healthConfig(o.Health, cfg.Healthcheck),
 		Status: StatusCreated, spec: spec, ImageID: img.ID, Labels: labels,
 	}
 	if usesVolumes(mounts) {

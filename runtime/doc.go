@@ -23,6 +23,10 @@
 //	             namespace (the parent passes signals on and exits with the
 //	             child's status), then the child does what the init does from
 //	             the pty on: seccomp, user and capabilities, chdir, exec.
+//	    detached monitor ─exec─▶ C shim (runtime/shim) ─exec at the exit─▶ "_finish": records the
+//	        exit, or under a restart policy waits out the back-off and is the monitor again
+//	        (restart_linux.go); a foreground run hands a restart to a detached "_finish"
+//	    monitor ─(a health check)─▶ "_health": probes by `hutch exec` until the container ends (health_linux.go)
 //	    monitor ─(first container of a root on a user-defined network)─▶ "_dns-serve"
 //	        one resolver per root (dns/resolver), exits with the last container it serves
 //	        resolver ⇄ "_dns-watch" (C, holding copies of the resolver's sockets): each starts the other again when it dies

@@ -22,6 +22,7 @@ type imageConfig struct {
 	StopSignal   string              `json:"StopSignal"`
 	Volumes      map[string]struct{} `json:"Volumes"`
 	Labels       map[string]string   `json:"Labels"`
+	Healthcheck  *HealthConfig       `json:"Healthcheck"` // Docker's HEALTHCHECK
 }
 
 // stopSignal is the signal `stop` sends: --stop-signal, else the image's StopSignal, else

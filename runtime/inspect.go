@@ -23,6 +23,7 @@ type Details struct {
 	State           StateDetails    `json:"State"`
 	Image           string          `json:"Image"`
 	Name            string          `json:"Name"`
+	RestartCount    int             `json:"RestartCount"`
 	LogPath         string          `json:"LogPath"`
 	ResolvConfPath  string          `json:"ResolvConfPath"`
 	HostnamePath    string          `json:"HostnamePath"`
@@ -44,31 +45,33 @@ type GraphDriver struct {
 }
 
 type StateDetails struct {
-	Status     Status    `json:"Status"`
-	Running    bool      `json:"Running"`
-	Paused     bool      `json:"Paused"`
-	Restarting bool      `json:"Restarting"`
-	OOMKilled  bool      `json:"OOMKilled"`
-	Dead       bool      `json:"Dead"`
-	Pid        int       `json:"Pid"`
-	ExitCode   int       `json:"ExitCode"`
-	Error      string    `json:"Error"`
-	StartedAt  time.Time `json:"StartedAt"`
-	FinishedAt time.Time `json:"FinishedAt"`
+	Status     Status       `json:"Status"`
+	Running    bool         `json:"Running"`
+	Paused     bool         `json:"Paused"`
+	Restarting bool         `json:"Restarting"`
+	OOMKilled  bool         `json:"OOMKilled"`
+	Dead       bool         `json:"Dead"`
+	Pid        int          `json:"Pid"`
+	ExitCode   int          `json:"ExitCode"`
+	Error      string       `json:"Error"`
+	StartedAt  time.Time    `json:"StartedAt"`
+	FinishedAt time.Time    `json:"FinishedAt"`
+	Health     *HealthState `json:"Health,omitempty"`
 }
 
 type HostConfig struct {
-	NetworkMode    string   `json:"NetworkMode"`
-	AutoRemove     bool     `json:"AutoRemove"`
-	Privileged     bool     `json:"Privileged"`
-	ReadonlyRootfs bool     `json:"ReadonlyRootfs"`
-	Init           bool     `json:"Init"`
-	CapAdd         []string `json:"CapAdd"`
-	CapDrop        []string `json:"CapDrop"`
-	Memory         int64    `json:"Memory"`
-	NanoCpus       int64    `json:"NanoCpus"`
-	PidsLimit      int64    `json:"PidsLimit"`
-	SecurityOpt    []string `json:"SecurityOpt"`
+	NetworkMode    string        `json:"NetworkMode"`
+	RestartPolicy  RestartPolicy `json:"RestartPolicy"`
+	AutoRemove     bool          `json:"AutoRemove"`
+	Privileged     bool          `json:"Privileged"`
+	ReadonlyRootfs bool          `json:"ReadonlyRootfs"`
+	Init           bool          `json:"Init"`
+	CapAdd         []string      `json:"CapAdd"`
+	CapDrop        []string      `json:"CapDrop"`
+	Memory         int64         `json:"Memory"`
+	NanoCpus       int64         `json:"NanoCpus"`
+	PidsLimit      int64         `json:"PidsLimit"`
+	SecurityOpt    []string      `json:"SecurityOpt"`
 
 	Binds  []string          `json:"Binds"`           // -v SOURCE:TARGET[:OPTIONS] as given
 	Tmpfs  map[string]string `json:"Tmpfs,omitempty"` // --tmpfs: target to its options
@@ -151,6 +154,7 @@ type ConfigDetails struct {
 	StopSignal   string              `json:"StopSignal,omitempty"`
 	StopTimeout  *int                `json:"StopTimeout,omitempty"`
 	Labels       map[string]string   `json:"Labels"`
+	Healthcheck  *HealthConfig       `json:"Healthcheck,omitempty"`
 }
 
 type NetworkSettings struct {
@@ -239,10 +243,11 @@ func details(c *Container, spec *specs.Spec, dir string) *Details {
 	d := &Details{
 		ID: c.ID, Created: c.Created, Path: c.Command[0], Args: c.Command[1:],
 		State: StateDetails{
-			Status: c.Status, Running: c.Running(), Pid: c.Pid, ExitCode: c.ExitCode, OOMKilled: c.OOMKilled,
-			Error: c.Error, StartedAt: c.StartedAt, FinishedAt: c.FinishedAt,
+			// Docker's Running stays true through a restart back-off.
+			Status: c.Status, Running: c.Running() || c.Restarting(), Restarting: c.Restarting(), Pid: c.Pid, ExitCode: c.ExitCode, OOMKilled: c.OOMKilled,
+			Error: c.Error, StartedAt: c.StartedAt, FinishedAt: c.FinishedAt, Health: inspectHealth(c),
 		},
-		Image: imageID(c), Name: "/" + c.Name, LogPath: filepath.Join(dir, "ctr.log"),
+		Image: imageID(c), Name: "/" + c.Name, LogPath: filepath.Join(dir, "ctr.log"), RestartCount: c.RestartCount,
 		ResolvConfPath: filepath.Join(dir, "resolv.conf"), HostnamePath: filepath.Join(dir, "hostname"),
 		HostsPath: filepath.Join(dir, "hosts"), Driver: "overlay", Platform: "linux",
 		GraphDriver: GraphDriver{Name: "overlay", Data: map[string]string{
@@ -250,14 +255,14 @@ func details(c *Container, spec *specs.Spec, dir string) *Details {
 			"WorkDir": filepath.Join(dir, "work"), "MergedDir": filepath.Join(dir, "rootfs"),
 		}},
 		HostConfig: HostConfig{
-			NetworkMode: c.Network, AutoRemove: c.AutoRemove, Privileged: c.Privileged,
+			NetworkMode: c.Network, RestartPolicy: restartPolicyOf(c), AutoRemove: c.AutoRemove, Privileged: c.Privileged,
 			ReadonlyRootfs: spec.Root.Readonly, Init: c.Init,
 		},
 		Mounts: mountDetails(c.Mounts),
 		Config: ConfigDetails{
 			Hostname: spec.Hostname, User: fmt.Sprintf("%d:%d", p.User.UID, p.User.GID), Tty: p.Terminal,
 			Env: p.Env, Cmd: c.Command, Image: c.Image, WorkingDir: p.Cwd,
-			StopSignal: c.StopSignal, StopTimeout: c.StopTimeout, Labels: c.Labels,
+			StopSignal: c.StopSignal, StopTimeout: c.StopTimeout, Labels: c.Labels, Healthcheck: c.Healthcheck,
 		},
 		NetworkSettings: networkSettings(c),
 	}

@@ -99,6 +99,7 @@ func (s *Store) startDetached(id string) (int, *Container, error) {
 
 // MonitorMain is the detached monitor process: fd 3 is the ready pipe.
 func MonitorMain(root, id string) {
+	unix.CloseOnExec(3) // or the health prober would hold it and `run -d` never see EOF
 	ready := os.NewFile(3, "ready")
 	s, err := OpenStore(root)
 	if err != nil {
@@ -134,7 +135,14 @@ func MonitorMain(root, id string) {
 // recorded the exit.
 func (s *Store) Stop(ref string, timeout *time.Duration) (*Container, error) {
 	c, err := s.Get(ref)
-	if err != nil || !c.Running() {
+	if err != nil || (!c.Running() && !c.Restarting()) {
+		return c, err
+	}
+	// Before the signal: the exit it causes must not restart the container.
+	if c, err = s.markStopped(c.ID); err != nil || !c.Running() {
+		if err == nil && c.Restarting() {
+			err = s.endBackOff(c)
+		}
 		return c, err
 	}
 	wait := 10 * time.Second
@@ -174,8 +182,23 @@ func (s *Store) Kill(ref string, sig unix.Signal) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.Restarting() { // as Docker: no process to signal, but the loop ends
+		if c, err = s.markStopped(c.ID); err == nil {
+			err = s.endBackOff(c)
+		}
+		return c, err
+	}
 	if !c.Running() || !alive(c.Pid, c.PidStart) {
 		return c, fmt.Errorf("cannot kill container %s: it is not running", c.Name)
+	}
+	stopSig := unix.SIGTERM
+	if c.StopSignal != "" {
+		stopSig, _ = ParseSignal(c.StopSignal)
+	}
+	if sig == unix.SIGKILL || sig == stopSig { // meant to end it: no restart (other signals are messages)
+		if c, err = s.markStopped(c.ID); err != nil || !c.Running() {
+			return c, err
+		}
 	}
 	mon, err := pidfd(c.MonitorPid, c.MonitorStart)
 	if err != nil {
@@ -203,6 +226,11 @@ func (s *Store) Remove(ref string, force bool) (*Container, error) {
 	if c.MonitorPid != 0 {
 		if !force {
 			return c, fmt.Errorf("cannot remove container %s: it is %s: stop it first or use rm -f", c.Name, c.Status)
+		}
+		if c2, err := s.markStopped(c.ID); err == nil && c2.Restarting() {
+			if err := s.endBackOff(c2); err != nil {
+				return c, err
+			}
 		}
 		mon, err := pidfd(c.MonitorPid, c.MonitorStart)
 		if err == nil {
@@ -238,6 +266,9 @@ func (s *Store) Wait(ref string) (int, error) {
 	}
 	if c.AutoRemove {
 		return s.waitRemoved(c)
+	}
+	if !c.Restart.IsNone() { // the monitor outlives the run: wait for the run (restart_linux.go)
+		return s.waitRun(c)
 	}
 	waitMonitor(c)
 	c, err = s.Get(c.ID)

@@ -72,8 +72,12 @@ func (s *Store) monitor(c *Container, a attach, ready func(error)) (code int, er
 		return code, err
 	}
 	c, err = s.update(id, func(c *Container) error {
+		if c.ManuallyStopped { // a stop came while a restart started it
+			return errStoppedWhileStarting
+		}
 		c.Status, c.ExitCode = StatusRunning, 0
 		c.Pid, c.PidStart, c.StartedAt = run.pid, procstart.Of(run.pid), now()
+		c.Health = initialHealth(c.Healthcheck)
 		if run.net != nil {
 			c.Ports = run.net.Ports
 		}
@@ -81,6 +85,12 @@ func (s *Store) monitor(c *Container, a attach, ready func(error)) (code int, er
 	})
 	if err != nil {
 		run.kill()
+	}
+	if err == nil {
+		err = s.startProber(c) // from this thread: see health_linux.go
+		if err != nil {
+			run.kill()
+		}
 	}
 	ready(err)
 	if a.detached && err == nil {
@@ -92,6 +102,9 @@ func (s *Store) monitor(c *Container, a attach, ready func(error)) (code int, er
 	}
 	run.copyOutputs()
 	code = run.wait()
+	if !a.detached && err == nil && s.handOff(c, code) {
+		return code, nil // a detached finisher restarts it
+	}
 	s.finish(id, code, nil, true)
 	return code, nil
 }
@@ -138,8 +151,7 @@ func FinishMain(root, id, code string) {
 	if err != nil || convErr != nil {
 		os.Exit(125)
 	}
-	s.finish(id, n, nil, true)
-	os.Exit(n)
+	os.Exit(s.afterExit(id, n)) // or, under a restart policy, start it again (restart_linux.go)
 }
 
 // claim makes this process the container's monitor, unless another live
@@ -157,6 +169,7 @@ func (s *Store) claim(id string, start uint64) (*Container, error) {
 		}
 		c.MonitorPid, c.MonitorStart, c.BootID = os.Getpid(), start, bootID()
 		c.Error = ""
+		c.ManuallyStopped, c.RestartCount, c.RestartDelay = false, 0, 0 // a user's start: a new loop
 		return nil
 	})
 }

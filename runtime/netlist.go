@@ -2,8 +2,8 @@ package runtime
 
 import (
 	"crypto/sha256"
-	"errors"
 	"encoding/hex"
+	"errors"
 	"slices"
 	"strings"
 	"time"

@@ -55,6 +55,8 @@ type RunOptions struct {
 
 	StopSignal  string // --stop-signal: "" keeps the image's
 	StopTimeout *int   // --stop-timeout: seconds stop waits by default (nil: 10)
+	Restart     string // --restart: no (""), always, unless-stopped or on-failure[:N]
+	Health      HealthOptions
 
 	Pull       string    // --pull: missing (""), always or never
 	PullOutput io.Writer // where an implicit pull reports (run: stderr); nil: nowhere

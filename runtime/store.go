@@ -442,6 +442,9 @@ func (s *Store) reconcileLocked(id string) (_ *Container, anonymous []string, _ 
 		c.ExitCode = 137 // the monitor's death killed it (Pdeathsig SIGKILL)
 		c.FinishedAt = now()
 	}
+	if c.Status == StatusRestarting { // died in a back-off: the last run's exit stands
+		c.Status = StatusExited
+	}
 	c.Error = "monitor process died"
 	c.Pid, c.PidStart, c.MonitorPid, c.MonitorStart = 0, 0, 0, 0
 	return c, nil, s.save(c)

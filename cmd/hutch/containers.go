@@ -28,9 +28,11 @@ func quoteCommand(args []string) string {
 func statusText(c *runtime.Container, now time.Time) string {
 	switch c.Status {
 	case runtime.StatusRunning:
-		return "Up " + humanDuration(now.Sub(c.StartedAt))
+		return "Up " + humanDuration(now.Sub(c.StartedAt)) + c.HealthSuffix()
 	case runtime.StatusExited:
 		return fmt.Sprintf("Exited (%d) %s ago", c.ExitCode, humanDuration(now.Sub(c.FinishedAt)))
+	case runtime.StatusRestarting:
+		return fmt.Sprintf("Restarting (%d) %s ago", c.ExitCode, humanDuration(now.Sub(c.FinishedAt)))
 	}
 	return "Created"
 }

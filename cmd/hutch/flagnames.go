@@ -30,6 +30,8 @@ func fixNames(f cli.Flag) cli.Flag {
 		return &intFlag{f, namesOf(f.Name, f.Aliases)}
 	case *cli.Int64Flag:
 		return &int64Flag{f, namesOf(f.Name, f.Aliases)}
+	case *cli.DurationFlag:
+		return &durationFlag{f, namesOf(f.Name, f.Aliases)}
 	}
 	return f // another kind: the library's slow path, still correct
 }
@@ -68,3 +70,10 @@ func (f *stringFlag) Names() []string      { return f.names }
 func (f *stringSliceFlag) Names() []string { return f.names }
 func (f *intFlag) Names() []string         { return f.names }
 func (f *int64Flag) Names() []string       { return f.names }
+
+type durationFlag struct {
+	*cli.DurationFlag
+	names []string
+}
+
+func (f *durationFlag) Names() []string { return f.names }

@@ -26,6 +26,8 @@ func TestFlagsHaveFixedNames(t *testing.T) {
 					lib = w.IntFlag
 				case *int64Flag:
 					lib = w.Int64Flag
+				case *durationFlag:
+					lib = w.DurationFlag
 				default:
 					t.Errorf("%s%s: flag %v (%T) is not wrapped by fixNames", path, c.Name, f.Names(), f)
 					continue

@@ -30,6 +30,8 @@ func main() {
 			runtime.MonitorMain(os.Args[2], os.Args[3])
 		case runtime.FinishCommand:
 			runtime.FinishMain(os.Args[2], os.Args[3], os.Args[4])
+		case runtime.HealthCommand:
+			runtime.HealthMain(os.Args[2], os.Args[3], os.Args[4], os.Args[5])
 		case resolver.ServeCommand: // the C resolver runs before main; here it could not start
 			os.Exit(1)
 		case resolver.RedirectCommand:
@@ -60,7 +62,7 @@ func newApp() *cli.App {
 		},
 		Commands: withDockerErrors(withFixedNames([]*cli.Command{
 			runCommand(), psCommand(), logsCommand(), execCommand(), stopCommand(),
-			killCommand(), startCommand(), waitCommand(), rmCommand(), inspectCommand(),
+			killCommand(), withAllRestartable(startCommand()), waitCommand(), rmCommand(), inspectCommand(),
 			imageCommand(), networkCommand(), portCommand(), systemCommand(), volumeCommand(),
 			cpCommand(), exportCommand(),
 			pullCommand(), imageLsCommand("images"), imageRmCommand("rmi"), tagCommand(),

@@ -65,7 +65,7 @@ func psCommand() *cli.Command {
 				if last > 0 && len(rows) == last { // counted after the filter, as Docker's limit
 					break
 				}
-				if (!everyState && !c.Running()) || !filter.Match(c) {
+				if (!everyState && !c.Running() && !c.Restarting()) || !filter.Match(c) {
 					continue
 				}
 				rows = append(rows, newPsRow(s, c, now, ctx.Bool("no-trunc"), size))

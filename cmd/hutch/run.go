@@ -51,6 +51,14 @@ func runCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "label", Aliases: []string{"l"}, Usage: "set metadata: KEY=VALUE or KEY"},
 			&cli.StringSliceFlag{Name: "label-file", Usage: "read labels from a file (a KEY=VALUE per line)"},
 			&cli.IntFlag{Name: "stop-timeout", Usage: "seconds stop waits before SIGKILL (default 10)"},
+			&cli.StringFlag{Name: "restart", Usage: "restart policy: no (default), on-failure[:max-retries], always or unless-stopped"},
+			&cli.StringFlag{Name: "health-cmd", Usage: "command to run to check health (in a shell)"},
+			&cli.DurationFlag{Name: "health-interval", Usage: "time between checks (ms|s|m|h; default 30s)"},
+			&cli.DurationFlag{Name: "health-timeout", Usage: "maximum time a check may take (ms|s|m|h; default 30s)"},
+			&cli.DurationFlag{Name: "health-start-period", Usage: "time to start before failures count (ms|s|m|h; default 0s)"},
+			&cli.DurationFlag{Name: "health-start-interval", Usage: "time between checks during the start period (ms|s|m|h; default 5s)"},
+			&cli.IntFlag{Name: "health-retries", Usage: "failures in a row that make it unhealthy (default 3)"},
+			&cli.BoolFlag{Name: "no-healthcheck", Usage: "disable any health check, the image's included"},
 		},
 		OnUsageError: usageErr,
 		Action: func(ctx *cli.Context) error {
@@ -107,7 +115,12 @@ func runOptionsFrom(ctx *cli.Context) runtime.RunOptions {
 		Volumes: ctx.StringSlice("volume"), Mounts: ctx.StringSlice("mount"), Tmpfs: ctx.StringSlice("tmpfs"),
 		Memory: ctx.String("memory"), CPUs: ctx.String("cpus"), PidsLimit: ctx.Int64("pids-limit"),
 		Tty: ctx.Bool("tty"), Interactive: ctx.Bool("interactive"),
-		Detach: ctx.Bool("detach"), AutoRemove: ctx.Bool("rm"),
+		Detach: ctx.Bool("detach"), AutoRemove: ctx.Bool("rm"), Restart: ctx.String("restart"),
 		Labels: ctx.StringSlice("label"), LabelFiles: ctx.StringSlice("label-file"),
+		Health: runtime.HealthOptions{
+			Cmd: ctx.String("health-cmd"), Interval: ctx.Duration("health-interval"), Timeout: ctx.Duration("health-timeout"),
+			StartPeriod: ctx.Duration("health-start-period"), StartInterval: ctx.Duration("health-start-interval"),
+			Retries: ctx.Int("health-retries"), None: ctx.Bool("no-healthcheck"),
+		},
 	}
 }

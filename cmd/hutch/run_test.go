@@ -42,6 +42,13 @@ func TestRunFlags(t *testing.T) {
 		{[]string{"-P", "--expose", "80", "--expose", "53/udp", "--pull", "never", "--stop-signal", "USR1", "--stop-timeout", "3", "busybox"},
 			runtime.RunOptions{Image: "busybox", Args: []string{}, Network: "bridge",
 				PublishAll: true, Expose: []string{"80", "53/udp"}, Pull: "never", StopSignal: "USR1", StopTimeout: ptr(3)}},
+		{[]string{"--restart", "on-failure:3", "--health-cmd", "test -f /ok", "--health-interval", "2s", "--health-timeout", "500ms",
+			"--health-start-period", "1m", "--health-start-interval", "100ms", "--health-retries", "4", "busybox"},
+			runtime.RunOptions{Image: "busybox", Args: []string{}, Network: "bridge", Restart: "on-failure:3",
+				Health: runtime.HealthOptions{Cmd: "test -f /ok", Interval: 2 * time.Second, Timeout: 500 * time.Millisecond,
+					StartPeriod: time.Minute, StartInterval: 100 * time.Millisecond, Retries: 4}}},
+		{[]string{"--no-healthcheck", "busybox"},
+			runtime.RunOptions{Image: "busybox", Args: []string{}, Network: "bridge", Health: runtime.HealthOptions{None: true}}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

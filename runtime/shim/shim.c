@@ -157,6 +157,11 @@ void hutch_shim(void) {
 	int code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 	char codes[16];
 	snprintf(codes, sizeof codes, "%d", code);
+	// The finisher may restart the container (a restart policy): it must not
+	// hold the published ports, the log or the pidfd the shim had.
+	if (syscall(SYS_close_range, 3, ~0U, 0) < 0)
+		for (int fd = 3; fd < 4096; fd++)
+			close(fd);
 	char *argv[] = {"hutch", "_finish", (char *)root, (char *)id, codes, NULL};
 	char *envp[] = {NULL};
 	execve("/proc/self/exe", argv, envp);
