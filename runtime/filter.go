@@ -16,7 +16,10 @@ import (
 type Filter map[string][]string
 
 // filterKeys are the keys ps understands.
-var filterKeys = []string{"ancestor", "before", "exited", "expose", "id", "label", "name", "network", "publish", "since", "status", "volume"}
+var filterKeys = []string{"ancestor", "before", "exited", "expose", "health", "id", "label", "name", "network", "publish", "since", "status", "volume"}
+
+// Docker's health states, the values health= accepts ("none": no check).
+var filterHealth = []string{"starting", "healthy", "unhealthy", "none"}
 
 // Docker's container states, the values status= accepts.
 var filterStatuses = []string{"created", "restarting", "running", "removing", "paused", "exited", "dead"}
@@ -37,6 +40,10 @@ func ParseFilter(args []string) (Filter, error) {
 		case "status":
 			if !slices.Contains(filterStatuses, v) {
 				return nil, fmt.Errorf("invalid filter 'status=%s'", v)
+			}
+		case "health":
+			if !slices.Contains(filterHealth, v) {
+				return nil, fmt.Errorf("invalid filter 'health=%s'", v)
 			}
 		case "exited":
 			if _, err := strconv.Atoi(v); err != nil {
@@ -98,6 +105,14 @@ func matchOne(c *Container, key, v string) bool {
 		return err == nil && (re.MatchString(c.Name) || re.MatchString("/"+c.Name))
 	case "status":
 		return string(c.Status) == v
+	case "health":
+		switch {
+		case c.Healthcheck == nil:
+			return v == "none"
+		case c.Health == nil: // no probe has run yet
+			return v == "starting"
+		}
+		return c.Health.Status == v
 	case "exited":
 		n, _ := strconv.Atoi(v)
 		return c.Status == StatusExited && c.ExitCode == n

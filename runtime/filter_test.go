@@ -18,6 +18,7 @@ func TestParseFilter(t *testing.T) {
 		{"exited=x", "invalid filter 'exited=x'"},
 		{"publish=http", "invalid filter 'publish=http'"},
 		{"expose=80/sctp", "invalid filter 'expose=80/sctp'"},
+		{"health=sick", "invalid filter 'health=sick'"},
 	} {
 		if _, err := ParseFilter([]string{bad.arg}); err == nil || err.Error() != bad.want {
 			t.Errorf("ParseFilter(%q) = %v, want %q", bad.arg, err, bad.want)
@@ -139,5 +140,25 @@ func TestWithImageLabels(t *testing.T) {
 	}
 	if got := withImageLabels(nil, nil); got != nil {
 		t.Errorf("no labels at all: %v", got)
+	}
+}
+
+func TestFilterHealth(t *testing.T) {
+	none := &Container{}
+	starting := &Container{Healthcheck: &HealthConfig{}}
+	healthy := &Container{Healthcheck: &HealthConfig{}, Health: &HealthState{Status: "healthy"}}
+	for _, tc := range []struct {
+		c    *Container
+		want string
+	}{{none, "none"}, {starting, "starting"}, {healthy, "healthy"}} {
+		for _, v := range filterHealth {
+			f, err := ParseFilter([]string{"health=" + v})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := f.Match(tc.c); got != (v == tc.want) {
+				t.Errorf("health=%s on a %s container: %v", v, tc.want, got)
+			}
+		}
 	}
 }
