@@ -51,6 +51,9 @@ type Container struct {
 	Exposed   []string            `json:"exposed,omitempty"` // the image's ExposedPorts and --expose: "80/tcp"
 	Ports     []portspec.Mapping  `json:"ports,omitempty"`   // published now, every host port known
 	DNS       []string            `json:"dns,omitempty"`     // --dns: the embedded resolver's upstreams
+	// --dns-search and --dns-option, kept for a resolv.conf rewritten by network connect
+	DNSSearch  []string `json:"dnsSearch,omitempty"`
+	DNSOptions []string `json:"dnsOptions,omitempty"`
 
 	Status     Status    `json:"status"`
 	ExitCode   int       `json:"exitCode"`

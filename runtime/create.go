@@ -32,6 +32,10 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 		return nil, invalidf("%v", err)
 	}
 	res.Devices = cgroups.DeviceRules(o.Privileged)
+	extras, err := o.specExtras()
+	if err != nil {
+		return nil, err
+	}
 	capList, err := caps.Resolve(o.CapAdd, o.CapDrop, o.Privileged)
 	if err != nil {
 		return nil, invalidf("%v", err)
@@ -129,6 +133,7 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 		ReadOnly: o.ReadOnly, Privileged: o.Privileged, Init: o.Init, Volatile: o.AutoRemove,
 		Network: network, Resources: res, HostNofileHard: hostNofileHard(),
 	})
+	extras.apply(spec)
 	if spec.Linux.Seccomp, err = seccompProfile(security, o.Privileged, spec); err != nil {
 		return nil, err
 	}
@@ -152,6 +157,7 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 		AutoRemove: o.AutoRemove, Init: o.Init, Network: network, Privileged: o.Privileged,
 		CapAdd: o.CapAdd, CapDrop: o.CapDrop, SecurityOpt: security.shown, Mounts: mounts, Tty: o.Tty, OpenStdin: o.Interactive,
 		Endpoints: net.endpoints, Publish: net.publish, DNS: o.DNS, Host: hostname,
+		DNSSearch: o.DNSSearch, DNSOptions: o.DNSOptions,
 		Exposed: portKeys(exposed), StopSignal: stopSig, StopTimeout: o.StopTimeout,
 		Status: StatusCreated, spec: spec,
 	}

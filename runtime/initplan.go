@@ -12,6 +12,8 @@ import (
 type planFds struct {
 	netns int   // the namespace of --network container:NAME, -1 if none
 	tasks []int // the v1 cgroups' tasks files
+	// the container's groups, bound at /sys/fs/cgroup (its own limits)
+	cgroups []oci.CgroupBind
 }
 
 // buildInitPlan is the init plan of a hutch container: the OCI core's
@@ -19,7 +21,8 @@ type planFds struct {
 // for the monitor's "run" (once it has wired the network) and --init, all
 // from the spec's hutch annotations.
 func buildInitPlan(spec *specs.Spec, dir string, fds planFds, host oci.HostFacts) (*oci.Plan, error) {
-	o := oci.InitOptions{ExecFifo: -1, Tasks: fds.tasks, Reap: spec.Annotations[annotInit] == "true"}
+	o := oci.InitOptions{ExecFifo: -1, Tasks: fds.tasks, Reap: spec.Annotations[annotInit] == "true",
+		CgroupBinds: fds.cgroups}
 	if lower := spec.Annotations[annotLowerDir]; lower != "" {
 		o.Overlay = &oci.Overlay{Lower: lower, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"),
 			Volatile: spec.Annotations[annotVolatile] == "true"}

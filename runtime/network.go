@@ -48,6 +48,13 @@ func (s *Store) planNetwork(o *RunOptions, exposed []portspec.Mapping, id, hostn
 	if err != nil {
 		return nil, err
 	}
+	mac, err := parseMAC(o.MacAddress)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDNSOptions(o.DNSSearch, o.DNSOptions); err != nil {
+		return nil, err
+	}
 	var pinned netip.Addr
 	if o.IP != "" {
 		if pinned, err = netip.ParseAddr(o.IP); err != nil || !pinned.Is4() {
@@ -64,6 +71,13 @@ func (s *Store) planNetwork(o *RunOptions, exposed []portspec.Mapping, id, hostn
 			return nil, invalidf("-p: ports cannot be published with --network %s", p.mode)
 		case pinned.IsValid() || len(o.Aliases) > 0:
 			return nil, invalidf("--ip and --network-alias need a bridge network, not --network %s", p.mode)
+		case mac != nil:
+			return nil, invalidf("--mac-address needs a bridge network, not --network %s", p.mode)
+		}
+		for _, h := range extraHosts {
+			if name, ok := strings.CutPrefix(h, hostGateway+"\t"); ok {
+				return nil, invalidf("--add-host %s:host-gateway needs a bridge network, not --network %s", name, p.mode)
+			}
 		}
 	}
 	if ref, ok := strings.CutPrefix(p.mode, "container:"); ok {
@@ -111,9 +125,15 @@ func (s *Store) planNetwork(o *RunOptions, exposed []portspec.Mapping, id, hostn
 		p.endpoints = []*network.Endpoint{ep}
 		p.undo = func() error { return nets.ReleaseAll(p.endpoints, id) }
 		hosts += ep.IP.String() + "\t" + hostname + "\n"
+		if mac != nil {
+			ep.MACAddr = mac.String()
+		}
 	}
-	p.resolv = dns.ResolvConf(hostConf, dnsMode, servers)
+	p.resolv = dns.WithSearchOptions(dns.ResolvConf(hostConf, dnsMode, servers), o.DNSSearch, o.DNSOptions)
 	for _, h := range extraHosts {
+		if name, ok := strings.CutPrefix(h, hostGateway+"\t"); ok {
+			h = p.endpoints[0].Gateway.String() + "\t" + name
+		}
 		hosts += h + "\n"
 	}
 	p.hosts = []byte(hosts)
@@ -138,7 +158,12 @@ func parseDNS(servers []string) ([]string, error) {
 	return servers, nil
 }
 
-// parseAddHosts turns --add-host NAME:IP into /etc/hosts lines.
+// hostGateway in --add-host NAME:host-gateway stands for the address of the
+// host on the container's network: its gateway.
+const hostGateway = "host-gateway"
+
+// parseAddHosts turns --add-host NAME:IP into /etc/hosts lines; a
+// host-gateway line keeps the word for planNetwork to replace.
 func parseAddHosts(specs []string) ([]string, error) {
 	var out []string
 	for _, spec := range specs {
@@ -147,9 +172,13 @@ func parseAddHosts(specs []string) ([]string, error) {
 		if !ok {
 			name, ip, ok = strings.Cut(spec, "=")
 		}
+		if ok && ip == hostGateway && name != "" && validHostname(name) {
+			out = append(out, hostGateway+"\t"+name) // the address is the network's, known later
+			continue
+		}
 		addr, err := netip.ParseAddr(strings.Trim(ip, "[]"))
 		if !ok || name == "" || err != nil || !validHostname(name) {
-			return nil, invalidf("--add-host %q: want NAME:IP", shorten(spec))
+			return nil, invalidf("--add-host %q: want NAME:IP or NAME:host-gateway", shorten(spec))
 		}
 		out = append(out, addr.String()+"\t"+name)
 	}
@@ -291,6 +320,6 @@ func (s *Store) updateDNS(c *Container) error {
 	if err := m.Register(ns); err != nil {
 		return err
 	}
-	conf := dns.ResolvConf(hostResolvConf(), dns.Embedded, nil)
+	conf := dns.WithSearchOptions(dns.ResolvConf(hostResolvConf(), dns.Embedded, nil), c.DNSSearch, c.DNSOptions)
 	return os.WriteFile(filepath.Join(s.Dir(c.ID), "resolv.conf"), conf, 0o644)
 }

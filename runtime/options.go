@@ -58,6 +58,12 @@ type RunOptions struct {
 
 	// Entrypoint is --entrypoint: nil keeps the image's, "" clears it.
 	Entrypoint *string
+
+	// See runflags.go.
+	Ulimits, Sysctls, Devices []string
+	ShmSize, Cgroupns         string
+	Platform, MacAddress      string
+	DNSSearch, DNSOptions     []string
 }
 
 var validName = sync.OnceValue(func() *regexp.Regexp { // compiled on first use, not at every start

@@ -14,7 +14,7 @@ func runCommand() *cli.Command {
 		Name:      "run",
 		Usage:     "run a command in a new container",
 		ArgsUsage: "IMAGE [COMMAND [ARG...]]",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run in the background and print the container id"},
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin open"},
 			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-terminal"},
@@ -49,7 +49,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "pull", Usage: "pull the image first: missing (default), always or never"},
 			&cli.StringFlag{Name: "stop-signal", Usage: "signal stop sends (default: the image's StopSignal, else SIGTERM)"},
 			&cli.IntFlag{Name: "stop-timeout", Usage: "seconds stop waits before SIGKILL (default 10)"},
-		},
+		}, moreRunFlags()...),
 		OnUsageError: usageErr,
 		Action: func(ctx *cli.Context) error {
 			if err := needArgs(ctx, 1, "an image"); err != nil {
@@ -89,7 +89,7 @@ func runOptionsFrom(ctx *cli.Context) runtime.RunOptions {
 		t := ctx.Int("stop-timeout")
 		stopTimeout = &t
 	}
-	return runtime.RunOptions{
+	o := runtime.RunOptions{
 		Pull:       ctx.String("pull"),
 		Entrypoint: entrypoint, StopSignal: ctx.String("stop-signal"), StopTimeout: stopTimeout,
 		Name: ctx.String("name"), Image: ctx.Args().First(), Args: ctx.Args().Tail(),
@@ -107,4 +107,6 @@ func runOptionsFrom(ctx *cli.Context) runtime.RunOptions {
 		Tty: ctx.Bool("tty"), Interactive: ctx.Bool("interactive"),
 		Detach: ctx.Bool("detach"), AutoRemove: ctx.Bool("rm"),
 	}
+	moreRunOptions(ctx, &o)
+	return o
 }

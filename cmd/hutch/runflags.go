@@ -1,0 +1,31 @@
+package main
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/hutchrt/hutch/runtime"
+)
+
+// moreRunFlags are run's flags for limits, devices, DNS and the like (see
+// runtime/runflags.go).
+func moreRunFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "ulimit", Usage: "a resource limit: NAME=SOFT[:HARD], e.g. nofile=1024:2048"},
+		&cli.StringSliceFlag{Name: "sysctl", Usage: "a namespaced sysctl: KEY=VALUE (net.*, kernel.shm*/msg*/sem, fs.mqueue.*)"},
+		&cli.StringSliceFlag{Name: "device", Usage: "a host device: HOST[:CONTAINER][:rwm]"},
+		&cli.StringFlag{Name: "shm-size", Usage: "size of /dev/shm (default 64m)"},
+		&cli.StringSliceFlag{Name: "dns-search", Usage: "a DNS search domain (\".\": none)"},
+		&cli.StringSliceFlag{Name: "dns-option", Usage: "a resolv.conf option, e.g. ndots:2"},
+		&cli.StringFlag{Name: "mac-address", Usage: "the container's MAC address on its network"},
+		&cli.StringFlag{Name: "cgroupns", Usage: "cgroup namespace: private (default) or host"},
+		&cli.StringFlag{Name: "platform", Usage: "only this host's platform (linux/amd64) is supported"},
+	}
+}
+
+// moreRunOptions reads moreRunFlags into o.
+func moreRunOptions(ctx *cli.Context, o *runtime.RunOptions) {
+	o.Ulimits, o.Sysctls, o.Devices = ctx.StringSlice("ulimit"), ctx.StringSlice("sysctl"), ctx.StringSlice("device")
+	o.ShmSize, o.Cgroupns, o.Platform = ctx.String("shm-size"), ctx.String("cgroupns"), ctx.String("platform")
+	o.DNSSearch, o.DNSOptions = ctx.StringSlice("dns-search"), ctx.StringSlice("dns-option")
+	o.MacAddress = ctx.String("mac-address")
+}
