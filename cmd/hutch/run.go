@@ -55,6 +55,9 @@ func runCommand() *cli.Command {
 			if err := needArgs(ctx, 1, "an image"); err != nil {
 				return err
 			}
+			if err := checkInputTTY(ctx); err != nil {
+				return err
+			}
 			s, err := openStore(ctx)
 			if err != nil {
 				return runFailed(err)

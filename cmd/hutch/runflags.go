@@ -1,7 +1,11 @@
 package main
 
 import (
+	"errors"
+	"os"
+
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 
 	"github.com/hutchrt/hutch/runtime"
 )
@@ -28,4 +32,13 @@ func moreRunOptions(ctx *cli.Context, o *runtime.RunOptions) {
 	o.ShmSize, o.Cgroupns, o.Platform = ctx.String("shm-size"), ctx.String("cgroupns"), ctx.String("platform")
 	o.DNSSearch, o.DNSOptions = ctx.StringSlice("dns-search"), ctx.StringSlice("dns-option")
 	o.MacAddress = ctx.String("mac-address")
+}
+
+// checkInputTTY refuses -it when stdin is not a terminal, as Docker's CLI
+// does (a plain error: exit 1): a pty fed from a pipe echoes and mangles it.
+func checkInputTTY(ctx *cli.Context) error {
+	if ctx.Bool("tty") && ctx.Bool("interactive") && !ctx.Bool("detach") && !term.IsTerminal(int(os.Stdin.Fd())) {
+		return errors.New("the input device is not a TTY")
+	}
+	return nil
 }
