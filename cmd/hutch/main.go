@@ -65,6 +65,7 @@ func newApp() *cli.App {
 			cpCommand(), exportCommand(),
 			pullCommand(), imageLsCommand("images"), imageRmCommand("rmi"), tagCommand(),
 			saveCommand(), loadCommand(),
+			completionCommand(), completeCmd(),
 		})),
 		Action:         unknownCommand,
 		OnUsageError:   usageErr,
