@@ -128,7 +128,7 @@ func complete(app *cli.App, words []string, names func(kind string) []string) []
 		positional++
 	}
 	if strings.HasPrefix(cur, "-") {
-		var out []string
+		out := []string{"--help", "-h"} // added by the library as it runs
 		for _, f := range flags {
 			if hidden(f) {
 				continue
