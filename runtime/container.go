@@ -54,6 +54,10 @@ type Container struct {
 	// --dns-search and --dns-option, kept for a resolv.conf rewritten by network connect
 	DNSSearch  []string `json:"dnsSearch,omitempty"`
 	DNSOptions []string `json:"dnsOptions,omitempty"`
+	// --log-driver and --log-opt ("" is json-file; 0: no rotation)
+	LogDriver  string `json:"logDriver,omitempty"`
+	LogMaxSize int64  `json:"logMaxSize,omitempty"`
+	LogMaxFile int    `json:"logMaxFile,omitempty"`
 
 	Status     Status    `json:"status"`
 	ExitCode   int       `json:"exitCode"`

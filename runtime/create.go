@@ -15,6 +15,7 @@ import (
 	"github.com/hutchrt/hutch/runtime/caps"
 	"github.com/hutchrt/hutch/runtime/cgroups"
 	"github.com/hutchrt/hutch/runtime/jsonwalk"
+	"github.com/hutchrt/hutch/runtime/logs"
 	"github.com/hutchrt/hutch/runtime/user"
 )
 
@@ -35,6 +36,10 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 	extras, err := o.specExtras()
 	if err != nil {
 		return nil, err
+	}
+	logCfg, err := logs.ParseConfig(o.LogDriver, o.LogOpts)
+	if err != nil {
+		return nil, invalidf("%v", err)
 	}
 	capList, err := caps.Resolve(o.CapAdd, o.CapDrop, o.Privileged)
 	if err != nil {
@@ -158,6 +163,7 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 		CapAdd: o.CapAdd, CapDrop: o.CapDrop, SecurityOpt: security.shown, Mounts: mounts, Tty: o.Tty, OpenStdin: o.Interactive,
 		Endpoints: net.endpoints, Publish: net.publish, DNS: o.DNS, Host: hostname,
 		DNSSearch: o.DNSSearch, DNSOptions: o.DNSOptions,
+		LogDriver: logCfg.Driver, LogMaxSize: logCfg.MaxSize, LogMaxFile: logCfg.MaxFile,
 		Exposed: portKeys(exposed), StopSignal: stopSig, StopTimeout: o.StopTimeout,
 		Status: StatusCreated, spec: spec,
 	}

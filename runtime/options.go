@@ -64,6 +64,8 @@ type RunOptions struct {
 	ShmSize, Cgroupns         string
 	Platform, MacAddress      string
 	DNSSearch, DNSOptions     []string
+	LogDriver                 string   // --log-driver: json-file (default) or none
+	LogOpts                   []string // --log-opt KEY=VALUE: max-size, max-file
 }
 
 var validName = sync.OnceValue(func() *regexp.Regexp { // compiled on first use, not at every start

@@ -4,12 +4,15 @@ import (
 	"net"
 	"os"
 	"path"
+	"path/filepath"
 	goruntime "runtime"
 	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hutchrt/hutch/runtime/logs"
 )
 
 // The run flags that shape the container's spec beyond Docker's defaults:
@@ -378,3 +381,16 @@ func checkDNSOptions(search, options []string) error {
 	}
 	return nil
 }
+
+// logConfig is the container's --log-driver and --log-opt.
+func (c *Container) logConfig() logs.Config {
+	cfg := logs.Config{Driver: c.LogDriver, MaxSize: c.LogMaxSize, MaxFile: c.LogMaxFile}
+	if cfg.Driver == "" {
+		cfg.Driver = logs.JSONFile
+	}
+	return cfg
+}
+
+// logPath is where the container's log is written (json-file), rotated
+// files beside it as ctr.log.1, ctr.log.2...
+func (s *Store) logPath(c *Container) string { return filepath.Join(s.Dir(c.ID), "ctr.log") }

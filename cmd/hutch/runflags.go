@@ -23,6 +23,8 @@ func moreRunFlags() []cli.Flag {
 		&cli.StringFlag{Name: "mac-address", Usage: "the container's MAC address on its network"},
 		&cli.StringFlag{Name: "cgroupns", Usage: "cgroup namespace: private (default) or host"},
 		&cli.StringFlag{Name: "platform", Usage: "only this host's platform (linux/amd64) is supported"},
+		&cli.StringFlag{Name: "log-driver", Usage: "json-file (default) or none"},
+		&cli.StringSliceFlag{Name: "log-opt", Usage: "json-file's rotation: max-size=10m, max-file=3"},
 	}
 }
 
@@ -32,6 +34,7 @@ func moreRunOptions(ctx *cli.Context, o *runtime.RunOptions) {
 	o.ShmSize, o.Cgroupns, o.Platform = ctx.String("shm-size"), ctx.String("cgroupns"), ctx.String("platform")
 	o.DNSSearch, o.DNSOptions = ctx.StringSlice("dns-search"), ctx.StringSlice("dns-option")
 	o.MacAddress = ctx.String("mac-address")
+	o.LogDriver, o.LogOpts = ctx.String("log-driver"), ctx.StringSlice("log-opt")
 }
 
 // checkInputTTY refuses -it when stdin is not a terminal, as Docker's CLI
