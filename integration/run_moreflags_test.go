@@ -9,17 +9,19 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
 
 // rejects runs a run that must fail with 125 and one line naming want, and
-// leave no container.
+// make no container.
 func (e *env) rejects(want string, args ...string) {
 	e.t.Helper()
+	before := len(e.ids())
 	e.fails(125, want, append([]string{"run", "--rm"}, args...)...)
-	if ids := e.ids(); len(ids) != 0 {
-		e.t.Errorf("run %s: left containers %v", strings.Join(args, " "), ids)
+	if ids := e.ids(); len(ids) != before {
+		e.t.Errorf("run %s: left a container: %v", strings.Join(args, " "), ids)
 	}
 }
 
@@ -238,4 +240,69 @@ func TestRunPlatform(t *testing.T) {
 	e.ok("run", "--rm", "--platform", "linux/amd64", "busybox", "true")
 	e.rejects("linux/amd64", "--platform", "linux/arm64", "busybox", "true")
 	e.rejects("linux/amd64", "--platform", "windows/amd64", "busybox", "true")
+}
+
+// --log-opt max-size/max-file: rotation in the foreground (Go writer) and
+// detached (C shim) runs keeps max-file files, and logs reads them all, in
+// order, ending with the last line; logs -f follows across rotations.
+func TestRunLogRotation(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const script = "i=0; while [ $i -lt 200 ]; do i=$((i+1)); echo line-$i; done"
+	check := func(name string, lines []string, wantAll bool) {
+		t.Helper()
+		if len(lines) == 0 || lines[len(lines)-1] != "line-200" {
+			t.Fatalf("%s: logs ends %q, want line-200", name, lines)
+		}
+		first, err := strconv.Atoi(strings.TrimPrefix(lines[0], "line-"))
+		if err != nil || wantAll && first != 1 {
+			t.Fatalf("%s: logs starts %q", name, lines[0])
+		}
+		for i, l := range lines {
+			if l != "line-"+strconv.Itoa(first+i) {
+				t.Fatalf("%s: line %d is %q, want line-%d (in order, none missing)", name, i, l, first+i)
+			}
+		}
+	}
+	files := func(name string) []string {
+		id := e.lcInspect(name).ID
+		m, _ := filepath.Glob(filepath.Join(e.root, "containers", id, "ctr.log*"))
+		return m
+	}
+	e.ok("run", "--name", "fg", "--log-opt", "max-size=1k", "--log-opt", "max-file=3", "busybox", "sh", "-c", script)
+	e.ok("run", "-d", "--name", "bg", "--log-opt", "max-size=1k,max-file=3", "busybox", "sh", "-c", script)
+	e.lcWaitExited("bg", 20*time.Second)
+	for _, name := range []string{"fg", "bg"} {
+		if f := files(name); len(f) != 3 {
+			t.Errorf("%s: log files %q, want ctr.log, ctr.log.1, ctr.log.2", name, f)
+		}
+		for _, f := range files(name) {
+			if st, err := os.Stat(f); err != nil || st.Size() > 1024 {
+				t.Errorf("%s: %s is larger than max-size 1k", name, f)
+			}
+		}
+		lines := runLines(e.ok("logs", name))
+		if len(lines) < 20 || len(lines) > 60 {
+			t.Errorf("%s: logs gave %d lines, want the ~40 that 3 files of 1k hold", name, len(lines))
+		}
+		check(name, lines, false)
+		if got := runLines(e.ok("logs", "--tail", "5", name)); strings.Join(got, ",") != "line-196,line-197,line-198,line-199,line-200" {
+			t.Errorf("%s: logs --tail 5: %q", name, got)
+		}
+	}
+	// Enough files kept for every line: a follower sees them all.
+	e.ok("run", "-d", "--name", "fol", "--log-opt", "max-size=1k", "--log-opt", "max-file=40", "busybox", "sh", "-c", "sleep 0.3; "+script)
+	check("logs -f", runLines(e.ok("logs", "-f", "fol")), true)
+	if f := files("fol"); len(f) < 10 {
+		t.Errorf("fol: %d log files, want one per 1k", len(f))
+	}
+	// The none driver: no log, and logs says so (Docker's message, exit 1).
+	e.ok("run", "--name", "quiet", "--log-driver", "none", "busybox", "echo", "hi")
+	e.fails(1, "configured logging driver does not support reading", "logs", "quiet")
+	e.rejects("--log-driver", "--log-driver", "syslog", "busybox", "true")
+	e.rejects("max-size", "--log-opt", "max-size=big", "busybox", "true")
+	e.rejects("max-file", "--log-opt", "max-file=0", "busybox", "true")
+	e.rejects("max-size", "--log-opt", "max-file=3", "busybox", "true")
+	e.rejects("compress", "--log-opt", "compress=true", "busybox", "true")
+	e.rejects("none", "--log-driver", "none", "--log-opt", "max-size=1m", "busybox", "true")
 }
