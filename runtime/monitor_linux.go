@@ -328,7 +328,7 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 	cmd := exec.Command("/proc/self/exe", oci.InitCommand, dir)
 	cmd.Env = []string{oci.InitEnv + "=1"}
 	cmd.ExtraFiles = []*os.File{childSock}
-	fds := planFds{netns: -1, cgroups: oci.CgroupBinds(cg, spec.Linux.CgroupsPath)}
+	fds := planFds{netns: -1}
 	// addFile passes f to the init and returns its number there.
 	addFile := func(f *os.File) int {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
