@@ -161,7 +161,7 @@ func (r *reader) catchUp(path string, cur *os.File) error {
 // the names are checked again and the set taken anew if they moved.
 func openRotated(path string) []*os.File {
 	var files []*os.File
-	for try := 0; try < 20; try++ {
+	for try := 0; try < 50; try++ {
 		names := Files(path)
 		names = names[:len(names)-1]
 		files = files[:0]
@@ -174,14 +174,14 @@ func openRotated(path string) []*os.File {
 			}
 			files = append(files, f)
 		}
-		if ok && stillNamed(files) && slices.Equal(names, withoutLast(Files(path))) {
-			return files
+		if ok && stillNamed(files) && slices.Equal(names, withoutLast(Files(path))) || try == 49 {
+			return files // the last try's, if rotations never paused: maybe out of order, none lost
 		}
 		for _, f := range files {
 			f.Close()
 		}
 	}
-	return nil // rotating without pause: read on from the current file
+	return nil
 }
 
 // stillNamed reports whether every file is still what its name opens.

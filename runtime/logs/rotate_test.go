@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -121,31 +123,63 @@ func TestRotationOneFile(t *testing.T) {
 }
 
 // A follower reads on across rotations, also when several passed between
-// two of its polls (nothing is dropped while max-file keeps it).
+// two of its polls (nothing is dropped while max-file keeps it): bursts of
+// writes that rotate several times each, the follower catching up between.
 func TestFollowAcrossRotation(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ctr.log")
-	w, err := CreateRotating(path, Config{Driver: JSONFile, MaxSize: 300, MaxFile: 100}) // 200 entries of about 75 bytes: 50 files, none dropped
+	w, err := CreateRotating(path, Config{Driver: JSONFile, MaxSize: 300, MaxFile: 100}) // 200 entries of ~75 bytes: 50 files, none dropped
 	if err != nil {
 		t.Fatal(err)
 	}
 	write(t, w, "stdout", "first\n")
 	var stopped atomic.Bool
-	done := make(chan string)
+	out := &syncBuffer{}
+	done := make(chan struct{})
 	go func() {
-		var out, errb bytes.Buffer
-		Read(context.Background(), path, ReadOptions{Tail: -1, Follow: true, Stopped: stopped.Load}, &out, &errb)
-		done <- out.String()
+		defer close(done)
+		Read(context.Background(), path, ReadOptions{Tail: -1, Follow: true, Stopped: stopped.Load}, out, &bytes.Buffer{})
 	}()
 	var want strings.Builder
 	want.WriteString("first\n")
-	for i := 0; i < 200; i++ {
-		l := fmt.Sprintf("line-%d\n", i)
-		want.WriteString(l)
-		write(t, w, "stdout", l)
+	for burst := 0; burst < 10; burst++ {
+		for i := 0; i < 20; i++ { // about 5 rotations
+			l := fmt.Sprintf("line-%d\n", burst*20+i)
+			want.WriteString(l)
+			write(t, w, "stdout", l)
+		}
+		deadline := time.Now().Add(30 * time.Second) // a guard against hanging, not a speed check
+		for !strings.HasSuffix(out.String(), fmt.Sprintf("line-%d\n", burst*20+19)) {
+			if time.Now().After(deadline) {
+				t.Fatalf("burst %d: the follower did not catch up: %q", burst, out.String())
+			}
+			select {
+			case <-done:
+				t.Fatalf("the follower ended early: %q", out.String())
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
 	}
 	w.Close()
 	stopped.Store(true)
-	if got := <-done; got != want.String() {
+	<-done
+	if got := out.String(); got != want.String() {
 		t.Errorf("followed %d bytes, want all %d, in order:\n%s", len(got), want.Len(), got)
 	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
