@@ -306,3 +306,46 @@ func TestRunLogRotation(t *testing.T) {
 	e.rejects("compress", "--log-opt", "compress=true", "busybox", "true")
 	e.rejects("none", "--log-driver", "none", "--log-opt", "max-size=1m", "busybox", "true")
 }
+
+// inspect's HostConfig shows the flags with Docker's keys and shapes.
+func TestRunFlagsInspect(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.ok("run", "-d", "--name", "i", "--ulimit", "nofile=1024:2048", "--sysctl", "net.ipv4.ip_forward=1",
+		"--device", "/dev/null:/dev/n:rw", "--shm-size", "32m", "--dns-search", "a.test", "--dns-option", "ndots:2",
+		"--log-opt", "max-size=10m", "--log-opt", "max-file=3", "--cgroupns", "host", "busybox", "sleep", "60")
+	var ds []struct {
+		HostConfig struct {
+			Ulimits []struct {
+				Name       string
+				Hard, Soft int64
+			}
+			Sysctls               map[string]string
+			Devices               []struct{ PathOnHost, PathInContainer, CgroupPermissions string }
+			ShmSize               int64
+			CgroupnsMode          string
+			DnsSearch, DnsOptions []string
+			LogConfig             struct {
+				Type   string
+				Config map[string]string
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(e.ok("inspect", "i")), &ds); err != nil || len(ds) != 1 {
+		t.Fatalf("inspect: %v", err)
+	}
+	h := ds[0].HostConfig
+	if len(h.Ulimits) != 1 || h.Ulimits[0].Name != "nofile" || h.Ulimits[0].Soft != 1024 || h.Ulimits[0].Hard != 2048 {
+		t.Errorf("Ulimits %+v", h.Ulimits)
+	}
+	if h.Sysctls["net.ipv4.ip_forward"] != "1" || len(h.Devices) != 1 || h.Devices[0].PathOnHost != "/dev/null" ||
+		h.Devices[0].PathInContainer != "/dev/n" || h.Devices[0].CgroupPermissions != "rw" {
+		t.Errorf("Sysctls %v, Devices %+v", h.Sysctls, h.Devices)
+	}
+	if h.ShmSize != 32<<20 || h.CgroupnsMode != "host" || strings.Join(h.DnsSearch, ",") != "a.test" || strings.Join(h.DnsOptions, ",") != "ndots:2" {
+		t.Errorf("ShmSize %d, CgroupnsMode %q, DnsSearch %q, DnsOptions %q", h.ShmSize, h.CgroupnsMode, h.DnsSearch, h.DnsOptions)
+	}
+	if h.LogConfig.Type != "json-file" || h.LogConfig.Config["max-file"] != "3" || h.LogConfig.Config["max-size"] != "10485760" {
+		t.Errorf("LogConfig %+v", h.LogConfig)
+	}
+}

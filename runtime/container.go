@@ -58,6 +58,9 @@ type Container struct {
 	LogDriver  string `json:"logDriver,omitempty"`
 	LogMaxSize int64  `json:"logMaxSize,omitempty"`
 	LogMaxFile int    `json:"logMaxFile,omitempty"`
+	// --ulimit and --device as given (inspect shows them; the spec has what they became)
+	Ulimits []string `json:"ulimits,omitempty"`
+	Devices []string `json:"devices,omitempty"`
 
 	Status     Status    `json:"status"`
 	ExitCode   int       `json:"exitCode"`

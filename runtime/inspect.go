@@ -56,6 +56,7 @@ type HostConfig struct {
 	NanoCpus       int64    `json:"NanoCpus"`
 	PidsLimit      int64    `json:"PidsLimit"`
 	SecurityOpt    []string `json:"SecurityOpt"`
+	runFlagsHost            // --ulimit, --sysctl, --device, --shm-size, --log-*, ... (inspect_runflags.go)
 
 	Binds  []string          `json:"Binds"`           // -v SOURCE:TARGET[:OPTIONS] as given
 	Tmpfs  map[string]string `json:"Tmpfs,omitempty"` // --tmpfs: target to its options
@@ -249,6 +250,7 @@ func details(c *Container, spec *specs.Spec, dir string) *Details {
 	}
 	d.HostConfig.CapAdd, d.HostConfig.CapDrop = c.CapAdd, c.CapDrop
 	d.HostConfig.hostMounts(c.Mounts)
+	d.HostConfig.runFlagsHost = runFlagsHostOf(c, spec)
 	d.HostConfig.SecurityOpt = c.SecurityOpt
 	if p.NoNewPrivileges && len(c.SecurityOpt) == 0 { // a record from before SecurityOpt was kept
 		d.HostConfig.SecurityOpt = []string{"no-new-privileges"}
