@@ -244,6 +244,11 @@ func completionNames(root, kind string) []string {
 			out = append(out, n.Name)
 		}
 		out = append(out, "host", "none")
+	case "volumes":
+		vols, _ := s.Volumes().List()
+		for _, v := range vols {
+			out = append(out, v.Name)
+		}
 	}
 	return out
 }

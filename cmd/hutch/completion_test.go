@@ -11,6 +11,7 @@ func TestComplete(t *testing.T) {
 	names := func(kind string) []string {
 		return map[string][]string{
 			"containers": {"web", "db"}, "images": {"busybox", "alpine:3"}, "networks": {"bridge", "front", "host", "none"},
+			"volumes": {"data"},
 		}[kind]
 	}
 	for _, tc := range []struct {
@@ -35,6 +36,7 @@ func TestComplete(t *testing.T) {
 		{[]string{"network", "connect", "front", ""}, nil},
 		{[]string{"image", "rm", ""}, []string{"alpine:3", "busybox"}},
 		{[]string{"completion", ""}, []string{"bash", "zsh"}},
+		{[]string{"volume", "rm", "-f", ""}, []string{"data"}},
 		{[]string{"run", "--ulim"}, []string{"--ulimit"}},
 		{[]string{"stop", "-"}, []string{"--help", "--time", "-h", "-t"}},
 	} {
