@@ -345,7 +345,7 @@ func TestRunFlagsInspect(t *testing.T) {
 	if h.ShmSize != 32<<20 || h.CgroupnsMode != "host" || strings.Join(h.DnsSearch, ",") != "a.test" || strings.Join(h.DnsOptions, ",") != "ndots:2" {
 		t.Errorf("ShmSize %d, CgroupnsMode %q, DnsSearch %q, DnsOptions %q", h.ShmSize, h.CgroupnsMode, h.DnsSearch, h.DnsOptions)
 	}
-	if h.LogConfig.Type != "json-file" || h.LogConfig.Config["max-file"] != "3" || h.LogConfig.Config["max-size"] != "10485760" {
+	if h.LogConfig.Type != "json-file" || h.LogConfig.Config["max-file"] != "3" || h.LogConfig.Config["max-size"] != "10m" {
 		t.Errorf("LogConfig %+v", h.LogConfig)
 	}
 }

@@ -58,9 +58,10 @@ type Container struct {
 	LogDriver  string `json:"logDriver,omitempty"`
 	LogMaxSize int64  `json:"logMaxSize,omitempty"`
 	LogMaxFile int    `json:"logMaxFile,omitempty"`
-	// --ulimit and --device as given (inspect shows them; the spec has what they became)
+	// --ulimit, --device and --log-opt as given (inspect shows them; the spec has what they became)
 	Ulimits []string `json:"ulimits,omitempty"`
 	Devices []string `json:"devices,omitempty"`
+	LogOpts []string `json:"logOpts,omitempty"`
 
 	Status     Status    `json:"status"`
 	ExitCode   int       `json:"exitCode"`

@@ -164,7 +164,7 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 		Endpoints: net.endpoints, Publish: net.publish, DNS: o.DNS, Host: hostname,
 		DNSSearch: o.DNSSearch, DNSOptions: o.DNSOptions,
 		LogDriver: logCfg.Driver, LogMaxSize: logCfg.MaxSize, LogMaxFile: logCfg.MaxFile,
-		Ulimits: o.Ulimits, Devices: o.Devices,
+		Ulimits: o.Ulimits, Devices: o.Devices, LogOpts: o.LogOpts,
 		Exposed: portKeys(exposed), StopSignal: stopSig, StopTimeout: o.StopTimeout,
 		Status: StatusCreated, spec: spec,
 	}

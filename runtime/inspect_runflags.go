@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -70,11 +69,13 @@ func runFlagsHostOf(c *Container, spec *specs.Spec) runFlagsHost {
 			}
 		}
 	}
-	cfg := c.logConfig()
-	h.LogConfig = LogConfig{Type: cfg.Driver, Config: map[string]string{}}
-	if cfg.MaxSize > 0 {
-		h.LogConfig.Config["max-size"] = strconv.FormatInt(cfg.MaxSize, 10)
-		h.LogConfig.Config["max-file"] = strconv.Itoa(cfg.MaxFile)
+	h.LogConfig = LogConfig{Type: c.logConfig().Driver, Config: map[string]string{}}
+	for _, o := range c.LogOpts { // as typed, as Docker shows them
+		for _, kv := range strings.Split(o, ",") {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				h.LogConfig.Config[k] = v
+			}
+		}
 	}
 	return h
 }
