@@ -85,6 +85,11 @@ func TestRunInteractiveTtyNeedsTerminal(t *testing.T) {
 	// -t alone and -dit need no terminal on stdin.
 	e.ok("run", "--rm", "-t", "busybox", "true")
 	e.ok("run", "-dit", "--name", "bg", "busybox", "sh")
+	// exec -it too, as Docker's.
+	if r := e.runStdin("piped\n", "exec", "-it", "bg", "true"); r.code != 1 || r.stderr != "hutch: the input device is not a TTY\n" {
+		t.Errorf("exec -it with piped stdin: %s, want exit 1 and the one line", r)
+	}
+	e.ok("exec", "-t", "bg", "true")
 	e.ok("rm", "-f", "bg")
 }
 

@@ -38,7 +38,8 @@ func moreRunOptions(ctx *cli.Context, o *runtime.RunOptions) {
 }
 
 // checkInputTTY refuses -it when stdin is not a terminal, as Docker's CLI
-// does (a plain error: exit 1): a pty fed from a pipe echoes and mangles it.
+// does for run and exec (a plain error: exit 1): a pty fed from a pipe
+// echoes and mangles it.
 func checkInputTTY(ctx *cli.Context) error {
 	if ctx.Bool("tty") && ctx.Bool("interactive") && !ctx.Bool("detach") && !term.IsTerminal(int(os.Stdin.Fd())) {
 		return errors.New("the input device is not a TTY")
