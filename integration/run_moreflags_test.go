@@ -169,10 +169,13 @@ func TestRunMacAddress(t *testing.T) {
 	e.rejects("bridge network", "--network", "none", "--mac-address", mac, "busybox", "true")
 }
 
-// --add-host NAME:host-gateway: the name is the network's gateway.
+// --add-host NAME:host-gateway: the name is the network's gateway; off a
+// bridge network, the default bridge's (Docker's host-gateway-ip), once it
+// has one.
 func TestRunAddHostGateway(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
+	e.rejects("no gateway yet", "--network", "none", "--add-host", "gw:host-gateway", "busybox", "true")
 	out := e.ok("run", "--rm", "--add-host", "hostgw:host-gateway", "busybox", "sh", "-c",
 		"grep -w hostgw /etc/hosts; ip route | grep ^default")
 	lines := strings.Split(out, "\n")
@@ -183,7 +186,12 @@ func TestRunAddHostGateway(t *testing.T) {
 	if len(hosts) != 2 || hosts[1] != "hostgw" || len(route) < 3 || route[2] != hosts[0] {
 		t.Errorf("hostgw in /etc/hosts %q, default route %q: want the gateway's address", lines[0], lines[1])
 	}
-	e.rejects("bridge network", "--network", "none", "--add-host", "gw:host-gateway", "busybox", "true")
+	for _, mode := range []string{"none", "host"} {
+		got := e.ok("run", "--rm", "--network", mode, "--add-host", "hostgw:host-gateway", "busybox", "grep", "-w", "hostgw", "/etc/hosts")
+		if got != lines[0] {
+			t.Errorf("--network %s: %q, want the default bridge's gateway %q", mode, got, lines[0])
+		}
+	}
 	e.rejects("--add-host", "--add-host", "gw:host-gatewayz", "busybox", "true")
 }
 

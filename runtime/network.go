@@ -74,10 +74,8 @@ func (s *Store) planNetwork(o *RunOptions, exposed []portspec.Mapping, id, hostn
 		case mac != nil:
 			return nil, invalidf("--mac-address needs a bridge network, not --network %s", p.mode)
 		}
-		for _, h := range extraHosts {
-			if name, ok := strings.CutPrefix(h, hostGateway+"\t"); ok {
-				return nil, invalidf("--add-host %s:host-gateway needs a bridge network, not --network %s", name, p.mode)
-			}
+		if extraHosts, err = s.hostGatewayOutsideBridge(extraHosts, p.mode); err != nil {
+			return nil, err
 		}
 	}
 	if ref, ok := strings.CutPrefix(p.mode, "container:"); ok {
@@ -322,4 +320,27 @@ func (s *Store) updateDNS(c *Container) error {
 	}
 	conf := dns.WithSearchOptions(dns.ResolvConf(hostResolvConf(), dns.Embedded, nil), c.DNSSearch, c.DNSOptions)
 	return os.WriteFile(filepath.Join(s.Dir(c.ID), "resolv.conf"), conf, 0o644)
+}
+
+// hostGatewayOutsideBridge resolves host-gateway for a container on no
+// bridge network of its own (host, none, container:): as Docker's
+// host-gateway-ip, the default bridge's gateway, an address of the host.
+// Before that network is first used it has none: refused.
+func (s *Store) hostGatewayOutsideBridge(lines []string, mode string) ([]string, error) {
+	for i, h := range lines {
+		name, ok := strings.CutPrefix(h, hostGateway+"\t")
+		if !ok {
+			continue
+		}
+		nets, err := s.Networks()
+		if err != nil {
+			return nil, err
+		}
+		n, err := nets.Find(network.DefaultName) // finding makes nothing
+		if err != nil || !n.Gateway.IsValid() {
+			return nil, invalidf("--add-host %s:host-gateway: with --network %s it is the default bridge's gateway, and that network has no gateway yet (run a container on it first)", name, mode)
+		}
+		lines[i] = n.Gateway.String() + "\t" + name
+	}
+	return lines, nil
 }
