@@ -56,11 +56,12 @@ type HostConfig struct {
 	NanoCpus       int64    `json:"NanoCpus"`
 	PidsLimit      int64    `json:"PidsLimit"`
 	SecurityOpt    []string `json:"SecurityOpt"`
-	runFlagsHost            // --ulimit, --sysctl, --device, --shm-size, --log-*, ... (inspect_runflags.go)
 
 	Binds  []string          `json:"Binds"`           // -v SOURCE:TARGET[:OPTIONS] as given
 	Tmpfs  map[string]string `json:"Tmpfs,omitempty"` // --tmpfs: target to its options
 	Mounts []HostMount       `json:"Mounts,omitempty"`
+
+	runFlagsHost // --ulimit, --sysctl, --device, --shm-size, --log-*, ... (inspect_runflags.go)
 }
 
 // HostMount is one --mount in HostConfig.Mounts, Docker's shape.
