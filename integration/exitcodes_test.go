@@ -59,10 +59,6 @@ func TestExitCodes(t *testing.T) {
 		{1, "extra", []string{"network", "prune", "-f", "extra"}},
 		{1, "extra", []string{"system", "prune", "-f", "extra"}},
 		{1, "extra", []string{"system", "reset", "-f", "extra"}},
-		{1, "'nosuchcommand' is not a hutch command", []string{"nosuchcommand"}},
-		{1, "'network nosuchcommand' is not a hutch command", []string{"network", "nosuchcommand"}},
-		{1, "'image nosuchcommand' is not a hutch command", []string{"image", "nosuchcommand"}},
-		{1, "'system nosuchcommand' is not a hutch command", []string{"system", "nosuchcommand"}},
 	} {
 		r := e.fails(tc.code, tc.want, tc.args...)
 		// inspect prints what it found, [] here, as Docker's.

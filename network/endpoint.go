@@ -20,10 +20,17 @@ type Endpoint struct {
 	IfName    string     `json:"ifName"` // inside the container: eth0, eth1, ...
 	HostIf    string     `json:"hostIf"` // the veth's host end, on the bridge
 	Aliases   []string   `json:"aliases,omitempty"`
+	MACAddr   string     `json:"mac,omitempty"` // --mac-address; "": derived from the IP
 }
 
-// MAC is the endpoint's hardware address (derived from its IP).
-func (e *Endpoint) MAC() string { return link.MACFor(e.IP).String() }
+// MAC is the endpoint's hardware address: --mac-address's, else derived
+// from its IP.
+func (e *Endpoint) MAC() string {
+	if e.MACAddr != "" {
+		return e.MACAddr
+	}
+	return link.MACFor(e.IP).String()
+}
 
 // newEndpoint leases an address for owner on n (ip pins one) and names the
 // endpoint's interfaces: index is its place among the container's endpoints.
@@ -65,6 +72,7 @@ func (s *Store) attachEndpoint(e *Endpoint, ns *os.File) error {
 	return link.AddVeth(link.Veth{
 		HostName: e.HostIf, Bridge: n.Bridge, NetNS: ns, IfName: e.IfName,
 		Addr: netip.PrefixFrom(e.IP, e.PrefixLen), Gateway: e.Gateway, DefaultRoute: e.IfName == "eth0",
+		MAC: e.MACAddr,
 	})
 }
 

@@ -66,6 +66,17 @@ type Container struct {
 	Exposed   []string            `json:"exposed,omitempty"` // the image's ExposedPorts and --expose: "80/tcp"
 	Ports     []portspec.Mapping  `json:"ports,omitempty"`   // published now, every host port known
 	DNS       []string            `json:"dns,omitempty"`     // --dns: the embedded resolver's upstreams
+	// --dns-search and --dns-option, kept for a resolv.conf rewritten by network connect
+	DNSSearch  []string `json:"dnsSearch,omitempty"`
+	DNSOptions []string `json:"dnsOptions,omitempty"`
+	// --log-driver and --log-opt ("" is json-file; 0: no rotation)
+	LogDriver  string `json:"logDriver,omitempty"`
+	LogMaxSize int64  `json:"logMaxSize,omitempty"`
+	LogMaxFile int    `json:"logMaxFile,omitempty"`
+	// --ulimit, --device and --log-opt as given (inspect shows them; the spec has what they became)
+	Ulimits []string `json:"ulimits,omitempty"`
+	Devices []string `json:"devices,omitempty"`
+	LogOpts []string `json:"logOpts,omitempty"`
 
 	Status     Status    `json:"status"`
 	ExitCode   int       `json:"exitCode"`

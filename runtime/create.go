@@ -15,6 +15,7 @@ import (
 	"github.com/hutchrt/hutch/runtime/caps"
 	"github.com/hutchrt/hutch/runtime/cgroups"
 	"github.com/hutchrt/hutch/runtime/jsonwalk"
+	"github.com/hutchrt/hutch/runtime/logs"
 	"github.com/hutchrt/hutch/runtime/user"
 )
 
@@ -39,6 +40,14 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 		return nil, invalidf("%v", err)
 	}
 	res.Devices = cgroups.DeviceRules(o.Privileged)
+	extras, err := o.specExtras()
+	if err != nil {
+		return nil, err
+	}
+	logCfg, err := logs.ParseConfig(o.LogDriver, o.LogOpts)
+	if err != nil {
+		return nil, invalidf("%v", err)
+	}
 	capList, err := caps.Resolve(o.CapAdd, o.CapDrop, o.Privileged)
 	if err != nil {
 		return nil, invalidf("%v", err)
@@ -141,6 +150,7 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 		ReadOnly: o.ReadOnly, Privileged: o.Privileged, Init: o.Init, Volatile: o.AutoRemove,
 		Network: network, Resources: res, HostNofileHard: hostNofileHard(),
 	})
+	extras.apply(spec)
 	if spec.Linux.Seccomp, err = seccompProfile(security, o.Privileged, spec); err != nil {
 		return nil, err
 	}
@@ -164,6 +174,9 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 		AutoRemove: o.AutoRemove, Init: o.Init, Network: network, Privileged: o.Privileged,
 		CapAdd: o.CapAdd, CapDrop: o.CapDrop, SecurityOpt: security.shown, Mounts: mounts, Tty: o.Tty, OpenStdin: o.Interactive,
 		Endpoints: net.endpoints, Publish: net.publish, DNS: o.DNS, Host: hostname,
+		DNSSearch: o.DNSSearch, DNSOptions: o.DNSOptions,
+		LogDriver: logCfg.Driver, LogMaxSize: logCfg.MaxSize, LogMaxFile: logCfg.MaxFile,
+		Ulimits: o.Ulimits, Devices: o.Devices, LogOpts: o.LogOpts,
 		Exposed: portKeys(exposed), StopSignal: stopSig, StopTimeout: o.StopTimeout,
 		Restart: restart, Healthcheck: healthConfig(o.Health, cfg.Healthcheck),
 		Status: StatusCreated, spec: spec, ImageID: img.ID, Labels: labels,

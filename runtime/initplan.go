@@ -5,6 +5,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/hutchrt/hutch/runtime/cgroups"
 	"github.com/hutchrt/hutch/runtime/oci"
 )
 
@@ -20,6 +21,15 @@ type planFds struct {
 // from the spec's hutch annotations.
 func buildInitPlan(spec *specs.Spec, dir string, fds planFds, host oci.HostFacts) (*oci.Plan, error) {
 	o := oci.InitOptions{ExecFifo: -1, Tasks: fds.tasks, Reap: spec.Annotations[annotInit] == "true"}
+	if hasCgroupMount(spec) {
+		// The container's groups, bound at /sys/fs/cgroup: its own limits.
+		// The group exists (the monitor made it before the clone).
+		cg, err := cgroups.LoadPath(spec.Linux.CgroupsPath)
+		if err != nil {
+			return nil, err
+		}
+		o.CgroupBinds = oci.CgroupBinds(cg, spec.Linux.CgroupsPath)
+	}
 	if lower := spec.Annotations[annotLowerDir]; lower != "" {
 		o.Overlay = &oci.Overlay{Lower: lower, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"),
 			Volatile: spec.Annotations[annotVolatile] == "true"}
@@ -38,4 +48,13 @@ func buildInitPlan(spec *specs.Spec, dir string, fds planFds, host oci.HostFacts
 		return nil, invalidf("%v", err)
 	}
 	return p, nil
+}
+
+func hasCgroupMount(spec *specs.Spec) bool {
+	for _, m := range spec.Mounts {
+		if m.Type == "cgroup" || m.Type == "cgroup2" {
+			return true
+		}
+	}
+	return false
 }

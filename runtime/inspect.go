@@ -76,6 +76,8 @@ type HostConfig struct {
 	Binds  []string          `json:"Binds"`           // -v SOURCE:TARGET[:OPTIONS] as given
 	Tmpfs  map[string]string `json:"Tmpfs,omitempty"` // --tmpfs: target to its options
 	Mounts []HostMount       `json:"Mounts,omitempty"`
+
+	runFlagsHost // --ulimit, --sysctl, --device, --shm-size, --log-*, ... (inspect_runflags.go)
 }
 
 // HostMount is one --mount in HostConfig.Mounts, Docker's shape.
@@ -282,6 +284,7 @@ func details(c *Container, spec *specs.Spec, dir string) *Details {
 	}
 	d.HostConfig.CapAdd, d.HostConfig.CapDrop = c.CapAdd, c.CapDrop
 	d.HostConfig.hostMounts(c.Mounts)
+	d.HostConfig.runFlagsHost = runFlagsHostOf(c, spec)
 	d.HostConfig.SecurityOpt = c.SecurityOpt
 	if p.NoNewPrivileges && len(c.SecurityOpt) == 0 { // a record from before SecurityOpt was kept
 		d.HostConfig.SecurityOpt = []string{"no-new-privileges"}

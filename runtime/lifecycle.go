@@ -306,13 +306,16 @@ func (s *Store) Logs(ctx context.Context, ref string, opt logs.ReadOptions, stdo
 	if err != nil {
 		return err
 	}
+	if c.logConfig().Driver == logs.None {
+		return logs.ErrNoRead
+	}
 	if opt.Follow {
 		opt.Stopped = func() bool {
 			cur, err := s.Get(c.ID)
 			return err != nil || cur.MonitorPid == 0
 		}
 	}
-	return logs.Read(ctx, filepath.Join(s.Dir(c.ID), "ctr.log"), opt, stdout, stderr)
+	return logs.Read(ctx, s.logPath(c), opt, stdout, stderr)
 }
 
 // Spec returns the OCI spec a container runs from.

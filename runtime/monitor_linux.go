@@ -115,12 +115,20 @@ func (s *Store) monitor(c *Container, a attach, ready func(error)) (code int, er
 // output streams into the log and, when the container exits, execs
 // `hutch _finish` to record it.
 func (r *running) execShim(s *Store, c *Container) error {
-	log, err := os.OpenFile(filepath.Join(s.Dir(c.ID), "ctr.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	path, cfg := s.logPath(c), c.logConfig()
+	if cfg.Driver == logs.None {
+		path = os.DevNull
+	}
+	log, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 	if err != nil {
 		return err
 	}
 	env := []string{"_HUTCH_SHIM=1", "_HUTCH_SHIM_ROOT=" + s.Root, "_HUTCH_SHIM_ID=" + c.ID,
 		"_HUTCH_SHIM_CHILD=" + strconv.Itoa(r.pid), "_HUTCH_SHIM_LOG=" + fdString(log)}
+	if cfg.Driver != logs.None && cfg.MaxSize > 0 {
+		env = append(env, "_HUTCH_SHIM_LOG_PATH="+path, "_HUTCH_SHIM_LOG_MAX="+strconv.FormatInt(cfg.MaxSize, 10),
+			"_HUTCH_SHIM_LOG_FILES="+strconv.Itoa(cfg.MaxFile))
+	}
 	keep := []*os.File{log, r.stdinHold}
 	keep = append(keep, r.net.Files()...) // the shim holds the host ports
 	for i, o := range r.outputs {
@@ -318,7 +326,7 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 			cg.Delete()
 		}
 	}()
-	log, err := logs.Create(filepath.Join(dir, "ctr.log"))
+	log, err := logs.CreateRotating(s.logPath(c), c.logConfig())
 	if err != nil {
 		return nil, err
 	}

@@ -48,6 +48,13 @@ func (s *Store) planNetwork(o *RunOptions, exposed []portspec.Mapping, id, hostn
 	if err != nil {
 		return nil, err
 	}
+	mac, err := parseMAC(o.MacAddress)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDNSOptions(o.DNSSearch, o.DNSOptions); err != nil {
+		return nil, err
+	}
 	var pinned netip.Addr
 	if o.IP != "" {
 		if pinned, err = netip.ParseAddr(o.IP); err != nil || !pinned.Is4() {
@@ -64,6 +71,11 @@ func (s *Store) planNetwork(o *RunOptions, exposed []portspec.Mapping, id, hostn
 			return nil, invalidf("-p: ports cannot be published with --network %s", p.mode)
 		case pinned.IsValid() || len(o.Aliases) > 0:
 			return nil, invalidf("--ip and --network-alias need a bridge network, not --network %s", p.mode)
+		case mac != nil:
+			return nil, invalidf("--mac-address needs a bridge network, not --network %s", p.mode)
+		}
+		if extraHosts, err = s.hostGatewayOutsideBridge(extraHosts, p.mode); err != nil {
+			return nil, err
 		}
 	}
 	if ref, ok := strings.CutPrefix(p.mode, "container:"); ok {
@@ -111,9 +123,15 @@ func (s *Store) planNetwork(o *RunOptions, exposed []portspec.Mapping, id, hostn
 		p.endpoints = []*network.Endpoint{ep}
 		p.undo = func() error { return nets.ReleaseAll(p.endpoints, id) }
 		hosts += ep.IP.String() + "\t" + hostname + "\n"
+		if mac != nil {
+			ep.MACAddr = mac.String()
+		}
 	}
-	p.resolv = dns.ResolvConf(hostConf, dnsMode, servers)
+	p.resolv = dns.WithSearchOptions(dns.ResolvConf(hostConf, dnsMode, servers), o.DNSSearch, o.DNSOptions)
 	for _, h := range extraHosts {
+		if name, ok := strings.CutPrefix(h, hostGateway+"\t"); ok {
+			h = p.endpoints[0].Gateway.String() + "\t" + name
+		}
 		hosts += h + "\n"
 	}
 	p.hosts = []byte(hosts)
@@ -138,7 +156,12 @@ func parseDNS(servers []string) ([]string, error) {
 	return servers, nil
 }
 
-// parseAddHosts turns --add-host NAME:IP into /etc/hosts lines.
+// hostGateway in --add-host NAME:host-gateway stands for the address of the
+// host on the container's network: its gateway.
+const hostGateway = "host-gateway"
+
+// parseAddHosts turns --add-host NAME:IP into /etc/hosts lines; a
+// host-gateway line keeps the word for planNetwork to replace.
 func parseAddHosts(specs []string) ([]string, error) {
 	var out []string
 	for _, spec := range specs {
@@ -147,9 +170,13 @@ func parseAddHosts(specs []string) ([]string, error) {
 		if !ok {
 			name, ip, ok = strings.Cut(spec, "=")
 		}
+		if ok && ip == hostGateway && name != "" && validHostname(name) {
+			out = append(out, hostGateway+"\t"+name) // the address is the network's, known later
+			continue
+		}
 		addr, err := netip.ParseAddr(strings.Trim(ip, "[]"))
 		if !ok || name == "" || err != nil || !validHostname(name) {
-			return nil, invalidf("--add-host %q: want NAME:IP", shorten(spec))
+			return nil, invalidf("--add-host %q: want NAME:IP or NAME:host-gateway", shorten(spec))
 		}
 		out = append(out, addr.String()+"\t"+name)
 	}
@@ -291,6 +318,29 @@ func (s *Store) updateDNS(c *Container) error {
 	if err := m.Register(ns); err != nil {
 		return err
 	}
-	conf := dns.ResolvConf(hostResolvConf(), dns.Embedded, nil)
+	conf := dns.WithSearchOptions(dns.ResolvConf(hostResolvConf(), dns.Embedded, nil), c.DNSSearch, c.DNSOptions)
 	return os.WriteFile(filepath.Join(s.Dir(c.ID), "resolv.conf"), conf, 0o644)
+}
+
+// hostGatewayOutsideBridge resolves host-gateway for a container on no
+// bridge network of its own (host, none, container:): as Docker's
+// host-gateway-ip, the default bridge's gateway, an address of the host.
+// Before that network is first used it has none: refused.
+func (s *Store) hostGatewayOutsideBridge(lines []string, mode string) ([]string, error) {
+	for i, h := range lines {
+		name, ok := strings.CutPrefix(h, hostGateway+"\t")
+		if !ok {
+			continue
+		}
+		nets, err := s.Networks()
+		if err != nil {
+			return nil, err
+		}
+		n, err := nets.Find(network.DefaultName) // finding makes nothing
+		if err != nil || !n.Gateway.IsValid() {
+			return nil, invalidf("--add-host %s:host-gateway: with --network %s it is the default bridge's gateway, and that network has no gateway yet (run a container on it first)", name, mode)
+		}
+		lines[i] = n.Gateway.String() + "\t" + name
+	}
+	return lines, nil
 }

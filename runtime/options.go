@@ -63,6 +63,14 @@ type RunOptions struct {
 
 	// Entrypoint is --entrypoint: nil keeps the image's, "" clears it.
 	Entrypoint *string
+
+	// See runflags.go.
+	Ulimits, Sysctls, Devices []string
+	ShmSize, Cgroupns         string
+	Platform, MacAddress      string
+	DNSSearch, DNSOptions     []string
+	LogDriver                 string   // --log-driver: json-file (default) or none
+	LogOpts                   []string // --log-opt KEY=VALUE: max-size, max-file
 }
 
 var validName = sync.OnceValue(func() *regexp.Regexp { // compiled on first use, not at every start

@@ -126,10 +126,14 @@ func eachContainer(ctx *cli.Context, fn func(s *runtime.Store, ref string) error
 
 // perContainer is a verb applied to each CONTAINER argument in turn.
 func perContainer(name, usage string, flags []cli.Flag, do func(ctx *cli.Context, s *runtime.Store, ref string) error) *cli.Command {
+	each := eachContainer
+	if name == "stop" || name == "kill" { // Docker's act on all at once
+		each = eachContainerParallel
+	}
 	return &cli.Command{
 		Name: name, Usage: usage, ArgsUsage: "CONTAINER...", Flags: flags, OnUsageError: usageErr,
 		Action: func(ctx *cli.Context) error {
-			return eachContainer(ctx, func(s *runtime.Store, ref string) error { return do(ctx, s, ref) })
+			return each(ctx, func(s *runtime.Store, ref string) error { return do(ctx, s, ref) })
 		},
 	}
 }

@@ -25,6 +25,9 @@ func execCommand() *cli.Command {
 			if err := needArgs(ctx, 2, "a container and a command"); err != nil {
 				return err
 			}
+			if err := checkInputTTY(ctx); err != nil { // as Docker's exec
+				return err
+			}
 			s, err := openStore(ctx)
 			if err != nil {
 				return err

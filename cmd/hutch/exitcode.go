@@ -93,7 +93,8 @@ func unknownCommand(ctx *cli.Context) error {
 		return cli.ShowSubcommandHelp(ctx)
 	}
 	typed := strings.TrimSpace(name + " " + ctx.Args().First())
-	return fmt.Errorf("'%s' is not a hutch command (see 'hutch %s')", shortArg(typed), strings.TrimSpace(name+" --help"))
+	// Docker's two lines: "docker: 'X' is not a docker command." and "See 'docker --help'".
+	return fmt.Errorf("'%s' is not a hutch command.\nSee 'hutch %s'", shortArg(typed), strings.TrimSpace(name+" --help"))
 }
 
 // shortArg cuts what the user typed to a length an error line can carry.

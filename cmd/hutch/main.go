@@ -67,6 +67,7 @@ func newApp() *cli.App {
 			cpCommand(), exportCommand(),
 			pullCommand(), imageLsCommand("images"), imageRmCommand("rmi"), tagCommand(),
 			saveCommand(), loadCommand(),
+			completionCommand(), completeCmd(),
 		})),
 		Action:         unknownCommand,
 		OnUsageError:   usageErr,

@@ -14,7 +14,7 @@ func runCommand() *cli.Command {
 		Name:      "run",
 		Usage:     "run a command in a new container",
 		ArgsUsage: "IMAGE [COMMAND [ARG...]]",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run in the background and print the container id"},
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin open"},
 			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-terminal"},
@@ -59,10 +59,13 @@ func runCommand() *cli.Command {
 			&cli.DurationFlag{Name: "health-start-interval", Usage: "time between checks during the start period (ms|s|m|h; default 5s)"},
 			&cli.IntFlag{Name: "health-retries", Usage: "failures in a row that make it unhealthy (default 3)"},
 			&cli.BoolFlag{Name: "no-healthcheck", Usage: "disable any health check, the image's included"},
-		},
+		}, moreRunFlags()...),
 		OnUsageError: usageErr,
 		Action: func(ctx *cli.Context) error {
 			if err := needArgs(ctx, 1, "an image"); err != nil {
+				return err
+			}
+			if err := checkInputTTY(ctx); err != nil {
 				return err
 			}
 			s, err := openStore(ctx)
@@ -99,7 +102,7 @@ func runOptionsFrom(ctx *cli.Context) runtime.RunOptions {
 		t := ctx.Int("stop-timeout")
 		stopTimeout = &t
 	}
-	return runtime.RunOptions{
+	o := runtime.RunOptions{
 		Pull:       ctx.String("pull"),
 		Entrypoint: entrypoint, StopSignal: ctx.String("stop-signal"), StopTimeout: stopTimeout,
 		Name: ctx.String("name"), Image: ctx.Args().First(), Args: ctx.Args().Tail(),
@@ -123,4 +126,6 @@ func runOptionsFrom(ctx *cli.Context) runtime.RunOptions {
 			Retries: ctx.Int("health-retries"), None: ctx.Bool("no-healthcheck"),
 		},
 	}
+	moreRunOptions(ctx, &o)
+	return o
 }

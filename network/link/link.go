@@ -119,7 +119,8 @@ type Veth struct {
 	IfName       string       // eth0, eth1, ...
 	Addr         netip.Prefix // the container's address and the subnet's length
 	Gateway      netip.Addr
-	DefaultRoute bool // the first endpoint routes everything through its gateway
+	DefaultRoute bool   // the first endpoint routes everything through its gateway
+	MAC          string // the inner end's address; "": derived from Addr
 }
 
 // AddVeth creates and configures the pair; on error nothing is left.
@@ -128,12 +129,18 @@ func AddVeth(v Veth) (err error) {
 	if err != nil {
 		return fmt.Errorf("bridge %s: %w", v.Bridge, err)
 	}
+	mac := MACFor(v.Addr.Addr())
+	if v.MAC != "" {
+		if mac, err = net.ParseMAC(v.MAC); err != nil {
+			return fmt.Errorf("veth %s: %w", v.HostName, err)
+		}
+	}
 	veth := &netlink.Veth{
 		LinkAttrs: netlink.LinkAttrs{Name: v.HostName, MasterIndex: br.Attrs().Index, Flags: net.FlagUp},
 		PeerName:  v.IfName,
 		// Derived from the address, as Docker does: a reused address keeps
 		// its MAC, so neighbours' ARP caches stay right.
-		PeerHardwareAddr: MACFor(v.Addr.Addr()),
+		PeerHardwareAddr: mac,
 		PeerNamespace:    netlink.NsFd(v.NetNS.Fd()),
 	}
 	err = netlink.LinkAdd(veth)

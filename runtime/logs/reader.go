@@ -9,6 +9,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
+	"syscall"
 	"time"
 )
 
@@ -33,30 +35,80 @@ type ReadOptions struct {
 // Follow it keeps polling for new entries until ctx is done or Stopped
 // reports true; both end Read without error.
 func Read(ctx context.Context, path string, opt ReadOptions, stdout, stderr io.Writer) error {
+	older := openRotated(path) // max-file's older files, oldest first
+	defer func() {
+		for _, f := range older {
+			f.Close()
+		}
+	}()
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		if len(older) == 0 {
+			return nil
+		}
+		f, err = os.Open(os.DevNull) // between a rotation's rename and the new file
 	}
 	if err != nil {
 		return fmt.Errorf("read log: %w", err)
 	}
-	defer f.Close()
+	defer func() { f.Close() }()
+	all := append(slices.Clone(older), f)
+	first, off := 0, int64(0)
 	if opt.Tail >= 0 {
-		off, err := tailOffset(f, opt.Tail)
-		if err != nil {
-			return fmt.Errorf("read log: %w", err)
-		}
-		if _, err := f.Seek(off, io.SeekStart); err != nil {
+		if first, off, err = tailStart(all, opt.Tail); err != nil {
 			return fmt.Errorf("read log: %w", err)
 		}
 	}
 	r := &reader{stdout: stdout, stderr: stderr, timestamps: opt.Timestamps, chunk: make([]byte, 32<<10)}
+	for i, rf := range all {
+		if i < first {
+			if st, err := rf.Stat(); err == nil {
+				r.markDone(st) // skipped by --tail
+			}
+			continue
+		}
+		if _, err := rf.Seek(map[bool]int64{true: off}[i == first], io.SeekStart); err != nil {
+			return fmt.Errorf("read log: %w", err)
+		}
+		if rf == f {
+			break // the current file: read below, followed
+		}
+		if err := r.drain(rf); err != nil {
+			return err
+		}
+		r.pending = r.pending[:0]
+		if st, err := rf.Stat(); err == nil {
+			r.markDone(st)
+		}
+	}
+	if err := r.catchUp(path, f); err != nil { // rotated since the listing
+		return err
+	}
 	for {
 		// Asked before reading: whatever was written before the
 		// container stopped is then surely read by this pass.
 		stopped := opt.Stopped != nil && opt.Stopped()
 		if err := r.drain(f); err != nil {
 			return err
+		}
+		if opt.Follow && rotated(f, path) {
+			// The writer moved on to a new file: this one is complete.
+			if err := r.drain(f); err != nil {
+				return err
+			}
+			if st, err := f.Stat(); err == nil {
+				r.markDone(st)
+			}
+			nf, err := os.Open(path)
+			if err == nil {
+				f.Close()
+				f = nf
+				r.pending = r.pending[:0]
+				if err := r.catchUp(path, f); err != nil {
+					return err
+				}
+				continue
+			}
 		}
 		if !opt.Follow || stopped {
 			return nil
@@ -69,7 +121,129 @@ func Read(ctx context.Context, path string, opt ReadOptions, stdout, stderr io.W
 	}
 }
 
+// catchUp reads, oldest first, the rotated files this reader has not read
+// that are older than cur, the file it goes on with: more than one
+// rotation may have passed since it last looked. Rotated files no longer
+// change, so a file is known by its inode, whatever its name is by now.
+func (r *reader) catchUp(path string, cur *os.File) error {
+	curSt, err := cur.Stat()
+	if err != nil {
+		return nil
+	}
+	files := openRotated(path)
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	for _, f := range files {
+		st, err := f.Stat()
+		if err != nil || r.done.has(st) {
+			continue
+		}
+		if os.SameFile(st, curSt) {
+			return nil // cur itself was rotated: it is read as cur
+		}
+		saved := r.pending
+		r.pending = nil
+		err = r.drain(f)
+		r.pending = saved
+		if err != nil {
+			return err
+		}
+		r.markDone(st)
+	}
+	return nil
+}
+
+// openRotated opens the rotated files of path, oldest first, as one
+// consistent set: a rotation while they are opened renames them all, so
+// the names are checked again and the set taken anew if they moved.
+func openRotated(path string) []*os.File {
+	var files []*os.File
+	for try := 0; try < 50; try++ {
+		names := Files(path)
+		names = names[:len(names)-1]
+		files = files[:0]
+		ok := true
+		for _, n := range names {
+			f, err := os.Open(n)
+			if err != nil {
+				ok = false // renamed under us
+				break
+			}
+			files = append(files, f)
+		}
+		if ok && stillNamed(files) && slices.Equal(names, withoutLast(Files(path))) || try == 49 {
+			return files // the last try's, if rotations never paused: maybe out of order, none lost
+		}
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	return nil
+}
+
+// stillNamed reports whether every file is still what its name opens.
+func stillNamed(files []*os.File) bool {
+	for _, f := range files {
+		st, err1 := f.Stat()
+		now, err2 := os.Stat(f.Name())
+		if err1 != nil || err2 != nil || !os.SameFile(st, now) {
+			return false
+		}
+	}
+	return true
+}
+
+// rotated reports whether path is now another file than f.
+func rotated(f *os.File, path string) bool {
+	st, err := os.Stat(path)
+	if err != nil {
+		return false // between the rename and the new file
+	}
+	cur, err := f.Stat()
+	return err == nil && !os.SameFile(st, cur)
+}
+
+// tailStart finds where the last n entries of files (oldest first) start:
+// the file's index and the offset in it.
+func tailStart(files []*os.File, n int) (int, int64, error) {
+	for i := len(files) - 1; i >= 0; i-- {
+		f := files[i]
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return 0, 0, err
+		}
+		count, err := countEntries(f)
+		if err != nil {
+			return 0, 0, err
+		}
+		if count >= n || i == 0 {
+			off, err := tailOffset(f, n)
+			return i, off, err
+		}
+		n -= count
+	}
+	return 0, 0, nil
+}
+
+func countEntries(f *os.File) (int, error) {
+	buf := make([]byte, 32<<10)
+	count := 0
+	for {
+		n, err := f.Read(buf)
+		count += bytes.Count(buf[:n], []byte{'\n'})
+		if errors.Is(err, io.EOF) {
+			return count, nil
+		}
+		if err != nil {
+			return count, err
+		}
+	}
+}
+
 type reader struct {
+	done           doneFiles // files read to their end, or skipped (tail)
 	stdout, stderr io.Writer
 	timestamps     bool
 	chunk          []byte
@@ -157,3 +331,30 @@ func tailOffset(f *os.File, n int) (int64, error) {
 	}
 	return 0, nil
 }
+
+// doneFiles are files by identity (device and inode).
+type doneFiles map[[2]uint64]bool
+
+func fileID(st os.FileInfo) ([2]uint64, bool) {
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return [2]uint64{}, false
+	}
+	return [2]uint64{uint64(sys.Dev), sys.Ino}, true
+}
+
+func (r *reader) markDone(st os.FileInfo) {
+	if id, ok := fileID(st); ok {
+		if r.done == nil {
+			r.done = doneFiles{}
+		}
+		r.done[id] = true
+	}
+}
+
+func (d doneFiles) has(st os.FileInfo) bool {
+	id, ok := fileID(st)
+	return ok && d[id]
+}
+
+func withoutLast(s []string) []string { return s[:len(s)-1] }

@@ -35,16 +35,31 @@ type Writer struct {
 	err     error             // first write error, reported by Close
 	closed  bool
 	now     func() time.Time // replaced in tests
+
+	path string
+	cfg  Config // max-size and max-file: rotation
+	size int64  // of the current file
 }
 
 // Create opens the log file at path for appending, creating it if needed,
 // so a restarted container keeps its earlier lines.
-func Create(path string) (*Writer, error) {
+func Create(path string) (*Writer, error) { return CreateRotating(path, Config{}) }
+
+// CreateRotating is Create with cfg's rotation (json-file's max-size and
+// max-file); the none driver writes nothing.
+func CreateRotating(path string, cfg Config) (*Writer, error) {
+	if cfg.Driver == None {
+		path = os.DevNull
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("create log: %w", err)
 	}
-	return &Writer{f: f, partial: map[string][]byte{}, now: time.Now}, nil
+	w := &Writer{f: f, partial: map[string][]byte{}, now: time.Now, path: path, cfg: cfg}
+	if st, err := f.Stat(); err == nil {
+		w.size = st.Size()
+	}
+	return w, nil
 }
 
 // Stream returns the writer for one stream, "stdout" or "stderr". It splits
@@ -105,11 +120,63 @@ func (w *Writer) write(b []byte) {
 	if len(b) == 0 {
 		return
 	}
+	for w.cfg.MaxSize > 0 && w.size+int64(len(b)) > w.cfg.MaxSize {
+		// Rotation is per entry: write the entries that still fit, then
+		// start a new file (an entry alone larger than max-size gets one).
+		fit := 0
+		for fit < len(b) {
+			i := bytes.IndexByte(b[fit:], '\n')
+			if i < 0 || w.size+int64(fit+i+1) > w.cfg.MaxSize {
+				break
+			}
+			fit += i + 1
+		}
+		if fit == 0 && w.size == 0 { // one entry larger than max-size
+			fit = bytes.IndexByte(b, '\n') + 1
+			if fit == 0 {
+				fit = len(b)
+			}
+		}
+		w.writeOnce(b[:fit])
+		b = b[fit:]
+		if len(b) == 0 {
+			return
+		}
+		w.rotate()
+	}
+	w.writeOnce(b)
+}
+
+func (w *Writer) writeOnce(b []byte) {
+	if len(b) == 0 {
+		return
+	}
 	// One write per call: with O_APPEND, entries from the two streams
 	// never interleave inside a line.
-	if _, err := w.f.Write(b); err != nil && w.err == nil {
+	n, err := w.f.Write(b)
+	w.size += int64(n)
+	if err != nil && w.err == nil {
 		w.err = fmt.Errorf("write log: %w", err)
 	}
+}
+
+// rotate starts a new file; on error it keeps writing to the old one.
+func (w *Writer) rotate() {
+	if err := rotate(w.path, w.cfg.MaxFile); err != nil {
+		if w.err == nil {
+			w.err = fmt.Errorf("rotate log: %w", err)
+		}
+		return
+	}
+	f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		if w.err == nil {
+			w.err = fmt.Errorf("rotate log: %w", err)
+		}
+		return
+	}
+	w.f.Close()
+	w.f, w.size = f, 0
 }
 
 // splitLines encodes every complete line of buf, and pieces of maxLine

@@ -81,3 +81,7 @@ func cgroupBinds(cg *cgroups.Cgroup, p string) []CgroupBind {
 	}
 	return out
 }
+
+// CgroupBinds are cg's groups by hierarchy name, for InitOptions.CgroupBinds
+// (p is the group's path, as in cgroups.CreatePath).
+func CgroupBinds(cg *cgroups.Cgroup, p string) []CgroupBind { return cgroupBinds(cg, p) }

@@ -7,11 +7,13 @@
 // what this file touches (see runtime/monitor_linux.go for the Go side).
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -28,6 +30,12 @@ struct stream {
 
 static pid_t child;
 static int logfd = -1;
+// Rotation (--log-opt max-size, max-file), as runtime/logs does it: once the
+// next entry would pass logmax, path becomes path.1, path.1 path.2 and so
+// on, keeping logfiles files in all.
+static const char *logpath;
+static long long logmax, logsize;
+static int logfiles = 1;
 
 static void forward(int sig) { kill(child, sig); }
 
@@ -45,6 +53,28 @@ static void write_all(int fd, const char *p, size_t n) {
 			return; // a full disk must not stop the container: drop the line
 		p += w, n -= w;
 	}
+}
+
+static void rotate_log(void) {
+	char from[4096], to[4096];
+	if (logfiles <= 1) {
+		unlink(logpath);
+	} else {
+		for (int i = logfiles - 1; i >= 1; i--) {
+			if (i == 1)
+				snprintf(from, sizeof from, "%s", logpath);
+			else
+				snprintf(from, sizeof from, "%s.%d", logpath, i - 1);
+			snprintf(to, sizeof to, "%s.%d", logpath, i);
+			rename(from, to); // a missing one is fine: fewer files so far
+		}
+	}
+	int fd = open(logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return; // keep writing to the old file rather than lose lines
+	close(logfd);
+	logfd = fd;
+	logsize = 0;
 }
 
 // log_line writes one entry {"log":"...","stream":"...","time":"..."}.
@@ -79,7 +109,10 @@ static void log_line(const char *name, const char *p, size_t n) {
 		frac[0] = 0;
 	o += sprintf(out + o, "\",\"stream\":\"%s\",\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d%sZ\"}\n", name,
 		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+	if (logmax > 0 && logsize > 0 && logsize + (long long)o > logmax)
+		rotate_log();
 	write_all(logfd, out, o);
+	logsize += o;
 }
 
 // pump reads what is available and logs every complete line; it returns 0
@@ -115,6 +148,15 @@ void hutch_shim(void) {
 	const char *root = getenv("_HUTCH_SHIM_ROOT"), *id = getenv("_HUTCH_SHIM_ID");
 	struct stream out = {.fd = envfd("_HUTCH_SHIM_STDOUT"), .name = "stdout"};
 	struct stream err = {.fd = envfd("_HUTCH_SHIM_STDERR"), .name = "stderr"};
+	logpath = getenv("_HUTCH_SHIM_LOG_PATH");
+	if (logpath && *logpath && getenv("_HUTCH_SHIM_LOG_MAX")) {
+		logmax = atoll(getenv("_HUTCH_SHIM_LOG_MAX"));
+		const char *files = getenv("_HUTCH_SHIM_LOG_FILES");
+		logfiles = files ? atoi(files) : 1;
+		struct stat st;
+		if (logfd >= 0 && fstat(logfd, &st) == 0)
+			logsize = st.st_size;
+	}
 	int pidfd = syscall(SYS_pidfd_open, child, 0);
 	if (child <= 0 || logfd < 0 || !root || !id || pidfd < 0) {
 		fprintf(stderr, "hutch: shim: bad environment\n");
