@@ -402,14 +402,9 @@ func planHook(p *Plan, h specs.Hook, state []byte) {
 func planCgroupMount(p *Plan, m specs.Mount, binds []CgroupBind) {
 	flags, _ := mountOptions(m.Options)
 	dest := filepath.Clean(m.Destination)
-	ro := flags&unix.MS_RDONLY != 0
 	p.op("mountin", "tmpfs", dest, "tmpfs", itoa(unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC), "mode=755", "dir", "0")
 	for _, b := range binds {
-		remount := 0
-		if ro {
-			remount = unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
-		}
-		p.op("mountin", b.Source, dest+"/"+b.Name, "", itoa(unix.MS_BIND), "", "dir", itoa(remount))
+		p.op("mountin", b.Source, dest+"/"+b.Name, "", itoa(unix.MS_BIND), "", "dir", "0")
 		// "cpu,cpuacct" is also reached as cpu and cpuacct.
 		if names := strings.Split(b.Name, ","); len(names) > 1 {
 			for _, n := range names {
@@ -417,8 +412,13 @@ func planCgroupMount(p *Plan, m specs.Mount, binds []CgroupBind) {
 			}
 		}
 	}
-	if ro {
-		p.op("mountin", "", dest, "", itoa(unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC), "", "dir", "0")
+	if flags&unix.MS_RDONLY != 0 {
+		// The tmpfs and every bind on it read-only at once (mount_setattr
+		// with AT_RECURSIVE; a remount each on kernels before 5.12 would
+		// miss the binds): two calls, not one per hierarchy. Every mount
+		// costs a start time.
+		ro := unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+		p.op("mountin", "", dest, "", itoa(ro|unix.MS_REC), "", "dir", itoa(ro))
 	}
 }
 
