@@ -67,8 +67,12 @@ func TestLifecycleNaming(t *testing.T) {
 		{"inspect", "nosuch"}, {"exec", "nosuch", "true"}, {"start", "nosuch"}, {"wait", "nosuch"},
 	} {
 		r := e.fails(1, "nosuch", verb...)
-		if !strings.Contains(strings.ToLower(r.stderr), "no such container") {
-			t.Errorf("%s: stderr %q, want Docker's \"No such container\"", strings.Join(verb, " "), r.stderr)
+		want := "no such container"
+		if verb[0] == "inspect" { // it looks for images, networks and volumes too
+			want = "no such object"
+		}
+		if !strings.Contains(strings.ToLower(r.stderr), want) {
+			t.Errorf("%s: stderr %q, want Docker's %q", strings.Join(verb, " "), r.stderr, want)
 		}
 		if verb[0] != "inspect" && r.stdout != "" {
 			t.Errorf("%s: stdout %q, want none", strings.Join(verb, " "), r.stdout)

@@ -27,8 +27,9 @@ func TestOCICreateKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	spec := shSpec("echo ran")
-	// The hook says its pid, then waits (a shell builtin: no child to leave).
-	script := "echo $$ > " + dir + "/hook.pid; read -t 60 x < /dev/zero; sleep 60"
+	// The hook says its pid, then becomes a sleep of that pid (no child of
+	// its own to leave behind when the test kills it).
+	script := "echo $$ > " + dir + "/hook.pid; exec sleep 60"
 	spec.Hooks = &specs.Hooks{Prestart: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", script}}}}
 	id := e.id("killed")
 	bundle := e.bundle(id, spec)

@@ -245,7 +245,7 @@ func TestSystemNameLengths(t *testing.T) {
 		{"want NAME:IP", []string{"run", "--add-host", long + ":10.0.0.1", "busybox", "true"}},
 		{"at most 128", []string{"network", "create", long[:129]}},
 		{"no such container", []string{"rm", long}},
-		{"no such container", []string{"inspect", long}},
+		{"no such object", []string{"inspect", long}},
 		{"not found", []string{"network", "rm", long}},
 		{"at most 128", []string{"image", "import", long, t.TempDir()}},
 	} {

@@ -66,9 +66,11 @@ func inspectObject(s *runtime.Store, kind, ref string) (any, error) {
 			continue
 		}
 		d, err := l.find()
-		if kind != "" || !errors.Is(err, l.notFound) {
+		// Without --type, a name that cannot be an image or a network
+		// (too long, bad characters) is just not one of them.
+		if kind != "" || err == nil || l.kind == "container" && !errors.Is(err, l.notFound) {
 			return d, err
 		}
 	}
-	return nil, fmt.Errorf("no such object: %s", ref)
+	return nil, fmt.Errorf("no such object: %s", shortArg(ref))
 }
