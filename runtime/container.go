@@ -53,6 +53,7 @@ type Container struct {
 	DNS       []string            `json:"dns,omitempty"`     // --dns: the embedded resolver's upstreams
 
 	Status     Status    `json:"status"`
+	Paused     bool      `json:"paused,omitempty"` // frozen by pause; meaningful while running
 	ExitCode   int       `json:"exitCode"`
 	OOMKilled  bool      `json:"oomKilled,omitempty"`
 	Error      string    `json:"error,omitempty"` // why the last start failed
@@ -83,3 +84,6 @@ func (c *Container) ShortID() string {
 // Running reports whether the record says the container is running. Load
 // reconciles records with the processes they name, so this is current.
 func (c *Container) Running() bool { return c.Status == StatusRunning }
+
+// IsPaused reports whether the container runs frozen (pause).
+func (c *Container) IsPaused() bool { return c.Running() && c.Paused }

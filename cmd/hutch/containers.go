@@ -71,6 +71,9 @@ func quoteCommand(args []string) string {
 func statusText(c *runtime.Container, now time.Time) string {
 	switch c.Status {
 	case runtime.StatusRunning:
+		if c.IsPaused() {
+			return "Up " + humanDuration(now.Sub(c.StartedAt)) + " (Paused)"
+		}
 		return "Up " + humanDuration(now.Sub(c.StartedAt))
 	case runtime.StatusExited:
 		return fmt.Sprintf("Exited (%d) %s ago", c.ExitCode, humanDuration(now.Sub(c.FinishedAt)))
@@ -198,14 +201,6 @@ func killCommand() *cli.Command {
 				return err
 			}
 			_, err = s.Kill(ref, sig)
-			return err
-		})
-}
-
-func startCommand() *cli.Command {
-	return perContainer("start", "start stopped containers again", nil,
-		func(_ *cli.Context, s *runtime.Store, ref string) error {
-			_, err := s.Start(ref)
 			return err
 		})
 }

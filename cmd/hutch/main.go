@@ -65,6 +65,7 @@ func newApp() *cli.App {
 			cpCommand(), exportCommand(),
 			pullCommand(), imageLsCommand("images"), imageRmCommand("rmi"), tagCommand(),
 			saveCommand(), loadCommand(),
+			createCommand(), attachCommand(), restartCommand(), renameCommand(), pauseCommand(), unpauseCommand(),
 		})),
 		Action:         unknownCommand,
 		OnUsageError:   usageErr,

@@ -26,6 +26,9 @@ type ReadOptions struct {
 	// Stopped, when set, ends Follow: once it returns true and everything
 	// written until then has been read, Read returns.
 	Stopped func() bool
+	// Positioned, when set, is called once Read knows where it starts (attach
+	// sends input only then, so no answer to it is missed).
+	Positioned func()
 }
 
 // Read writes the text of the entries of the log at path to stdout or
@@ -49,6 +52,9 @@ func Read(ctx context.Context, path string, opt ReadOptions, stdout, stderr io.W
 		if _, err := f.Seek(off, io.SeekStart); err != nil {
 			return fmt.Errorf("read log: %w", err)
 		}
+	}
+	if opt.Positioned != nil {
+		opt.Positioned()
 	}
 	r := &reader{stdout: stdout, stderr: stderr, timestamps: opt.Timestamps, chunk: make([]byte, 32<<10)}
 	for {

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/hutchrt/hutch/runtime"
+)
+
+// create and the day-two verbs of Docker's lifecycle.
+
+// createCommand takes run's flags but -d: it makes the container and prints
+// its id; `start` runs it.
+func createCommand() *cli.Command {
+	var flags []cli.Flag
+	for _, f := range runCommand().Flags {
+		if f.Names()[0] != "detach" {
+			flags = append(flags, f)
+		}
+	}
+	return &cli.Command{
+		Name:      "create",
+		Usage:     "create a container without starting it",
+		ArgsUsage: "IMAGE [COMMAND [ARG...]]",
+		Flags:     flags,
+		Action: func(ctx *cli.Context) error {
+			if err := needArgs(ctx, 1, "an image"); err != nil {
+				return runFailed(err)
+			}
+			s, err := openStore(ctx)
+			if err != nil {
+				return runFailed(err)
+			}
+			o := runOptionsFrom(ctx)
+			o.Detach = true // nobody monitors it until start
+			o.PullOutput = os.Stderr
+			c, err := s.Create(o)
+			if err != nil {
+				return runFailed(err)
+			}
+			fmt.Println(c.ID)
+			return nil
+		},
+	}
+}
+
+func startCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "start",
+		Usage:     "start created or stopped containers",
+		ArgsUsage: "CONTAINER...",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "attach", Aliases: []string{"a"}, Usage: "attach its output and exit with its exit code"},
+			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "attach its stdin (and output)"},
+		},
+		Action: func(ctx *cli.Context) error {
+			if !ctx.Bool("attach") && !ctx.Bool("interactive") {
+				return eachContainer(ctx, func(s *runtime.Store, ref string) error {
+					_, err := s.Start(ref)
+					return err
+				})
+			}
+			if err := needArgs(ctx, 1, "a container"); err != nil {
+				return err
+			}
+			if ctx.NArg() > 1 {
+				return fmt.Errorf("start: cannot start and attach several containers at once")
+			}
+			s, err := openStore(ctx)
+			if err != nil {
+				return err
+			}
+			code, err := s.StartAttached(ctx.Args().First(), ctx.Bool("interactive"), os.Stdin, os.Stdout, os.Stderr)
+			return containerExit(code, err)
+		},
+	}
+}
+
+// containerExit makes a command exit with the container's code; an error
+// of hutch's own exits 1 unless it carries a code.
+func containerExit(code int, err error) error {
+	if err != nil && code == 0 {
+		code = exitFailed
+	}
+	if code != 0 || err != nil {
+		return &exitError{code: code, err: err}
+	}
+	return nil
+}
+
+func attachCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "attach",
+		Usage:     "attach to a running container's output (and stdin, if it was created with -i)",
+		ArgsUsage: "CONTAINER",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "no-stdin", Usage: "do not attach stdin"},
+		},
+		Action: func(ctx *cli.Context) error {
+			if ctx.NArg() != 1 {
+				return fmt.Errorf("attach: needs exactly one container (see 'hutch attach --help')")
+			}
+			s, err := openStore(ctx)
+			if err != nil {
+				return err
+			}
+			code, err := s.Attach(ctx.Args().First(), !ctx.Bool("no-stdin"), os.Stdin, os.Stdout, os.Stderr)
+			return containerExit(code, err)
+		},
+	}
+}
+
+func restartCommand() *cli.Command {
+	return perContainer("restart", "stop containers (as stop does) and start them again",
+		[]cli.Flag{&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Usage: "seconds to wait before killing (default: the container's --stop-timeout, else 10)"}},
+		func(ctx *cli.Context, s *runtime.Store, ref string) error {
+			var timeout *time.Duration
+			if ctx.IsSet("time") {
+				if ctx.Int("time") < 0 {
+					return fmt.Errorf("restart: --time %d: must be 0 or more seconds", ctx.Int("time"))
+				}
+				t := time.Duration(ctx.Int("time")) * time.Second
+				timeout = &t
+			}
+			_, err := s.Restart(ref, timeout)
+			return err
+		})
+}
+
+func renameCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "rename",
+		Usage:     "rename a container",
+		ArgsUsage: "CONTAINER NEW_NAME",
+		Action: func(ctx *cli.Context) error {
+			if ctx.NArg() != 2 {
+				return fmt.Errorf("rename: needs a container and its new name (see 'hutch rename --help')")
+			}
+			s, err := openStore(ctx)
+			if err != nil {
+				return err
+			}
+			return s.Rename(ctx.Args().Get(0), ctx.Args().Get(1))
+		},
+	}
+}
+
+func pauseCommand() *cli.Command {
+	return perContainer("pause", "freeze every process of containers", nil,
+		func(_ *cli.Context, s *runtime.Store, ref string) error { return s.Pause(ref) })
+}
+
+func unpauseCommand() *cli.Command {
+	return perContainer("unpause", "let paused containers run again", nil,
+		func(_ *cli.Context, s *runtime.Store, ref string) error { return s.Unpause(ref) })
+}
