@@ -1,0 +1,245 @@
+//go:build integration
+
+package integration
+
+import (
+	"encoding/json"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestVerbsCreateStart: create prints a full id and leaves a Created
+// container (ps -a, inspect); start -a runs it with its output and exit
+// code; start -ai feeds it stdin; plain start runs it detached; bad input
+// exits 125 and leaves nothing.
+func TestVerbsCreateStart(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.run("create", "--name", "c1", "-e", "WHO=world", "busybox", "sh", "-c", `echo hello $WHO; echo oops >&2; exit 3`)
+	id := strings.TrimSpace(r.stdout)
+	if r.code != 0 || !lcFullID.MatchString(id) || r.stdout != id+"\n" {
+		t.Fatalf("create: %s, want one full id line", r)
+	}
+	_, rows := e.lcPs("-a")
+	if row := lcFind(rows, id[:12]); row == nil || row[4] != "Created" {
+		t.Errorf("ps -a after create: %q, want STATUS Created", row)
+	}
+	if d := e.lcInspect("c1"); d.State.Status != "created" || d.State.Running || d.State.Pid != 0 {
+		t.Errorf("inspect after create: %+v", d.State)
+	}
+	if _, rows := e.lcPs(); lcFind(rows, id[:12]) != nil {
+		t.Error("ps (running only) lists a created container")
+	}
+
+	r = e.run("start", "-a", "c1")
+	if r.code != 3 || r.stdout != "hello world\n" || r.stderr != "oops\n" {
+		t.Errorf("start -a: %s, want exit 3, hello world / oops", r)
+	}
+	if d := e.lcInspect("c1"); d.State.Status != "exited" || d.State.ExitCode != 3 {
+		t.Errorf("after start -a: %+v", d.State)
+	}
+	// Plain start: detached, prints the argument.
+	if out := e.ok("start", "c1"); out != "c1" {
+		t.Errorf("start prints %q", out)
+	}
+	e.lcWaitExited("c1", 10*time.Second)
+	if out := e.ok("logs", "c1"); out != "hello world\nhello world" {
+		t.Errorf("logs after two runs: %q", out)
+	}
+
+	e.ok("create", "-i", "--name", "cat", "busybox", "sh", "-c", `while read l; do echo got:$l; done; exit 4`)
+	r = e.runStdin("a\nb\n", "start", "-ai", "cat")
+	if r.code != 4 || r.stdout != "got:a\ngot:b\n" {
+		t.Errorf("start -ai: %s, want got:a got:b, exit 4", r)
+	}
+
+	e.fails(1, "cannot start and attach several", "start", "-a", "c1", "cat")
+	e.fails(1, "no such container", "start", "-a", "nosuch")
+	e.fails(1, "no such container", "start", "nosuch")
+	before := len(e.ids())
+	e.fails(125, "not defined", "create", "--bogus", "busybox")
+	e.fails(125, "container name", "create", "--name", "bad name", "busybox")
+	e.fails(125, "already in use", "create", "--name", "c1", "busybox")
+	e.fails(125, "nosuchimage", "create", "--pull", "never", "nosuchimage")
+	e.fails(125, "needs an image", "create")
+	if after := len(e.ids()); after != before {
+		t.Errorf("failed creates left containers: %d before, %d after", before, after)
+	}
+}
+
+// TestVerbsAttach: attach shows a running container's output from now on,
+// passes stdin to a -i container, exits with the container's code; ctrl-p
+// ctrl-q on a tty detaches and leaves it running; a stopped container
+// cannot be attached to.
+func TestVerbsAttach(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.lcRunDetached("--name", "late", "busybox", "sh", "-c", `echo early; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo late; echo err >&2; exit 5`)
+	if !lcWaitUntil(5*time.Second, func() bool { return e.ok("logs", "late") == "early" }) {
+		t.Fatal("the container never printed early")
+	}
+	cmd := e.command("attach", "late")
+	var out, errb syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // not a timed assertion: attach is following by then, or prints "late" anyway
+	e.ok("exec", "late", "touch", "/tmp/go")
+	err := cmd.Wait()
+	code := cmd.ProcessState.ExitCode()
+	if code != 5 || out.String() != "late\n" || errb.String() != "err\n" {
+		t.Errorf("attach: %v exit %d, stdout %q, stderr %q; want exit 5, late, err", err, code, out.String(), errb.String())
+	}
+	e.fails(1, "not running", "attach", "late")
+	e.fails(1, "no such container", "attach", "nosuch")
+
+	e.lcRunDetached("-i", "--name", "cat", "busybox", "sh", "-c", `while read l; do echo got:$l; [ "$l" = bye ] && exit 6; done`)
+	r := e.runStdin("one\nbye\n", "attach", "cat")
+	if r.code != 6 || r.stdout != "got:one\ngot:bye\n" {
+		t.Errorf("attach with stdin: %s, want got:one got:bye, exit 6", r)
+	}
+
+	e.lcRunDetached("-it", "--name", "tty", "busybox", "sh")
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd = e.command("attach", "tty")
+	cmd.Stdin = pr
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pr.Close()
+	pw.Write([]byte("echo typed > /tmp/seen\n\x10\x11"))
+	err = cmd.Wait()
+	pw.Close()
+	if err != nil {
+		t.Errorf("attach detached by ctrl-p ctrl-q: %v, want exit 0", err)
+	}
+	if !lcWaitUntil(5*time.Second, func() bool { return e.run("exec", "tty", "cat", "/tmp/seen").stdout == "typed\n" }) {
+		t.Error("what was typed through attach never reached the tty's shell")
+	}
+	if d := e.lcInspect("tty"); !d.State.Running {
+		t.Errorf("detaching stopped the container: %+v", d.State)
+	}
+}
+
+// TestVerbsRestartRename: restart gives a running container a new process
+// and starts a stopped one; rename moves the name (the old one is free
+// again) and refuses a taken, invalid or unchanged one.
+func TestVerbsRestartRename(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.lcRunDetached("--name", "web", "busybox", "sleep", "1000")
+	pid := e.lcInspect("web").State.Pid
+	if out := e.ok("restart", "-t", "0", "web"); out != "web" {
+		t.Errorf("restart prints %q", out)
+	}
+	d := e.lcInspect("web")
+	if !d.State.Running || d.State.Pid == pid || d.State.Pid == 0 {
+		t.Errorf("after restart: %+v, want running with a new pid (was %d)", d.State, pid)
+	}
+	e.ok("stop", "-t", "0", "web")
+	e.ok("restart", "web")
+	if d := e.lcInspect("web"); !d.State.Running {
+		t.Errorf("restart of a stopped container: %+v", d.State)
+	}
+	e.fails(1, "no such container", "restart", "nosuch")
+
+	e.ok("rename", "web", "site")
+	if d := e.lcInspect("site"); d.Name != "/site" || !d.State.Running {
+		t.Errorf("after rename: %s %+v", d.Name, d.State)
+	}
+	e.fails(1, "no such container", "inspect", "web")
+	e.ok("create", "--name", "web", "busybox") // the old name is free
+	e.fails(1, "already in use", "rename", "site", "web")
+	e.fails(1, "container name", "rename", "site", "bad/name")
+	e.fails(1, "current name", "rename", "site", "site")
+	e.fails(1, "no such container", "rename", "nosuch", "x")
+	e.fails(1, "needs a container and its new name", "rename", "site")
+	if d := e.lcInspect("site"); d.Name != "/site" {
+		t.Errorf("failed renames changed the name to %s", d.Name)
+	}
+}
+
+// TestVerbsPause: a paused container's counter does not advance; ps shows
+// (Paused), inspect paused; exec and a second pause are refused; unpause
+// lets it run on; stop of a paused container works.
+func TestVerbsPause(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := e.lcRunDetached("--name", "count", "busybox", "sh", "-c", `i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.02; done`)
+	counter := func() string { return e.ok("exec", "count", "cat", "/tmp/n") }
+	if !lcWaitUntil(5*time.Second, func() bool { return counter() != "" }) {
+		t.Fatal("counter never started")
+	}
+	if out := e.ok("pause", "count"); out != "count" {
+		t.Errorf("pause prints %q", out)
+	}
+	_, rows := e.lcPs()
+	if row := lcFind(rows, id[:12]); row == nil || !strings.HasSuffix(row[4], "(Paused)") {
+		t.Errorf("ps after pause: %q, want Up ... (Paused)", row)
+	}
+	var st struct {
+		State struct {
+			Status  string
+			Paused  bool
+			Running bool
+		}
+	}
+	inspectInto(t, e, "count", &st)
+	if st.State.Status != "paused" || !st.State.Paused || !st.State.Running {
+		t.Errorf("inspect after pause: %+v", st.State)
+	}
+	n1 := readCounter(t, e, id)
+	time.Sleep(300 * time.Millisecond) // a running loop would advance ~15 times
+	if n2 := readCounter(t, e, id); n2 != n1 {
+		t.Errorf("counter advanced while paused: %s then %s", n1, n2)
+	}
+	e.fails(1, "paused", "exec", "count", "true")
+	e.fails(1, "already paused", "pause", "count")
+
+	e.ok("unpause", "count")
+	if !lcWaitUntil(5*time.Second, func() bool { return readCounter(t, e, id) != n1 }) {
+		t.Error("counter did not advance after unpause")
+	}
+	inspectInto(t, e, "count", &st)
+	if st.State.Status != "running" || st.State.Paused {
+		t.Errorf("inspect after unpause: %+v", st.State)
+	}
+	e.fails(1, "not paused", "unpause", "count")
+
+	e.ok("pause", "count")
+	e.ok("stop", "-t", "1", "count")
+	if d := e.lcInspect("count"); d.State.Running || d.State.ExitCode != 137 {
+		t.Errorf("stop of a paused container: %+v", d.State)
+	}
+	e.fails(1, "not running", "pause", "count")
+	e.fails(1, "no such container", "pause", "nosuch")
+}
+
+// readCounter reads the counter file through the container's upper dir:
+// exec would not run inside a frozen container.
+func readCounter(t *testing.T, e *env, id string) string {
+	t.Helper()
+	b, err := os.ReadFile(e.root + "/containers/" + id + "/upper/tmp/n")
+	if err != nil {
+		t.Fatalf("read counter: %v", err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func inspectInto(t *testing.T, e *env, ref string, v any) {
+	t.Helper()
+	out := e.ok("inspect", ref)
+	out = strings.TrimSpace(out)
+	out = strings.TrimSuffix(strings.TrimPrefix(out, "["), "]")
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		t.Fatalf("inspect %s: %v", ref, err)
+	}
+}
