@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -242,4 +243,44 @@ func inspectInto(t *testing.T, e *env, ref string, v any) {
 	if err := json.Unmarshal([]byte(out), v); err != nil {
 		t.Fatalf("inspect %s: %v", ref, err)
 	}
+}
+
+// TestVerbsTopDiff: top lists the container's processes in ps -ef's
+// columns (and ps's own with options), not the host's; diff names what the
+// container added, changed and deleted.
+func TestVerbsTopDiff(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.lcRunDetached("--name", "box", "busybox", "sh", "-c", `mkdir /tmp/new; echo x > /tmp/new/f; rm /bin/vi; echo ready; exec sleep 1000`)
+	if !lcWaitUntil(5*time.Second, func() bool { return e.ok("logs", "box") == "ready" }) {
+		t.Fatal("never ready")
+	}
+	pid := e.lcInspect("box").State.Pid
+	lines := lcLines(e.ok("top", "box"))
+	if len(lines) != 2 || lcColumnSep.Split(lines[0], -1)[0] != "UID" || !strings.HasPrefix(lines[0], "UID") || !strings.Contains(lines[0], "PID") || !strings.HasSuffix(lines[0], "CMD") {
+		t.Fatalf("top: %q, want ps -ef's header and one process", lines)
+	}
+	if f := strings.Fields(lines[1]); f[1] != strconv.Itoa(pid) || !strings.HasSuffix(lines[1], "sleep 1000") {
+		t.Errorf("top row %q, want pid %d running sleep 1000", lines[1], pid)
+	}
+	if out := e.ok("top", "box", "-o", "pid,comm"); out != "PID"+strings.Repeat(" ", 5)+"COMMAND\n"+strconv.Itoa(pid)+strings.Repeat(" ", 8-len(strconv.Itoa(pid)))+"sleep" {
+		t.Errorf("top -o pid,comm: %q", out)
+	}
+	e.fails(1, "no PID column", "top", "box", "-o", "comm")
+	e.fails(1, "no such container", "top", "nosuch")
+
+	want := "C /bin\nD /bin/vi\nC /tmp\nA /tmp/new\nA /tmp/new/f"
+	if out := e.ok("diff", "box"); out != want {
+		t.Errorf("diff: %q, want %q", out, want)
+	}
+	e.ok("stop", "-t", "0", "box")
+	e.fails(1, "not running", "top", "box")
+	if out := e.ok("diff", "box"); out != want {
+		t.Errorf("diff of the stopped container: %q", out)
+	}
+	e.ok("create", "--name", "fresh", "busybox")
+	if out := e.ok("diff", "fresh"); out != "" {
+		t.Errorf("diff of a created container: %q", out)
+	}
+	e.fails(1, "no such container", "diff", "nosuch")
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -156,4 +158,57 @@ func pauseCommand() *cli.Command {
 func unpauseCommand() *cli.Command {
 	return perContainer("unpause", "let paused containers run again", nil,
 		func(_ *cli.Context, s *runtime.Store, ref string) error { return s.Unpause(ref) })
+}
+
+func topCommand() *cli.Command {
+	return &cli.Command{
+		Name:            "top",
+		Usage:           "show a container's processes (the host's ps, default -ef, limited to them)",
+		ArgsUsage:       "CONTAINER [ps OPTIONS]",
+		SkipFlagParsing: true, // the rest is ps's
+		Action: func(ctx *cli.Context) error {
+			if err := needArgs(ctx, 1, "a container"); err != nil {
+				return err
+			}
+			s, err := openStore(ctx)
+			if err != nil {
+				return err
+			}
+			header, rows, err := s.Top(ctx.Args().First(), ctx.Args().Tail())
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 0, 3, ' ', 0)
+			fmt.Fprintln(tw, strings.Join(header, "\t"))
+			for _, r := range rows {
+				fmt.Fprintln(tw, strings.Join(r, "\t"))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func diffCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "diff",
+		Usage:     "list the files a container added (A), changed (C) or deleted (D)",
+		ArgsUsage: "CONTAINER",
+		Action: func(ctx *cli.Context) error {
+			if ctx.NArg() != 1 {
+				return fmt.Errorf("diff: needs exactly one container (see 'hutch diff --help')")
+			}
+			s, err := openStore(ctx)
+			if err != nil {
+				return err
+			}
+			changes, err := s.Diff(ctx.Args().First())
+			if err != nil {
+				return err
+			}
+			for _, c := range changes {
+				fmt.Println(c.Kind, c.Path)
+			}
+			return nil
+		},
+	}
 }
