@@ -284,3 +284,35 @@ func TestVerbsTopDiff(t *testing.T) {
 	}
 	e.fails(1, "no such container", "diff", "nosuch")
 }
+
+// TestVerbsUpdate: update changes a running container's memory, CPU and
+// pids limits in its cgroup, and they hold after a restart; bad values
+// change nothing.
+func TestVerbsUpdate(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.lcRunDetached("--name", "u", "--memory", "128m", "busybox", "sleep", "1000")
+	limits := func() (mem, quota, pids string) {
+		pid := e.lcInspect("u").State.Pid
+		mem = ociCgroupRead(t, pid, "memory", "memory.limit_in_bytes", "memory.max")
+		quota = ociCgroupRead(t, pid, "cpu", "cpu.cfs_quota_us", "cpu.max")
+		pids = ociCgroupRead(t, pid, "pids", "pids.max", "pids.max")
+		return
+	}
+	if out := e.ok("update", "--memory", "64m", "--cpus", "0.5", "--pids-limit", "50", "u"); out != "u" {
+		t.Errorf("update prints %q", out)
+	}
+	check := func(when string) {
+		mem, quota, pids := limits()
+		if mem != "67108864" || !strings.HasPrefix(quota, "50000") || pids != "50" {
+			t.Errorf("%s: memory %s, cpu quota %s, pids %s; want 67108864, 50000, 50", when, mem, quota, pids)
+		}
+	}
+	check("after update")
+	e.ok("restart", "-t", "0", "u")
+	check("after restart")
+	e.fails(1, "invalid --memory", "update", "--memory", "lots", "u")
+	e.fails(1, "give --memory", "update", "u")
+	e.fails(1, "no such container", "update", "--memory", "64m", "nosuch")
+	check("after bad updates")
+}

@@ -212,3 +212,24 @@ func diffCommand() *cli.Command {
 		},
 	}
 }
+
+func updateCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "update",
+		Usage:     "change containers' memory, CPU and pids limits (live, and for their next start)",
+		ArgsUsage: "CONTAINER...",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "memory", Aliases: []string{"m"}, Usage: "memory limit (e.g. 256m)"},
+			&cli.StringFlag{Name: "cpus", Usage: "number of CPUs (e.g. 1.5)"},
+			&cli.Int64Flag{Name: "pids-limit", Usage: "maximum number of processes"},
+		},
+		Action: func(ctx *cli.Context) error {
+			o := runtime.UpdateOptions{Memory: ctx.String("memory"), CPUs: ctx.String("cpus"), PidsLimit: ctx.Int64("pids-limit")}
+			res, err := o.Resources() // checked once, before any container changes
+			if err != nil {
+				return err
+			}
+			return eachContainer(ctx, func(s *runtime.Store, ref string) error { return s.Update(ref, res) })
+		},
+	}
+}
