@@ -316,3 +316,37 @@ func TestVerbsUpdate(t *testing.T) {
 	e.fails(1, "no such container", "update", "--memory", "64m", "nosuch")
 	check("after bad updates")
 }
+
+// TestVerbsStats: stats --no-stream shows Docker's columns; a container
+// burning CPU shows a high CPU %, its memory limit and one process; a
+// stopped one (with -a) shows zeros.
+func TestVerbsStats(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := e.lcRunDetached("--name", "burn", "--memory", "64m", "busybox", "sh", "-c", `while :; do :; done`)
+	e.ok("create", "--name", "idle", "busybox")
+	lines := lcLines(e.ok("stats", "--no-stream", "-a", "burn", "idle"))
+	if len(lines) != 3 {
+		t.Fatalf("stats: %q, want a header and two rows", lines)
+	}
+	header := lcColumnSep.Split(lines[0], -1)
+	if strings.Join(header, "|") != "CONTAINER ID|NAME|CPU %|MEM USAGE / LIMIT|MEM %|NET I/O|BLOCK I/O|PIDS" {
+		t.Errorf("header %q", header)
+	}
+	row := lcColumnSep.Split(lines[1], -1)
+	if len(row) != 8 || row[0] != id[:12] || row[1] != "burn" || !strings.HasSuffix(row[3], " / 64MiB") || row[7] != "1" {
+		t.Fatalf("burn's row %q", row)
+	}
+	cpu, err := strconv.ParseFloat(strings.TrimSuffix(row[2], "%"), 64)
+	if err != nil || cpu < 10 {
+		t.Errorf("burn's CPU %% = %q, want > 10%%", row[2])
+	}
+	if idle := lcColumnSep.Split(lines[2], -1); len(idle) != 8 || idle[1] != "idle" || idle[2] != "0.00%" || idle[3] != "0B / 0B" || idle[7] != "0" {
+		t.Errorf("idle's row %q", idle)
+	}
+	// Without arguments: the running ones only.
+	if lines := lcLines(e.ok("stats", "--no-stream")); len(lines) != 2 || !strings.HasPrefix(lines[1], id[:12]) {
+		t.Errorf("stats --no-stream: %q, want burn alone", lines)
+	}
+	e.fails(1, "no such container", "stats", "--no-stream", "nosuch")
+}

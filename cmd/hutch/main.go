@@ -65,7 +65,7 @@ func newApp() *cli.App {
 			cpCommand(), exportCommand(),
 			pullCommand(), imageLsCommand("images"), imageRmCommand("rmi"), tagCommand(),
 			saveCommand(), loadCommand(),
-			createCommand(), attachCommand(), restartCommand(), renameCommand(), pauseCommand(), unpauseCommand(), topCommand(), diffCommand(), updateCommand(),
+			createCommand(), attachCommand(), restartCommand(), renameCommand(), pauseCommand(), unpauseCommand(), topCommand(), diffCommand(), updateCommand(), statsCommand(),
 		})),
 		Action:         unknownCommand,
 		OnUsageError:   usageErr,
