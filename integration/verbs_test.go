@@ -350,3 +350,79 @@ func TestVerbsStats(t *testing.T) {
 	}
 	e.fails(1, "no such container", "stats", "--no-stream", "nosuch")
 }
+
+// TestVerbsExecWaitPrune: exec -d returns at once and its command runs on;
+// exec --privileged has every capability the plain exec lacks; wait
+// --condition next-exit waits through a start, removed until rm;
+// container prune removes the stopped containers only; version and info.
+func TestVerbsExecWaitPrune(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.lcRunDetached("--name", "up", "busybox", "sleep", "1000")
+	if out := e.ok("exec", "-d", "up", "sh", "-c", "echo bg > /tmp/bg"); out != "" {
+		t.Errorf("exec -d prints %q", out)
+	}
+	if !lcWaitUntil(5*time.Second, func() bool { return e.run("exec", "up", "cat", "/tmp/bg").stdout == "bg\n" }) {
+		t.Error("exec -d's command never ran")
+	}
+	capEff := func(args ...string) string {
+		out := e.ok(append(append([]string{"exec"}, args...), "up", "grep", "CapEff", "/proc/self/status")...)
+		return strings.TrimSpace(strings.TrimPrefix(out, "CapEff:"))
+	}
+	plain, priv := capEff(), capEff("--privileged")
+	p, _ := strconv.ParseUint(plain, 16, 64)
+	q, _ := strconv.ParseUint(priv, 16, 64)
+	if p&q != p || q == p || q&(1<<21) == 0 { // CAP_SYS_ADMIN is bit 21
+		t.Errorf("CapEff: plain %s, --privileged %s; want a superset with CAP_SYS_ADMIN", plain, priv)
+	}
+	e.fails(1, "no such container", "exec", "-d", "nosuch", "true")
+
+	e.ok("create", "--name", "later", "busybox", "sh", "-c", "exit 9")
+	waiter := e.command("wait", "--condition", "next-exit", "later")
+	var out syncBuffer
+	waiter.Stdout = &out
+	if err := waiter.Start(); err != nil {
+		t.Fatal(err)
+	}
+	e.ok("start", "later")
+	if err := waiter.Wait(); err != nil || out.String() != "9\n" {
+		t.Errorf("wait --condition next-exit: %v, %q, want 9", err, out.String())
+	}
+	remover := e.command("wait", "--condition", "removed", "later")
+	var rout syncBuffer
+	remover.Stdout = &rout
+	if err := remover.Start(); err != nil {
+		t.Fatal(err)
+	}
+	e.ok("create", "--name", "stopped", "busybox")
+	e.ok("rm", "later")
+	if err := remover.Wait(); err != nil || rout.String() != "9\n" {
+		t.Errorf("wait --condition removed: %v, %q, want 9", err, rout.String())
+	}
+	e.fails(1, "invalid condition", "wait", "--condition", "sometime", "up")
+
+	e.fails(1, "not running", "exec", "-d", "stopped", "true")
+	stopped := e.lcInspect("stopped").ID
+	r := e.runStdin("n\n", "container", "prune")
+	if r.code != 0 || !strings.Contains(r.stdout, "WARNING! This will remove all stopped containers.") || strings.Contains(r.stdout, "Deleted") {
+		t.Errorf("container prune, answered n: %s", r)
+	}
+	out2 := e.ok("container", "prune", "-f")
+	if !strings.HasPrefix(out2, "Deleted Containers:\n"+stopped+"\n\nTotal reclaimed space: ") {
+		t.Errorf("container prune -f: %q", out2)
+	}
+	if d := e.lcInspect("up"); !d.State.Running {
+		t.Error("prune touched a running container")
+	}
+	e.fails(1, "no such container", "inspect", "stopped")
+
+	if out := e.ok("version"); !strings.Contains(out, "Version:") || !strings.Contains(out, "OS/Arch:    linux/") {
+		t.Errorf("version: %q", out)
+	}
+	info := e.ok("info")
+	for _, want := range []string{"Containers: 1\n Running: 1\n Paused: 0\n Stopped: 0\n", "Images: 1\n", "Storage Driver: overlay\n", "Hutch Root Dir: " + e.root} {
+		if !strings.Contains(info, want) {
+			t.Errorf("info lacks %q:\n%s", want, info)
+		}
+	}
+}

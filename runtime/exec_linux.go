@@ -27,6 +27,7 @@ type ExecOptions struct {
 	User        string
 	Interactive bool
 	Tty         bool
+	Privileged  bool // every capability, as exec --privileged
 }
 
 // execStartFailed is the exit code of an exec whose command never started

@@ -330,3 +330,47 @@ func (s *Store) unpaused(c *Container) (*Container, error) {
 	}
 	return c2, nil
 }
+
+// WaitCondition is wait --condition: not-running (the default), next-exit
+// or removed; it returns the exit code.
+func (s *Store) WaitCondition(ref, condition string) (int, error) {
+	switch condition {
+	case "", "not-running":
+		return s.Wait(ref)
+	case "next-exit", "removed":
+	default:
+		return 1, invalidf("invalid condition %q: want not-running, next-exit or removed", condition)
+	}
+	c, err := s.Get(ref)
+	if err != nil {
+		return 1, err
+	}
+	if condition == "next-exit" {
+		// A container not running now is waited for through its next start.
+		for c.MonitorPid == 0 {
+			time.Sleep(100 * time.Millisecond)
+			if c, err = s.Get(c.ID); err != nil {
+				return 1, err
+			}
+		}
+		return s.Wait(c.ID)
+	}
+	code, err := s.Wait(c.ID)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return code, nil // --rm: gone with its exit
+		}
+		return code, err
+	}
+	for {
+		cur, err := s.Get(c.ID)
+		if errors.Is(err, ErrNotFound) {
+			return code, nil
+		}
+		if err != nil {
+			return 1, err
+		}
+		code = cur.ExitCode // started and exited again meanwhile: the last one
+		time.Sleep(100 * time.Millisecond)
+	}
+}

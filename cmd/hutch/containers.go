@@ -226,6 +226,9 @@ func waitCommand() *cli.Command {
 		Usage:        "wait for containers to stop and print their exit codes",
 		ArgsUsage:    "CONTAINER...",
 		OnUsageError: usageErr,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "condition", Value: "not-running", Usage: "not-running, next-exit or removed"},
+		},
 		Action: func(ctx *cli.Context) error {
 			if err := needArgs(ctx, 1, "at least one container"); err != nil {
 				return err
@@ -235,7 +238,7 @@ func waitCommand() *cli.Command {
 				return err
 			}
 			for _, ref := range ctx.Args().Slice() {
-				code, err := s.Wait(ref)
+				code, err := s.WaitCondition(ref, ctx.String("condition"))
 				if err != nil {
 					return err
 				}
