@@ -377,7 +377,16 @@ func TestVerbsExecWaitPrune(t *testing.T) {
 	}
 	e.fails(1, "no such container", "exec", "-d", "nosuch", "true")
 
-	e.ok("create", "--name", "later", "busybox", "sh", "-c", "exit 9")
+	// A gate in a host directory: the container exits once the test says so.
+	gate := t.TempDir()
+	e.ok("create", "--name", "later", "-v", gate+":/gate", "busybox", "sh", "-c", `while [ ! -e /gate/go ]; do sleep 0.05; done; rm /gate/go; exit 9`)
+	remover := e.command("wait", "--condition", "removed", "later")
+	var rout syncBuffer
+	remover.Stdout = &rout
+	if err := remover.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer remover.Process.Kill() // if a check below fails before rm
 	waiter := e.command("wait", "--condition", "next-exit", "later")
 	var out syncBuffer
 	waiter.Stdout = &out
@@ -385,14 +394,11 @@ func TestVerbsExecWaitPrune(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.ok("start", "later")
+	if err := os.WriteFile(gate+"/go", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := waiter.Wait(); err != nil || out.String() != "9\n" {
 		t.Errorf("wait --condition next-exit: %v, %q, want 9", err, out.String())
-	}
-	remover := e.command("wait", "--condition", "removed", "later")
-	var rout syncBuffer
-	remover.Stdout = &rout
-	if err := remover.Start(); err != nil {
-		t.Fatal(err)
 	}
 	e.ok("create", "--name", "stopped", "busybox")
 	e.ok("rm", "later")

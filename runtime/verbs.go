@@ -346,11 +346,17 @@ func (s *Store) WaitCondition(ref, condition string) (int, error) {
 		return 1, err
 	}
 	if condition == "next-exit" {
-		// A container not running now is waited for through its next start.
+		// A container not running now is waited for through its next
+		// start; one that starts and exits between two looks is seen by
+		// its new FinishedAt.
+		since := c.FinishedAt
 		for c.MonitorPid == 0 {
 			time.Sleep(100 * time.Millisecond)
 			if c, err = s.Get(c.ID); err != nil {
 				return 1, err
+			}
+			if c.MonitorPid == 0 && c.FinishedAt.After(since) {
+				return c.ExitCode, nil
 			}
 		}
 		return s.Wait(c.ID)
