@@ -263,8 +263,9 @@ func TestVerbsTopDiff(t *testing.T) {
 	if f := strings.Fields(lines[1]); f[1] != strconv.Itoa(pid) || !strings.HasSuffix(lines[1], "sleep 1000") {
 		t.Errorf("top row %q, want pid %d running sleep 1000", lines[1], pid)
 	}
-	if out := e.ok("top", "box", "-o", "pid,comm"); out != "PID"+strings.Repeat(" ", 5)+"COMMAND\n"+strconv.Itoa(pid)+strings.Repeat(" ", 8-len(strconv.Itoa(pid)))+"sleep" {
-		t.Errorf("top -o pid,comm: %q", out)
+	if lines := lcLines(e.ok("top", "box", "-o", "pid,comm")); len(lines) != 2 || lines[0] != "PID"+strings.Repeat(" ", len(lines[0])-len("PIDCOMMAND"))+"COMMAND" ||
+		strings.Join(lcColumnSep.Split(lines[1], -1), " ") != strconv.Itoa(pid)+" sleep" {
+		t.Errorf("top -o pid,comm: %q", lines)
 	}
 	e.fails(1, "no PID column", "top", "box", "-o", "comm")
 	e.fails(1, "no such container", "top", "nosuch")

@@ -233,6 +233,7 @@ func (s *Store) Remove(ref string, force bool) (*Container, error) {
 	if err != nil {
 		return c, err
 	}
+	s.tellWaiters(c.ID, c.ExitCode) // wait --condition removed: before the record goes
 	return c, s.remove(c.ID)
 }
 

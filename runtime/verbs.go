@@ -361,22 +361,29 @@ func (s *Store) WaitCondition(ref, condition string) (int, error) {
 		}
 		return s.Wait(c.ID)
 	}
-	code, err := s.Wait(c.ID)
-	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return code, nil // --rm: gone with its exit
-		}
-		return code, err
+	// Registered first: rm (and a --rm container's monitor) leaves the exit
+	// code in the waiter's file before the record goes.
+	if err := s.registerWaiter(c.ID); err != nil {
+		return 1, err
 	}
+	code := c.ExitCode
 	for {
 		cur, err := s.Get(c.ID)
 		if errors.Is(err, ErrNotFound) {
+			if n, ok := s.waiterResult(c.ID); ok {
+				code = n
+			}
 			return code, nil
 		}
 		if err != nil {
+			s.waiterResult(c.ID)
 			return 1, err
 		}
-		code = cur.ExitCode // started and exited again meanwhile: the last one
+		code = cur.ExitCode
+		if cur.MonitorPid != 0 {
+			waitMonitor(cur)
+			continue
+		}
 		time.Sleep(100 * time.Millisecond)
 	}
 }
