@@ -4,6 +4,7 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"strconv"
@@ -432,4 +433,39 @@ func TestVerbsExecWaitPrune(t *testing.T) {
 			t.Errorf("info lacks %q:\n%s", want, info)
 		}
 	}
+}
+
+// TestVerbsLogsSinceUntil: --since and --until cut the log at a time taken
+// from the log itself (-t), in RFC 3339 and Unix seconds; a relative
+// --since keeps recent output; a bad time is one line, exit 1.
+func TestVerbsLogsSinceUntil(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.lcRunDetached("--name", "talk", "busybox", "sh", "-c", `echo one; sleep 0.2; echo two; exec sleep 1000`)
+	if !lcWaitUntil(5*time.Second, func() bool { return e.ok("logs", "talk") == "one\ntwo" }) {
+		t.Fatal("never printed one and two")
+	}
+	lines := lcLines(e.ok("logs", "-t", "talk"))
+	stamp, _, _ := strings.Cut(lines[1], " ")
+	at, err := time.Parse(time.RFC3339Nano, stamp)
+	if err != nil {
+		t.Fatalf("logs -t line %q: %v", lines[1], err)
+	}
+	if out := e.ok("logs", "--since", stamp, "talk"); out != "two" {
+		t.Errorf("--since two's time: %q", out)
+	}
+	if out := e.ok("logs", "--until", stamp, "talk"); out != "one" {
+		t.Errorf("--until two's time: %q", out)
+	}
+	unix := fmt.Sprintf("%d.%09d", at.Unix(), at.Nanosecond())
+	if out := e.ok("logs", "--since", unix, "talk"); out != "two" {
+		t.Errorf("--since %s: %q", unix, out)
+	}
+	if out := e.ok("logs", "--since", "10m", "--details", "talk"); out != "one\ntwo" {
+		t.Errorf("--since 10m: %q", out)
+	}
+	if out := e.ok("logs", "--until", "2000-01-01", "talk"); out != "" {
+		t.Errorf("--until 2000-01-01: %q", out)
+	}
+	e.fails(1, "is not a time", "logs", "--since", "yesterday", "talk")
 }

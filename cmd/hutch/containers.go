@@ -122,6 +122,9 @@ func logsCommand() *cli.Command {
 			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new output until the container stops"},
 			&cli.StringFlag{Name: "tail", Aliases: []string{"n"}, Value: "all", Usage: "number of lines from the end"},
 			&cli.BoolFlag{Name: "timestamps", Aliases: []string{"t"}, Usage: "show timestamps"},
+			&cli.StringFlag{Name: "since", Usage: "only output from then on: a duration before now (10m), Unix seconds or an RFC 3339 time"},
+			&cli.StringFlag{Name: "until", Usage: "only output before then (same forms as --since)"},
+			&cli.BoolFlag{Name: "details", Usage: "show the log's extra attributes (hutch records none: the output is unchanged)"},
 		},
 		OnUsageError: usageErr,
 		Action: func(ctx *cli.Context) error {
@@ -139,6 +142,15 @@ func logsCommand() *cli.Command {
 				return err
 			}
 			opt := logs.ReadOptions{Tail: tail, Timestamps: ctx.Bool("timestamps"), Follow: ctx.Bool("follow")}
+			for name, dst := range map[string]*time.Time{"since": &opt.Since, "until": &opt.Until} {
+				if v := ctx.String(name); v != "" {
+					t, err := logs.ParseTime(v, time.Now())
+					if err != nil {
+						return fmt.Errorf("logs: --%s: %v", name, err)
+					}
+					*dst = t
+				}
+			}
 			return s.Logs(ctx.Context, ctx.Args().First(), opt, os.Stdout, os.Stderr)
 		},
 	}

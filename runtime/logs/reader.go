@@ -29,6 +29,9 @@ type ReadOptions struct {
 	// Positioned, when set, is called once Read knows where it starts (attach
 	// sends input only then, so no answer to it is missed).
 	Positioned func()
+	// Since and Until, when not zero, keep only the entries written from
+	// Since and before Until (logs --since/--until).
+	Since, Until time.Time
 }
 
 // Read writes the text of the entries of the log at path to stdout or
@@ -56,7 +59,7 @@ func Read(ctx context.Context, path string, opt ReadOptions, stdout, stderr io.W
 	if opt.Positioned != nil {
 		opt.Positioned()
 	}
-	r := &reader{stdout: stdout, stderr: stderr, timestamps: opt.Timestamps, chunk: make([]byte, 32<<10)}
+	r := &reader{stdout: stdout, stderr: stderr, timestamps: opt.Timestamps, chunk: make([]byte, 32<<10), since: opt.Since, until: opt.Until}
 	for {
 		// Asked before reading: whatever was written before the
 		// container stopped is then surely read by this pass.
@@ -78,6 +81,7 @@ func Read(ctx context.Context, path string, opt ReadOptions, stdout, stderr io.W
 type reader struct {
 	stdout, stderr io.Writer
 	timestamps     bool
+	since, until   time.Time
 	chunk          []byte
 	pending        []byte // an entry not yet complete in the file
 }
@@ -117,6 +121,12 @@ func (r *reader) emit(line []byte) error {
 	w := r.stdout
 	if e.Stream == "stderr" {
 		w = r.stderr
+	}
+	if !r.since.IsZero() || !r.until.IsZero() {
+		t, err := time.Parse(time.RFC3339Nano, e.Time)
+		if err != nil || !r.since.IsZero() && t.Before(r.since) || !r.until.IsZero() && !t.Before(r.until) {
+			return nil
+		}
 	}
 	out := e.Log
 	if r.timestamps {
