@@ -469,3 +469,30 @@ func TestVerbsLogsSinceUntil(t *testing.T) {
 	}
 	e.fails(1, "is not a time", "logs", "--since", "yesterday", "talk")
 }
+
+// TestVerbsSystemDf: system df counts images, containers (active: running)
+// and volumes (active: used) with Docker's columns; what a stopped
+// container holds is reclaimable.
+func TestVerbsSystemDf(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.lcRunDetached("--name", "up", "-v", "data:/data", "busybox", "sleep", "1000")
+	e.ok("run", "--name", "done", "busybox", "sh", "-c", "head -c 100000 /dev/zero > /big")
+	e.ok("volume", "create", "spare")
+	lines := lcLines(e.ok("system", "df"))
+	if len(lines) != 4 || strings.Join(lcColumnSep.Split(lines[0], -1), "|") != "TYPE|TOTAL|ACTIVE|SIZE|RECLAIMABLE" {
+		t.Fatalf("system df: %q", lines)
+	}
+	want := map[string][2]string{"Images": {"1", "1"}, "Containers": {"2", "1"}, "Local Volumes": {"2", "1"}}
+	for _, l := range lines[1:] {
+		f := lcColumnSep.Split(l, -1)
+		w, ok := want[f[0]]
+		if !ok || len(f) != 5 || f[1] != w[0] || f[2] != w[1] {
+			t.Errorf("row %q, want TOTAL %s ACTIVE %s", f, w[0], w[1])
+		}
+		if f[0] == "Containers" && (f[4] == "0B (0%)" || !strings.HasSuffix(f[4], "%)")) {
+			t.Errorf("containers' reclaimable %q: the stopped one wrote 100 kB", f[4])
+		}
+	}
+	e.fails(1, "takes no arguments", "system", "df", "x")
+}

@@ -5,9 +5,12 @@ import (
 	"os"
 	goruntime "runtime"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
+
+	"github.com/hutchrt/hutch/runtime"
 )
 
 // version is hutch's release, as --version shows it too.
@@ -87,6 +90,46 @@ func osName() string {
 		}
 	}
 	return "unknown"
+}
+
+// dfCommand is `system df`.
+func dfCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "df",
+		Usage: "show the disk space images, containers and volumes use",
+		Action: func(ctx *cli.Context) error {
+			if err := noArgs(ctx); err != nil {
+				return err
+			}
+			s, err := openStore(ctx)
+			if err != nil {
+				return err
+			}
+			rows, err := s.DiskUsage()
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 0, 3, ' ', 0)
+			fmt.Fprintln(tw, "TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE")
+			for _, r := range rows {
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", r.Type, r.Total, r.Active, humanSize(r.Size), reclaimable(r))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+// reclaimable is Docker's RECLAIMABLE cell: the size and, but for
+// volumes, its share of the total.
+func reclaimable(r runtime.DiskUsage) string {
+	if r.Type == "Local Volumes" {
+		return humanSize(r.Reclaimable)
+	}
+	pct := 0
+	if r.Size > 0 {
+		pct = int(r.Reclaimable * 100 / r.Size)
+	}
+	return fmt.Sprintf("%s (%d%%)", humanSize(r.Reclaimable), pct)
 }
 
 func containerCommand() *cli.Command {
