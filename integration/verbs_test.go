@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -166,6 +167,19 @@ func TestVerbsRestartRename(t *testing.T) {
 	e.fails(1, "needs a container and its new name", "rename", "site")
 	if d := e.lcInspect("site"); d.Name != "/site" {
 		t.Errorf("failed renames changed the name to %s", d.Name)
+	}
+
+	// On a user-defined network the new name resolves at once, the old one
+	// no more (--dns 127.0.0.1: other names go to loopback, nowhere else).
+	e.ok("network", "create", "rn")
+	e.lcRunDetached("--name", "a1", "--network", "rn", "--dns", "127.0.0.1", "busybox", "sleep", "1000")
+	e.lcRunDetached("--name", "b1", "--network", "rn", "--dns", "127.0.0.1", "busybox", "sleep", "1000")
+	e.ok("rename", "a1", "a2")
+	if r := e.run("exec", "b1", "nslookup", "a2"); r.code != 0 || !regexp.MustCompile(`Name:\s+a2\nAddress:\s+\d+\.`).MatchString(r.stdout) {
+		t.Errorf("nslookup of the new name: %s", r)
+	}
+	if r := e.run("exec", "b1", "nslookup", "a1"); r.code == 0 {
+		t.Errorf("the old name still resolves: %s", r)
 	}
 }
 
