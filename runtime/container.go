@@ -79,6 +79,7 @@ type Container struct {
 	LogOpts []string `json:"logOpts,omitempty"`
 
 	Status     Status    `json:"status"`
+	Paused     bool      `json:"paused,omitempty"` // frozen by pause; meaningful while running
 	ExitCode   int       `json:"exitCode"`
 	OOMKilled  bool      `json:"oomKilled,omitempty"`
 	Error      string    `json:"error,omitempty"` // why the last start failed
@@ -112,3 +113,6 @@ func (c *Container) Running() bool { return c.Status == StatusRunning }
 
 // Restarting reports whether the container waits out a restart back-off.
 func (c *Container) Restarting() bool { return c.Status == StatusRestarting }
+
+// IsPaused reports whether the container runs frozen (pause).
+func (c *Container) IsPaused() bool { return c.Running() && c.Paused }

@@ -27,6 +27,7 @@ type ExecOptions struct {
 	User        string
 	Interactive bool
 	Tty         bool
+	Privileged  bool // every capability, as exec --privileged
 }
 
 // execStartFailed is the exit code of an exec whose command never started
@@ -58,6 +59,9 @@ func (s *Store) Exec(ref string, o ExecOptions, stdin *os.File, stdout, stderr *
 	}
 	if !c.Running() || !alive(c.Pid, c.PidStart) {
 		return 125, fmt.Errorf("container %s is not running", c.Name)
+	}
+	if c.IsPaused() { // the exec would join the freeze and hang
+		return 125, fmt.Errorf("container %s is paused: unpause it first", c.Name)
 	}
 	spec, err := loadSpec(s.Dir(c.ID))
 	if err != nil {

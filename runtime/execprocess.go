@@ -28,6 +28,11 @@ func execProcess(spec *specs.Spec, o ExecOptions, u user.User, extraEnv []string
 	if spec.Process.Capabilities != nil {
 		bounding = spec.Process.Capabilities.Bounding
 	}
+	if o.Privileged {
+		if all, err := caps.Resolve(nil, nil, true); err == nil {
+			bounding = all
+		}
+	}
 	return &specs.Process{
 		Terminal:        o.Tty,
 		Args:            o.Args,

@@ -242,11 +242,16 @@ func (s *Store) Inspect(ref string) (*Details, error) {
 
 func details(c *Container, spec *specs.Spec, dir string) *Details {
 	p := spec.Process
+	status := c.Status
+	if c.IsPaused() {
+		status = "paused" // Docker's State.Status of a frozen container
+	}
 	d := &Details{
 		ID: c.ID, Created: c.Created, Path: c.Command[0], Args: c.Command[1:],
 		State: StateDetails{
 			// Docker's Running stays true through a restart back-off.
-			Status: c.Status, Running: c.Running() || c.Restarting(), Restarting: c.Restarting(), Pid: c.Pid, ExitCode: c.ExitCode, OOMKilled: c.OOMKilled,
+			Status: status, Running: c.Running() || c.Restarting(), Paused: c.IsPaused(), Restarting: c.Restarting(),
+			Pid: c.Pid, ExitCode: c.ExitCode, OOMKilled: c.OOMKilled,
 			Error: c.Error, StartedAt: c.StartedAt, FinishedAt: c.FinishedAt, Health: inspectHealth(c),
 		},
 		Image: imageID(c), Name: "/" + c.Name, LogPath: filepath.Join(dir, "ctr.log"), RestartCount: c.RestartCount,

@@ -48,6 +48,9 @@ func (s *Store) Start(ref string) (*Container, error) {
 	if c.MonitorPid != 0 {
 		return c, nil // running, or being started by someone else
 	}
+	if c, err = s.unpaused(c); err != nil { // a mark left by a paused run that died
+		return c, err
+	}
 	_, c2, err := s.startDetached(c.ID)
 	if errors.Is(err, errAlreadyRunning) {
 		return c, nil // a parallel start won the race: the container runs
@@ -165,6 +168,7 @@ func (s *Store) Stop(ref string, timeout *time.Duration) (*Container, error) {
 	if alive(c.Pid, c.PidStart) {
 		unix.Kill(c.Pid, sig)
 	}
+	s.unpaused(c) // a paused container meets the signal when it thaws, as in Docker
 	if !waitFd(mon, wait) {
 		if alive(c.Pid, c.PidStart) {
 			unix.Kill(c.Pid, unix.SIGKILL)
@@ -208,6 +212,7 @@ func (s *Store) Kill(ref string, sig unix.Signal) (*Container, error) {
 	if err := unix.Kill(c.Pid, sig); err != nil {
 		return c, fmt.Errorf("kill %s: %w", c.Name, err)
 	}
+	s.unpaused(c)
 	// SIGKILL cannot be caught: wait until the monitor has recorded the exit,
 	// so a `start` or `inspect` right after sees a stopped container.
 	if sig == unix.SIGKILL && !waitFd(mon, 10*time.Second) {
@@ -237,6 +242,7 @@ func (s *Store) Remove(ref string, force bool) (*Container, error) {
 			if alive(c.Pid, c.PidStart) {
 				unix.Kill(c.Pid, unix.SIGKILL)
 			}
+			s.unpaused(c) // v1's freezer holds even SIGKILL
 			ok := waitFd(mon, 10*time.Second)
 			unix.Close(mon)
 			if !ok {
@@ -255,6 +261,7 @@ func (s *Store) Remove(ref string, force bool) (*Container, error) {
 	if err != nil {
 		return c, err
 	}
+	s.tellWaiters(c.ID, c.ExitCode) // wait --condition removed: before the record goes
 	return c, s.remove(c.ID)
 }
 

@@ -34,9 +34,23 @@ type PruneReport struct {
 // stays; images stay (hutch has no dangling ones).
 func (s *Store) Prune() (PruneReport, error) {
 	var r PruneReport
+	var err error
+	r.Containers, r.Reclaimed, err = s.PruneContainers()
+	if err != nil && r.Containers == nil {
+		return r, err
+	}
+	var netErr error
+	r.Networks, netErr = s.PruneNetworks()
+	return r, errors.Join(err, netErr)
+}
+
+// PruneContainers is Docker's `container prune`: every container that is
+// not running goes; it returns their ids and the bytes of their own files.
+func (s *Store) PruneContainers() (ids []string, reclaimed int64, _ error) {
+	var r PruneReport
 	all, err := s.List()
 	if err != nil {
-		return r, err
+		return nil, 0, err
 	}
 	var errs []error
 	for _, c := range all {
@@ -55,8 +69,10 @@ func (s *Store) Prune() (PruneReport, error) {
 		r.Containers = append(r.Containers, c.ID)
 		r.Reclaimed += size
 	}
-	r.Networks, err = s.PruneNetworks()
-	return r, errors.Join(append(errs, err)...)
+	if r.Containers == nil {
+		r.Containers = []string{}
+	}
+	return r.Containers, r.Reclaimed, errors.Join(errs...)
 }
 
 // diskUsage is the bytes of the regular files under dir (not following

@@ -28,6 +28,9 @@ func quoteCommand(args []string) string {
 func statusText(c *runtime.Container, now time.Time) string {
 	switch c.Status {
 	case runtime.StatusRunning:
+		if c.IsPaused() {
+			return "Up " + humanDuration(now.Sub(c.StartedAt)) + " (Paused)"
+		}
 		return "Up " + humanDuration(now.Sub(c.StartedAt)) + c.HealthSuffix()
 	case runtime.StatusExited:
 		return fmt.Sprintf("Exited (%d) %s ago", c.ExitCode, humanDuration(now.Sub(c.FinishedAt)))
@@ -78,6 +81,9 @@ func logsCommand() *cli.Command {
 			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new output until the container stops"},
 			&cli.StringFlag{Name: "tail", Aliases: []string{"n"}, Value: "all", Usage: "number of lines from the end"},
 			&cli.BoolFlag{Name: "timestamps", Aliases: []string{"t"}, Usage: "show timestamps"},
+			&cli.StringFlag{Name: "since", Usage: "only output from then on: a duration before now (10m), Unix seconds or an RFC 3339 time"},
+			&cli.StringFlag{Name: "until", Usage: "only output before then (same forms as --since)"},
+			&cli.BoolFlag{Name: "details", Usage: "show the log's extra attributes (hutch records none: the output is unchanged)"},
 		},
 		OnUsageError: usageErr,
 		Action: func(ctx *cli.Context) error {
@@ -95,6 +101,15 @@ func logsCommand() *cli.Command {
 				return err
 			}
 			opt := logs.ReadOptions{Tail: tail, Timestamps: ctx.Bool("timestamps"), Follow: ctx.Bool("follow")}
+			for name, dst := range map[string]*time.Time{"since": &opt.Since, "until": &opt.Until} {
+				if v := ctx.String(name); v != "" {
+					t, err := logs.ParseTime(v, time.Now())
+					if err != nil {
+						return fmt.Errorf("logs: --%s: %v", name, err)
+					}
+					*dst = t
+				}
+			}
 			return s.Logs(ctx.Context, ctx.Args().First(), opt, os.Stdout, os.Stderr)
 		},
 	}
@@ -165,14 +180,6 @@ func killCommand() *cli.Command {
 		})
 }
 
-func startCommand() *cli.Command {
-	return perContainer("start", "start stopped containers again", nil,
-		func(_ *cli.Context, s *runtime.Store, ref string) error {
-			_, err := s.Start(ref)
-			return err
-		})
-}
-
 func rmCommand() *cli.Command {
 	return perContainer("rm", "remove containers",
 		[]cli.Flag{
@@ -194,6 +201,9 @@ func waitCommand() *cli.Command {
 		Usage:        "wait for containers to stop and print their exit codes",
 		ArgsUsage:    "CONTAINER...",
 		OnUsageError: usageErr,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "condition", Value: "not-running", Usage: "not-running, next-exit or removed"},
+		},
 		Action: func(ctx *cli.Context) error {
 			if err := needArgs(ctx, 1, "at least one container"); err != nil {
 				return err
@@ -203,7 +213,7 @@ func waitCommand() *cli.Command {
 				return err
 			}
 			for _, ref := range ctx.Args().Slice() {
-				code, err := s.Wait(ref)
+				code, err := s.WaitCondition(ref, ctx.String("condition"))
 				if err != nil {
 					return err
 				}

@@ -19,6 +19,8 @@ func execCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set an environment variable"},
 			&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "working directory (absolute)"},
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "user: name|uid[:group|gid]"},
+			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run the command in the background"},
+			&cli.BoolFlag{Name: "privileged", Usage: "give the command every capability"},
 		},
 		OnUsageError: usageErr,
 		Action: func(ctx *cli.Context) error {
@@ -35,6 +37,10 @@ func execCommand() *cli.Command {
 			o := runtime.ExecOptions{
 				Args: ctx.Args().Tail(), Env: ctx.StringSlice("env"), Workdir: ctx.String("workdir"),
 				User: ctx.String("user"), Interactive: ctx.Bool("interactive"), Tty: ctx.Bool("tty"),
+				Privileged: ctx.Bool("privileged"),
+			}
+			if ctx.Bool("detach") {
+				return s.ExecDetached(ctx.Args().First(), o)
 			}
 			code, err := s.Exec(ctx.Args().First(), o, os.Stdin, os.Stdout, os.Stderr)
 			if err != nil && code == exitRunFailed {

@@ -28,6 +28,8 @@ func main() {
 		switch os.Args[1] {
 		case runtime.MonitorCommand:
 			runtime.MonitorMain(os.Args[2], os.Args[3])
+		case runtime.ExecDetachedCommand:
+			runtime.ExecDetachedMain(os.Args[2], os.Args[3], os.Args[4])
 		case runtime.FinishCommand:
 			runtime.FinishMain(os.Args[2], os.Args[3], os.Args[4])
 		case runtime.HealthCommand:
@@ -53,7 +55,7 @@ func newApp() *cli.App {
 	return &cli.App{
 		Name:                      "hutch",
 		Usage:                     "run containers on this host, without a daemon",
-		Version:                   "0.1.0",
+		Version:                   version,
 		HideHelpCommand:           true,
 		UseShortOptionHandling:    true,
 		DisableSliceFlagSeparator: true,
@@ -68,6 +70,8 @@ func newApp() *cli.App {
 			pullCommand(), imageLsCommand("images"), imageRmCommand("rmi"), tagCommand(),
 			saveCommand(), loadCommand(),
 			completionCommand(), completeCmd(),
+			createCommand(), attachCommand(), restartCommand(), renameCommand(), pauseCommand(), unpauseCommand(), topCommand(), diffCommand(), updateCommand(), statsCommand(),
+			versionCommand(), infoCommand(), containerCommand(),
 		})),
 		Action:         unknownCommand,
 		OnUsageError:   usageErr,

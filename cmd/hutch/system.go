@@ -18,6 +18,7 @@ func systemCommand() *cli.Command {
 		Name:  "system",
 		Usage: "manage this root as a whole",
 		Subcommands: []*cli.Command{
+			dfCommand(),
 			{
 				Name: "prune", Usage: "remove stopped containers and unused networks", OnUsageError: usageErr,
 				Flags: []cli.Flag{force()},

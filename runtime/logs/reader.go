@@ -28,6 +28,12 @@ type ReadOptions struct {
 	// Stopped, when set, ends Follow: once it returns true and everything
 	// written until then has been read, Read returns.
 	Stopped func() bool
+	// Positioned, when set, is called once Read knows where it starts (attach
+	// sends input only then, so no answer to it is missed).
+	Positioned func()
+	// Since and Until, when not zero, keep only the entries written from
+	// Since and before Until (logs --since/--until).
+	Since, Until time.Time
 }
 
 // Read writes the text of the entries of the log at path to stdout or
@@ -59,7 +65,7 @@ func Read(ctx context.Context, path string, opt ReadOptions, stdout, stderr io.W
 			return fmt.Errorf("read log: %w", err)
 		}
 	}
-	r := &reader{stdout: stdout, stderr: stderr, timestamps: opt.Timestamps, chunk: make([]byte, 32<<10)}
+	r := &reader{stdout: stdout, stderr: stderr, timestamps: opt.Timestamps, chunk: make([]byte, 32<<10), since: opt.Since, until: opt.Until}
 	for i, rf := range all {
 		if i < first {
 			if st, err := rf.Stat(); err == nil {
@@ -83,6 +89,9 @@ func Read(ctx context.Context, path string, opt ReadOptions, stdout, stderr io.W
 	}
 	if err := r.catchUp(path, f); err != nil { // rotated since the listing
 		return err
+	}
+	if opt.Positioned != nil {
+		opt.Positioned()
 	}
 	for {
 		// Asked before reading: whatever was written before the
@@ -246,6 +255,7 @@ type reader struct {
 	done           doneFiles // files read to their end, or skipped (tail)
 	stdout, stderr io.Writer
 	timestamps     bool
+	since, until   time.Time
 	chunk          []byte
 	pending        []byte // an entry not yet complete in the file
 }
@@ -285,6 +295,12 @@ func (r *reader) emit(line []byte) error {
 	w := r.stdout
 	if e.Stream == "stderr" {
 		w = r.stderr
+	}
+	if !r.since.IsZero() || !r.until.IsZero() {
+		t, err := time.Parse(time.RFC3339Nano, e.Time)
+		if err != nil || !r.since.IsZero() && t.Before(r.since) || !r.until.IsZero() && !t.Before(r.until) {
+			return nil
+		}
 	}
 	out := e.Log
 	if r.timestamps {
