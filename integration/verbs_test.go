@@ -158,7 +158,7 @@ func TestVerbsRestartRename(t *testing.T) {
 	if d := e.lcInspect("site"); d.Name != "/site" || !d.State.Running {
 		t.Errorf("after rename: %s %+v", d.Name, d.State)
 	}
-	e.fails(1, "no such container", "inspect", "web")
+	e.fails(1, "no such object", "inspect", "web")
 	e.ok("create", "--name", "web", "busybox") // the old name is free
 	e.fails(1, "already in use", "rename", "site", "web")
 	e.fails(1, "container name", "rename", "site", "bad/name")
@@ -436,7 +436,7 @@ func TestVerbsExecWaitPrune(t *testing.T) {
 	if d := e.lcInspect("up"); !d.State.Running {
 		t.Error("prune touched a running container")
 	}
-	e.fails(1, "no such container", "inspect", "stopped")
+	e.fails(1, "no such object", "inspect", "stopped")
 
 	if out := e.ok("version"); !strings.Contains(out, "Version:") || !strings.Contains(out, "OS/Arch:    linux/") {
 		t.Errorf("version: %q", out)
