@@ -23,3 +23,51 @@ func TestFlagFormsMix(t *testing.T) {
 		t.Errorf("env from mixed -e/--env: %q, want %q (all output: %q)", got, want, out)
 	}
 }
+
+// TestUpdateRestart: update --restart changes the policy of a running
+// container (its next exit follows it) and of a stopped one; a bad policy,
+// or a restarting one for a --rm container, is one line, exit 1, and
+// changes nothing.
+func TestUpdateRestart(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.lcRunDetached("--name", "r", "--network", "none", "busybox", "sh", "-c", "while [ ! -f /go ]; do sleep 0.1; done; exit 3")
+	if st := e.rsState("r"); st.Policy != "no" {
+		t.Fatalf("policy before update %q, want no", st.Policy)
+	}
+	if out := e.ok("update", "--restart", "on-failure:1", "r"); out != "r" {
+		t.Errorf("update --restart prints %q, want r", out)
+	}
+	if st := e.rsState("r"); st.Policy != "on-failure" || st.MaxRetries != 1 || !st.Running {
+		t.Errorf("after update: %+v, want running, on-failure:1", st)
+	}
+	e.ok("exec", "r", "touch", "/go") // exit 3, a restart, exit 3 again (the file stays), then no more
+	st := e.rsWait("r", "stopped after one restart", func(st rsState) bool {
+		return st.Status == "exited" && st.MonitorPid == 0
+	})
+	if st.RestartCount != 1 || st.ExitCode != 3 {
+		t.Errorf("under the updated policy: %+v, want 1 restart, exit 3", st)
+	}
+
+	// A stopped container.
+	e.ok("update", "--restart", "unless-stopped", "r")
+	if st := e.rsState("r"); st.Policy != "unless-stopped" {
+		t.Errorf("stopped container's policy %q, want unless-stopped", st.Policy)
+	}
+	e.fails(1, "unknown policy", "update", "--restart", "sometimes", "r")
+	e.fails(1, "maximum retry count", "update", "--restart", "always:2", "r")
+	e.fails(1, "no such container", "update", "--restart", "always", "nosuch")
+	if st := e.rsState("r"); st.Policy != "unless-stopped" {
+		t.Errorf("policy after bad updates %q, want unless-stopped", st.Policy)
+	}
+	e.ok("update", "--restart", "no", "r")
+	if st := e.rsState("r"); st.Policy != "no" {
+		t.Errorf("policy %q, want no", st.Policy)
+	}
+
+	e.lcRunDetached("--rm", "--name", "auto", "--network", "none", "busybox", "sleep", "1000")
+	e.fails(1, "AutoRemove", "update", "--restart", "always", "auto")
+	if st := e.rsState("auto"); st.Policy != "no" {
+		t.Errorf("--rm container's policy %q after a refused update, want no", st.Policy)
+	}
+}
