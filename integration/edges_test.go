@@ -71,3 +71,27 @@ func TestUpdateRestart(t *testing.T) {
 		t.Errorf("--rm container's policy %q after a refused update, want no", st.Policy)
 	}
 }
+
+// TestPrivilegedCgroupRW: /sys/fs/cgroup is read-only in a container, and
+// read-write in a privileged one (Docker's): there the container can make
+// a group of its own under its cgroup.
+func TestPrivilegedCgroupRW(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	// The first hierarchy under /sys/fs/cgroup (the container's own group).
+	const script = `grep ' /sys/fs/cgroup ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1
+for d in /sys/fs/cgroup/*/ /sys/fs/cgroup/; do [ -f "$d/cgroup.procs" ] && break; done
+if mkdir "$d/hutch-child" 2>/dev/null; then rmdir "$d/hutch-child" && echo wrote; else echo refused; fi`
+	for _, tt := range []struct {
+		flags []string
+		want  string
+	}{
+		{nil, "ro\nrefused"},
+		{[]string{"--privileged"}, "rw\nwrote"},
+	} {
+		args := append(append([]string{"run", "--rm", "--network", "none"}, tt.flags...), "busybox", "sh", "-c", script)
+		if out := e.ok(args...); out != tt.want {
+			t.Errorf("run %v: /sys/fs/cgroup %q, want %q", tt.flags, out, tt.want)
+		}
+	}
+}
