@@ -95,3 +95,29 @@ if mkdir "$d/hutch-child" 2>/dev/null; then rmdir "$d/hutch-child" && echo wrote
 		}
 	}
 }
+
+// TestFlagsAfterArgs: flags after arguments are flags (Docker's), but for
+// the commands whose arguments after the first are a command.
+func TestFlagsAfterArgs(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.lcRunDetached("--name", "fa", "--network", "none", "busybox", "sleep", "1000")
+	ids := e.ok("images", "-q", "busybox")
+	if got := e.ok("images", "busybox", "-q"); got != ids || len(runLines(got)) != 1 {
+		t.Errorf("images busybox -q: %q, want %q (one id)", got, ids)
+	}
+	if got := e.ok("inspect", "fa", "-f", "{{.Name}}"); got != "/fa" {
+		t.Errorf("inspect fa -f: %q, want /fa", got)
+	}
+	if got := e.ok("exec", "fa", "echo", "-q", "--rm"); got != "-q --rm" {
+		t.Errorf("exec's command took %q, want its arguments -q --rm", got)
+	}
+	if got := e.ok("run", "--rm", "--network", "none", "busybox", "echo", "-d"); got != "-d" {
+		t.Errorf("run's command took %q, want its argument -d", got)
+	}
+	e.fails(1, "it is running", "rm", "fa")
+	if got := e.ok("rm", "fa", "-f"); got != "fa" {
+		t.Errorf("rm fa -f: %q, want fa", got)
+	}
+	e.fails(125, "flag provided but not defined", "ps", "x", "--nope") // a flag error: 125, as Docker's
+}

@@ -12,36 +12,65 @@ func runApp(app *cli.App, args []string) error {
 	return app.Run(normalizeArgs(app, args))
 }
 
-// normalizeArgs rewrites every flag to its flag's first name, so that a
-// command mixing a flag's forms (`run -e A=1 --env B=2`) is accepted and
-// its values merge in command-line order, as Docker's: urfave/cli refuses
-// two forms of one flag ("Cannot use two forms of the same flag"), and all
-// forms share one value, so one name changes nothing else. It walks the
-// arguments as urfave/cli does (the app's flags, then each command's, up
-// to the first argument), and leaves alone what it does not know: the
-// library reports it as before.
+// normalizeArgs puts args in the shape Docker's CLI would read them as:
+//   - every flag under its flag's first name, so that a command may mix a
+//     flag's forms (`run -e A=1 --env B=2`), their values merging in
+//     command-line order: urfave/cli refuses two forms of one flag ("Cannot
+//     use two forms of the same flag"), and all forms share one value, so
+//     one name changes nothing else;
+//   - flags after arguments (`images busybox -q`) moved before them, except
+//     for the commands whose arguments after the first are a command (see
+//     flagsAnywhere): urfave/cli stops at the first argument.
+//
+// It walks the arguments as urfave/cli does (the app's flags, then each
+// command's), and leaves alone what it does not know: the library reports
+// it as before.
 func normalizeArgs(app *cli.App, args []string) []string {
 	if len(args) == 0 {
 		return args
 	}
-	out := []string{args[0]}
-	rest, done := normalizeFlags(app.Flags, args[1:], &out)
-	if done {
-		return out
-	}
+	flags, rest := normalizeFlags(app.Flags, args[1:])
+	out := append([]string{args[0]}, flags...)
 	cmds := app.Commands
-	for len(rest) > 0 {
+	for len(rest) > 0 && rest[0] != "--" {
 		c := findCommand(cmds, rest[0])
 		if c == nil || c.SkipFlagParsing {
 			break
 		}
 		out = append(out, rest[0])
-		if rest, done = normalizeFlags(c.Flags, rest[1:], &out); done {
-			return out
+		flags, rest = normalizeFlags(c.Flags, rest[1:])
+		out = append(out, flags...)
+		if len(c.Subcommands) > 0 {
+			cmds = c.Subcommands
+			continue
 		}
-		cmds = c.Subcommands
+		if !flagsAnywhere(c) {
+			break
+		}
+		var positional []string
+		for len(rest) > 0 && rest[0] != "--" {
+			positional = append(positional, rest[0])
+			flags, rest = normalizeFlags(c.Flags, rest[1:])
+			out = append(out, flags...)
+		}
+		if len(rest) > 0 { // "--": what follows is arguments, whatever it looks like
+			out = append(out, "--")
+			rest = rest[1:]
+		}
+		return append(append(out, positional...), rest...)
 	}
 	return append(out, rest...)
+}
+
+// flagsAnywhere tells whether c takes flags after its arguments: Docker's
+// commands do, but for those that run a command given after their first
+// argument (cobra's SetInterspersed(false)).
+func flagsAnywhere(c *cli.Command) bool {
+	switch c.Name {
+	case "run", "create", "exec", "top":
+		return false
+	}
+	return true
 }
 
 func findCommand(cmds []*cli.Command, name string) *cli.Command {
@@ -55,10 +84,10 @@ func findCommand(cmds []*cli.Command, name string) *cli.Command {
 	return nil
 }
 
-// normalizeFlags appends to out the flags at the head of args, each under
-// its first name, and returns the arguments after them; done when it has
-// consumed all of args (a "--" included).
-func normalizeFlags(flags []cli.Flag, args []string, out *[]string) (rest []string, done bool) {
+// normalizeFlags returns the flags at the head of args, each under its
+// first name, and the arguments after them (from the first that is not a
+// flag, or from "--").
+func normalizeFlags(flags []cli.Flag, args []string) (out, rest []string) {
 	byName := map[string]cli.Flag{}
 	for _, f := range flags {
 		for _, n := range f.Names() {
@@ -67,12 +96,8 @@ func normalizeFlags(flags []cli.Flag, args []string, out *[]string) (rest []stri
 	}
 	for len(args) > 0 {
 		a := args[0]
-		if a == "--" {
-			*out = append(*out, args...)
-			return nil, true
-		}
-		if len(a) < 2 || a[0] != '-' {
-			return args, false
+		if a == "--" || len(a) < 2 || a[0] != '-' {
+			return out, args
 		}
 		args = args[1:]
 		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
@@ -83,20 +108,20 @@ func normalizeFlags(flags []cli.Flag, args []string, out *[]string) (rest []stri
 				args = append(split, args...)
 				continue
 			}
-			*out = append(*out, a) // unknown: the library's error
+			out = append(out, a) // unknown: the library's error
 			continue
 		}
 		arg := dashed(f.Names()[0])
 		if hasValue {
 			arg += "=" + value
 		}
-		*out = append(*out, arg)
+		out = append(out, arg)
 		if !hasValue && takesValue(f) && len(args) > 0 {
-			*out = append(*out, args[0])
+			out = append(out, args[0])
 			args = args[1:]
 		}
 	}
-	return nil, true
+	return out, nil
 }
 
 // splitShort splits "-abc" into "-a", "-b", "-c" when each is a flag.

@@ -22,6 +22,18 @@ func TestNormalizeArgs(t *testing.T) {
 		{"nope -e A", "nope -e A"},
 		{"run -- -e", "run -- -e"},
 		{"run -h", "run -h"},
+		// Flags after arguments, as Docker's, but for the commands that run a command.
+		{"images busybox -q", "images --quiet busybox"},
+		{"image ls busybox --format {{.ID}} --no-trunc", "image ls --format {{.ID}} --no-trunc busybox"},
+		{"rm a -f b -v", "rm --force --volumes a b"},
+		{"logs c --tail 3 -f", "logs --tail 3 --follow c"},
+		{"network ls -q x -f name=y", "network ls --quiet --filter name=y x"},
+		{"rm a -- -f", "rm -- a -f"},
+		{"cp c:/x - -a", "cp --archive c:/x -"},
+		{"exec c ls -e", "exec c ls -e"},
+		{"create busybox ls -q", "create busybox ls -q"},
+		{"top c -ef", "top c -ef"},
+		{"run busybox --rm -it", "run busybox --rm -it"},
 	}
 	app := newApp()
 	for _, tt := range tests {
