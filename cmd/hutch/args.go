@@ -33,7 +33,7 @@ func normalizeArgs(app *cli.App, args []string) []string {
 	out := append([]string{args[0]}, flags...)
 	cmds := app.Commands
 	for len(rest) > 0 && rest[0] != "--" {
-		c := findCommand(cmds, rest[0])
+		c := commandNamed(cmds, rest[0])
 		if c == nil || c.SkipFlagParsing {
 			break
 		}
@@ -73,27 +73,10 @@ func flagsAnywhere(c *cli.Command) bool {
 	return true
 }
 
-func findCommand(cmds []*cli.Command, name string) *cli.Command {
-	for _, c := range cmds {
-		for _, n := range c.Names() {
-			if n == name {
-				return c
-			}
-		}
-	}
-	return nil
-}
-
 // normalizeFlags returns the flags at the head of args, each under its
 // first name, and the arguments after them (from the first that is not a
 // flag, or from "--").
 func normalizeFlags(flags []cli.Flag, args []string) (out, rest []string) {
-	byName := map[string]cli.Flag{}
-	for _, f := range flags {
-		for _, n := range f.Names() {
-			byName[n] = f
-		}
-	}
 	for len(args) > 0 {
 		a := args[0]
 		if a == "--" || len(a) < 2 || a[0] != '-' {
@@ -101,10 +84,10 @@ func normalizeFlags(flags []cli.Flag, args []string) (out, rest []string) {
 		}
 		args = args[1:]
 		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		f := byName[name]
+		f := flagNamed(flags, name)
 		if f == nil {
 			// -it: short bools run together, split as the library does.
-			if split := splitShort(byName, a); split != nil {
+			if split := splitShort(flags, a); split != nil {
 				args = append(split, args...)
 				continue
 			}
@@ -125,13 +108,13 @@ func normalizeFlags(flags []cli.Flag, args []string) (out, rest []string) {
 }
 
 // splitShort splits "-abc" into "-a", "-b", "-c" when each is a flag.
-func splitShort(byName map[string]cli.Flag, a string) []string {
+func splitShort(flags []cli.Flag, a string) []string {
 	if strings.HasPrefix(a, "--") || len(a) <= 2 {
 		return nil
 	}
 	var split []string
 	for _, c := range a[1:] {
-		if byName[string(c)] == nil {
+		if flagNamed(flags, string(c)) == nil {
 			return nil
 		}
 		split = append(split, "-"+string(c))
