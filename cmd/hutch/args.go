@@ -13,11 +13,12 @@ func runApp(app *cli.App, args []string) error {
 }
 
 // normalizeArgs puts args in the shape Docker's CLI would read them as:
-//   - every flag under its flag's first name, so that a command may mix a
-//     flag's forms (`run -e A=1 --env B=2`), their values merging in
-//     command-line order: urfave/cli refuses two forms of one flag ("Cannot
-//     use two forms of the same flag"), and all forms share one value, so
-//     one name changes nothing else;
+//   - every flag of a command under the form it is first given in, so that
+//     a command may mix a flag's forms (`run -e A=1 --env B=2`), their
+//     values merging in command-line order: urfave/cli refuses two forms of
+//     one flag ("Cannot use two forms of the same flag"), and all forms
+//     share one value, so one name changes nothing else (and the library's
+//     errors name the flag as typed);
 //   - flags after arguments (`images busybox -q`) moved before them, except
 //     for the commands whose arguments after the first are a command (see
 //     flagsAnywhere): urfave/cli stops at the first argument.
@@ -29,7 +30,7 @@ func normalizeArgs(app *cli.App, args []string) []string {
 	if len(args) == 0 {
 		return args
 	}
-	flags, rest := normalizeFlags(app.Flags, args[1:])
+	flags, rest := normalizeFlags(app.Flags, args[1:], map[cli.Flag]string{})
 	out := append([]string{args[0]}, flags...)
 	cmds := app.Commands
 	for len(rest) > 0 && rest[0] != "--" {
@@ -38,7 +39,8 @@ func normalizeArgs(app *cli.App, args []string) []string {
 			break
 		}
 		out = append(out, rest[0])
-		flags, rest = normalizeFlags(c.Flags, rest[1:])
+		used := map[cli.Flag]string{}
+		flags, rest = normalizeFlags(c.Flags, rest[1:], used)
 		out = append(out, flags...)
 		if len(c.Subcommands) > 0 {
 			cmds = c.Subcommands
@@ -50,7 +52,7 @@ func normalizeArgs(app *cli.App, args []string) []string {
 		var positional []string
 		for len(rest) > 0 && rest[0] != "--" {
 			positional = append(positional, rest[0])
-			flags, rest = normalizeFlags(c.Flags, rest[1:])
+			flags, rest = normalizeFlags(c.Flags, rest[1:], used)
 			out = append(out, flags...)
 		}
 		if len(rest) > 0 { // "--": what follows is arguments, whatever it looks like
@@ -73,10 +75,10 @@ func flagsAnywhere(c *cli.Command) bool {
 	return true
 }
 
-// normalizeFlags returns the flags at the head of args, each under its
-// first name, and the arguments after them (from the first that is not a
-// flag, or from "--").
-func normalizeFlags(flags []cli.Flag, args []string) (out, rest []string) {
+// normalizeFlags returns the flags at the head of args, each under the
+// name used records for it (set at its first use), and the arguments after
+// them (from the first that is not a flag, or from "--").
+func normalizeFlags(flags []cli.Flag, args []string, used map[cli.Flag]string) (out, rest []string) {
 	for len(args) > 0 {
 		a := args[0]
 		if a == "--" || len(a) < 2 || a[0] != '-' {
@@ -94,7 +96,10 @@ func normalizeFlags(flags []cli.Flag, args []string) (out, rest []string) {
 			out = append(out, a) // unknown: the library's error
 			continue
 		}
-		arg := dashed(f.Names()[0])
+		if _, ok := used[f]; !ok {
+			used[f] = name
+		}
+		arg := dashed(used[f])
 		if hasValue {
 			arg += "=" + value
 		}
