@@ -320,6 +320,7 @@ type specExtras struct {
 	devRules   []specs.LinuxDeviceCgroup
 	shmSize    int64
 	hostCgroup bool
+	privileged bool
 }
 
 // specExtras checks the flags above and resolves what they need of the host.
@@ -331,6 +332,7 @@ func (o *RunOptions) specExtras() (e specExtras, err error) {
 		return e, err
 	}
 	e.hostCgroup = o.Cgroupns == "host"
+	e.privileged = o.Privileged
 	if e.rlimits, err = parseUlimits(o.Ulimits, hostHardLimit); err != nil {
 		return e, err
 	}
@@ -363,7 +365,17 @@ func (e specExtras) apply(spec *specs.Spec) {
 	if e.hostCgroup {
 		spec.Linux.Namespaces = withoutNamespace(spec.Linux.Namespaces, specs.CgroupNamespace)
 	}
-	spec.Mounts = append(spec.Mounts, cgroupMount)
+	spec.Mounts = append(spec.Mounts, cgroupMountFor(e.privileged))
+}
+
+// cgroupMountFor is Docker's: read-write for a privileged container
+// (systemd or a nested runtime inside makes its own groups), read-only otherwise.
+func cgroupMountFor(privileged bool) specs.Mount {
+	m := cgroupMount
+	if privileged {
+		m.Options = append([]string{"rw"}, m.Options[1:]...)
+	}
+	return m
 }
 
 // checkDNSOptions refuses malformed --dns-search and --dns-option values

@@ -180,3 +180,16 @@ func TestCheckDNSOptions(t *testing.T) {
 		}
 	}
 }
+
+// /sys/fs/cgroup is read-write for a privileged container only (Docker's),
+// and asking for one leaves the read-only default as it was.
+func TestCgroupMountFor(t *testing.T) {
+	rw := cgroupMountFor(true)
+	ro := cgroupMountFor(false)
+	if rw.Options[0] != "rw" || ro.Options[0] != "ro" || cgroupMount.Options[0] != "ro" {
+		t.Errorf("options: privileged %v, not %v, default %v", rw.Options, ro.Options, cgroupMount.Options)
+	}
+	if len(rw.Options) != len(ro.Options) || rw.Destination != "/sys/fs/cgroup" {
+		t.Errorf("privileged mount %+v, want the default's but rw", rw)
+	}
+}

@@ -10,20 +10,26 @@ import (
 	"github.com/hutchrt/hutch/runtime/cgroups"
 )
 
-// UpdateOptions are update's flags; "" and 0 leave a limit as it is.
+// UpdateOptions are update's flags; "" and 0 leave a limit (or the
+// restart policy) as it is.
 type UpdateOptions struct {
 	Memory, CPUs string
 	PidsLimit    int64
+	Restart      string
 }
 
-// Resources checks the flags and returns the limits they set.
+// Resources checks the flags and returns the limits they set: nil when
+// only --restart is given.
 func (o UpdateOptions) Resources() (*specs.LinuxResources, error) {
 	res, err := cgroups.Resources(o.Memory, o.CPUs, o.PidsLimit)
 	if err != nil {
 		return nil, invalidf("%v", err)
 	}
 	if res.Memory == nil && res.CPU == nil && res.Pids == nil {
-		return nil, invalidf("update: give --memory, --cpus or --pids-limit (a positive value)")
+		if o.Restart != "" {
+			return nil, nil
+		}
+		return nil, invalidf("update: give --memory, --cpus, --pids-limit (a positive value) or --restart")
 	}
 	return res, nil
 }

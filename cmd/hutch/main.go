@@ -44,7 +44,7 @@ func main() {
 }
 
 func run(args []string) int {
-	code, err := exitCode(newApp().Run(args))
+	code, err := exitCode(runApp(newApp(), args))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "hutch: %v\n", err)
 	}

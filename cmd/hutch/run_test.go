@@ -21,7 +21,7 @@ func parseRun(t *testing.T, args ...string) (runtime.RunOptions, error) {
 			c.Action = func(ctx *cli.Context) error { got = runOptionsFrom(ctx); return nil }
 		}
 	}
-	err := app.Run(append([]string{"hutch", "run"}, args...))
+	err := runApp(app, append([]string{"hutch", "run"}, args...))
 	return got, err
 }
 
@@ -47,6 +47,10 @@ func TestRunFlags(t *testing.T) {
 			runtime.RunOptions{Image: "busybox", Args: []string{}, Network: "bridge", Restart: "on-failure:3",
 				Health: runtime.HealthOptions{Cmd: "test -f /ok", Interval: 2 * time.Second, Timeout: 500 * time.Millisecond,
 					StartPeriod: time.Minute, StartInterval: 100 * time.Millisecond, Retries: 4}}},
+		// A flag's short and long forms mix, and merge in command-line order (Docker's).
+		{[]string{"-e", "A=1", "--env", "B=2", "-l", "a=1", "--label=b=2", "--env=C", "-it", "--tty", "busybox", "-e", "x"},
+			runtime.RunOptions{Image: "busybox", Args: []string{"-e", "x"}, Network: "bridge", Env: []string{"A=1", "B=2", "C"},
+				Labels: []string{"a=1", "b=2"}, Tty: true, Interactive: true}},
 		{[]string{"--no-healthcheck", "busybox"},
 			runtime.RunOptions{Image: "busybox", Args: []string{}, Network: "bridge", Health: runtime.HealthOptions{None: true}}},
 	}

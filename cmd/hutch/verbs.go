@@ -216,20 +216,35 @@ func diffCommand() *cli.Command {
 func updateCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "update",
-		Usage:     "change containers' memory, CPU and pids limits (live, and for their next start)",
+		Usage:     "change containers' memory, CPU and pids limits (live, and for their next start) or restart policy",
 		ArgsUsage: "CONTAINER...",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "memory", Aliases: []string{"m"}, Usage: "memory limit (e.g. 256m)"},
 			&cli.StringFlag{Name: "cpus", Usage: "number of CPUs (e.g. 1.5)"},
 			&cli.Int64Flag{Name: "pids-limit", Usage: "maximum number of processes"},
+			&cli.StringFlag{Name: "restart", Usage: "restart policy: no, on-failure[:max-retries], always or unless-stopped"},
 		},
 		Action: func(ctx *cli.Context) error {
-			o := runtime.UpdateOptions{Memory: ctx.String("memory"), CPUs: ctx.String("cpus"), PidsLimit: ctx.Int64("pids-limit")}
+			o := runtime.UpdateOptions{Memory: ctx.String("memory"), CPUs: ctx.String("cpus"), PidsLimit: ctx.Int64("pids-limit"), Restart: ctx.String("restart")}
 			res, err := o.Resources() // checked once, before any container changes
 			if err != nil {
 				return err
 			}
-			return eachContainer(ctx, func(s *runtime.Store, ref string) error { return s.Update(ref, res) })
+			policy, err := o.RestartPolicy()
+			if err != nil {
+				return err
+			}
+			return eachContainer(ctx, func(s *runtime.Store, ref string) error {
+				if policy != nil {
+					if err := s.SetRestartPolicy(ref, *policy); err != nil {
+						return err
+					}
+				}
+				if res == nil {
+					return nil
+				}
+				return s.Update(ref, res)
+			})
 		},
 	}
 }
