@@ -218,6 +218,7 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
+	s.containerEvent(c, "create")
 	return c, nil
 }
 
