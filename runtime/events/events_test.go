@@ -204,3 +204,12 @@ func TestFollow(t *testing.T) {
 	default:
 	}
 }
+
+// BenchmarkAppend is the cost one event adds to an action (run --rm writes four).
+func BenchmarkAppend(b *testing.B) {
+	root := b.TempDir()
+	e := New(Container, "start", strings.Repeat("a", 64), map[string]string{"image": "busybox", "name": "jolly_weasel_12"})
+	for i := 0; i < b.N; i++ {
+		Append(root, e)
+	}
+}
