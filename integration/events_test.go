@@ -122,7 +122,8 @@ func TestEventsLifecycle(t *testing.T) {
 }
 
 // TestEventsObjects: networks (create, connect, disconnect, destroy),
-// volumes (create, destroy) and images (tag, untag, delete) have events.
+// volumes (create, destroy), images (tag, untag, delete) and execs
+// (exec_create, exec_start, exec_die) have events.
 func TestEventsObjects(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -130,6 +131,9 @@ func TestEventsObjects(t *testing.T) {
 	e.ok("network", "create", "evnet")
 	e.ok("volume", "create", "evvol")
 	id := e.ok("run", "-d", "--name", "c", "--network", "evnet", "busybox", "sleep", "60")
+	if r := e.run("exec", "c", "sh", "-c", "exit 4"); r.code != 4 {
+		t.Fatalf("exec: %s", r)
+	}
 	e.ok("network", "disconnect", "evnet", "c")
 	e.ok("network", "connect", "evnet", "c")
 	e.ok("rm", "-f", "c")
@@ -152,6 +156,11 @@ func TestEventsObjects(t *testing.T) {
 	}, "\n")
 	if got != strings.TrimSpace(want) {
 		t.Errorf("events:\n%s\nwant\n%s", got, want)
+	}
+	execs := e.ok("events", "--since", since, "--until", "0s", "-f", "container=c", "-f", "event=exec_create", "-f", "event=exec_start", "-f", "event=exec_die",
+		"--format", `{{.Action}} {{index .Actor.Attributes "exitCode"}} {{len (index .Actor.Attributes "execID")}}`)
+	if execs != "exec_create: sh -c exit 4  64\nexec_start: sh -c exit 4  64\nexec_die 4 64" {
+		t.Errorf("exec events: %q", execs)
 	}
 	if got := e.ok(append(bounds, "-f", "volume=evvol")...); got != "volume create  \nvolume destroy" {
 		t.Errorf("-f volume=evvol: %q", got)

@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"maps"
+	"strconv"
+	"strings"
 
 	"github.com/hutchrt/hutch/runtime/events"
 )
@@ -29,4 +31,14 @@ func (s *Store) Event(typ, action, id string, attrs ...string) {
 		m[attrs[i]] = attrs[i+1]
 	}
 	events.Append(s.Root, events.New(typ, action, id, m))
+}
+
+// execEvents journals an exec's exec_create and exec_start now (Docker's
+// actions name the command) and returns what journals its exec_die.
+func (s *Store) execEvents(c *Container, args []string) (died func(code *int)) {
+	id := newID()
+	cmd := strings.Join(args, " ")
+	s.containerEvent(c, "exec_create: "+cmd, "execID", id)
+	s.containerEvent(c, "exec_start: "+cmd, "execID", id)
+	return func(code *int) { s.containerEvent(c, "exec_die", "execID", id, "exitCode", strconv.Itoa(*code)) }
 }
