@@ -247,3 +247,37 @@ func TestEventsFollow(t *testing.T) {
 		t.Errorf("events after SIGINT exited %d, want 0", code)
 	}
 }
+
+// TestEventsVerbs: pause, unpause, rename (oldName), kill (signal),
+// restart (the verb's kill, die, stop, start, restart) and a restart
+// policy's loop (die, restart, start) have Docker's events.
+func TestEventsVerbs(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	since := time.Now().Format(time.RFC3339Nano)
+	e.ok("run", "-d", "--name", "v1", "busybox", "sh", "-c", `trap "exit 5" TERM; trap "exit 6" USR1; sleep 60 & wait`)
+	e.ok("pause", "v1")
+	e.ok("unpause", "v1")
+	e.ok("rename", "v1", "v2")
+	e.ok("kill", "-s", "USR1", "v2")
+	e.lcWaitExited("v2", 20*time.Second)
+	e.ok("start", "v2")
+	e.ok("restart", "-t", "5", "v2")
+	e.ok("rm", "-f", "v2")
+	e.ok("run", "-d", "--name", "loop", "--restart", "on-failure:1", "busybox", "sh", "-c", "exit 1")
+	if out := e.ok("wait", "loop"); out != "1" {
+		t.Fatalf("wait loop: %q", out)
+	}
+	lcWaitUntil(20*time.Second, func() bool { return e.lcInspect("loop").State.Status == "exited" })
+	f := `{{.Action}} {{index .Actor.Attributes "name"}} {{index .Actor.Attributes "oldName"}}{{index .Actor.Attributes "signal"}}{{index .Actor.Attributes "exitCode"}}`
+	got := lcLines(e.ok("events", "--since", since, "--until", "0s", "--format", f))
+	want := []string{
+		"create v1 ", "start v1 ", "pause v1 ", "unpause v1 ", "rename v2 v1", "kill v2 10", "die v2 6",
+		"start v2 ", "kill v2 15", "die v2 5", "stop v2 ", "start v2 ", "restart v2 ",
+		"kill v2 9", "die v2 137", "destroy v2 ",
+		"create loop ", "start loop ", "die loop 1", "restart loop ", "start loop ", "die loop 1",
+	}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("events:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

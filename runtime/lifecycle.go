@@ -212,10 +212,10 @@ func (s *Store) Kill(ref string, sig unix.Signal) (*Container, error) {
 		return c, err
 	}
 	defer unix.Close(mon)
+	s.containerEvent(c, "kill", "signal", strconv.Itoa(int(sig))) // before: the die it causes may be journalled at once
 	if err := unix.Kill(c.Pid, sig); err != nil {
 		return c, fmt.Errorf("kill %s: %w", c.Name, err)
 	}
-	s.containerEvent(c, "kill", "signal", strconv.Itoa(int(sig)))
 	s.unpaused(c)
 	// SIGKILL cannot be caught: wait until the monitor has recorded the exit,
 	// so a `start` or `inspect` right after sees a stopped container.
@@ -244,6 +244,7 @@ func (s *Store) Remove(ref string, force bool) (*Container, error) {
 		mon, err := pidfd(c.MonitorPid, c.MonitorStart)
 		if err == nil {
 			if alive(c.Pid, c.PidStart) {
+				s.containerEvent(c, "kill", "signal", "9")
 				unix.Kill(c.Pid, unix.SIGKILL)
 			}
 			s.unpaused(c) // v1's freezer holds even SIGKILL

@@ -200,7 +200,7 @@ func (s *Store) finish(id string, code int, startErr error, ran bool) {
 	if readErr == nil {
 		netErr = s.unwire(c, false)
 	}
-	if readErr == nil {
+	if readErr == nil && c.Status != StatusRestarting { // a restart's back-off journalled its die
 		s.containerEvent(c, "die", "exitCode", strconv.Itoa(code))
 	}
 	if autoRemove {
