@@ -54,7 +54,7 @@ func TestFilterMatch(t *testing.T) {
 		{[]string{"container=web"}, web, true},
 		{[]string{"container=abcdef"}, web, true}, // an ID prefix
 		{[]string{"container=bcdef"}, web, false},
-		{[]string{"container=web"}, net, false},              // container= is about container events
+		{[]string{"container=web"}, net, false},              // container= is about container events only
 		{[]string{"container=web", "event=die"}, web, false}, // AND across keys
 		{[]string{"container=web", "event=die"}, die, true},
 		{[]string{"image=busybox"}, die, true}, // busybox and busybox:latest are one
@@ -176,7 +176,9 @@ func TestFollow(t *testing.T) {
 	go func() {
 		done <- Follow(ctx, root, time.Time{}, func(e Event) { got <- e.Actor.ID })
 	}()
-	time.Sleep(3 * pollEvery)                                        // the follower is at the journal's end (not a timed assertion: events would still come)
+	// Let the follower reach the journal's end: lines written before it
+	// opened the file would be past, not followed.
+	time.Sleep(3 * pollEvery)
 	want := []string{"n0", "n1", "n2", "n3", "n4", "n5", "n6", "n7"} // across a rotation
 	for _, id := range want {
 		Append(root, New(Volume, "create", id, nil))
