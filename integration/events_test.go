@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -38,6 +39,7 @@ func TestEventsLifecycle(t *testing.T) {
 	e := newEnv(t)
 	since := time.Now().Format(time.RFC3339Nano)
 	id := e.ok("run", "-d", "--name", "web", "-l", "app=x", "busybox", "sh", "-c", `trap "exit 3" TERM; sleep 30 & wait`)
+	eventsTrapped(t, e, "web", 15)
 	e.ok("stop", "web")
 	e.ok("rm", "web")
 	until := fmt.Sprintf("%.9f", float64(time.Now().UnixNano())/1e9) // a Unix time with a fraction
@@ -119,6 +121,12 @@ func TestEventsLifecycle(t *testing.T) {
 	e.fails(1, "can't evaluate field Nope", append(bounds, "--format", "{{.Nope}}")...)
 	e.fails(1, "template parsing error", append(bounds, "--format", "{{.Action")...)
 	e.fails(1, "is after --until", "events", "--since", until, "--until", since)
+
+	// The journal is hutch's: reset takes it with the root.
+	e.ok("system", "reset", "-f")
+	if _, err := os.Stat(e.root); !os.IsNotExist(err) {
+		t.Errorf("system reset left the root (%v)", err)
+	}
 }
 
 // TestEventsObjects: networks (create, connect, disconnect, destroy),
@@ -256,12 +264,14 @@ func TestEventsVerbs(t *testing.T) {
 	e := newEnv(t)
 	since := time.Now().Format(time.RFC3339Nano)
 	e.ok("run", "-d", "--name", "v1", "busybox", "sh", "-c", `trap "exit 5" TERM; trap "exit 6" USR1; sleep 60 & wait`)
+	eventsTrapped(t, e, "v1", 15, 10)
 	e.ok("pause", "v1")
 	e.ok("unpause", "v1")
 	e.ok("rename", "v1", "v2")
 	e.ok("kill", "-s", "USR1", "v2")
 	e.lcWaitExited("v2", 20*time.Second)
 	e.ok("start", "v2")
+	eventsTrapped(t, e, "v2", 15, 10)
 	e.ok("restart", "-t", "5", "v2")
 	e.ok("rm", "-f", "v2")
 	e.ok("run", "-d", "--name", "loop", "--restart", "on-failure:1", "busybox", "sh", "-c", "exit 1")
@@ -280,4 +290,19 @@ func TestEventsVerbs(t *testing.T) {
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("events:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+}
+
+// eventsTrapped waits until the container's shell has set its traps (its
+// SigCgt has the signals): a PID 1 ignores a signal it has no handler for.
+func eventsTrapped(t *testing.T, e *env, ref string, sigs ...uint) {
+	t.Helper()
+	pid := strconv.Itoa(e.runPid(ref))
+	runWaitFor(t, 20*time.Second, ref+"'s traps", func() bool {
+		mask, err := strconv.ParseUint(lcProcStatus(t, pid, "SigCgt")["SigCgt"], 16, 64)
+		caught := err == nil
+		for _, sig := range sigs {
+			caught = caught && mask&(1<<(sig-1)) != 0
+		}
+		return caught
+	})
 }
