@@ -307,3 +307,41 @@ func eventsTrapped(t *testing.T, e *env, ref string, sigs ...uint) {
 		return caught
 	})
 }
+
+// TestEventsFollowSince: with --since and no --until, past events come
+// first, then new ones as they happen, until ctrl-c.
+func TestEventsFollowSince(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	since := time.Now().Format(time.RFC3339Nano)
+	e.ok("create", "--name", "past", "busybox", "true")
+	cmd := e.command("events", "--since", since, "--format", `{{.Action}} {{index .Actor.Attributes "name"}}`)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	next := func() string {
+		if !sc.Scan() {
+			t.Fatalf("events ended: %v", sc.Err())
+		}
+		return sc.Text()
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGINT)
+		io.Copy(io.Discard, out)
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("events after SIGINT: %v", err)
+		}
+	}()
+	if l := next(); l != "create past" {
+		t.Fatalf("first line %q, want the past create", l)
+	}
+	e.ok("rm", "past") // after the past line: the follower has the journal open
+	if l := next(); l != "destroy past" {
+		t.Errorf("followed %q, want destroy past", l)
+	}
+}

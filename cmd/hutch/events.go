@@ -64,19 +64,13 @@ func eventsAction(ctx *cli.Context) error {
 			}
 		}
 	}
-	root := ctx.String("root")
-	// Past events only with a bound, as Docker: without one, only new events.
-	if !since.IsZero() || !until.IsZero() {
-		events.Read(root, since, until, show)
-	}
-	if printErr != nil || (!until.IsZero() && !until.After(time.Now())) {
-		return printErr
-	}
 	sigctx, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM)
 	defer stop()
 	follow, cancel := context.WithCancel(sigctx)
 	defer cancel()
-	if err := events.Follow(follow, root, until, func(e events.Event) {
+	// Past events only with a bound, as Docker: without one, only new events.
+	past := !since.IsZero() || !until.IsZero()
+	if err := events.Follow(follow, ctx.String("root"), past, since, until, func(e events.Event) {
 		if show(e); printErr != nil {
 			cancel() // stdout closed: stop following
 		}

@@ -91,23 +91,6 @@ func Append(root string, e Event) {
 	}
 }
 
-// Read calls fn for each journalled event (the rotated file first) whose
-// time is in [since, until] (a zero bound is open).
-func Read(root string, since, until time.Time, fn func(Event)) {
-	for _, p := range []string{Path(root) + ".1", Path(root)} {
-		f, err := os.Open(p)
-		if err != nil {
-			continue
-		}
-		readLines(f, func(e Event) {
-			if inRange(e, since, until) {
-				fn(e)
-			}
-		})
-		f.Close()
-	}
-}
-
 func inRange(e Event, since, until time.Time) bool {
 	t := time.Unix(0, e.TimeNano)
 	return (since.IsZero() || !t.Before(since)) && (until.IsZero() || !t.After(until))
@@ -135,15 +118,40 @@ func readLines(r io.Reader, fn func(Event)) int64 {
 const pollEvery = 100 * time.Millisecond
 
 // Follow calls fn for each event appended to root's journal from now on,
-// until ctx ends or an event passes until (if not zero). It follows the
+// until ctx ends or until passes (if not zero). With past, the journal's
+// events in [since, until] come first, read from the same open file that
+// is then followed, so that no event falls between the two. It follows the
 // journal across rotation.
-func Follow(ctx context.Context, root string, until time.Time, fn func(Event)) error {
+func Follow(ctx context.Context, root string, past bool, since, until time.Time, fn func(Event)) error {
 	p := Path(root)
 	f, off, err := openAtEnd(p)
 	if err != nil {
 		return err
 	}
 	defer func() { f.Close() }()
+	if past {
+		if old, err := os.Open(p + ".1"); err == nil {
+			readLines(old, func(e Event) {
+				if inRange(e, since, until) {
+					fn(e)
+				}
+			})
+			old.Close()
+		}
+		if f != nil {
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return err
+			}
+			off = readLines(f, func(e Event) {
+				if inRange(e, since, until) {
+					fn(e)
+				}
+			})
+		}
+	}
+	if !until.IsZero() && !until.After(time.Now()) {
+		return nil // nothing new can be before until
+	}
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
 	for {

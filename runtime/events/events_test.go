@@ -127,6 +127,11 @@ func TestParseTime(t *testing.T) {
 	}
 }
 
+// past reads the journal's events since, as events --since T --until now.
+func past(root string, since time.Time, fn func(Event)) {
+	Follow(context.Background(), root, true, since, time.Now(), fn)
+}
+
 func TestJournal(t *testing.T) {
 	root := t.TempDir()
 	defer func(m int64) { MaxSize = m }(MaxSize)
@@ -141,7 +146,7 @@ func TestJournal(t *testing.T) {
 		t.Fatalf("no rotated journal: %v", err)
 	}
 	var got []string
-	Read(root, time.Time{}, time.Time{}, func(e Event) { got = append(got, e.Actor.ID) })
+	past(root, time.Time{}, func(e Event) { got = append(got, e.Actor.ID) })
 	// Rotation keeps one old file: what is left is the newest events, in order.
 	joined := strings.Join(sent, "")
 	if len(got) == 0 || !strings.HasSuffix(joined, strings.Join(got, "")) {
@@ -149,7 +154,7 @@ func TestJournal(t *testing.T) {
 	}
 	// Bounds: nothing after until.
 	var none int
-	Read(root, time.Time{}, time.Unix(1, 0), func(Event) { none++ })
+	Follow(context.Background(), root, true, time.Time{}, time.Unix(1, 0), func(Event) { none++ })
 	if none != 0 {
 		t.Errorf("until in 1970 read %d events", none)
 	}
@@ -158,7 +163,7 @@ func TestJournal(t *testing.T) {
 	f.WriteString(`{"Type":"volume","Act`)
 	f.Close()
 	n := 0
-	Read(root, time.Time{}, time.Time{}, func(Event) { n++ })
+	past(root, time.Time{}, func(Event) { n++ })
 	if n != len(got) {
 		t.Errorf("a torn line counted: %d events, want %d", n, len(got))
 	}
@@ -174,7 +179,7 @@ func TestFollow(t *testing.T) {
 	got := make(chan string, 100)
 	done := make(chan error)
 	go func() {
-		done <- Follow(ctx, root, time.Time{}, func(e Event) { got <- e.Actor.ID })
+		done <- Follow(ctx, root, false, time.Time{}, time.Time{}, func(e Event) { got <- e.Actor.ID })
 	}()
 	// Let the follower reach the journal's end: lines written before it
 	// opened the file would be past, not followed.
@@ -213,5 +218,34 @@ func BenchmarkAppend(b *testing.B) {
 	e := New(Container, "start", strings.Repeat("a", 64), map[string]string{"image": "busybox", "name": "jolly_weasel_12"})
 	for i := 0; i < b.N; i++ {
 		Append(root, e)
+	}
+}
+
+// TestFollowPast: with past, the journal's events in range come first, then
+// new ones, until ctx ends.
+func TestFollowPast(t *testing.T) {
+	root := t.TempDir()
+	Append(root, New(Volume, "create", "old", nil))
+	mark := time.Now()
+	Append(root, New(Volume, "create", "p1", nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan string, 10)
+	done := make(chan error)
+	go func() { done <- Follow(ctx, root, true, mark, time.Time{}, func(e Event) { got <- e.Actor.ID }) }()
+	if g := <-got; g != "p1" {
+		t.Fatalf("first event %q, want p1 (old is before --since)", g)
+	}
+	Append(root, New(Volume, "create", "n1", nil))
+	select {
+	case g := <-got:
+		if g != "n1" {
+			t.Fatalf("followed %q, want n1", g)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("follower never saw n1")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Error(err)
 	}
 }
