@@ -28,8 +28,8 @@ func TestEventsPull(t *testing.T) {
 	e.ok("rm", e.ok("create", reg.addr+"/ev/app:2", "x"))
 	got := e.ok("events", "--since", since, "--until", "0s", "-f", "type=image",
 		"--format", `{{.Type}} {{.Action}} {{.Actor.ID}} {{index .Actor.Attributes "name"}} {{.Status}}`)
-	want := "image pull " + reg.addr + "/ev/app:1 " + reg.addr + "/ev/app:1 pull\n" +
-		"image pull " + reg.addr + "/ev/app:2 " + reg.addr + "/ev/app:2 pull"
+	want := "image pull " + reg.addr + "/ev/app:1 " + reg.addr + "/ev/app pull\n" +
+		"image pull " + reg.addr + "/ev/app:2 " + reg.addr + "/ev/app pull"
 	if got != want {
 		t.Errorf("events:\n%s\nwant\n%s", got, want)
 	}

@@ -10,7 +10,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/hutchrt/hutch/rootfs"
-	"github.com/hutchrt/hutch/runtime/events"
 )
 
 // Pull policies of run's --pull, as Docker's.
@@ -63,7 +62,7 @@ func (s *Store) imageFor(o RunOptions) (rootfs.Image, error) {
 	if err != nil {
 		return img, err
 	}
-	s.Event(events.Image, "pull", img.Name, "name", img.Name)
+	s.PullEvent(img.Name)
 	fmt.Fprint(out, rootfs.PullStatus(img, "")) // "Downloaded newer image", even for --pull always of an unchanged one
 	return img, nil
 }

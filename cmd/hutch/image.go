@@ -82,7 +82,7 @@ func pullCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			s.Event(events.Image, "pull", img.Name, "name", img.Name)
+			s.PullEvent(img.Name)
 			fmt.Print(rootfs.PullStatus(img, before.Digest) + img.Name + "\n")
 			return nil
 		},
