@@ -14,6 +14,7 @@ import (
 	"github.com/hutchrt/hutch/rootfs"
 	"github.com/hutchrt/hutch/runtime/caps"
 	"github.com/hutchrt/hutch/runtime/cgroups"
+	"github.com/hutchrt/hutch/runtime/events"
 	"github.com/hutchrt/hutch/runtime/jsonwalk"
 	"github.com/hutchrt/hutch/runtime/logs"
 	"github.com/hutchrt/hutch/runtime/user"
@@ -193,7 +194,9 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 		defer func() { // err is Create's own: whatever fails below undoes the volumes made here
 			if err != nil {
 				for _, name := range made {
-					vols.RemoveLocked(name)
+					if vols.RemoveLocked(name) == nil {
+						s.Event(events.Volume, "destroy", name, "driver", "local")
+					}
 				}
 			}
 		}()
@@ -218,6 +221,7 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
+	s.containerEvent(c, "create")
 	return c, nil
 }
 

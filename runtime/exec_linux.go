@@ -43,7 +43,7 @@ const execStartFailed = 126
 // The process that enters is the container's init program (runtime/containerinit)
 // run from a sealed copy of hutch, with a plan (buildExecPlan) that joins the
 // container and then does what the container's init does for its command.
-func (s *Store) Exec(ref string, o ExecOptions, stdin *os.File, stdout, stderr *os.File) (int, error) {
+func (s *Store) Exec(ref string, o ExecOptions, stdin *os.File, stdout, stderr *os.File) (code int, err error) {
 	// The exec's process tree is in its own session; pass on what reaches us.
 	sigs := catchSignals()
 	defer sigs.stop()
@@ -63,6 +63,7 @@ func (s *Store) Exec(ref string, o ExecOptions, stdin *os.File, stdout, stderr *
 	if c.IsPaused() { // the exec would join the freeze and hang
 		return 125, fmt.Errorf("container %s is paused: unpause it first", c.Name)
 	}
+	defer s.execEvents(c, o.Args)(&code)
 	spec, err := loadSpec(s.Dir(c.ID))
 	if err != nil {
 		return 125, err

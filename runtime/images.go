@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/hutchrt/hutch/rootfs"
+	"github.com/hutchrt/hutch/runtime/events"
 )
 
 // ImportImage imports a root filesystem as an image. It takes the store's
@@ -37,6 +38,11 @@ func (s *Store) RemoveImage(name string) error {
 				return fmt.Errorf("image %s is in use by container %s (%s): remove the container first", name, c.Name, c.ShortID())
 			}
 		}
-		return s.Images().Remove(name)
+		if err := s.Images().Remove(name); err != nil {
+			return err
+		}
+		s.Event(events.Image, "untag", "sha256:"+img.ID, "name", name)
+		s.Event(events.Image, "delete", "sha256:"+img.ID, "name", name)
+		return nil
 	})
 }

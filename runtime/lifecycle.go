@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -166,6 +167,7 @@ func (s *Store) Stop(ref string, timeout *time.Duration) (*Container, error) {
 	}
 	defer unix.Close(mon)
 	if alive(c.Pid, c.PidStart) {
+		s.containerEvent(c, "kill", "signal", strconv.Itoa(int(sig)))
 		unix.Kill(c.Pid, sig)
 	}
 	s.unpaused(c) // a paused container meets the signal when it thaws, as in Docker
@@ -177,6 +179,7 @@ func (s *Store) Stop(ref string, timeout *time.Duration) (*Container, error) {
 			return c, fmt.Errorf("stop %s: monitor %d did not finish", c.Name, c.MonitorPid)
 		}
 	}
+	s.containerEvent(c, "stop")
 	return c, nil
 }
 
@@ -209,6 +212,7 @@ func (s *Store) Kill(ref string, sig unix.Signal) (*Container, error) {
 		return c, err
 	}
 	defer unix.Close(mon)
+	s.containerEvent(c, "kill", "signal", strconv.Itoa(int(sig))) // before: the die it causes may be journalled at once
 	if err := unix.Kill(c.Pid, sig); err != nil {
 		return c, fmt.Errorf("kill %s: %w", c.Name, err)
 	}
@@ -240,6 +244,7 @@ func (s *Store) Remove(ref string, force bool) (*Container, error) {
 		mon, err := pidfd(c.MonitorPid, c.MonitorStart)
 		if err == nil {
 			if alive(c.Pid, c.PidStart) {
+				s.containerEvent(c, "kill", "signal", "9")
 				unix.Kill(c.Pid, unix.SIGKILL)
 			}
 			s.unpaused(c) // v1's freezer holds even SIGKILL
@@ -262,7 +267,11 @@ func (s *Store) Remove(ref string, force bool) (*Container, error) {
 		return c, err
 	}
 	s.tellWaiters(c.ID, c.ExitCode) // wait --condition removed: before the record goes
-	return c, s.remove(c.ID)
+	if err := s.remove(c.ID); err != nil {
+		return c, err
+	}
+	s.containerEvent(c, "destroy")
+	return c, nil
 }
 
 // Wait blocks until the container is not running and returns its exit code.

@@ -92,6 +92,9 @@ func (s *Store) monitor(c *Container, a attach, ready func(error)) (code int, er
 			run.kill()
 		}
 	}
+	if err == nil {
+		s.containerEvent(c, "start")
+	}
 	ready(err)
 	if a.detached && err == nil {
 		err = run.execShim(s, c) // returns only if the exec failed
@@ -197,8 +200,12 @@ func (s *Store) finish(id string, code int, startErr error, ran bool) {
 	if readErr == nil {
 		netErr = s.unwire(c, false)
 	}
+	if readErr == nil && c.Status != StatusRestarting { // a restart's back-off journalled its die
+		s.containerEvent(c, "die", "exitCode", strconv.Itoa(code))
+	}
 	if autoRemove {
 		s.remove(id)
+		s.containerEvent(c, "destroy")
 		s.removeVolumes(anonymousVolumes(c))
 		<-released
 		s.tellWaiters(id, code)

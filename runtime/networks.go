@@ -12,6 +12,7 @@ import (
 
 	"github.com/hutchrt/hutch/network"
 	"github.com/hutchrt/hutch/network/portspec"
+	"github.com/hutchrt/hutch/runtime/events"
 )
 
 // The network commands live here, beside the containers they count: the
@@ -66,6 +67,9 @@ func (s *Store) CreateNetwork(name string, o network.CreateOptions) (*network.Ne
 		return nil, err
 	}
 	n, err := nets.Create(name, o)
+	if err == nil {
+		s.Event(events.Network, "create", n.ID, "name", n.Name, "type", n.Driver)
+	}
 	return n, asInvalid(err)
 }
 
@@ -154,6 +158,9 @@ func (s *Store) removeNetwork(ref string) (*network.Network, error) {
 			}
 		}
 		return n, invalidf("network %s is in use by container(s) %s: remove them or disconnect them first", n.Name, strings.Join(names, ", "))
+	}
+	if err == nil {
+		s.Event(events.Network, "destroy", n.ID, "name", n.Name, "type", n.Driver)
 	}
 	return n, asInvalid(err)
 }
@@ -250,6 +257,7 @@ func (s *Store) Connect(ref, netRef string, ip string, aliases []string) error {
 		}
 		return err
 	}
+	s.Event(events.Network, "connect", n.ID, "container", id, "name", n.Name, "type", n.Driver)
 	// Its names on the new network resolve at once. (A container started
 	// on the default bridge has no resolver to tell.)
 	return s.updateDNS(c)
@@ -290,6 +298,7 @@ func (s *Store) Disconnect(ref, netRef string) error {
 	if err != nil {
 		return err
 	}
+	s.Event(events.Network, "disconnect", n.ID, "container", c.ID, "name", n.Name, "type", n.Driver)
 	return errors.Join(s.updateDNS(c), nets.Disconnect(gone, c.ID))
 }
 

@@ -62,6 +62,7 @@ func (s *Store) imageFor(o RunOptions) (rootfs.Image, error) {
 	if err != nil {
 		return img, err
 	}
+	s.PullEvent(img.Name)
 	fmt.Fprint(out, rootfs.PullStatus(img, "")) // "Downloaded newer image", even for --pull always of an unchanged one
 	return img, nil
 }

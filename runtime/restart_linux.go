@@ -65,6 +65,7 @@ func (s *Store) afterExit(id string, code int) int {
 		s.finish(id, code, err, true)
 		return code
 	}
+	s.containerEvent(c, "die", "exitCode", strconv.Itoa(code))
 	select {
 	case <-time.After(delay):
 	case <-term:
@@ -77,6 +78,7 @@ func (s *Store) afterExit(id string, code int) int {
 		return code
 	}
 	a := attach{detached: true, tty: c.Tty, interactive: c.OpenStdin, signals: catchSignals()}
+	s.containerEvent(c, "restart") // by the policy: the start event follows from the monitor
 	n, _ := s.monitor(c, a, func(error) {})
 	return n
 }

@@ -100,7 +100,7 @@ type ResetReport struct {
 
 // rootEntries are the entries hutch makes in a root. Reset removes these,
 // then the root itself if nothing else is left in it.
-var rootEntries = []string{"containers", "networks", "images", "volumes", "dns", "run"}
+var rootEntries = []string{"containers", "networks", "images", "volumes", "dns", "run", "events.log", "events.log.1"}
 
 // Reset is Podman's `system reset` for one root: every container (running
 // ones are killed), every network (the default one too) with its bridge,

@@ -222,7 +222,10 @@ func (s *Store) Restart(ref string, timeout *time.Duration) (*Container, error) 
 	if err != nil {
 		return c, err
 	}
-	return s.Start(c.ID)
+	if c, err = s.Start(c.ID); err == nil {
+		s.containerEvent(c, "restart")
+	}
+	return c, err
 }
 
 // Rename gives a container a new name; a running container on a
@@ -238,10 +241,12 @@ func (s *Store) Rename(ref, name string) error {
 	if c.Name == name {
 		return invalidf("cannot rename container %s: the new name is its current name", c.Name)
 	}
+	old := c.Name
 	c, err = s.renameLocked(c.ID, name)
 	if err != nil {
 		return err
 	}
+	s.containerEvent(c, "rename", "oldName", old)
 	return s.updateDNS(c)
 }
 
@@ -292,8 +297,10 @@ func (s *Store) Pause(ref string) error {
 	_, err = s.update(c.ID, func(c *Container) error { c.Paused = true; return nil })
 	if err != nil {
 		cg.Thaw()
+		return err
 	}
-	return err
+	s.containerEvent(c, "pause")
+	return nil
 }
 
 // Unpause thaws a paused container.
@@ -305,8 +312,11 @@ func (s *Store) Unpause(ref string) error {
 	if !c.IsPaused() {
 		return fmt.Errorf("cannot unpause container %s: it is not paused", c.Name)
 	}
-	_, err = s.unpaused(c)
-	return err
+	if _, err = s.unpaused(c); err != nil {
+		return err
+	}
+	s.containerEvent(c, "unpause")
+	return nil
 }
 
 // unpaused thaws c if it is frozen and clears its record's mark. A stop or

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/hutchrt/hutch/rootfs"
+	"github.com/hutchrt/hutch/runtime/events"
 )
 
 // Volumes is the volume store of this root. Its lock is always taken
@@ -60,6 +61,7 @@ func (s *Store) makeVolumes(mounts []MountPoint, imageLayers []string) (made []s
 		}
 		if created {
 			made = append(made, m.Name)
+			s.Event(events.Volume, "create", m.Name, "driver", "local")
 		}
 		if m.noCopy {
 			continue
@@ -90,7 +92,9 @@ func (s *Store) removeVolumes(names []string) error {
 	defer unlock()
 	var errs []error
 	for _, n := range names {
-		if err := vols.RemoveLocked(n); err != nil && !errors.Is(err, rootfs.ErrNoVolume) {
+		if err := vols.RemoveLocked(n); err == nil {
+			s.Event(events.Volume, "destroy", n, "driver", "local")
+		} else if !errors.Is(err, rootfs.ErrNoVolume) {
 			errs = append(errs, err)
 		}
 	}
@@ -121,7 +125,10 @@ func (s *Store) VolumeCreate(name string, labels map[string]string) (rootfs.Volu
 	if err := ValidateVolumeName(name); err != nil {
 		return rootfs.Volume{}, err
 	}
-	v, _, err := s.Volumes().Create(name, labels)
+	v, created, err := s.Volumes().Create(name, labels)
+	if created {
+		s.Event(events.Volume, "create", v.Name, "driver", "local")
+	}
 	return v, err
 }
 
@@ -166,7 +173,11 @@ func (s *Store) VolumeRemove(name string) error {
 		if ids := volumeUsers(all)[name]; len(ids) > 0 {
 			return fmt.Errorf("remove %s: volume is in use - %v", name, ids)
 		}
-		return vols.RemoveLocked(name)
+		if err := vols.RemoveLocked(name); err != nil {
+			return err
+		}
+		s.Event(events.Volume, "destroy", name, "driver", "local")
+		return nil
 	})
 }
 
@@ -201,6 +212,7 @@ func (s *Store) VolumePrune(all bool) (removed []string, reclaimed int64, err er
 				continue
 			}
 			removed, reclaimed = append(removed, v.Name), reclaimed+size
+			s.Event(events.Volume, "destroy", v.Name, "driver", "local")
 		}
 		return errors.Join(errs...)
 	})

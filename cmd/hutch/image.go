@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/hutchrt/hutch/cmd/hutch/format"
 	"github.com/hutchrt/hutch/rootfs"
+	"github.com/hutchrt/hutch/runtime/events"
 	"golang.org/x/term"
 )
 
@@ -80,6 +82,7 @@ func pullCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			s.PullEvent(img.Name)
 			fmt.Print(rootfs.PullStatus(img, before.Digest) + img.Name + "\n")
 			return nil
 		},
@@ -182,7 +185,10 @@ func tagCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			_, err = s.Images().Tag(ctx.Args().Get(0), ctx.Args().Get(1))
+			img, err := s.Images().Tag(ctx.Args().Get(0), ctx.Args().Get(1))
+			if err == nil {
+				s.Event(events.Image, "tag", "sha256:"+strings.TrimPrefix(img.ID, "sha256:"), "name", img.Name)
+			}
 			return err
 		},
 	}

@@ -72,6 +72,7 @@ func newApp() *cli.App {
 			completionCommand(), completeCmd(),
 			createCommand(), attachCommand(), restartCommand(), renameCommand(), pauseCommand(), unpauseCommand(), topCommand(), diffCommand(), updateCommand(), statsCommand(),
 			versionCommand(), infoCommand(), containerCommand(),
+			eventsCommand(),
 		})),
 		Action:         unknownCommand,
 		OnUsageError:   usageErr,

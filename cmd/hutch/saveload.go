@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/hutchrt/hutch/runtime/events"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 )
@@ -29,7 +30,13 @@ func saveCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return s.Images().Save(w, ctx.Args().Slice())
+					if err := s.Images().Save(w, ctx.Args().Slice()); err != nil {
+						return err
+					}
+					for _, n := range ctx.Args().Slice() {
+						s.Event(events.Image, "save", n, "name", n)
+					}
+					return nil
 				})
 		},
 	}
@@ -66,6 +73,7 @@ func loadCommand() *cli.Command {
 				return err
 			}
 			for _, n := range names {
+				s.Event(events.Image, "load", n, "name", n)
 				if strings.HasPrefix(n, "sha256:") { // no name: Docker shows its ID
 					fmt.Printf("Loaded image ID: %s\n", n)
 				} else {
