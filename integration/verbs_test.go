@@ -481,7 +481,7 @@ func TestVerbsLogsSinceUntil(t *testing.T) {
 	if out := e.ok("logs", "--until", "2000-01-01", "talk"); out != "" {
 		t.Errorf("--until 2000-01-01: %q", out)
 	}
-	e.fails(1, "is not a time", "logs", "--since", "yesterday", "talk")
+	e.fails(1, "failed to parse value as time or duration", "logs", "--since", "yesterday", "talk")
 }
 
 // TestVerbsSystemDf: system df counts images, containers (active: running)

@@ -7,32 +7,30 @@ import (
 	"time"
 )
 
-// ParseTime reads logs' --since and --until as Docker does: a duration
-// before now ("10m", "1h30m"), Unix seconds ("1136073600",
-// "1136073600.5"), or an RFC 3339 time, a date-time without a zone (UTC)
-// or a date.
+// ParseTime reads --since and --until (logs, events) as Docker does: a
+// Unix time (seconds, with an optional fraction), an RFC 3339 date or time
+// (local when it has no zone), or a duration before now (10m, 1h30m).
 func ParseTime(s string, now time.Time) (time.Time, error) {
-	if d, err := time.ParseDuration(s); err == nil { // a number alone needs a unit: not a duration
-
+	if d, err := time.ParseDuration(s); err == nil {
 		return now.Add(-d), nil
 	}
-	if sec, frac, ok := strings.Cut(s, "."); isDigits(sec) && (!ok || isDigits(frac)) {
+	if sec, frac, _ := strings.Cut(s, "."); isDigits(sec) && (frac == "" || isDigits(frac)) {
 		n, err := strconv.ParseInt(sec, 10, 64)
 		if err == nil {
-			var ns int64
-			if ok {
-				f := (frac + "000000000")[:9]
-				ns, _ = strconv.ParseInt(f, 10, 64)
+			ns := int64(0)
+			if frac != "" {
+				frac = (frac + "000000000")[:9]
+				ns, _ = strconv.ParseInt(frac, 10, 64)
 			}
 			return time.Unix(n, ns), nil
 		}
 	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02T15:04:05Z07:00", "2006-01-02T15:04Z07:00", "2006-01-02T15:04", "2006-01-02Z07:00", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("%q is not a time: want a duration (10m), Unix seconds or an RFC 3339 time (2006-01-02T15:04:05Z)", s)
+	return time.Time{}, fmt.Errorf("failed to parse value as time or duration: %q", s)
 }
 
 func isDigits(s string) bool {

@@ -13,8 +13,8 @@ func TestParseTime(t *testing.T) {
 		"1136073600":           time.Unix(1136073600, 0),
 		"1136073600.5":         time.Unix(1136073600, 500000000),
 		"2026-12-04T14:00:00Z": time.Date(2026, 12, 4, 14, 0, 0, 0, time.UTC),
-		"2026-12-04T14:00:00":  time.Date(2026, 12, 4, 14, 0, 0, 0, time.UTC),
-		"2026-12-03":           time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC),
+		"2026-12-04T14:00:00":  time.Date(2026, 12, 4, 14, 0, 0, 0, time.Local), // no zone: local, as Docker's
+		"2026-12-03":           time.Date(2026, 12, 3, 0, 0, 0, 0, time.Local),
 	} {
 		got, err := ParseTime(in, now)
 		if err != nil || !got.Equal(want) {
