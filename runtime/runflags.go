@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hutchrt/hutch/runtime/logs"
+	"github.com/hutchrt/hutch/runtime/oci"
 )
 
 // The run flags that shape the container's spec beyond Docker's defaults:
@@ -110,12 +111,6 @@ func hostHardLimit(resource int) uint64 {
 	return r.Max
 }
 
-// ipcSysctls are the IPC namespace's sysctls Docker allows (besides fs.mqueue.*).
-var ipcSysctls = map[string]bool{
-	"kernel.msgmax": true, "kernel.msgmnb": true, "kernel.msgmni": true, "kernel.sem": true,
-	"kernel.shmall": true, "kernel.shmmax": true, "kernel.shmmni": true, "kernel.shm_rmid_forced": true,
-}
-
 // parseSysctls reads --sysctl KEY=VALUE. Only the container's own
 // (namespaced) ones are allowed, as Docker does: the IPC namespace's and
 // net.* (not with --network host, where they would be the host's).
@@ -130,10 +125,12 @@ func parseSysctls(vals []string, network string) (map[string]string, error) {
 		if !ok || key == "" || strings.ContainsAny(key, "/\x00 ") || strings.Contains(key, "..") {
 			return nil, invalidf("--sysctl %q: want KEY=VALUE", shorten(v))
 		}
-		switch {
-		case ipcSysctls[key] || strings.HasPrefix(key, "fs.mqueue."):
+		// The OCI core's table of which namespace a sysctl is in; the UTS
+		// namespace's are not for --sysctl (Docker's: --hostname is).
+		switch ns, _ := oci.SysctlNamespace(key); ns {
+		case specs.IPCNamespace:
 			// the IPC namespace is always the container's own
-		case strings.HasPrefix(key, "net."):
+		case specs.NetworkNamespace:
 			if network == "host" || strings.HasPrefix(network, "container:") {
 				return nil, invalidf("--sysctl %s: not allowed with --network %s (the namespace is not the container's own)", key, network)
 			}

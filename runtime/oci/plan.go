@@ -353,31 +353,40 @@ var ipcSysctls = map[string]bool{
 	"kernel.shmall": true, "kernel.shmmax": true, "kernel.shmmni": true, "kernel.shm_rmid_forced": true,
 }
 
+// SysctlNamespace is the namespace a sysctl belongs to: the IPC
+// namespace's (and fs.mqueue.*), net.*, and the UTS namespace's names;
+// false for a host-wide one, which a container must never set.
+func SysctlNamespace(key string) (specs.LinuxNamespaceType, bool) {
+	switch {
+	case ipcSysctls[key] || strings.HasPrefix(key, "fs.mqueue."):
+		return specs.IPCNamespace, true
+	case strings.HasPrefix(key, "net."):
+		return specs.NetworkNamespace, true
+	case key == "kernel.hostname" || key == "kernel.domainname":
+		return specs.UTSNamespace, true
+	}
+	return "", false
+}
+
+// nsArticle names a namespace in checkSysctl's errors.
+var nsArticle = map[specs.LinuxNamespaceType]string{
+	specs.IPCNamespace: "an ipc", specs.NetworkNamespace: "a network", specs.UTSNamespace: "a uts",
+}
+
 // checkSysctl refuses a sysctl that is not the container's own (it would
 // change the host), as runc does.
 func checkSysctl(spec *specs.Spec, key string) error {
 	if key == "" || strings.ContainsAny(key, "/\x00") || strings.Contains(key, "..") {
 		return fmt.Errorf("sysctl %q: not a sysctl name", key)
 	}
-	own := func(t specs.LinuxNamespaceType) bool { found, _ := hasNamespace(spec, t); return found }
-	switch {
-	case ipcSysctls[key] || strings.HasPrefix(key, "fs.mqueue."):
-		if own(specs.IPCNamespace) {
-			return nil
-		}
-		return fmt.Errorf("sysctl %q: needs an ipc namespace of the container's own", key)
-	case strings.HasPrefix(key, "net."):
-		if own(specs.NetworkNamespace) {
-			return nil
-		}
-		return fmt.Errorf("sysctl %q: needs a network namespace of the container's own", key)
-	case key == "kernel.hostname" || key == "kernel.domainname":
-		if own(specs.UTSNamespace) {
-			return nil
-		}
-		return fmt.Errorf("sysctl %q: needs a uts namespace of the container's own", key)
+	ns, ok := SysctlNamespace(key)
+	if !ok {
+		return fmt.Errorf("sysctl %q: not in a namespace of the container's; it would change the host", key)
 	}
-	return fmt.Errorf("sysctl %q: not in a namespace of the container's; it would change the host", key)
+	if own, _ := hasNamespace(spec, ns); !own {
+		return fmt.Errorf("sysctl %q: needs %s namespace of the container's own", key, nsArticle[ns])
+	}
+	return nil
 }
 
 // planHook runs h from the init: with the state on its stdin, killed at
