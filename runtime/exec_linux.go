@@ -41,8 +41,9 @@ const execStartFailed = 126
 // when hutch failed before the command could start (no such container, ...).
 //
 // The process that enters is the container's init program (runtime/containerinit)
-// run from a sealed copy of hutch, with a plan (buildExecPlan) that joins the
-// container and then does what the container's init does for its command.
+// run from a sealed copy of hutch (oci.Clone), with a plan (oci.BuildExec)
+// that joins the container and then does what the container's init does for
+// its command.
 func (s *Store) Exec(ref string, o ExecOptions, stdin *os.File, stdout, stderr *os.File) (code int, err error) {
 	// The exec's process tree is in its own session; pass on what reaches us.
 	sigs := catchSignals()
@@ -94,29 +95,13 @@ func (s *Store) Exec(ref string, o ExecOptions, stdin *os.File, stdout, stderr *
 		return 125, err
 	}
 	defer joinFiles.Close()
-	self, err := oci.SealedSelf()
-	if err != nil {
-		return 125, err
-	}
-	defer self.Close()
-	parentSock, childSock, err := oci.SocketPair()
-	if err != nil {
-		return 125, err
-	}
-	defer parentSock.Close()
-	defer childSock.Close()
-
-	// fd 3 is the sync socket, as for the container's init; fd 4 the binary.
-	cmd := exec.Command("/proc/self/fd/4", oci.InitCommand)
-	cmd.Env = []string{oci.InitEnv + "=1"}
-	cmd.ExtraFiles = []*os.File{childSock, self}
-	addFile := func(f *os.File) int {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
-		return 2 + len(cmd.ExtraFiles)
-	}
+	// The init's descriptors: the v1 tasks files, then the container's
+	// namespaces.
+	var files []*os.File
 	var join oci.ExecJoin
 	for _, f := range joinFiles.Tasks {
-		join.Tasks = append(join.Tasks, addFile(f))
+		join.Tasks = append(join.Tasks, oci.FileFd(len(files)))
+		files = append(files, f)
 	}
 	for _, kind := range dockerExecNamespaces {
 		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", c.Pid, kind))
@@ -124,39 +109,38 @@ func (s *Store) Exec(ref string, o ExecOptions, stdin *os.File, stdout, stderr *
 			return 125, fmt.Errorf("exec: %w", err)
 		}
 		defer f.Close()
-		join.NS = append(join.NS, oci.NsFd{Fd: addFile(f), Kind: kind})
+		join.NS = append(join.NS, oci.NsFd{Fd: oci.FileFd(len(files)), Kind: kind})
+		files = append(files, f)
 	}
 	plan, err := oci.BuildExec(spec, execProcess(spec, o, u, extra), join, lastCap)
 	if err != nil {
 		return 125, invalidf("%v", err)
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: unix.SIGKILL}
-	// Cloned into the v2 group; the plan writes to the v1 tasks files.
-	if joinFiles.Unified != nil {
-		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(joinFiles.Unified.Fd())
-	}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
+	clone := oci.InitClone{Cgroup: joinFiles, Files: files, Stdout: stdout, Stderr: stderr,
+		DieWithParent: true, Sealed: true}
 	if o.Interactive && !o.Tty {
-		cmd.Stdin = stdin
+		clone.Stdin = stdin
 	}
 	goruntime.LockOSThread() // Pdeathsig is per thread
 	defer goruntime.UnlockOSThread()
 	if sig := sigs.interrupted(); sig != 0 {
 		return 128 + int(sig), interruptedError(sig)
 	}
-	if err := cmd.Start(); err != nil {
+	child, err := oci.Clone(clone)
+	if err != nil {
 		return 125, fmt.Errorf("exec: %w", err)
 	}
-	childSock.Close()
+	defer child.Close()
+	cmd := child.Cmd
 	var tty *terminal
 	defer func() {
 		if tty != nil {
 			tty.close(2 * time.Second)
 		}
 	}()
-	err = oci.SendPlan(parentSock, plan)
+	err = child.Send(plan)
 	if err == nil {
-		err = oci.Await(parentSock, oci.Events{Pty: func(ptmx *os.File) {
+		err = child.Await(oci.Events{Pty: func(ptmx *os.File) {
 			tty = attachTerminal(ptmx, stdin, stdout, o.Interactive)
 		}})
 	}

@@ -61,17 +61,6 @@ func (r *Runtime) Exec(id string, proc *specs.Process, o ExecOptions) (int, erro
 		return 1, err
 	}
 	defer cj.Close()
-	self, err := SealedSelf()
-	if err != nil {
-		return 1, err
-	}
-	defer self.Close()
-	parentSock, childSock, err := SocketPair()
-	if err != nil {
-		return 1, err
-	}
-	defer parentSock.Close()
-	defer childSock.Close()
 	var console *net.UnixConn
 	if o.ConsoleSocket != "" {
 		c, err := net.Dial("unix", o.ConsoleSocket)
@@ -82,49 +71,45 @@ func (r *Runtime) Exec(id string, proc *specs.Process, o ExecOptions) (int, erro
 		defer console.Close()
 	}
 
-	// fd 3 is the sync socket, as for the container's init; fd 4 the binary.
-	cmd := exec.Command("/proc/self/fd/4", InitCommand)
-	cmd.Env = []string{InitEnv + "=1"}
-	cmd.ExtraFiles = []*os.File{childSock, self}
-	addFile := func(f *os.File) int {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
-		return 2 + len(cmd.ExtraFiles)
-	}
+	// The init's descriptors: the v1 tasks files, then the container's
+	// namespaces (not those it shares with the host, where we are).
+	var files []*os.File
 	join := ExecJoin{Detach: o.Detach}
 	for _, f := range cj.Tasks {
-		join.Tasks = append(join.Tasks, addFile(f))
+		join.Tasks = append(join.Tasks, FileFd(len(files)))
+		files = append(files, f)
 	}
 	for _, kind := range ExecNamespaces {
 		if !specHasKind(spec, kind) {
-			continue // the host's, which we are in
+			continue
 		}
 		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", rec.Pid, kind))
 		if err != nil {
 			return 1, fmt.Errorf("exec: %w", err)
 		}
 		defer f.Close()
-		join.NS = append(join.NS, NsFd{Fd: addFile(f), Kind: kind})
+		join.NS = append(join.NS, NsFd{Fd: FileFd(len(files)), Kind: kind})
+		files = append(files, f)
 	}
 	plan, err := BuildExec(spec, proc, join, lastCap)
 	if err != nil {
 		return 1, err
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if cj.Unified != nil {
-		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(cj.Unified.Fd())
-	}
+	clone := InitClone{Cgroup: cj, Files: files, Sealed: true}
 	if len(o.Stdio) == 3 {
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdio[0], o.Stdio[1], o.Stdio[2]
+		clone.Stdin, clone.Stdout, clone.Stderr = o.Stdio[0], o.Stdio[1], o.Stdio[2]
 	}
 	sigs := make(chan os.Signal, 16)
 	if !o.Detach {
 		signal.Notify(sigs)
 		defer signal.Stop(sigs)
 	}
-	if err := cmd.Start(); err != nil {
+	child, err := Clone(clone)
+	if err != nil {
 		return 1, fmt.Errorf("exec: %w", err)
 	}
-	childSock.Close()
+	defer child.Close()
+	cmd := child.Cmd
 	pid := 0
 	ev := Events{Pid: func(p int) { pid = p }}
 	ev.Pty = func(master *os.File) {
@@ -137,9 +122,9 @@ func (r *Runtime) Exec(id string, proc *specs.Process, o ExecOptions) (int, erro
 		go io.Copy(os.Stdout, master) // the terminal of a runc exec -t without a socket
 		go io.Copy(master, os.Stdin)
 	}
-	err = SendPlan(parentSock, plan)
+	err = child.Send(plan)
 	if err == nil {
-		err = Await(parentSock, ev)
+		err = child.Await(ev)
 	}
 	if err != nil {
 		var ie *InitError

@@ -56,10 +56,10 @@ func (j CgroupJoin) Close() {
 	}
 }
 
-// SealedSelf is a sealed in-memory copy of the hutch binary. The process
+// sealedSelf is a sealed in-memory copy of the hutch binary. The process
 // that enters a container runs from it, so nothing in the container can reach
 // and overwrite the host's binary through /proc/<pid>/exe (CVE-2019-5736).
-func SealedSelf() (*os.File, error) {
+func sealedSelf() (*os.File, error) {
 	src, err := os.Open("/proc/self/exe")
 	if err != nil {
 		return nil, fmt.Errorf("open own binary: %w", err)
@@ -107,6 +107,10 @@ type InitClone struct {
 	// namespace the clone makes (CLONE_NEWUSER in Cloneflags).
 	UIDMappings, GIDMappings []syscall.SysProcIDMap
 	Arg                      string // shown in the init's argv, for ps
+	// Sealed runs the init from a sealed copy of hutch (sealedSelf): an
+	// exec's process enters a running container, whose processes could
+	// otherwise reach the host's binary through /proc/<pid>/exe.
+	Sealed bool
 }
 
 // FileFd is where the init finds InitClone.Files[i].
@@ -121,7 +125,17 @@ type Init struct {
 // Clone clones the init program (runtime/containerinit) into new
 // namespaces and the cgroup; it waits for its plan (Send).
 func Clone(c InitClone) (*Init, error) {
-	parent, child, err := SocketPair()
+	binary, files := "/proc/self/exe", append([]*os.File{}, c.Files...)
+	if c.Sealed {
+		self, err := sealedSelf()
+		if err != nil {
+			return nil, err
+		}
+		defer self.Close()
+		binary = fmt.Sprintf("/proc/self/fd/%d", FileFd(len(files)))
+		files = append(files, self)
+	}
+	parent, child, err := socketPair()
 	if err != nil {
 		return nil, err
 	}
@@ -130,9 +144,9 @@ func Clone(c InitClone) (*Init, error) {
 	if c.Arg != "" {
 		args = append(args, c.Arg)
 	}
-	cmd := exec.Command("/proc/self/exe", args...)
+	cmd := exec.Command(binary, args...)
 	cmd.Env = []string{InitEnv + "=1"}
-	cmd.ExtraFiles = append([]*os.File{child}, c.Files...)
+	cmd.ExtraFiles = append([]*os.File{child}, files...)
 	// Only files that are there: a nil *os.File in the io interfaces would
 	// not be exec's nil (which is /dev/null).
 	if c.Stdin != nil {
@@ -171,7 +185,7 @@ func Clone(c InitClone) (*Init, error) {
 func (i *Init) Pid() int { return i.Cmd.Process.Pid }
 
 // Send sends the init its plan.
-func (i *Init) Send(p *Plan) error { return SendPlan(i.sock, p) }
+func (i *Init) Send(p *Plan) error { return sendPlan(i.sock, p) }
 
 // Tell sends the init a message its plan waits for (the wait op).
 func (i *Init) Tell(msg string) error {
@@ -181,8 +195,8 @@ func (i *Init) Tell(msg string) error {
 	return nil
 }
 
-// Await reads the init's messages until its verdict (see Await).
-func (i *Init) Await(ev Events) error { return Await(i.sock, ev) }
+// Await reads the init's messages until its verdict (see await).
+func (i *Init) Await(ev Events) error { return await(i.sock, ev) }
 
 // Close lets go of the sync socket.
 func (i *Init) Close() error { return i.sock.Close() }

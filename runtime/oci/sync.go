@@ -55,9 +55,9 @@ type Events struct {
 	Created bool                  // the init stops at "created" (OCI create), not at its exec
 }
 
-// Await reads the init's messages until its verdict: nil once the command
+// await reads the init's messages until its verdict: nil once the command
 // runs (or, with ev.Created, once the init waits for start).
-func Await(sock *os.File, ev Events) error {
+func await(sock *os.File, ev Events) error {
 	buf := make([]byte, 4096)
 	oob := make([]byte, unix.CmsgSpace(4))
 	fd := int(sock.Fd())
@@ -133,9 +133,9 @@ func WriteInitError(w interface{ Write([]byte) (int, error) }, code int, msg str
 	w.Write(b)
 }
 
-// SendPlan sends the init its plan, one message however long: the socket's
+// sendPlan sends the init its plan, one message however long: the socket's
 // send buffer grows to fit it (SO_SNDBUFFORCE, as root).
-func SendPlan(sock *os.File, p *Plan) error {
+func sendPlan(sock *os.File, p *Plan) error {
 	fd := int(sock.Fd())
 	if size, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF); err == nil && size < 2*len(p.Bytes())+65536 {
 		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 2*len(p.Bytes())+65536)
@@ -146,8 +146,8 @@ func SendPlan(sock *os.File, p *Plan) error {
 	return nil
 }
 
-// SocketPair makes the sync socket: the runtime's end and the init's.
-func SocketPair() (parent, child *os.File, err error) {
+// socketPair makes the sync socket: the runtime's end and the init's.
+func socketPair() (parent, child *os.File, err error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("socketpair: %w", err)
