@@ -13,6 +13,9 @@ import (
 type planFds struct {
 	netns int   // the namespace of --network container:NAME, -1 if none
 	tasks []int // the v1 cgroups' tasks files
+	// cgroup is the container's group, made before the clone: its
+	// directories are bound where the spec mounts "cgroup".
+	cgroup *cgroups.Cgroup
 }
 
 // buildInitPlan is the init plan of a hutch container: the OCI core's
@@ -21,14 +24,9 @@ type planFds struct {
 // from the spec's hutch annotations.
 func buildInitPlan(spec *specs.Spec, dir string, fds planFds, host oci.HostFacts) (*oci.Plan, error) {
 	o := oci.InitOptions{ExecFifo: -1, Tasks: fds.tasks, Reap: spec.Annotations[annotInit] == "true"}
-	if hasCgroupMount(spec) {
+	if hasCgroupMount(spec) && fds.cgroup != nil {
 		// The container's groups, bound at /sys/fs/cgroup: its own limits.
-		// The group exists (the monitor made it before the clone).
-		cg, err := cgroups.LoadPath(spec.Linux.CgroupsPath)
-		if err != nil {
-			return nil, err
-		}
-		o.CgroupBinds = oci.CgroupBinds(cg, spec.Linux.CgroupsPath)
+		o.CgroupBinds = oci.CgroupBinds(fds.cgroup)
 	}
 	if lower := spec.Annotations[annotLowerDir]; lower != "" {
 		o.Overlay = &oci.Overlay{Lower: lower, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"),

@@ -347,7 +347,7 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 	// The init's descriptors: the v1 tasks files, then --network
 	// container:NAME's namespace.
 	var files []*os.File
-	fds := planFds{netns: -1}
+	fds := planFds{netns: -1, cgroup: cg}
 	for _, f := range joinFiles.Tasks {
 		fds.tasks = append(fds.tasks, oci.FileFd(len(files)))
 		files = append(files, f)

@@ -355,8 +355,8 @@ func load(l layout, path string) (*Cgroup, error) {
 // Path returns the group's path, the same in every hierarchy.
 func (c *Cgroup) Path() string { return c.path }
 
-// dirs returns the group's directory in every hierarchy, v1 first.
-func (c *Cgroup) dirs() []string {
+// Dirs returns the group's directory in every hierarchy, v1 first.
+func (c *Cgroup) Dirs() []string {
 	var out []string
 	for _, g := range c.v1 {
 		out = append(out, g.dir)

@@ -366,7 +366,7 @@ func TestJoinByCloneAndTasks(t *testing.T) {
 // hierarchy, by cgroup.procs: the slow way, which the tests alone use to put
 // an outside process in a group.
 func (c *Cgroup) Add(pid int) error {
-	for _, d := range c.dirs() {
+	for _, d := range c.Dirs() {
 		if err := writeFile(d+"/cgroup.procs", strconv.Itoa(pid)); err != nil {
 			return fmt.Errorf("add process %d to cgroup %s: %w", pid, c.path, err)
 		}
@@ -382,7 +382,7 @@ func TestDeleteNested(t *testing.T) {
 	if err := cg.Add(cmd.Process.Pid); err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range cg.dirs() {
+	for _, d := range cg.Dirs() {
 		sub := filepath.Join(d, "sub", "deeper")
 		if err := os.MkdirAll(sub, 0o755); err != nil {
 			t.Fatal(err)

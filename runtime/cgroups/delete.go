@@ -22,7 +22,7 @@ const deleteTimeout = 3 * time.Second
 // already gone is not an error. Processes take a moment to leave a group
 // after SIGKILL, so removal is retried until deleteTimeout.
 func (c *Cgroup) Delete() error {
-	dirs := c.dirs()
+	dirs := c.Dirs()
 	deadline := time.Now().Add(deleteTimeout)
 	delay := 5 * time.Millisecond
 	for {

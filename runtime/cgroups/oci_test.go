@@ -106,8 +106,8 @@ func TestCreatePath(t *testing.T) {
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
-	if !slices.Equal(loaded.dirs(), ca.dirs()) {
-		t.Errorf("loaded dirs %v, want %v", loaded.dirs(), ca.dirs())
+	if !slices.Equal(loaded.Dirs(), ca.Dirs()) {
+		t.Errorf("loaded dirs %v, want %v", loaded.Dirs(), ca.Dirs())
 	}
 	if err := loaded.Delete(); err != nil {
 		t.Fatalf("Delete: %v", err)
@@ -563,7 +563,7 @@ func TestPids(t *testing.T) {
 		want = append(want, cmd.Process.Pid)
 	}
 	// The third in a subgroup of one hierarchy only.
-	d := cg.dirs()[0]
+	d := cg.Dirs()[0]
 	if err := os.Mkdir(d+"/sub", 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 // is still found. A group gone meanwhile gives no pids, not an error.
 func (c *Cgroup) Pids() ([]int, error) {
 	var out []int
-	for _, d := range c.dirs() {
+	for _, d := range c.Dirs() {
 		for _, g := range subtree(d) {
 			pids, err := readPids(g + "/cgroup.procs")
 			if err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -28,8 +28,6 @@ func cgroupPath(spec *specs.Spec, id string) string {
 	return path.Join(relativeParent, p)
 }
 
-func loadCgroup(p string) (*cgroups.Cgroup, error) { return cgroups.LoadPath(p) }
-
 // enterCgroup moves pid into cg's v1 groups by cgroup.procs (the slow way:
 // a process in a new user namespace cannot write the tasks files itself).
 func enterCgroup(cg *cgroups.Cgroup, pid int) error {
@@ -41,20 +39,6 @@ func enterCgroup(cg *cgroups.Cgroup, pid int) error {
 	}
 	return nil
 }
-
-// groupDirs are cg's directories: each v1 hierarchy's, then v2's.
-func groupDirs(cg *cgroups.Cgroup) []string {
-	var dirs []string
-	for _, t := range cg.TaskFiles() {
-		dirs = append(dirs, path.Dir(t))
-	}
-	if d := cg.UnifiedDir(); d != "" {
-		dirs = append(dirs, d)
-	}
-	return dirs
-}
-
-func cgroupPids(cg *cgroups.Cgroup) ([]int, error) { return cg.Pids() }
 
 func frozen(cg *cgroups.Cgroup) bool {
 	st, err := cg.FreezerState()
@@ -68,11 +52,12 @@ func setFrozen(cg *cgroups.Cgroup, freeze bool) error {
 	return cg.Thaw()
 }
 
-// cgroupBinds are cg's groups (at path) by hierarchy name.
-func cgroupBinds(cg *cgroups.Cgroup, p string) []CgroupBind {
+// CgroupBinds are cg's groups by hierarchy name, for
+// InitOptions.CgroupBinds.
+func CgroupBinds(cg *cgroups.Cgroup) []CgroupBind {
 	var out []CgroupBind
-	for _, dir := range groupDirs(cg) {
-		mount := strings.TrimSuffix(dir, p)
+	for _, dir := range cg.Dirs() {
+		mount := strings.TrimSuffix(dir, cg.Path())
 		name := path.Base(mount)
 		if mount == "/sys/fs/cgroup" { // a v2-only host
 			name = ""
@@ -81,7 +66,3 @@ func cgroupBinds(cg *cgroups.Cgroup, p string) []CgroupBind {
 	}
 	return out
 }
-
-// CgroupBinds are cg's groups by hierarchy name, for InitOptions.CgroupBinds
-// (p is the group's path, as in cgroups.CreatePath).
-func CgroupBinds(cg *cgroups.Cgroup, p string) []CgroupBind { return cgroupBinds(cg, p) }

@@ -193,7 +193,7 @@ func (r *Runtime) create(id, bundle string, o CreateOptions) (_ *exec.Cmd, err e
 		}
 	}
 	opts := initOptions(spec, rec, fds, tasks, FileFd(0))
-	opts.CgroupBinds = cgroupBinds(cg, rec.Cgroup)
+	opts.CgroupBinds = CgroupBinds(cg)
 	opts.NoPivot, opts.Preserve, opts.PreserveFirst = o.NoPivot, o.PreserveFds, preserveFirst
 	plan, err := BuildInit(spec, opts, facts)
 	if err != nil {

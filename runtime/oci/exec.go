@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hutchrt/hutch/runtime/caps"
+	"github.com/hutchrt/hutch/runtime/cgroups"
 )
 
 // ExecOptions are runc exec's options.
@@ -52,7 +53,7 @@ func (r *Runtime) Exec(id string, proc *specs.Process, o ExecOptions) (int, erro
 	if err != nil {
 		return 1, err
 	}
-	cg, err := loadCgroup(rec.Cgroup)
+	cg, err := cgroups.LoadPath(rec.Cgroup)
 	if err != nil {
 		return 1, fmt.Errorf("container %s: %w", id, err)
 	}

@@ -9,6 +9,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hutchrt/hutch/runtime/cgroups"
 	"github.com/hutchrt/hutch/runtime/procstart"
 )
 
@@ -88,11 +89,11 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 	if !all {
 		return signalInit(rec, sig)
 	}
-	cg, err := loadCgroup(rec.Cgroup)
+	cg, err := cgroups.LoadPath(rec.Cgroup)
 	if err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
 	}
-	pids, err := cgroupPids(cg)
+	pids, err := cg.Pids()
 	if err != nil {
 		return err
 	}
@@ -140,7 +141,7 @@ func (r *Runtime) Delete(id string, force bool) error {
 		return fmt.Errorf("container %s: init %d did not exit", id, rec.Pid)
 	}
 	var errs []error
-	if cg, err := loadCgroup(rec.Cgroup); err == nil {
+	if cg, err := cgroups.LoadPath(rec.Cgroup); err == nil {
 		errs = append(errs, cg.Delete())
 	}
 	spec, specErr := r.config(id)
@@ -158,8 +159,8 @@ func (r *Runtime) Delete(id string, force bool) error {
 
 // killAll kills every process of the container (thawing it first).
 func (r *Runtime) killAll(rec *record) {
-	if cg, err := loadCgroup(rec.Cgroup); err == nil {
-		if pids, err := cgroupPids(cg); err == nil {
+	if cg, err := cgroups.LoadPath(rec.Cgroup); err == nil {
+		if pids, err := cg.Pids(); err == nil {
 			for _, pid := range pids {
 				unix.Kill(pid, unix.SIGKILL)
 			}
@@ -177,11 +178,11 @@ func (r *Runtime) Pids(id string) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	cg, err := loadCgroup(rec.Cgroup)
+	cg, err := cgroups.LoadPath(rec.Cgroup)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", id, err)
 	}
-	return cgroupPids(cg)
+	return cg.Pids()
 }
 
 // Pause freezes every process of a running container; Resume thaws them.
@@ -207,7 +208,7 @@ func (r *Runtime) freeze(id string, freeze bool) error {
 	if err := checkOp(op, id, r.status(rec), false); err != nil {
 		return err
 	}
-	cg, err := loadCgroup(rec.Cgroup)
+	cg, err := cgroups.LoadPath(rec.Cgroup)
 	if err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
 	}
@@ -223,7 +224,7 @@ func (r *Runtime) Update(id string, res *specs.LinuxResources) error {
 	if r.status(rec) == Stopped {
 		return fmt.Errorf("container %s is not running", id)
 	}
-	cg, err := loadCgroup(rec.Cgroup)
+	cg, err := cgroups.LoadPath(rec.Cgroup)
 	if err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
 	}

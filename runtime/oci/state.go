@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hutchrt/hutch/runtime/atomicfile"
+	"github.com/hutchrt/hutch/runtime/cgroups"
 	"github.com/hutchrt/hutch/runtime/flock"
 	"github.com/hutchrt/hutch/runtime/procstart"
 )
@@ -138,7 +139,7 @@ func (r *Runtime) status(rec *record) Status {
 	if _, err := os.Lstat(r.fifoPath(rec.ID)); err == nil {
 		return Created
 	}
-	if cg, err := loadCgroup(rec.Cgroup); err == nil && frozen(cg) {
+	if cg, err := cgroups.LoadPath(rec.Cgroup); err == nil && frozen(cg) {
 		return Paused
 	}
 	return Running
