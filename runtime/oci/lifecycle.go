@@ -93,17 +93,20 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 	if err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
 	}
+	return signalGroup(cg, sig)
+}
+
+// signalGroup sends sig to every process in cg; after a SIGKILL a frozen
+// group is thawed, since a frozen process takes its SIGKILL only then.
+func signalGroup(cg *cgroups.Cgroup, sig unix.Signal) error {
 	pids, err := cg.Pids()
-	if err != nil {
-		return err
-	}
 	for _, pid := range pids {
 		unix.Kill(pid, sig)
 	}
 	if sig == unix.SIGKILL && frozen(cg) {
-		setFrozen(cg, false) // a frozen process takes its SIGKILL once thawed
+		setFrozen(cg, false)
 	}
-	return nil
+	return err
 }
 
 // Delete removes a stopped container: its cgroup, its record, and then the
@@ -160,14 +163,7 @@ func (r *Runtime) Delete(id string, force bool) error {
 // killAll kills every process of the container (thawing it first).
 func (r *Runtime) killAll(rec *record) {
 	if cg, err := cgroups.LoadPath(rec.Cgroup); err == nil {
-		if pids, err := cg.Pids(); err == nil {
-			for _, pid := range pids {
-				unix.Kill(pid, unix.SIGKILL)
-			}
-		}
-		if frozen(cg) {
-			setFrozen(cg, false)
-		}
+		signalGroup(cg, unix.SIGKILL)
 	}
 	signalInit(rec, unix.SIGKILL)
 }
