@@ -186,8 +186,8 @@ func (s *Store) claim(id string, start uint64) (*Container, error) {
 }
 
 // finish records the end of a run (or of a failed start), frees what the
-// container held and, with --rm, removes it. The cgroup goes whatever became
-// of the record (rm -f may have removed it already).
+// container held and, with --rm, removes it. The run's OCI state and cgroup
+// go whatever became of the record (rm -f may have removed it already).
 func (s *Store) finish(id string, code int, startErr error, ran bool) {
 	c, readErr := s.read(id)
 	autoRemove := readErr == nil && c.AutoRemove
@@ -195,7 +195,7 @@ func (s *Store) finish(id string, code int, startErr error, ran bool) {
 	// Read before the group goes; a --rm container's record goes with it.
 	oom := !autoRemove && err == nil && cg.OOMKilled()
 	released := make(chan error, 1)
-	go func() { released <- deleteCgroup(cg, err) }() // kernel work: overlap it with the disk work
+	go func() { released <- s.deleteRun(id) }() // kernel work: overlap it with the disk work
 	var netErr error
 	if readErr == nil {
 		netErr = s.unwire(c, false)
@@ -235,7 +235,7 @@ func (s *Store) finish(id string, code int, startErr error, ran bool) {
 func (s *Store) release(c *Container) error {
 	err := s.unwire(c, true)
 	c.Ports = nil
-	return errors.Join(err, deleteCgroup(cgroups.Load(c.ID)))
+	return errors.Join(err, s.deleteRun(c.ID))
 }
 
 // deleteCgroup takes what cgroups.Load returned; no group is nothing to do.
@@ -295,8 +295,9 @@ func (r *running) wait() int {
 	return 0
 }
 
-// startContainer creates the cgroup, clones the init into its namespaces,
-// lets it go and waits until the command runs. On error nothing is left.
+// startContainer creates the container through the OCI core (its init
+// this thread's child), wires its network while the init builds its root,
+// starts it and waits until the command runs. On error nothing is left.
 func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 	dir := s.Dir(c.ID)
 	spec := c.spec // a foreground run's, from Create
@@ -305,32 +306,35 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 			return nil, err
 		}
 	}
-	flags, err := cloneFlags(spec.Linux.Namespaces)
-	if err != nil {
-		return nil, err
-	}
 	r := &running{}
-	var plan *oci.Plan
 	// The group exists before the clone: the init is cloned into its v2
 	// group, and joins its v1 groups itself (see package cgroups).
 	cg := c.cgroup // made by a foreground Create, with the directories
-	c.cgroup = nil // this start owns it now
+	c.cgroup = nil // this start owns it now, and hands it to the create
 	if cg == nil {
 		if cg, err = s.prepare(c.ID, spec.Linux.Resources); err != nil {
 			return nil, err
 		}
 	}
+	rt := s.ociRuntime()
+	var child *oci.Child
 	defer func() {
-		if err != nil {
-			if r.cmd != nil && r.cmd.Process != nil {
-				r.kill()
-				r.cmd.Wait()
-			}
-			r.copiers.Wait()
-			for i := len(r.cleanup) - 1; i >= 0; i-- {
-				r.cleanup[i]()
-			}
+		if err == nil {
+			return
+		}
+		switch {
+		case child != nil:
+			child.Kill()
+			rt.Delete(c.ID, true)
+		case cg != nil: // not handed over yet
 			cg.Delete()
+		}
+		if r.net != nil {
+			err = errors.Join(err, r.net.Detach())
+		}
+		r.copiers.Wait()
+		for i := len(r.cleanup) - 1; i >= 0; i-- {
+			r.cleanup[i]()
 		}
 	}()
 	log, err := logs.CreateRotating(s.logPath(c), c.logConfig())
@@ -339,73 +343,36 @@ func (s *Store) startContainer(c *Container, a attach) (_ *running, err error) {
 	}
 	r.cleanup = append(r.cleanup, func() { log.Close() })
 
-	joinFiles, err := oci.OpenCgroupJoin(cg)
-	if err != nil {
-		return nil, err
-	}
-	defer joinFiles.Close()
-	// The init's descriptors: the v1 tasks files, then --network
-	// container:NAME's namespace.
-	var files []*os.File
-	fds := planFds{netns: -1, cgroup: cg}
-	for _, f := range joinFiles.Tasks {
-		fds.tasks = append(fds.tasks, oci.FileFd(len(files)))
-		files = append(files, f)
-	}
+	o := ociCreate(spec, dir)
 	if target, ok := strings.CutPrefix(c.Network, "container:"); ok {
 		ns, err := s.targetNetNS(target)
 		if err != nil {
 			return nil, err
 		}
 		defer ns.Close()
-		fds.netns = oci.FileFd(len(files))
-		files = append(files, ns)
-	}
-	facts, err := oci.RealHostFacts()
-	if err == nil {
-		plan, err = buildInitPlan(spec, dir, fds, facts)
-	}
-	if err != nil {
-		return nil, err
+		o.NetNS = ns
 	}
 	stdio, childEnds, err := r.wireStdio(a, log)
 	if err != nil {
 		closeAll(childEnds)
 		return nil, err
 	}
-	child, err := oci.Clone(oci.InitClone{Cloneflags: flags, Cgroup: joinFiles, Files: files,
-		Stdin: stdio[0], Stdout: stdio[1], Stderr: stdio[2], DieWithParent: true, Arg: dir})
-	for _, f := range childEnds {
-		f.Close()
-	}
+	o.Stdio, o.OnConsole = stdio[:], r.onPty
+	// The network is wired while the init mounts its root.
+	o.Setup = func(pid int) error { r.pid = pid; return s.wire(c, r) }
+	o.Cgroup, cg = cg, nil
+	child, err = rt.CreateChild(c.ID, dir, o)
+	closeAll(childEnds)
 	if err != nil {
 		return nil, err
 	}
-	defer child.Close()
-	r.cmd, r.pid = child.Cmd, child.Pid()
-	// The init mounts its root while its network is wired.
-	if err := child.Send(plan); err != nil {
-		return nil, err
-	}
-	if err := s.wire(c, r); err != nil {
-		return nil, err
-	}
-	defer func() { // the record does not name its ports yet: undo here
-		if err != nil {
-			if derr := r.net.Detach(); derr != nil {
-				err = errors.Join(err, derr)
-			}
-		}
-	}()
+	r.cmd, r.pid = child.Cmd(), child.Pid()
 	if a.signals != nil {
 		if sig := a.signals.interrupted(); sig != 0 {
 			return nil, interruptedError(sig)
 		}
 	}
-	if err := child.Tell("run"); err != nil {
-		return nil, err
-	}
-	if err := child.Await(oci.Events{Pty: r.onPty}); err != nil {
+	if err := child.Start(); err != nil {
 		return nil, err
 	}
 	if a.signals != nil {

@@ -92,7 +92,7 @@ func (s *Store) pauseForRestart(id string, code int, delay time.Duration) error 
 	}
 	cg, loadErr := cgroups.Load(id)
 	oom := loadErr == nil && cg.OOMKilled()
-	err = errors.Join(deleteCgroup(cg, loadErr), s.unwire(c, false))
+	err = errors.Join(s.deleteRun(id), s.unwire(c, false))
 	if err != nil {
 		return err
 	}

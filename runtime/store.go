@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/hutchrt/hutch/runtime/atomicfile"
-	"github.com/hutchrt/hutch/runtime/cgroups"
 	"github.com/hutchrt/hutch/runtime/flock"
 	"github.com/hutchrt/hutch/runtime/jsonwalk"
 )
@@ -312,7 +311,7 @@ func (s *Store) sweepLocked(ids []string) error {
 		if _, err := s.read(id); !errors.Is(err, ErrNotFound) {
 			continue // finished meanwhile
 		}
-		if err := deleteCgroup(cgroups.Load(id)); err != nil {
+		if err := s.deleteRun(id); err != nil {
 			errs = append(errs, err)
 			continue
 		}

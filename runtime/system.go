@@ -15,7 +15,6 @@ import (
 
 	"github.com/hutchrt/hutch/dns/resolver"
 	"github.com/hutchrt/hutch/dns/resolver/watchdog"
-	"github.com/hutchrt/hutch/runtime/cgroups"
 	"github.com/hutchrt/hutch/runtime/mountinfo"
 )
 
@@ -100,7 +99,7 @@ type ResetReport struct {
 
 // rootEntries are the entries hutch makes in a root. Reset removes these,
 // then the root itself if nothing else is left in it.
-var rootEntries = []string{"containers", "networks", "images", "volumes", "dns", "run", "events.log", "events.log.1"}
+var rootEntries = []string{"containers", "oci", "networks", "images", "volumes", "dns", "run", "events.log", "events.log.1"}
 
 // Reset is Podman's `system reset` for one root: every container (running
 // ones are killed), every network (the default one too) with its bridge,
@@ -133,8 +132,9 @@ func (s *Store) Reset() (ResetReport, error) {
 	orphans, err := s.killRootProcesses()
 	errs = append(errs, err)
 	for _, id := range orphans {
-		errs = append(errs, deleteCgroup(cgroups.Load(id)))
+		errs = append(errs, s.deleteRun(id))
 	}
+	errs = append(errs, s.deleteOrphanRuns())
 	nets, err := s.Networks()
 	if err == nil {
 		r.Networks, err = nets.Reset()

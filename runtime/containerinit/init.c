@@ -823,16 +823,20 @@ static void op_notify(void) {
 }
 
 // op_fifo is the OCI "created" state: we tell the runtime, let go of the
-// sync socket (create exits) and block opening the exec fifo for writing
+// sync socket unless it stays our parent (hutch's monitor; hutch-runc
+// create exits) and block opening the exec fifo for writing
 // until `start` opens it for reading, as runc's init does (op_started then
 // writes the byte start waits for).
 static void op_fifo(void) {
 	int fd = (int)next_num();
+	int keep = (int)next_num();
 	if (send(SYNC_FD, "created", 7, MSG_NOSIGNAL) < 0)
 		fail(125, "init: tell the runtime created: %s", strerror(errno));
-	close(SYNC_FD);
-	sync_closed = 1;
-	die_with_parent = 0;
+	if (!keep) {
+		close(SYNC_FD);
+		sync_closed = 1;
+		die_with_parent = 0;
+	}
 	int w;
 	do
 		w = open(fd_path(fd), O_WRONLY | O_CLOEXEC);

@@ -21,13 +21,43 @@ import (
 	"github.com/hutchrt/hutch/runtime/procstart"
 )
 
-// CreateOptions are runc create's options.
+// CreateOptions are runc create's options, and what a client in this
+// process (hutch's Docker layer, through CreateChild) adds to a bundle.
 type CreateOptions struct {
 	PidFile       string
 	NoPivot       bool       // enter the root without pivot_root (a root on a ramfs)
 	PreserveFds   int        // the caller's fds 3.. go to the container's process as 3..
 	ConsoleSocket string     // where a terminal's master goes (process.terminal)
-	Stdio         []*os.File // the init's stdin, stdout, stderr
+	Stdio         []*os.File // the init's stdin, stdout, stderr (a nil one: /dev/null)
+
+	// Spec is the bundle's config, made by the caller: config.json is
+	// not read, but written to the state directory as for any create.
+	Spec *specs.Spec
+	// Overlay, if set, is the root: mounted at root.path inside the
+	// container's mount namespace (so it vanishes with the container).
+	Overlay *Overlay
+	Reap    bool     // the init stays as pid 1 and reaps (--init)
+	NetNS   *os.File // a network namespace to join, opened (and checked) by the caller
+	// Cgroup is the container's group at the spec's cgroupsPath, made
+	// ahead by the caller; create owns it from then on (deleted on error).
+	Cgroup *cgroups.Cgroup
+	// OnConsole takes the terminal's master instead of a console socket;
+	// it is the callee's to close.
+	OnConsole func(master *os.File)
+	// Setup runs while the init builds the container, once its namespaces
+	// exist (hutch wires its network here, overlapping the mounts). An
+	// error fails the create; undoing what Setup made is the caller's.
+	Setup func(pid int) error
+}
+
+// Child is a created container whose init is a child of this process
+// (CreateChild): its caller waits for it, and its sync socket stays open
+// until Start to hear whether its command runs.
+type Child struct {
+	r    *Runtime
+	id   string
+	init *Init
+	pid  int // the command's process: the init's, or its child's after a detached fork
 }
 
 // Create makes the container id from the bundle: its cgroup, its
@@ -35,31 +65,85 @@ type CreateOptions struct {
 // Start. It returns once the init waits there (the OCI "created" state);
 // the init is then no child of the caller's to wait for. On error nothing is
 // left: no directory, cgroup, process or mount.
-func (r *Runtime) Create(id, bundle string, o CreateOptions) (err error) {
-	_, err = r.create(id, bundle, o)
+func (r *Runtime) Create(id, bundle string, o CreateOptions) error {
+	c, err := r.create(id, bundle, o, false)
+	if err == nil {
+		c.init.Close()
+	}
 	return err
 }
 
-func (r *Runtime) create(id, bundle string, o CreateOptions) (_ *exec.Cmd, err error) {
+// CreateChild is Create for a caller that stays the init's parent: the
+// init dies with the calling thread, and Child.Start reports whether the
+// command runs, with the init's error (an *InitError) if it does not.
+func (r *Runtime) CreateChild(id, bundle string, o CreateOptions) (*Child, error) {
+	return r.create(id, bundle, o, true)
+}
+
+// Pid is the container's process.
+func (c *Child) Pid() int { return c.pid }
+
+// Cmd is the init's process, to wait for.
+func (c *Child) Cmd() *exec.Cmd { return c.init.Cmd }
+
+// Start starts the container (Runtime.Start) and waits until its command
+// runs or fails: a failure is the init's *InitError, with its exit code.
+func (c *Child) Start() error {
+	defer c.init.Close()
+	if err := c.r.Start(c.id); err != nil {
+		// The init says why, when it can; its error beats start's "failed".
+		if ierr := c.init.Await(Events{}); ierr != nil {
+			return ierr
+		}
+		return err
+	}
+	return c.init.Await(Events{})
+}
+
+// Kill kills the init and reaps it.
+func (c *Child) Kill() {
+	c.init.Close()
+	c.init.Kill()
+}
+
+func (r *Runtime) create(id, bundle string, o CreateOptions, child bool) (_ *Child, err error) {
 	if err := CheckID(id); err != nil {
 		return nil, err
 	}
-	spec, bundle, err := LoadBundle(bundle)
+	spec := o.Spec
+	if spec == nil {
+		spec, bundle, err = LoadBundle(bundle)
+	} else {
+		err = check(spec, bundle)
+	}
 	if err != nil {
 		return nil, err
+	}
+	if o.Cgroup != nil {
+		// Handed over: gone with a failed create, whatever the failure.
+		defer func() {
+			if err != nil {
+				o.Cgroup.Delete()
+			}
+		}()
 	}
 	if o.PreserveFds < 0 || o.PreserveFds > 256 {
 		return nil, fmt.Errorf("--preserve-fds %d: not between 0 and 256", o.PreserveFds)
 	}
-	if spec.Process.Terminal && o.ConsoleSocket == "" {
+	hasConsole := o.ConsoleSocket != "" || o.OnConsole != nil
+	if spec.Process.Terminal && !hasConsole {
 		return nil, errors.New("process.terminal is set: a --console-socket is needed to hand the terminal over")
 	}
-	if !spec.Process.Terminal && o.ConsoleSocket != "" {
+	if !spec.Process.Terminal && hasConsole {
 		return nil, errors.New("--console-socket given, but process.terminal is not set")
 	}
 	flags, join, err := namespaces(spec)
 	if err != nil {
 		return nil, err
+	}
+	if o.NetNS != nil {
+		flags &^= unix.CLONE_NEWNET
+		join = append(join, joinNS{kind: "net", file: o.NetNS})
 	}
 	facts, err := RealHostFacts()
 	if err != nil {
@@ -67,13 +151,12 @@ func (r *Runtime) create(id, bundle string, o CreateOptions) (_ *exec.Cmd, err e
 	}
 	rec := &record{ID: id, Bundle: bundle, Rootfs: spec.Root.Path, Created: time.Now().UTC(),
 		Annotations: spec.Annotations, Cgroup: cgroupPath(spec, id)}
-	// The whole plan once before anything exists: a bad spec fails here.
-	var someFds []NsFd
-	for i, ns := range join {
-		someFds = append(someFds, NsFd{Fd: 10 + i, Kind: ns.kind})
-	}
-	if _, err := BuildInit(spec, initOptions(spec, rec, someFds, nil, 3), facts); err != nil {
-		return nil, err
+	if o.Spec == nil {
+		// The whole plan once before anything exists: a bad config.json
+		// fails here. (A caller's spec is its own, and is planned once.)
+		if _, err := planOf(spec, rec, join, o, facts); err != nil {
+			return nil, err
+		}
 	}
 
 	if err := os.MkdirAll(r.Root, 0o711); err != nil {
@@ -130,11 +213,13 @@ func (r *Runtime) create(id, bundle string, o CreateOptions) (_ *exec.Cmd, err e
 		defer console.Close()
 	}
 
-	cg, err := cgroups.CreatePath(rec.Cgroup, withDefaultDevices(spec))
-	if err != nil {
-		return nil, err
+	cg := o.Cgroup
+	if cg == nil {
+		if cg, err = cgroups.CreatePath(rec.Cgroup, withDefaultDevices(spec)); err != nil {
+			return nil, err
+		}
+		undo = append(undo, cg.Delete) // kills what is in it too
 	}
-	undo = append(undo, cg.Delete) // kills what is in it too
 	cj, err := OpenCgroupJoin(cg)
 	if err != nil {
 		return nil, err
@@ -147,11 +232,13 @@ func (r *Runtime) create(id, bundle string, o CreateOptions) (_ *exec.Cmd, err e
 	files := []*os.File{fifo}
 	var fds []NsFd
 	for _, ns := range join {
-		f, err := os.Open(ns.path)
-		if err != nil {
-			return nil, fmt.Errorf("namespace %s: %w", ns.kind, err)
+		f := ns.file
+		if f == nil {
+			if f, err = os.Open(ns.path); err != nil {
+				return nil, fmt.Errorf("namespace %s: %w", ns.kind, err)
+			}
+			defer f.Close()
 		}
-		defer f.Close()
 		fds = append(fds, NsFd{Fd: FileFd(len(files)), Kind: ns.kind})
 		files = append(files, f)
 	}
@@ -172,18 +259,17 @@ func (r *Runtime) create(id, bundle string, o CreateOptions) (_ *exec.Cmd, err e
 			files = append(files, f)
 		}
 	}
-	c := InitClone{Cloneflags: flags, Cgroup: cj, Files: files, Arg: id,
+	c := InitClone{Cloneflags: flags, Cgroup: cj, Files: files, Arg: id, DieWithParent: child,
 		UIDMappings: idMaps(spec.Linux.UIDMappings), GIDMappings: idMaps(spec.Linux.GIDMappings)}
 	if len(o.Stdio) == 3 {
 		c.Stdin, c.Stdout, c.Stderr = o.Stdio[0], o.Stdio[1], o.Stdio[2]
 	}
-	child, err := Clone(c)
+	init, err := Clone(c)
 	if err != nil {
 		return nil, err
 	}
-	defer child.Close()
-	undo = append(undo, func() error { child.Kill(); return nil })
-	rec.Pid, rec.PidStart = child.Pid(), procstart.Of(child.Pid())
+	undo = append(undo, func() error { init.Close(); init.Kill(); return nil })
+	rec.Pid, rec.PidStart = init.Pid(), procstart.Of(init.Pid())
 	if err := r.save(rec); err != nil {
 		return nil, err
 	}
@@ -192,21 +278,31 @@ func (r *Runtime) create(id, bundle string, o CreateOptions) (_ *exec.Cmd, err e
 			return nil, err
 		}
 	}
-	opts := initOptions(spec, rec, fds, tasks, FileFd(0))
+	opts := initOptions(spec, rec, fds, tasks, FileFd(0), o)
 	opts.CgroupBinds = CgroupBinds(cg)
-	opts.NoPivot, opts.Preserve, opts.PreserveFirst = o.NoPivot, o.PreserveFds, preserveFirst
+	opts.Preserve, opts.PreserveFirst = o.PreserveFds, preserveFirst
+	opts.KeepSync = child
 	plan, err := BuildInit(spec, opts, facts)
 	if err != nil {
 		return nil, err
 	}
-	if err := child.Send(plan); err != nil {
+	if err := init.Send(plan); err != nil {
 		return nil, err
+	}
+	if o.Setup != nil {
+		if err := o.Setup(rec.Pid); err != nil {
+			return nil, err
+		}
 	}
 	ev := Events{Created: true}
 	ev.Pid = func(pid int) { rec.Pid = pid }
 	ev.Pty = func(master *os.File) {
-		defer master.Close()
 		sizeConsole(master, spec.Process.ConsoleSize)
+		if o.OnConsole != nil {
+			o.OnConsole(master)
+			return
+		}
+		defer master.Close()
 		if err := sendConsole(console, master); err != nil {
 			unix.Kill(rec.Pid, unix.SIGKILL)
 		}
@@ -238,7 +334,7 @@ func (r *Runtime) create(id, bundle string, o CreateOptions) (_ *exec.Cmd, err e
 		}
 		return nil
 	}
-	if err := child.Await(ev); err != nil {
+	if err := init.Await(ev); err != nil {
 		return nil, err
 	}
 	if rec.PidStart = procstart.Of(rec.Pid); rec.PidStart == 0 {
@@ -253,7 +349,28 @@ func (r *Runtime) create(id, bundle string, o CreateOptions) (_ *exec.Cmd, err e
 			return nil, err
 		}
 	}
-	return child.Cmd, nil
+	return &Child{r: r, id: id, init: init, pid: rec.Pid}, nil
+}
+
+// PlanOf is the init plan a create of spec with o would send, with
+// stand-in descriptors: for a caller's checks and tests.
+func PlanOf(spec *specs.Spec, o CreateOptions, host HostFacts) (*Plan, error) {
+	_, join, err := namespaces(spec)
+	if err != nil {
+		return nil, err
+	}
+	if o.NetNS != nil {
+		join = append(join, joinNS{kind: "net", file: o.NetNS})
+	}
+	return planOf(spec, &record{Annotations: spec.Annotations}, join, o, host)
+}
+
+func planOf(spec *specs.Spec, rec *record, join []joinNS, o CreateOptions, host HostFacts) (*Plan, error) {
+	var fds []NsFd
+	for i, ns := range join {
+		fds = append(fds, NsFd{Fd: 10 + i, Kind: ns.kind})
+	}
+	return BuildInit(spec, initOptions(spec, rec, fds, nil, 3, o), host)
 }
 
 // withDefaultDevices is the spec's resources with the device rules runc
@@ -280,16 +397,21 @@ func withDefaultDevices(spec *specs.Spec) *specs.LinuxResources {
 	return &res
 }
 
-// initOptions are the OCI init's: the namespaces to join, no overlay (the
-// bundle's root is used as it is), the exec fifo, and the hooks' state.
-func initOptions(spec *specs.Spec, rec *record, join []NsFd, tasks []int, fifo int) InitOptions {
-	o := InitOptions{Join: join, Tasks: tasks, ExecFifo: fifo, State: hookState(rec, Created)}
+// initOptions are the OCI init's: the namespaces to join, the exec fifo,
+// the hooks' state, and the caller's choices (an overlay root, a reaper).
+func initOptions(spec *specs.Spec, rec *record, join []NsFd, tasks []int, fifo int, c CreateOptions) InitOptions {
+	o := InitOptions{Join: join, Tasks: tasks, ExecFifo: fifo, State: hookState(rec, Created),
+		Overlay: c.Overlay, Reap: c.Reap, NoPivot: c.NoPivot}
 	o.ForkDetached = joined(spec, specs.PIDNamespace)
 	o.CreateRuntime = spec.Hooks != nil && len(spec.Hooks.Prestart)+len(spec.Hooks.CreateRuntime) > 0
 	return o
 }
 
-type joinNS struct{ kind, path string }
+// joinNS is a namespace the init joins: by path, or a file the caller opened.
+type joinNS struct {
+	kind, path string
+	file       *os.File
+}
 
 var cloneFlagOf = map[specs.LinuxNamespaceType]uintptr{
 	specs.PIDNamespace: unix.CLONE_NEWPID, specs.MountNamespace: unix.CLONE_NEWNS,
@@ -307,9 +429,9 @@ func namespaces(spec *specs.Spec) (uintptr, []joinNS, error) {
 		kind := nsKinds[ns.Type]
 		switch {
 		case ns.Path != "" && ns.Type == specs.UserNamespace:
-			join = append([]joinNS{{kind, ns.Path}}, join...)
+			join = append([]joinNS{{kind: kind, path: ns.Path}}, join...)
 		case ns.Path != "":
-			join = append(join, joinNS{kind, ns.Path})
+			join = append(join, joinNS{kind: kind, path: ns.Path})
 		case ns.Type != specs.CgroupNamespace:
 			flags |= cloneFlagOf[ns.Type]
 		}

@@ -184,10 +184,11 @@ func specHasKind(spec *specs.Spec, kind string) bool {
 // Run creates and starts the container and, unless detach, waits for its
 // init and deletes it, returning its exit code (runc run).
 func (r *Runtime) Run(id, bundle string, o CreateOptions, detach bool) (int, error) {
-	cmd, err := r.create(id, bundle, o)
+	c, err := r.create(id, bundle, o, false)
 	if err != nil {
 		return 1, err
 	}
+	c.init.Close() // as after a create: the init goes on alone from here
 	if err := r.Start(id); err != nil {
 		r.Delete(id, true)
 		return 1, err
@@ -196,7 +197,7 @@ func (r *Runtime) Run(id, bundle string, o CreateOptions, detach bool) (int, err
 		return 0, nil
 	}
 	signal.Ignore(unix.SIGINT, unix.SIGTERM) // they reach the container's process group too
-	err = cmd.Wait()
+	err = c.Cmd().Wait()
 	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

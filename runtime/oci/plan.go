@@ -49,9 +49,11 @@ import (
 //	cgroupns                  unshare the cgroup namespace
 //	wait MSG                  wait for the monitor to send MSG
 //	notify MSG                send MSG to the monitor
-//	fifo FD                   say "created", close the sync socket (errors go to
-//	                          stderr from here on) and wait until `start`
-//	                          opens the exec fifo open at FD (O_PATH)
+//	fifo FD KEEP              say "created" and wait until `start` opens the exec
+//	                          fifo open at FD (O_PATH); KEEP 0: close the sync
+//	                          socket first (errors go to stderr from here on, and
+//	                          the command outlives the runtime: an OCI create's);
+//	                          1: keep both (the runtime stays the parent)
 //	started                   write the fifo's byte: start returns (after the
 //	                          startContainer hooks, which fail start if they fail)
 //	write PATH VALUE          write VALUE to PATH (a sysctl, oom_score_adj)
@@ -88,7 +90,7 @@ type Plan struct {
 // arguments; -1 for exec and hook, whose lists are counted. op checks what it emits
 // against it, and the tests decode plans with it.
 var opArity = map[string]int{
-	"notify": 1, "fifo": 1, "started": 0, "preserve": 2, "moveroot": 1, "write": 2, "chown": 3, "hook": -1, "umask": 1, "personality": 1,
+	"notify": 1, "fifo": 2, "started": 0, "preserve": 2, "moveroot": 1, "write": 2, "chown": 3, "hook": -1, "umask": 1, "personality": 1,
 	"setns": 2, "fork": 1, "lo": 0, "private": 0, "mount": 5, "root": 1, "mountin": 7,
 	"mknod": 4, "symlink": 2, "mask": 1, "readonly": 1, "mkdir": 1, "pivot": 1, "tasks": 1,
 	"cgroupns": 0, "wait": 1, "pty": 1, "hostname": 1, "rlimit": 3, "nnp": 0, "seccomp": 2,
@@ -123,10 +125,13 @@ type InitOptions struct {
 	// ForkDetached: a pid namespace is joined, so the process that runs
 	// the command is a child of the init's; the init reports its pid and exits.
 	ForkDetached bool
-	// ExecFifo, if >= 0, is an O_PATH descriptor of the exec fifo: the init
-	// says "created", then waits there for `start` (the OCI lifecycle).
-	// Otherwise (-1) it waits for "run" from the monitor over the sync socket.
+	// ExecFifo is an O_PATH descriptor of the exec fifo: the init says
+	// "created", then waits there for `start` (the OCI lifecycle).
 	ExecFifo int
+	// KeepSync: the runtime stays the init's parent and hears from it up
+	// to the exec (Runtime.CreateChild), so the init keeps the sync socket
+	// and its parent-death signal past the fifo.
+	KeepSync bool
 	// CreateRuntime: the init says "hooks" and waits for "go" once its
 	// namespaces and mounts exist, before the pivot, so that the runtime
 	// can run the prestart and createRuntime hooks.
@@ -301,14 +306,7 @@ func BuildInit(spec *specs.Spec, o InitOptions, host HostFacts) (*Plan, error) {
 	if newCg, joined := hasNamespace(spec, specs.CgroupNamespace); newCg && !joined {
 		p.op("cgroupns")
 	}
-	gate := func() {
-		if o.ExecFifo >= 0 {
-			p.op("fifo", itoa(o.ExecFifo))
-		}
-	}
-	if o.ExecFifo < 0 {
-		p.op("wait", "run") // the monitor has wired the network
-	}
+	gate := func() { p.op("fifo", itoa(o.ExecFifo), boolArg(o.KeepSync)) }
 
 	if uts, _ := hasNamespace(spec, specs.UTSNamespace); uts && spec.Hostname != "" {
 		p.op("hostname", spec.Hostname)
@@ -319,7 +317,7 @@ func BuildInit(spec *specs.Spec, o InitOptions, host HostFacts) (*Plan, error) {
 	if spec.Process.OOMScoreAdj != nil {
 		p.op("write", "/proc/self/oom_score_adj", itoa(*spec.Process.OOMScoreAdj))
 	}
-	if err := planProcess(p, spec, spec.Process, processOptions{console: true, reap: o.Reap, gate: gate, started: o.ExecFifo >= 0,
+	if err := planProcess(p, spec, spec.Process, processOptions{console: true, reap: o.Reap, gate: gate, started: true,
 		preserve: o.Preserve, preserveFirst: o.PreserveFirst, state: o.State}, host.LastCap); err != nil {
 		return nil, err
 	}

@@ -16,27 +16,32 @@ import (
 //
 //	runtime                          init (C, runtime/containerinit)
 //	   make the cgroup, clone the init into it
-//	   the plan (plan.go) ─────────▶ lo, mounts, pivot_root, join the v1
-//	                                 cgroups, unshare cgroupns, wait
-//	   wire the network (hutch run)
-//	   "run" ──────────────────────▶ with -t: open a pty in the container's devpts
-//	   ◀──────── "pty" + master fd   (SCM_RIGHTS)
-//	   size it, copy it; "ack" ────▶ make the slave stdio and controlling tty
-//	                                 hostname, rlimits, user, capabilities,
-//	                                 find the command
+//	   the plan (plan.go) ─────────▶ lo, mounts, ...
+//	   CreateOptions.Setup (hutch    ("hooks" ◀──▶ "go" around the prestart
+//	   run: wire the network)         and createRuntime hooks, if any)
+//	                                 pivot_root, join the v1 cgroups,
+//	                                 unshare cgroupns, hostname
+//	                                 with a terminal: open a pty in the
+//	   ◀──────── "pty" + master fd   container's devpts (SCM_RIGHTS)
+//	   size it, pass it on; "ack" ─▶ make the slave stdio and controlling tty
+//	                                 rlimits
+//	   ◀─────────────────"created"   then block opening the exec fifo
+//	   (create returns)
+//	   start: open the fifo ───────▶ startContainer hooks, write the fifo's
+//	   ◀──────────── the fifo's byte byte; user, capabilities, find the command
 //	   ◀───────────────────── EOF    execve succeeded (the socket is CLOEXEC)
 //	   ◀─────────── {"code","msg"}   or: it failed, with the exit code to report
 //
-// An OCI create has no "run": the init goes on to the fifo op, says
-// "created" and waits for `start` there. With prestart or createRuntime
-// hooks it says "hooks" before the pivot and waits for "go". A fork
+// An OCI create (hutch-runc) lets go of the socket at "created": the init
+// closes its end too, and later errors go to its stderr. hutch's monitor
+// (CreateChild) stays the init's parent and reads on to the exec. A fork
 // "detach" says "pid N" first, the pid (in the runtime's namespace) of the
 // process that will run the command.
 //
 // With --init the init stays as a reaper: its copy of the socket is closed
 // and the child's closes at its execve, so EOF means started there too.
-// hutch exec talks to its process the same way, less the wait for "run";
-// after the plan's fork the parent closes its copy, as the reaper does.
+// hutch exec talks to its process the same way, less the fifo; after the
+// plan's fork the parent closes its copy, as the reaper does.
 
 // InitError is a failure of the init before the user's command ran.
 type InitError struct {

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bytes"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +14,14 @@ import (
 	"github.com/hutchrt/hutch/runtime/caps"
 	"github.com/hutchrt/hutch/runtime/oci"
 )
+
+// testPlanWith is the plan hutch's create of spec sends its init; netns
+// stands for --network container:NAME's namespace.
+func testPlanWith(spec *specs.Spec, netns *os.File, facts oci.HostFacts) (*oci.Plan, error) {
+	o := ociCreate(spec, "/c/abc")
+	o.NetNS = netns
+	return oci.PlanOf(o.Spec, o, facts)
+}
 
 // planOps splits a plan into its ops.
 func planOps(t *testing.T, p *oci.Plan) [][]string {
@@ -40,7 +49,7 @@ func TestInitPlan(t *testing.T) {
 		AdditionalGids: []uint32{10, 20}, Caps: caps.Sets([]string{"CAP_CHOWN", "CAP_KILL"}, 1000),
 		NoNewPrivileges: true, Network: "none", Volatile: true, HostNofileHard: 20000,
 	})
-	p, err := buildInitPlan(spec, "/c/abc", planFds{netns: -1, tasks: []int{4, 5}}, testFacts)
+	p, err := testPlanWith(spec, nil, testFacts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,9 +60,9 @@ func TestInitPlan(t *testing.T) {
 	}
 	// The order is the contract with the init: the network before /sys is
 	// mounted, the mounts before the pivot, the cgroups before their
-	// namespace, the wait for the network before anything of the command's.
+	// namespace, the wait for start before the command's identity.
 	order := []string{"lo", "private", "mount", "root", "mountin", "mask", "readonly", "mkdir",
-		"pivot", "tasks", "cgroupns", "wait", "hostname", "rlimit", "nnp", "identity", "chdir", "exec"}
+		"pivot", "cgroupns", "hostname", "rlimit", "fifo", "started", "nnp", "identity", "chdir", "exec"}
 	for i := 1; i < len(order); i++ {
 		if a, b := opIndex(ops, order[i-1]), opIndex(ops, order[i]); a < 0 || b < 0 || a > b {
 			t.Errorf("%s (at %d) must come before %s (at %d): %v", order[i-1], a, order[i], b, names)
@@ -77,10 +86,6 @@ func TestInitPlan(t *testing.T) {
 			if op[2] == "/sys" && op[4] != itoa(unix.MS_NOSUID|unix.MS_NOEXEC|unix.MS_NODEV|unix.MS_RDONLY) {
 				t.Errorf("sysfs flags %s, want read-only", op[4])
 			}
-		case "wait":
-			if op[1] != "run" {
-				t.Errorf("wait for %q, want run", op[1])
-			}
 		case "rlimit":
 			if op[1] != itoa(unix.RLIMIT_NOFILE) || op[2] != "20000" || op[3] != "20000" {
 				t.Errorf("rlimit %q", op)
@@ -98,7 +103,7 @@ func TestInitPlan(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range [][]string{{"tasks", "4"}, {"tasks", "5"}, {"mkdir", "/work"}, {"chdir", "/work"},
+	for _, want := range [][]string{{"mkdir", "/work"}, {"chdir", "/work"},
 		{"hostname", "h"}, {"mask", "/proc/kcore"}, {"readonly", "/proc/sys"},
 		{"mknod", "/dev/null", itoa(unix.S_IFCHR | 0o666), "1", "3"}, {"symlink", "pts/ptmx", "/dev/ptmx"}} {
 		if !slices.ContainsFunc(ops, func(op []string) bool { return slices.Equal(op, want) }) {
@@ -118,7 +123,7 @@ func TestInitPlanVariants(t *testing.T) {
 		Network: "host", ReadOnly: true, Init: true, Tty: true, Privileged: true,
 		Caps: caps.Sets([]string{"CAP_CHOWN"}, 0), HostNofileHard: 1024,
 	})
-	p, err := buildInitPlan(spec, "/c/abc", planFds{netns: -1}, testFacts)
+	p, err := testPlanWith(spec, nil, testFacts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,8 +137,8 @@ func TestInitPlanVariants(t *testing.T) {
 	if i := slices.IndexFunc(ops, func(op []string) bool { return slices.Equal(op, roRoot) }); i < 0 || i > opIndex(ops, "pivot") {
 		t.Errorf("read-only root remount at %d, pivot at %d", i, opIndex(ops, "pivot"))
 	}
-	if pty, wait := opIndex(ops, "pty"), opIndex(ops, "wait"); pty < wait || !slices.Equal(ops[pty], []string{"pty", "1"}) {
-		t.Errorf("pty %q at %d, the wait at %d: want the console bound, after the wait", ops[pty], pty, wait)
+	if pty, fifo := opIndex(ops, "pty"), opIndex(ops, "fifo"); pty < 0 || pty > fifo || !slices.Equal(ops[pty], []string{"pty", "1"}) {
+		t.Errorf("pty at %d, the fifo at %d: want the console bound, before the wait for start", pty, fifo)
 	}
 	if id := ops[opIndex(ops, "identity")]; id[5] != "1" || id[6] != "1" || id[7] != "1" {
 		t.Errorf("root's identity %q: want CAP_CHOWN (bit 0) bounding, effective, permitted", id)
@@ -144,11 +149,11 @@ func TestInitPlanVariants(t *testing.T) {
 
 	// --network container:NAME: the init joins the namespace at its fd.
 	spec = newSpec(specInput{Dir: "/c/abc", Args: []string{"true"}, Network: "container:x", Hostname: "c"})
-	p, err = buildInitPlan(spec, "/c/abc", planFds{netns: 7}, testFacts)
+	p, err = testPlanWith(spec, os.Stdin, testFacts) // any open file stands for the namespace
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ops := planOps(t, p); !slices.Equal(ops[0], []string{"setns", "7", "net"}) || opIndex(ops, "lo") >= 0 {
+	if ops := planOps(t, p); (ops[0][0] != "setns" || ops[0][2] != "net") || opIndex(ops, "lo") >= 0 {
 		t.Errorf("container network: first op %q", ops[0])
 	}
 	if bytes.Count(p.Bytes(), []byte("\x00hostname\x00")) != 1 {
@@ -159,11 +164,11 @@ func TestInitPlanVariants(t *testing.T) {
 func TestInitPlanErrors(t *testing.T) {
 	spec := newSpec(specInput{Dir: "/c/abc", Args: []string{"true"}, Network: "none"})
 	spec.Process.Rlimits = append(spec.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_BOGUS", Hard: 1, Soft: 1})
-	if _, err := buildInitPlan(spec, "/c/abc", planFds{netns: -1}, testFacts); err == nil || !strings.Contains(err.Error(), "RLIMIT_BOGUS") {
+	if _, err := testPlanWith(spec, nil, testFacts); err == nil || !strings.Contains(err.Error(), "RLIMIT_BOGUS") {
 		t.Errorf("unknown rlimit: err %v", err)
 	}
 	spec = newSpec(specInput{Dir: "/c/abc", Args: []string{"true"}, Network: "none", Caps: caps.Sets([]string{"CAP_NOPE"}, 0)})
-	if _, err := buildInitPlan(spec, "/c/abc", planFds{netns: -1}, testFacts); err == nil || !strings.Contains(err.Error(), "CAP_NOPE") {
+	if _, err := testPlanWith(spec, nil, testFacts); err == nil || !strings.Contains(err.Error(), "CAP_NOPE") {
 		t.Errorf("unknown capability: err %v", err)
 	}
 }
@@ -180,13 +185,12 @@ func TestInitPlanRefuses(t *testing.T) {
 		if in.Args == nil {
 			in.Args = []string{"true"}
 		}
-		if _, err := buildInitPlan(newSpec(in), "/c/abc", planFds{netns: -1}, testFacts); !IsInvalid(err) {
-			t.Errorf("%s: err %v, want an invalid-input error", name, err)
+		if _, err := testPlanWith(newSpec(in), nil, testFacts); err == nil {
+			t.Errorf("%s: no error", name)
 		}
 	}
 	// Paths are cleaned: the init makes them one component at a time.
-	p, err := buildInitPlan(newSpec(specInput{Dir: "/c/abc", Args: []string{"true"}, Cwd: "/a//b/", Network: "none"}),
-		"/c/abc", planFds{netns: -1}, testFacts)
+	p, err := testPlanWith(newSpec(specInput{Dir: "/c/abc", Args: []string{"true"}, Cwd: "/a//b/", Network: "none"}), nil, testFacts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +209,7 @@ func TestInitPlanSeccomp(t *testing.T) {
 		if spec.Linux.Seccomp, err = seccompProfile(securityOpts{}, false, spec); err != nil {
 			t.Fatal(err)
 		}
-		p, err := buildInitPlan(spec, "/c/abc", planFds{netns: -1}, testFacts)
+		p, err := testPlanWith(spec, nil, testFacts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -250,7 +254,7 @@ func TestInitPlanUserMounts(t *testing.T) {
 	}
 	facts := oci.HostFacts{IsDir: func(p string) (bool, error) { return p != "/h/app.conf", nil }, LastCap: 40}
 	spec.Mounts = withUserMounts(spec.Mounts, user)
-	p, err := buildInitPlan(spec, "/c/abc", planFds{netns: -1}, facts)
+	p, err := testPlanWith(spec, nil, facts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +279,7 @@ func TestInitPlanUserMounts(t *testing.T) {
 
 	spec = newSpec(specInput{ID: "abc", Dir: "/c/abc", LowerDir: "/img", Args: []string{"true"}, Network: "none", HostNofileHard: 1024})
 	spec.Mounts = withUserMounts(spec.Mounts, []MountPoint{{Type: "bind", Source: "/dev", Destination: "/dev"}})
-	if p, err = buildInitPlan(spec, "/c/abc", planFds{netns: -1}, facts); err != nil {
+	if p, err = testPlanWith(spec, nil, facts); err != nil {
 		t.Fatal(err)
 	}
 	if i := opIndex(planOps(t, p), "mknod"); i >= 0 {

@@ -1,0 +1,60 @@
+package runtime
+
+import (
+	"errors"
+	"path/filepath"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hutchrt/hutch/runtime/cgroups"
+	"github.com/hutchrt/hutch/runtime/oci"
+)
+
+// ociCreate is how a hutch container is created by the OCI core
+// (oci.Runtime.CreateChild): its bundle is its directory, with the spec
+// (config.json) made from the image and the run's flags, and beyond the
+// spec: the overlay on the image's layers (mounted inside the container's
+// mount namespace, so it never outlives it), --init's reaper, and with
+// --network host no hostname to set (the UTS namespace is cloned with the
+// host's). All of it from the spec's hutch annotations.
+func ociCreate(spec *specs.Spec, dir string) oci.CreateOptions {
+	o := oci.CreateOptions{Spec: spec, Reap: spec.Annotations[annotInit] == "true"}
+	if lower := spec.Annotations[annotLowerDir]; lower != "" {
+		o.Overlay = &oci.Overlay{Lower: lower, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"),
+			Volatile: spec.Annotations[annotVolatile] == "true"}
+	}
+	if spec.Annotations[annotNetwork] == "host" {
+		s := *spec
+		s.Hostname = ""
+		o.Spec = &s
+	}
+	return o
+}
+
+// ociRuntime is the OCI core's state of this store's containers while they
+// run (their state.json, config.json and exec fifo): `hutch-runc --root
+// <root>/oci list` shows them, as `runc --root` shows Docker's.
+func (s *Store) ociRuntime() *oci.Runtime {
+	return &oci.Runtime{Root: filepath.Join(s.Root, "oci")}
+}
+
+// deleteRun removes what the OCI core holds of a container's run: its
+// record and its cgroup, with anything left in it. A run of an older hutch
+// has no record there: its group is found by the id.
+func (s *Store) deleteRun(id string) error {
+	err := s.ociRuntime().Delete(id, true) // no record: nil
+	return errors.Join(err, deleteCgroup(cgroups.Load(id)))
+}
+
+// deleteOrphanRuns deletes the OCI core's runs that no container record
+// names any more (system reset, after every container went).
+func (s *Store) deleteOrphanRuns() error {
+	rt := s.ociRuntime()
+	states, err := rt.List()
+	for _, st := range states {
+		if _, rerr := s.read(st.ID); errors.Is(rerr, ErrNotFound) {
+			err = errors.Join(err, rt.Delete(st.ID, true))
+		}
+	}
+	return err
+}
