@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/hutchrt/hutch/runtime/cgroups"
 	"github.com/hutchrt/hutch/runtime/oci"
@@ -55,6 +56,17 @@ func (s *Store) deleteOrphanRuns() error {
 		if _, rerr := s.read(st.ID); errors.Is(rerr, ErrNotFound) {
 			err = errors.Join(err, rt.Delete(st.ID, true))
 		}
+	}
+	return err
+}
+
+// signal sends sig to c's process through the OCI core, by a pidfd checked
+// against the process's start. A run of an older hutch, which the core does
+// not know, is signalled by its recorded pid and start.
+func (s *Store) signal(c *Container, sig unix.Signal) error {
+	err := s.ociRuntime().Kill(c.ID, sig, false)
+	if errors.Is(err, oci.ErrNotExist) && alive(c.Pid, c.PidStart) {
+		return unix.Kill(c.Pid, sig)
 	}
 	return err
 }

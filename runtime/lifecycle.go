@@ -168,13 +168,11 @@ func (s *Store) Stop(ref string, timeout *time.Duration) (*Container, error) {
 	defer unix.Close(mon)
 	if alive(c.Pid, c.PidStart) {
 		s.containerEvent(c, "kill", "signal", strconv.Itoa(int(sig)))
-		unix.Kill(c.Pid, sig)
+		s.signal(c, sig)
 	}
 	s.unpaused(c) // a paused container meets the signal when it thaws, as in Docker
 	if !waitFd(mon, wait) {
-		if alive(c.Pid, c.PidStart) {
-			unix.Kill(c.Pid, unix.SIGKILL)
-		}
+		s.signal(c, unix.SIGKILL)
 		if !waitFd(mon, 10*time.Second) {
 			return c, fmt.Errorf("stop %s: monitor %d did not finish", c.Name, c.MonitorPid)
 		}
@@ -213,7 +211,7 @@ func (s *Store) Kill(ref string, sig unix.Signal) (*Container, error) {
 	}
 	defer unix.Close(mon)
 	s.containerEvent(c, "kill", "signal", strconv.Itoa(int(sig))) // before: the die it causes may be journalled at once
-	if err := unix.Kill(c.Pid, sig); err != nil {
+	if err := s.signal(c, sig); err != nil {
 		return c, fmt.Errorf("kill %s: %w", c.Name, err)
 	}
 	s.unpaused(c)
@@ -245,7 +243,7 @@ func (s *Store) Remove(ref string, force bool) (*Container, error) {
 		if err == nil {
 			if alive(c.Pid, c.PidStart) {
 				s.containerEvent(c, "kill", "signal", "9")
-				unix.Kill(c.Pid, unix.SIGKILL)
+				s.signal(c, unix.SIGKILL)
 			}
 			s.unpaused(c) // v1's freezer holds even SIGKILL
 			ok := waitFd(mon, 10*time.Second)

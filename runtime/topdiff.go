@@ -11,8 +11,6 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/hutchrt/hutch/runtime/cgroups"
 )
 
 // Top runs the host's ps with args (Docker's default: -ef) and keeps the
@@ -25,11 +23,7 @@ func (s *Store) Top(ref string, args []string) (header []string, rows [][]string
 	if !c.Running() {
 		return nil, nil, fmt.Errorf("container %s is not running", c.Name)
 	}
-	cg, err := cgroups.Load(c.ID)
-	if err != nil {
-		return nil, nil, err
-	}
-	pids, err := cg.Pids()
+	pids, err := s.ociRuntime().Pids(c.ID)
 	if err != nil {
 		return nil, nil, err
 	}

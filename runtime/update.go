@@ -52,11 +52,7 @@ func (s *Store) Update(ref string, res *specs.LinuxResources) error {
 		return err
 	}
 	if c.Running() {
-		cg, err := cgroups.Load(c.ID)
-		if err != nil {
-			return err
-		}
-		if err := cg.Update(res); err != nil {
+		if err := s.ociRuntime().Update(c.ID, res); err != nil {
 			return fmt.Errorf("update %s: %w", c.Name, err)
 		}
 	}

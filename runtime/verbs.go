@@ -11,11 +11,12 @@ import (
 	"strconv"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
-	"github.com/hutchrt/hutch/runtime/cgroups"
 	"github.com/hutchrt/hutch/runtime/logs"
+	"github.com/hutchrt/hutch/runtime/oci"
 )
 
 // Day-two verbs of Docker's lifecycle: start attached, attach, restart,
@@ -93,9 +94,7 @@ func (s *Store) Attach(ref string, interactive bool, stdin *os.File, stdout, std
 	defer signal.Stop(sigs)
 	go func() {
 		for sig := range sigs {
-			if alive(c.Pid, c.PidStart) {
-				unix.Kill(c.Pid, sig.(unix.Signal))
-			}
+			s.signal(c, sig.(unix.Signal))
 		}
 	}()
 	type result struct {
@@ -287,16 +286,13 @@ func (s *Store) Pause(ref string) error {
 	if c.IsPaused() {
 		return fmt.Errorf("cannot pause container %s: it is already paused", c.Name)
 	}
-	cg, err := cgroups.Load(c.ID)
-	if err != nil {
-		return err
-	}
-	if err := cg.Freeze(); err != nil {
+	rt := s.ociRuntime()
+	if err := rt.Pause(c.ID); err != nil {
 		return err
 	}
 	_, err = s.update(c.ID, func(c *Container) error { c.Paused = true; return nil })
 	if err != nil {
-		cg.Thaw()
+		rt.Resume(c.ID)
 		return err
 	}
 	s.containerEvent(c, "pause")
@@ -326,8 +322,11 @@ func (s *Store) unpaused(c *Container) (*Container, error) {
 	if !c.Paused {
 		return c, nil
 	}
-	if cg, err := cgroups.Load(c.ID); err == nil {
-		if err := cg.Thaw(); err != nil {
+	// Frozen, its processes cannot have exited: the core has it paused,
+	// unless it never froze (a record written before its freeze).
+	rt := s.ociRuntime()
+	if st, err := rt.State(c.ID); err == nil && st.Status == specs.ContainerState(oci.Paused) {
+		if err := rt.Resume(c.ID); err != nil {
 			return c, err
 		}
 	}
