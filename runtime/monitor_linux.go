@@ -75,7 +75,10 @@ func (s *Store) monitor(c *Container, a attach, ready func(error)) (code int, er
 		if c.ManuallyStopped { // a stop came while a restart started it
 			return errStoppedWhileStarting
 		}
-		c.Status, c.ExitCode = StatusRunning, 0
+		if err := c.moveTo(StatusRunning); err != nil {
+			return err
+		}
+		c.ExitCode = 0
 		c.Pid, c.PidStart, c.StartedAt = run.pid, procstart.Of(run.pid), now()
 		c.Health = initialHealth(c.Healthcheck)
 		if run.net != nil {
@@ -214,8 +217,10 @@ func (s *Store) finish(id string, code int, startErr error, ran bool) {
 	relErr := errors.Join(<-released, netErr)
 	s.update(id, func(c *Container) error {
 		c.OOMKilled = oom
-		if ran || c.Status != StatusCreated {
-			c.Status = StatusExited
+		if ran || c.Status != StatusCreated { // a failed first start stays created
+			if err := c.moveTo(StatusExited); err != nil {
+				return err
+			}
 			c.FinishedAt = now()
 		}
 		c.ExitCode = code

@@ -97,7 +97,10 @@ func (s *Store) pauseForRestart(id string, code int, delay time.Duration) error 
 		return err
 	}
 	_, err = s.update(id, func(c *Container) error {
-		c.Status, c.ExitCode, c.OOMKilled, c.FinishedAt = StatusRestarting, code, oom, now()
+		if err := c.moveTo(StatusRestarting); err != nil {
+			return err
+		}
+		c.ExitCode, c.OOMKilled, c.FinishedAt = code, oom, now()
 		c.Pid, c.PidStart, c.Ports = 0, 0, nil
 		c.RestartCount++
 		c.RestartDelay = delay

@@ -436,13 +436,13 @@ func (s *Store) reconcileLocked(id string) (_ *Container, anonymous []string, _ 
 	if c.AutoRemove {
 		return nil, anonymousVolumes(c), s.removeLocked(c.ID)
 	}
-	if c.Status == StatusRunning {
-		c.Status = StatusExited
+	switch c.Status {
+	case StatusRunning:
 		c.ExitCode = 137 // the monitor's death killed it (Pdeathsig SIGKILL)
 		c.FinishedAt = now()
-	}
-	if c.Status == StatusRestarting { // died in a back-off: the last run's exit stands
-		c.Status = StatusExited
+		c.moveTo(StatusExited)
+	case StatusRestarting: // died in a back-off: the last run's exit stands
+		c.moveTo(StatusExited)
 	}
 	c.Error = "monitor process died"
 	c.Pid, c.PidStart, c.MonitorPid, c.MonitorStart = 0, 0, 0, 0
