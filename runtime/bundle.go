@@ -15,19 +15,13 @@ import (
 // (oci.Runtime.CreateChild): its bundle is its directory, with the spec
 // (config.json) made from the image and the run's flags, and beyond the
 // spec: the overlay on the image's layers (mounted inside the container's
-// mount namespace, so it never outlives it), --init's reaper, and with
-// --network host no hostname to set (the UTS namespace is cloned with the
-// host's). All of it from the spec's hutch annotations.
+// mount namespace, so it never outlives it) and --init's reaper, from the
+// spec's hutch annotations.
 func ociCreate(spec *specs.Spec, dir string) oci.CreateOptions {
 	o := oci.CreateOptions{Spec: spec, Reap: spec.Annotations[annotInit] == "true"}
 	if lower := spec.Annotations[annotLowerDir]; lower != "" {
 		o.Overlay = &oci.Overlay{Lower: lower, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"),
 			Volatile: spec.Annotations[annotVolatile] == "true"}
-	}
-	if spec.Annotations[annotNetwork] == "host" {
-		s := *spec
-		s.Hostname = ""
-		o.Spec = &s
 	}
 	return o
 }

@@ -128,7 +128,11 @@ func TestInitPlanVariants(t *testing.T) {
 		t.Fatal(err)
 	}
 	ops := planOps(t, p)
-	for _, absent := range []string{"lo", "setns", "hostname", "mask", "readonly", "tasks", "nnp"} {
+	// Its own UTS namespace, with the host's name or -h's, as Docker's.
+	if !slices.ContainsFunc(ops, func(op []string) bool { return slices.Equal(op, []string{"hostname", "h"}) }) {
+		t.Error("host network: want the container's hostname set in its UTS namespace")
+	}
+	for _, absent := range []string{"lo", "setns", "mask", "readonly", "tasks", "nnp"} {
 		if i := opIndex(ops, absent); i >= 0 {
 			t.Errorf("host network, privileged, no v1 cgroups: unexpected %q", ops[i])
 		}

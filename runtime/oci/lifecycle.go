@@ -34,6 +34,9 @@ func (r *Runtime) Start(id string) error {
 	if err := os.Remove(r.fifoPath(id)); err != nil {
 		return err
 	}
+	if !rec.Hooks {
+		return nil
+	}
 	spec, err := r.config(id)
 	if err != nil {
 		return err
@@ -125,8 +128,9 @@ func (r *Runtime) Delete(id string, force bool) error {
 	}
 	defer unlock()
 	rec, err := r.load(id)
-	if errors.Is(err, ErrNotExist) {
-		// A create killed before it recorded anything: nothing was made yet.
+	if errors.Is(err, ErrNotExist) || force && errors.Is(err, errUnreadable) {
+		// A create killed before it recorded anything (nothing was made
+		// yet), or a record a crash cut short (what it named is gone too).
 		return os.RemoveAll(r.dir(id))
 	}
 	if err != nil {
@@ -147,9 +151,13 @@ func (r *Runtime) Delete(id string, force bool) error {
 	if cg, err := cgroups.LoadPath(rec.Cgroup); err == nil {
 		errs = append(errs, cg.Delete())
 	}
-	spec, specErr := r.config(id)
+	var spec *specs.Spec
+	var specErr error
+	if rec.Hooks {
+		spec, specErr = r.config(id)
+	}
 	errs = append(errs, os.RemoveAll(r.dir(id)))
-	if specErr == nil && spec.Hooks != nil {
+	if spec != nil && specErr == nil && spec.Hooks != nil {
 		state := hookState(rec, Stopped)
 		for _, h := range spec.Hooks.Poststop {
 			if err := runHook(h, state); err != nil {

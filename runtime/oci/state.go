@@ -16,6 +16,7 @@ import (
 	"github.com/hutchrt/hutch/runtime/atomicfile"
 	"github.com/hutchrt/hutch/runtime/cgroups"
 	"github.com/hutchrt/hutch/runtime/flock"
+	"github.com/hutchrt/hutch/runtime/jsonwalk"
 	"github.com/hutchrt/hutch/runtime/procstart"
 )
 
@@ -29,6 +30,10 @@ type Runtime struct {
 
 // ErrNotExist is an id with no container.
 var ErrNotExist = errors.New("container does not exist")
+
+// errUnreadable is a record a crash left unwritten (records are written
+// volatile): what it named went with the crash.
+var errUnreadable = errors.New("unreadable record")
 
 // record is what the runtime keeps of a container.
 type record struct {
@@ -44,6 +49,9 @@ type record struct {
 	// a record still creating after its create is gone (killed) names what
 	// delete has to undo.
 	Creating bool `json:"creating,omitempty"`
+	// Hooks: the config has poststart or poststop hooks, which start and
+	// delete read it for (a spec is costly to decode: most have none).
+	Hooks bool `json:"hooks,omitempty"`
 }
 
 // Status is the OCI status of a container.
@@ -100,17 +108,18 @@ func (r *Runtime) load(id string) (*record, error) {
 	}
 	var rec record
 	if err := json.Unmarshal(b, &rec); err != nil {
-		return nil, fmt.Errorf("container %s: state.json: %w", id, err)
+		return nil, fmt.Errorf("container %s: state.json: %w: %v", id, errUnreadable, err)
 	}
 	return &rec, nil
 }
 
 func (r *Runtime) save(rec *record) error {
-	b, err := json.Marshal(rec)
+	b, err := jsonwalk.MarshalIndent(rec) // no encoder to build first (see writeConfig)
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(filepath.Join(r.dir(rec.ID), "state.json"), b, 0o600)
+	// Volatile: the record names processes and groups a crash takes along.
+	return atomicfile.WriteVolatile(filepath.Join(r.dir(rec.ID), "state.json"), b, 0o600)
 }
 
 func (r *Runtime) config(id string) (*specs.Spec, error) {
