@@ -28,6 +28,9 @@ type runPty struct {
 	mu   sync.Mutex
 	out  strings.Builder
 	done chan error
+	// drained is closed once the terminal has nothing more to read (every
+	// process holding its slave is gone).
+	drained chan struct{}
 }
 
 func (e *env) runStartPty(rows, cols uint16, args ...string) *runPty {
@@ -39,8 +42,9 @@ func (e *env) runStartPty(rows, cols uint16, args ...string) *runPty {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &runPty{t: t, cmd: cmd, ptmx: ptmx, done: make(chan error, 1)}
+	s := &runPty{t: t, cmd: cmd, ptmx: ptmx, done: make(chan error, 1), drained: make(chan struct{})}
 	go func() {
+		defer close(s.drained)
 		buf := make([]byte, 4096)
 		for {
 			n, err := ptmx.Read(buf)
@@ -83,11 +87,19 @@ func (s *runPty) waitOutput(re *regexp.Regexp, timeout time.Duration) bool {
 	return false
 }
 
-// wait returns hutch's exit code; -1 if it did not end in time.
+// wait returns hutch's exit code, once what it wrote has been read; -1 if
+// it did not end in time.
 func (s *runPty) wait(timeout time.Duration) int {
 	select {
 	case err := <-s.done:
 		s.done <- err // for the cleanup
+		// Its last output may still be on its way through the terminal (a
+		// process it left, a detached container, may hold the slave: then
+		// not for long).
+		select {
+		case <-s.drained:
+		case <-time.After(2 * time.Second):
+		}
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
 			return ee.ExitCode()

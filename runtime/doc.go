@@ -5,17 +5,21 @@
 // Process model:
 //
 //	hutch run ─(foreground: in-process; -d and start: re-exec "_monitor", setsid)─▶ monitor
-//	    monitor: owns the container's stdio, log, cgroup, exit status and cleanup
+//	    monitor: owns the container's stdio, log, network, exit status and cleanup; it
+//	    creates and starts the container through the OCI core (oci.Runtime.CreateChild,
+//	    its directory the bundle; bundle.go), in-process, so the init is its child:
 //	        └─clone(NEWPID|NEWNS|NEWUTS|NEWIPC|NEWNET, into the v2 cgroup) re-exec "_init" ─▶ init
 //	             C, before Go starts (runtime/containerinit); it receives its
-//	             plan (initplan.go), built from config.json by the monitor, and
+//	             plan (runtime/oci/plan.go), built from config.json, and
 //	             carries it out: brings up lo (or joins the netns of
 //	             container:NAME), mounts the overlay root and the kernel
 //	             filesystems and pivots into them, joins its v1 cgroups and
 //	             unshares its cgroup namespace, while the monitor wires the
-//	             network (veths, published ports, the DNS registration); on
-//	             "run" it installs the seccomp filter, drops to the container's
-//	             user and capabilities and execs the command. A successful exec closes the sync socket
+//	             network (create's Setup: veths, published ports, the DNS
+//	             registration); says "created" and waits on the exec fifo
+//	             until the monitor's Start opens it; then installs the seccomp
+//	             filter, drops to the container's user and capabilities and
+//	             execs the command. A successful exec closes the sync socket
 //	             (CLOEXEC): EOF is "started"; anything else is an error message.
 //	hutch exec ─(into the v2 cgroup, setsid) re-exec a sealed copy of hutch as "_init" ─▶ the same C init
 //	             with an exec plan (execplan.go): joins the v1 cgroups and each
@@ -49,7 +53,9 @@
 //	containers/<id>/                 also a flock: held by cp/export while a stopped container's
 //	                                 overlay is mounted (files.go), taken by a start's claim
 //	containers/<id>/state.json       the Container record (atomic temp+rename; exchange for --rm)
-//	containers/<id>/config.json      the OCI runtime spec the init executes
+//	containers/<id>/config.json      the OCI runtime spec the init executes (the dir is its bundle)
+//	oci/<id>/                        the OCI core's state of a running container (state.json,
+//	                                 exec fifo, config.json linked to the bundle's), as hutch-runc's
 //	containers/<id>/ctr.log          Docker json-file log lines
 //	containers/<id>/{upper,work,rootfs}   overlay layers and mount point
 //	containers/<id>/{hostname,hosts,resolv.conf}  bind-mounted into the container
