@@ -26,11 +26,16 @@ func (s *Store) containerEvent(c *Container, action string, extra ...string) {
 
 // Event journals a network, image or volume event about id (best effort).
 func (s *Store) Event(typ, action, id string, attrs ...string) {
+	event(s.Root, typ, action, id, attrs...)
+}
+
+// event journals an event of root's: attrs are key, value pairs.
+func event(root, typ, action, id string, attrs ...string) {
 	m := make(map[string]string, len(attrs)/2)
 	for i := 0; i+1 < len(attrs); i += 2 {
 		m[attrs[i]] = attrs[i+1]
 	}
-	events.Append(s.Root, events.New(typ, action, id, m))
+	events.Append(root, events.New(typ, action, id, m))
 }
 
 // execEvents journals an exec's exec_create and exec_start now (Docker's

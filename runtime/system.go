@@ -40,7 +40,7 @@ func (s *Store) Prune() (PruneReport, error) {
 		return r, err
 	}
 	var netErr error
-	r.Networks, netErr = s.PruneNetworks()
+	r.Networks, netErr = NewNetworks(s.Root, s).Prune()
 	return r, errors.Join(err, netErr)
 }
 

@@ -84,6 +84,15 @@ func openStore(ctx *cli.Context) (*runtime.Store, error) {
 	return runtime.OpenStore(ctx.String("root"))
 }
 
+// openNetworks opens the network verbs of --root.
+func openNetworks(ctx *cli.Context) (*runtime.Networks, error) {
+	s, err := openStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return runtime.NewNetworks(s.Root, s), nil
+}
+
 // needArgs checks the count of positional arguments.
 func needArgs(ctx *cli.Context, min int, what string) error {
 	if ctx.NArg() < min {
