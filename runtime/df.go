@@ -22,7 +22,7 @@ func (s *Store) DiskUsage() ([]DiskUsage, error) {
 	if err != nil {
 		return nil, err
 	}
-	vols, err := s.VolumeList()
+	vols, err := s.Volumes().List()
 	if err != nil {
 		return nil, err
 	}

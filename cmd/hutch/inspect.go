@@ -60,7 +60,7 @@ func inspectObject(s *runtime.Store, kind, ref string) (any, error) {
 			}
 			return nets.Inspect(ref)
 		}, network.ErrNotFound},
-		{"volume", func() (any, error) { return s.VolumeInspect(ref) }, rootfs.ErrNoVolume},
+		{"volume", func() (any, error) { return s.Volumes().Get(ref) }, rootfs.ErrNoVolume},
 	}
 	for _, l := range lookups {
 		if kind != "" && kind != l.kind {

@@ -93,6 +93,15 @@ func openNetworks(ctx *cli.Context) (*runtime.Networks, error) {
 	return runtime.NewNetworks(s.Root, s), nil
 }
 
+// openVolumes opens the volume verbs of --root.
+func openVolumes(ctx *cli.Context) (*runtime.Volumes, error) {
+	s, err := openStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return runtime.NewVolumes(s.Root, s), nil
+}
+
 // needArgs checks the count of positional arguments.
 func needArgs(ctx *cli.Context, min int, what string) error {
 	if ctx.NArg() < min {
