@@ -47,13 +47,3 @@ func (s *Store) execEvents(c *Container, args []string) (died func(code *int)) {
 	s.containerEvent(c, "exec_start: "+cmd, "execID", id)
 	return func(code *int) { s.containerEvent(c, "exec_die", "execID", id, "exitCode", strconv.Itoa(*code)) }
 }
-
-// PullEvent journals an image pull: Docker's actor is the reference, its
-// name attribute the repository (no tag or digest).
-func (s *Store) PullEvent(ref string) {
-	repo, _, _ := strings.Cut(ref, "@")
-	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
-		repo = repo[:i]
-	}
-	s.Event(events.Image, "pull", ref, "name", repo)
-}

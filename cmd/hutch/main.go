@@ -93,6 +93,15 @@ func openNetworks(ctx *cli.Context) (*runtime.Networks, error) {
 	return runtime.NewNetworks(s.Root, s), nil
 }
 
+// openImages opens the image verbs of --root.
+func openImages(ctx *cli.Context) (*runtime.Images, error) {
+	s, err := openStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return runtime.NewImages(s.Root), nil
+}
+
 // openVolumes opens the volume verbs of --root.
 func openVolumes(ctx *cli.Context) (*runtime.Volumes, error) {
 	s, err := openStore(ctx)
