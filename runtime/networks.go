@@ -2,14 +2,11 @@ package runtime
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/hutchrt/hutch/network"
-	"github.com/hutchrt/hutch/network/portspec"
 	"github.com/hutchrt/hutch/runtime/events"
 )
 
@@ -210,42 +207,6 @@ func (v *Networks) Prune() ([]string, error) {
 		}
 	}
 	return removed, nil
-}
-
-// PortLines is `hutch port`: the container's published ports, optionally
-// only those of one container port ("80" or "80/udp").
-func (s *Store) PortLines(ref, filter string) ([]string, error) {
-	c, err := s.Get(ref)
-	if err != nil {
-		return nil, err
-	}
-	if filter != "" && !strings.Contains(filter, "/") {
-		filter += "/tcp"
-	}
-	var out []string
-	for _, m := range c.Ports {
-		if filter == "" || m.ContainerKey() == filter {
-			out = append(out, m.String())
-		}
-	}
-	if filter != "" && len(out) == 0 {
-		return nil, invalidf("no public port '%s' published for %s", filter, c.Name)
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
-// PortsColumn is `ps`'s PORTS: "0.0.0.0:8080->80/tcp, ...".
-func PortsColumn(ms []portspec.Mapping) string {
-	var parts []string
-	for _, m := range ms {
-		host := "0.0.0.0"
-		if m.HostIP.IsValid() {
-			host = m.HostIP.String()
-		}
-		parts = append(parts, fmt.Sprintf("%s:%d->%s", host, m.HostPort, m.ContainerKey()))
-	}
-	return strings.Join(parts, ", ")
 }
 
 // ForwardDrops names other nftables chains that drop forwarded traffic.

@@ -160,7 +160,11 @@ func portCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			lines, err := s.PortLines(ctx.Args().First(), ctx.Args().Get(1))
+			c, err := s.Get(ctx.Args().First())
+			if err != nil {
+				return err
+			}
+			lines, err := portLines(c, ctx.Args().Get(1))
 			if err != nil {
 				return err
 			}
