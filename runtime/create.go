@@ -21,7 +21,7 @@ import (
 )
 
 // Images is the image store of this root.
-func (s *Store) Images() *rootfs.Store { return rootfs.NewStore(filepath.Join(s.Root, "images")) }
+func (s *Store) Images() *rootfs.Store { return imageStore(s.Root) }
 
 // Create checks everything in o, then makes the container's record, spec and
 // files. Bad input fails before anything exists.
@@ -70,7 +70,7 @@ func (s *Store) Create(o RunOptions) (_ *Container, err error) {
 		return nil, err
 	}
 	images := s.Images()
-	img, err := s.imageFor(o)
+	img, err := NewImages(s.Root).forRun(o)
 	if err != nil {
 		return nil, err
 	}

@@ -13,16 +13,17 @@ type DiskUsage struct {
 // reclaimable: the unused ones' size), containers (their own files, the
 // overlay's upper dir among them; active: running; reclaimable: the
 // stopped ones'), local volumes (active: used by a container).
-func (s *Store) DiskUsage() ([]DiskUsage, error) {
+func (sys *System) DiskUsage() ([]DiskUsage, error) {
+	s := sys.ctrs
 	all, err := s.List()
 	if err != nil {
 		return nil, err
 	}
-	images, err := s.Images().List()
+	images, err := sys.images.Store.List()
 	if err != nil {
 		return nil, err
 	}
-	vols, err := s.VolumeList()
+	vols, err := s.Volumes().List()
 	if err != nil {
 		return nil, err
 	}

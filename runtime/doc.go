@@ -2,6 +2,14 @@
 // built from them, the on-disk container records, the monitor that
 // supervises a container, the init that becomes its pid 1, and exec.
 //
+// Store keeps the containers: records, names, waiters, the sweep, the
+// lifecycle. The verbs about other things have types of their own, each
+// asking the containers only what it needs through a small interface:
+// Networks (network create, ls, inspect, rm, prune: NetworkUsers), Volumes
+// (volume create, rm, prune: VolumeUsers), Images (import, rm, run's pull:
+// ImageUsers), Files (cp and export: fileContainers), and System (system
+// prune, reset and df, over all of them).
+//
 // Process model:
 //
 //	hutch run ─(foreground: in-process; -d and start: re-exec "_monitor", setsid)─▶ monitor

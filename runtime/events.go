@@ -26,11 +26,16 @@ func (s *Store) containerEvent(c *Container, action string, extra ...string) {
 
 // Event journals a network, image or volume event about id (best effort).
 func (s *Store) Event(typ, action, id string, attrs ...string) {
+	event(s.Root, typ, action, id, attrs...)
+}
+
+// event journals an event of root's: attrs are key, value pairs.
+func event(root, typ, action, id string, attrs ...string) {
 	m := make(map[string]string, len(attrs)/2)
 	for i := 0; i+1 < len(attrs); i += 2 {
 		m[attrs[i]] = attrs[i+1]
 	}
-	events.Append(s.Root, events.New(typ, action, id, m))
+	events.Append(root, events.New(typ, action, id, m))
 }
 
 // execEvents journals an exec's exec_create and exec_start now (Docker's
@@ -41,14 +46,4 @@ func (s *Store) execEvents(c *Container, args []string) (died func(code *int)) {
 	s.containerEvent(c, "exec_create: "+cmd, "execID", id)
 	s.containerEvent(c, "exec_start: "+cmd, "execID", id)
 	return func(code *int) { s.containerEvent(c, "exec_die", "execID", id, "exitCode", strconv.Itoa(*code)) }
-}
-
-// PullEvent journals an image pull: Docker's actor is the reference, its
-// name attribute the repository (no tag or digest).
-func (s *Store) PullEvent(ref string) {
-	repo, _, _ := strings.Cut(ref, "@")
-	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
-		repo = repo[:i]
-	}
-	s.Event(events.Image, "pull", ref, "name", repo)
 }

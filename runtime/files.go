@@ -32,6 +32,21 @@ import (
 // Either way the result is a directory fd in which every path is resolved by the kernel
 // inside the container's root (rootfs.Tree).
 
+// Files is cp and export: a container's files from the host. What they need of the
+// containers is fileContainers.
+type Files struct{ ctrs fileContainers }
+
+// fileContainers is what cp and export ask of the containers: a record, its directory, and
+// the lock a start waits on while a stopped container's overlay is mounted. *Store is one.
+type fileContainers interface {
+	Get(ref string) (*Container, error)
+	Dir(id string) string
+	lockFiles(id string) (unlock func(), err error)
+}
+
+// NewFiles gives cp and export of the containers of s.
+func NewFiles(s *Store) *Files { return &Files{ctrs: s} }
+
 // containerFiles is a container's root filesystem, open.
 type containerFiles struct {
 	tree     *rootfs.Tree
@@ -42,18 +57,18 @@ type containerFiles struct {
 }
 
 // openFiles opens the root filesystem of the container ref.
-func (s *Store) openFiles(ref string) (*containerFiles, error) {
-	c, err := s.Get(ref)
+func (fs *Files) open(ref string) (*containerFiles, error) {
+	c, err := fs.ctrs.Get(ref)
 	if err != nil {
 		return nil, err
 	}
 	for try := 0; ; try++ {
 		if c.Running() && c.Pid != 0 {
-			if f, err := s.openRunning(c); err == nil || !errors.Is(err, errStopped) {
+			if f, err := openRunning(c); err == nil || !errors.Is(err, errStopped) {
 				return f, err
 			}
 		} else if c.MonitorPid == 0 {
-			if f, err := s.openStopped(c.ID); err == nil || !errors.Is(err, errStarted) {
+			if f, err := fs.openStopped(c.ID); err == nil || !errors.Is(err, errStarted) {
 				return f, err
 			}
 		}
@@ -62,7 +77,7 @@ func (s *Store) openFiles(ref string) (*containerFiles, error) {
 			return nil, fmt.Errorf("container %s is starting or stopping: try again", c.Name)
 		}
 		time.Sleep(20 * time.Millisecond)
-		if c, err = s.Get(c.ID); err != nil {
+		if c, err = fs.ctrs.Get(c.ID); err != nil {
 			return nil, err
 		}
 	}
@@ -73,7 +88,7 @@ var (
 	errStarted = errors.New("started meanwhile")
 )
 
-func (s *Store) openRunning(c *Container) (*containerFiles, error) {
+func openRunning(c *Container) (*containerFiles, error) {
 	fd, err := unix.Open("/proc/"+strconv.Itoa(c.Pid)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err == nil && !alive(c.Pid, c.PidStart) { // checked after the open: the fd is of this container
 		unix.Close(fd)
@@ -93,23 +108,23 @@ func (s *Store) openRunning(c *Container) (*containerFiles, error) {
 	return &containerFiles{tree: tree, c: c, running: true, close: func() { unix.Close(fd) }}, nil
 }
 
-func (s *Store) openStopped(id string) (*containerFiles, error) {
-	unlock, err := s.lockFiles(id)
+func (fs *Files) openStopped(id string) (*containerFiles, error) {
+	unlock, err := fs.ctrs.lockFiles(id)
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.Get(id) // again, under the lock: a start waits for it now
+	c, err := fs.ctrs.Get(id) // again, under the lock: a start waits for it now
 	if err == nil && c.MonitorPid != 0 {
 		err = errStarted
 	}
 	var lower string
 	var readOnly bool
 	if err == nil {
-		lower, readOnly, err = s.lowerDir(id)
+		lower, readOnly, err = lowerDir(fs.ctrs.Dir(id))
 	}
 	var fd int
 	if err == nil {
-		fd, err = s.mountDetached(id, lower, c.Mounts)
+		fd, err = mountDetached(fs.ctrs.Dir(id), lower, c.Mounts)
 	}
 	if err != nil {
 		unlock()
@@ -147,10 +162,10 @@ func (s *Store) lockFiles(id string) (unlock func(), err error) {
 	return func() { unix.Close(fd) }, nil
 }
 
-// lowerDir is the image layer the container's overlay has below, from its config.json, and
-// whether its root is read-only.
-func (s *Store) lowerDir(id string) (string, bool, error) {
-	b, err := os.ReadFile(filepath.Join(s.Dir(id), "config.json"))
+// lowerDir is the image layer the overlay of the container in dir has below, from its
+// config.json, and whether its root is read-only.
+func lowerDir(dir string) (string, bool, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
 	if err != nil {
 		return "", false, err
 	}
@@ -170,7 +185,7 @@ func (s *Store) lowerDir(id string) (string, bool, error) {
 	return lower, spec.Root != nil && spec.Root.Readonly, nil
 }
 
-// mountDetached mounts a stopped container's overlay where nobody else sees it and returns an
+// mountDetached mounts the overlay of the stopped container in dir where nobody else sees it and returns an
 // fd of its root. The mount is made in a mount namespace of one locked thread, which ends with
 // its goroutine (a locked thread is never reused), and detached from that namespace at once:
 // the fd alone keeps it.
@@ -179,8 +194,7 @@ func (s *Store) lowerDir(id string) (string, bool, error) {
 // as Docker's does through a stopped container's mounts), and the fd is of a detached copy of
 // that whole tree (open_tree OPEN_TREE_CLONE|AT_RECURSIVE): a detached overlay alone would
 // lose the mounts on it.
-func (s *Store) mountDetached(id, lower string, mounts []MountPoint) (int, error) {
-	dir := s.Dir(id)
+func mountDetached(dir, lower string, mounts []MountPoint) (int, error) {
 	for _, d := range []string{"upper", "work", "rootfs"} { // a container never started has none
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return -1, fmt.Errorf("create %s: %w", d, err)
@@ -282,8 +296,8 @@ func bindInto(root string, mounts []MountPoint) error {
 // Export writes the container's filesystem to w as a tar, as `docker export`: its root as its
 // processes see it, without what is mounted on it (/proc, /sys, /dev, bind mounts), each mount
 // point written as an empty directory or file.
-func (s *Store) Export(ref string, w io.Writer) error {
-	f, err := s.openFiles(ref)
+func (fs *Files) Export(ref string, w io.Writer) error {
+	f, err := fs.open(ref)
 	if err != nil {
 		return err
 	}
@@ -302,10 +316,10 @@ type CopyOptions struct {
 	FollowLink bool // -L: a source that is a symlink is copied as what it points to
 }
 
-// CopyFromContainer copies src of the container ref to the host path dst, or as a tar to
+// CopyFrom copies src of the container ref to the host path dst, or as a tar to
 // stdout when dst is "-", with Docker's rules (rootfs.PlanCopy).
-func (s *Store) CopyFromContainer(ref, src, dst string, opt CopyOptions, stdout io.Writer) error {
-	f, err := s.openFiles(ref)
+func (fs *Files) CopyFrom(ref, src, dst string, opt CopyOptions, stdout io.Writer) error {
+	f, err := fs.open(ref)
 	if err != nil {
 		return err
 	}
@@ -331,7 +345,7 @@ func (s *Store) CopyFromContainer(ref, src, dst string, opt CopyOptions, stdout 
 		}
 		info.Path = path.Clean(info.Path) // its name stays src's
 	}
-	if err := s.kernelFS(f, info.Path); err != nil {
+	if err := f.kernelFS(info.Path); err != nil {
 		return err
 	}
 	owner := &[2]int{os.Getuid(), os.Getgid()}
@@ -364,10 +378,10 @@ func (s *Store) CopyFromContainer(ref, src, dst string, opt CopyOptions, stdout 
 	return cw.Close()
 }
 
-// CopyToContainer copies the host path src (or a tar on stdin when src is "-") to dst in the
+// CopyTo copies the host path src (or a tar on stdin when src is "-") to dst in the
 // container ref, with Docker's rules (rootfs.PlanCopy).
-func (s *Store) CopyToContainer(ref, src, dst string, opt CopyOptions, stdin io.Reader) error {
-	f, err := s.openFiles(ref)
+func (fs *Files) CopyTo(ref, src, dst string, opt CopyOptions, stdin io.Reader) error {
+	f, err := fs.open(ref)
 	if err != nil {
 		return err
 	}
@@ -397,10 +411,10 @@ func (s *Store) CopyToContainer(ref, src, dst string, opt CopyOptions, stdin io.
 		if !dstInfo.IsDir() {
 			return fmt.Errorf("destination %s:%s must be a directory", f.c.Name, dst)
 		}
-		if err := s.kernelFS(f, dstInfo.Path); err != nil {
+		if err := f.kernelFS(dstInfo.Path); err != nil {
 			return err
 		}
-		return s.extractIn(f, stdin, dstInfo.Path, owner)
+		return f.extractIn(stdin, dstInfo.Path, owner)
 	}
 	host, err := hostTree()
 	if err != nil {
@@ -428,7 +442,7 @@ func (s *Store) CopyToContainer(ref, src, dst string, opt CopyOptions, stdin io.
 	if err != nil {
 		return err
 	}
-	if err := s.kernelFS(f, dir); err != nil {
+	if err := f.kernelFS(dir); err != nil {
 		return err
 	}
 	if f.readOnly {
@@ -439,17 +453,17 @@ func (s *Store) CopyToContainer(ref, src, dst string, opt CopyOptions, stdin io.
 	if err == nil {
 		err = cw.Close()
 	}
-	return s.copyInErr(f, dir, err)
+	return f.copyInErr(dir, err)
 }
 
-func (s *Store) extractIn(f *containerFiles, r io.Reader, dir string, owner *[2]int) error {
+func (f *containerFiles) extractIn(r io.Reader, dir string, owner *[2]int) error {
 	if f.readOnly {
 		return fmt.Errorf("copy into %s: its root filesystem is read-only", f.c.Name)
 	}
-	return s.copyInErr(f, dir, f.tree.ExtractCopy(r, dir, rootfs.CopyOptions{Owner: owner}))
+	return f.copyInErr(dir, f.tree.ExtractCopy(r, dir, rootfs.CopyOptions{Owner: owner}))
 }
 
-func (s *Store) copyInErr(f *containerFiles, dir string, err error) error {
+func (f *containerFiles) copyInErr(dir string, err error) error {
 	switch {
 	case err == nil:
 		return nil
@@ -478,7 +492,7 @@ func mountOf(mounts []MountPoint, p string) *MountPoint {
 // kernelFS refuses a path of a running container on one of the kernel's filesystems (/proc,
 // /sys, ...): Docker's cp cannot reach them either, and writing there as the host's root
 // would be more than the container itself may do.
-func (s *Store) kernelFS(f *containerFiles, p string) error {
+func (f *containerFiles) kernelFS(p string) error {
 	if !f.running {
 		return nil
 	}

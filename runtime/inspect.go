@@ -233,7 +233,7 @@ func (s *Store) Inspect(ref string) (*Details, error) {
 		return nil, fmt.Errorf("inspect %s: %w", c.Name, err)
 	}
 	d := details(c, &spec, s.Dir(c.ID))
-	if p := s.pseudoNetwork(c.Network); p != nil && (c.Network == "host" || c.Network == "none") {
+	if p := pseudoNetwork(s.Root, c.Network); p != nil && (c.Network == "host" || c.Network == "none") {
 		// Docker lists host and none under Networks too, with no address.
 		d.NetworkSettings.Networks[p.Name] = EndpointDetails{NetworkID: p.ID, Aliases: []string{}}
 	}

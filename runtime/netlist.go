@@ -16,15 +16,16 @@ import (
 var pseudoNetworks = []struct{ name, driver string }{{"host", "host"}, {"none", "null"}}
 
 // pseudoID is a stable id per root for host or none.
-func (s *Store) pseudoID(name string) string {
-	sum := sha256.Sum256([]byte("hutch " + name + " network\x00" + s.Root))
+func pseudoID(root, name string) string {
+	sum := sha256.Sum256([]byte("hutch " + name + " network\x00" + root))
 	return hex.EncodeToString(sum[:])
 }
 
-// pseudoNetwork is host or none if ref names it (by name, id or id prefix).
-func (s *Store) pseudoNetwork(ref string) *network.Network {
+// pseudoNetwork is root's host or none if ref names it (by name, id or id
+// prefix). Container inspect shows them too.
+func pseudoNetwork(root, ref string) *network.Network {
 	for _, p := range pseudoNetworks {
-		id := s.pseudoID(p.name)
+		id := pseudoID(root, p.name)
 		if ref == p.name || (ref != "" && strings.HasPrefix(id, ref)) {
 			return &network.Network{ID: id, Name: p.name, Driver: p.driver}
 		}
@@ -34,13 +35,13 @@ func (s *Store) pseudoNetwork(ref string) *network.Network {
 
 // pseudoDetails is network inspect of host or none: the containers in that
 // mode, with no addresses.
-func (s *Store) pseudoDetails(n *network.Network) *NetworkDetails {
+func (v *Networks) pseudoDetails(n *network.Network) *NetworkDetails {
 	d := &NetworkDetails{
 		Name: n.Name, ID: n.ID, Created: time.Time{}, Scope: "local", Driver: n.Driver,
 		IPAM:       IPAM{Driver: "default", Options: map[string]string{}, Config: []IPAMConfig{}},
 		Containers: map[string]NetworkContainer{}, Options: map[string]string{}, Labels: map[string]string{},
 	}
-	all, _ := s.List()
+	all, _ := v.ctrs.List()
 	for _, c := range all {
 		if c.Network == n.Name && c.Running() {
 			d.Containers[c.ID] = NetworkContainer{Name: c.Name}
@@ -49,27 +50,27 @@ func (s *Store) pseudoDetails(n *network.Network) *NetworkDetails {
 	return d
 }
 
-// NetworkList is network ls's rows: the default network, host, none and
-// the user's, by name as Docker sorts them.
-func (s *Store) NetworkList() ([]*network.Network, error) {
-	all, err := s.ListNetworks()
+// Rows is network ls's rows: the default network, host, none and the
+// user's, by name as Docker sorts them.
+func (v *Networks) Rows() ([]*network.Network, error) {
+	all, err := v.List()
 	if err != nil {
 		return nil, err
 	}
 	for _, p := range pseudoNetworks {
-		all = append(all, s.pseudoNetwork(p.name))
+		all = append(all, pseudoNetwork(v.root, p.name))
 	}
 	slices.SortFunc(all, func(a, b *network.Network) int { return strings.Compare(a.Name, b.Name) })
 	return all, nil
 }
 
-// NetworkExists reports whether ref could name a network (an ambiguous id
-// prefix counts: inspecting it says why it fails).
-func (s *Store) NetworkExists(ref string) bool {
-	nets, err := s.Networks()
+// Exists reports whether ref could name a network (an ambiguous id prefix
+// counts: inspecting it says why it fails).
+func (v *Networks) Exists(ref string) bool {
+	nets, err := network.Open(v.root)
 	if err != nil {
 		return true // let the inspection report it
 	}
 	_, err = nets.Find(ref)
-	return !errors.Is(err, network.ErrNotFound) || s.pseudoNetwork(ref) != nil
+	return !errors.Is(err, network.ErrNotFound) || pseudoNetwork(v.root, ref) != nil
 }

@@ -2,21 +2,40 @@ package runtime
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
-	"os"
-	"slices"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/hutchrt/hutch/network"
-	"github.com/hutchrt/hutch/network/portspec"
 	"github.com/hutchrt/hutch/runtime/events"
 )
 
-// The network commands live here, beside the containers they count: the
-// network package knows addresses, not containers.
+// Networks is the network verbs of a root: create, ls, inspect, rm and
+// prune. The network package knows addresses, not containers; what these
+// verbs need of the containers comes through NetworkUsers.
+type Networks struct {
+	root string
+	ctrs NetworkUsers
+}
+
+// NetworkUsers is what the network verbs ask of the containers: a record
+// by id (who an attached id is), every record (who runs with --network
+// host or none), and a reconcile (a lease a dead container left must not
+// keep its network from going). *Store is one.
+type NetworkUsers interface {
+	Get(ref string) (*Container, error)
+	List() ([]*Container, error)
+	Reconcile() error
+}
+
+// NewNetworks gives the network verbs of root, whose containers are ctrs.
+func NewNetworks(root string, ctrs NetworkUsers) *Networks {
+	return &Networks{root: root, ctrs: ctrs}
+}
+
+func (v *Networks) event(action string, n *network.Network) {
+	event(v.root, events.Network, action, n.ID, "name", n.Name, "type", n.Driver)
+}
 
 // NetworkDetails is `network inspect`'s view of one network.
 type NetworkDetails struct {
@@ -60,39 +79,39 @@ type NetworkContainer struct {
 	Aliases     []string `json:"Aliases,omitempty"`
 }
 
-// CreateNetwork makes a user-defined network.
-func (s *Store) CreateNetwork(name string, o network.CreateOptions) (*network.Network, error) {
-	nets, err := s.Networks()
+// Create makes a user-defined network.
+func (v *Networks) Create(name string, o network.CreateOptions) (*network.Network, error) {
+	nets, err := network.Open(v.root)
 	if err != nil {
 		return nil, err
 	}
 	n, err := nets.Create(name, o)
 	if err == nil {
-		s.Event(events.Network, "create", n.ID, "name", n.Name, "type", n.Driver)
+		v.event("create", n)
 	}
 	return n, asInvalid(err)
 }
 
-// ListNetworks returns every network, the default one also before it is
-// made (then without a subnet). Listing makes nothing.
-func (s *Store) ListNetworks() ([]*network.Network, error) {
-	nets, err := s.Networks()
+// List returns every network, the default one also before it is made
+// (then without a subnet). Listing makes nothing.
+func (v *Networks) List() ([]*network.Network, error) {
+	nets, err := network.Open(v.root)
 	if err != nil {
 		return nil, err
 	}
 	return nets.ListAll()
 }
 
-// InspectNetwork describes a network and the containers on it.
-func (s *Store) InspectNetwork(ref string) (*NetworkDetails, error) {
-	nets, err := s.Networks()
+// Inspect describes a network and the containers on it.
+func (v *Networks) Inspect(ref string) (*NetworkDetails, error) {
+	nets, err := network.Open(v.root)
 	if err != nil {
 		return nil, err
 	}
 	n, err := nets.Find(ref) // inspecting makes nothing, not even the default network
 	if err != nil {
-		if p := s.pseudoNetwork(ref); p != nil {
-			return s.pseudoDetails(p), nil
+		if p := pseudoNetwork(v.root, ref); p != nil {
+			return v.pseudoDetails(p), nil
 		}
 		return nil, asInvalid(err)
 	}
@@ -115,7 +134,7 @@ func (s *Store) InspectNetwork(ref string) (*NetworkDetails, error) {
 		return nil, err
 	}
 	for _, id := range ids {
-		c, err := s.Get(id)
+		c, err := v.ctrs.Get(id)
 		if err != nil {
 			continue
 		}
@@ -129,15 +148,15 @@ func (s *Store) InspectNetwork(ref string) (*NetworkDetails, error) {
 	return d, nil
 }
 
-// RemoveNetwork deletes a network no container uses. What a killed hutch
-// left (a lease whose container is gone, say) is reclaimed first.
-func (s *Store) RemoveNetwork(ref string) (*network.Network, error) {
-	s.Reconcile() // what it cannot free shows as the removal's own error
-	return s.removeNetwork(ref)
+// Remove deletes a network no container uses. What a killed hutch left (a
+// lease whose container is gone, say) is reclaimed first.
+func (v *Networks) Remove(ref string) (*network.Network, error) {
+	v.ctrs.Reconcile() // what it cannot free shows as the removal's own error
+	return v.remove(ref)
 }
 
-func (s *Store) removeNetwork(ref string) (*network.Network, error) {
-	nets, err := s.Networks()
+func (v *Networks) remove(ref string) (*network.Network, error) {
+	nets, err := network.Open(v.root)
 	if err != nil {
 		return nil, err
 	}
@@ -153,21 +172,21 @@ func (s *Store) removeNetwork(ref string) (*network.Network, error) {
 		ids, _ := nets.Users(n)
 		var names []string
 		for _, id := range ids {
-			if c, err := s.Get(id); err == nil {
+			if c, err := v.ctrs.Get(id); err == nil {
 				names = append(names, c.Name)
 			}
 		}
 		return n, invalidf("network %s is in use by container(s) %s: remove them or disconnect them first", n.Name, strings.Join(names, ", "))
 	}
 	if err == nil {
-		s.Event(events.Network, "destroy", n.ID, "name", n.Name, "type", n.Driver)
+		v.event("destroy", n)
 	}
 	return n, asInvalid(err)
 }
 
-// PruneNetworks removes every user-defined network no container uses.
-func (s *Store) PruneNetworks() ([]string, error) {
-	nets, err := s.Networks()
+// Prune removes every user-defined network no container uses.
+func (v *Networks) Prune() ([]string, error) {
+	nets, err := network.Open(v.root)
 	if err != nil {
 		return nil, err
 	}
@@ -175,13 +194,13 @@ func (s *Store) PruneNetworks() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Reconcile() // once for all: see RemoveNetwork
+	v.ctrs.Reconcile() // once for all: see Remove
 	var removed []string
 	for _, n := range all {
 		if !n.UserDefined() {
 			continue
 		}
-		if _, err := s.removeNetwork(n.ID); err == nil {
+		if _, err := v.remove(n.ID); err == nil {
 			removed = append(removed, n.Name)
 		} else if !IsInvalid(err) {
 			return removed, err
@@ -190,157 +209,9 @@ func (s *Store) PruneNetworks() ([]string, error) {
 	return removed, nil
 }
 
-// Connect attaches a container to one more network: a running one gets the
-// next ethN at once, a stopped one at its next start.
-func (s *Store) Connect(ref, netRef string, ip string, aliases []string) error {
-	c, err := s.Get(ref)
-	if err != nil {
-		return err
-	}
-	if c.Network == "none" || c.Network == "host" || strings.HasPrefix(c.Network, "container:") {
-		return invalidf("container %s uses --network %s: it cannot join other networks", c.Name, c.Network)
-	}
-	nets, err := s.Networks()
-	if err != nil {
-		return err
-	}
-	n, err := nets.Get(netRef)
-	if err != nil {
-		return asInvalid(err)
-	}
-	var pinned netip.Addr
-	if ip != "" {
-		if pinned, err = netip.ParseAddr(ip); err != nil || !pinned.Is4() {
-			return invalidf("--ip %q is not an IPv4 address", ip)
-		}
-	}
-	// The lease and the veth are made under the store's lock, with the
-	// record that names them, and under an intent: if this process dies
-	// half-way, the next command finds them unnamed and removes them.
-	done, err := s.beginIntent(c.ID)
-	if err != nil {
-		return err
-	}
-	defer done()
-	var ep *network.Endpoint
-	id := c.ID
-	c, err = s.update(id, func(c *Container) error {
-		index := 0
-		for _, ep := range c.Endpoints {
-			if ep.NetworkID == n.ID {
-				return invalidf("container %s is already connected to network %s", c.Name, n.Name)
-			}
-		}
-		for slices.ContainsFunc(c.Endpoints, func(ep *network.Endpoint) bool { return ep.IfName == fmt.Sprintf("eth%d", index) }) {
-			index++
-		}
-		var ns *os.File // a running container gets its veth now
-		if c.Running() {
-			f, err := containerNetNS(c)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			ns = f
-		}
-		e, err := nets.Connect(n, c.ID, index, pinned, aliases, ns)
-		if err != nil {
-			return asInvalid(err)
-		}
-		ep = e
-		c.Endpoints = append(c.Endpoints, ep)
-		return nil
-	})
-	if err != nil {
-		if ep != nil { // made, but the record could not be saved
-			err = errors.Join(err, nets.Disconnect(ep, id))
-		}
-		return err
-	}
-	s.Event(events.Network, "connect", n.ID, "container", id, "name", n.Name, "type", n.Driver)
-	// Its names on the new network resolve at once. (A container started
-	// on the default bridge has no resolver to tell.)
-	return s.updateDNS(c)
-}
-
-// Disconnect takes a container off a network: its interface goes at once.
-func (s *Store) Disconnect(ref, netRef string) error {
-	c, err := s.Get(ref)
-	if err != nil {
-		return err
-	}
-	nets, err := s.Networks()
-	if err != nil {
-		return err
-	}
-	n, err := nets.Find(netRef)
-	if err != nil {
-		return asInvalid(err)
-	}
-	done, err := s.beginIntent(c.ID) // the lease and veth outlive the record's change
-	if err != nil {
-		return err
-	}
-	defer done()
-	var gone *network.Endpoint
-	c, err = s.update(c.ID, func(c *Container) error {
-		i := slices.IndexFunc(c.Endpoints, func(ep *network.Endpoint) bool { return ep.NetworkID == n.ID })
-		if i < 0 {
-			return invalidf("container %s is not connected to network %s", c.Name, n.Name)
-		}
-		if i == 0 && len(c.Publish) > 0 && c.Running() {
-			return invalidf("container %s publishes ports through network %s: stop it first", c.Name, n.Name)
-		}
-		gone = c.Endpoints[i]
-		c.Endpoints = slices.Delete(c.Endpoints, i, i+1)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	s.Event(events.Network, "disconnect", n.ID, "container", c.ID, "name", n.Name, "type", n.Driver)
-	return errors.Join(s.updateDNS(c), nets.Disconnect(gone, c.ID))
-}
-
-// PortLines is `hutch port`: the container's published ports, optionally
-// only those of one container port ("80" or "80/udp").
-func (s *Store) PortLines(ref, filter string) ([]string, error) {
-	c, err := s.Get(ref)
-	if err != nil {
-		return nil, err
-	}
-	if filter != "" && !strings.Contains(filter, "/") {
-		filter += "/tcp"
-	}
-	var out []string
-	for _, m := range c.Ports {
-		if filter == "" || m.ContainerKey() == filter {
-			out = append(out, m.String())
-		}
-	}
-	if filter != "" && len(out) == 0 {
-		return nil, invalidf("no public port '%s' published for %s", filter, c.Name)
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
-// PortsColumn is `ps`'s PORTS: "0.0.0.0:8080->80/tcp, ...".
-func PortsColumn(ms []portspec.Mapping) string {
-	var parts []string
-	for _, m := range ms {
-		host := "0.0.0.0"
-		if m.HostIP.IsValid() {
-			host = m.HostIP.String()
-		}
-		parts = append(parts, fmt.Sprintf("%s:%d->%s", host, m.HostPort, m.ContainerKey()))
-	}
-	return strings.Join(parts, ", ")
-}
-
 // ForwardDrops names other nftables chains that drop forwarded traffic.
-func (s *Store) ForwardDrops() []string {
-	nets, err := s.Networks()
+func (v *Networks) ForwardDrops() []string {
+	nets, err := network.Open(v.root)
 	if err != nil {
 		return nil
 	}

@@ -30,15 +30,15 @@ func ParsePullPolicy(s string) (string, error) {
 	return "", invalidf("invalid pull option: %q: must be one of \"always\", \"missing\" or \"never\"", s)
 }
 
-// imageFor finds run's image, pulling it first as o.Pull says. A local image (the built-in
+// forRun finds run's image, pulling it first as o.Pull says. A local image (the built-in
 // busybox, an import) is never pulled: `run busybox` works on a machine with no registry.
 // Messages go to o.PullOutput, as Docker's run writes them on stderr.
-func (s *Store) imageFor(o RunOptions) (rootfs.Image, error) {
+func (im *Images) forRun(o RunOptions) (rootfs.Image, error) {
 	policy, err := ParsePullPolicy(o.Pull)
 	if err != nil {
 		return rootfs.Image{}, err
 	}
-	images := s.Images()
+	images := im.Store
 	img, err := images.Get(o.Image)
 	missing := errors.Is(err, rootfs.ErrNotFound)
 	switch {
@@ -62,7 +62,7 @@ func (s *Store) imageFor(o RunOptions) (rootfs.Image, error) {
 	if err != nil {
 		return img, err
 	}
-	s.PullEvent(img.Name)
+	im.PullEvent(img.Name)
 	fmt.Fprint(out, rootfs.PullStatus(img, "")) // "Downloaded newer image", even for --pull always of an unchanged one
 	return img, nil
 }

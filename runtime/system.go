@@ -19,7 +19,20 @@ import (
 )
 
 // `system prune` and `system reset`: the two ways to give back what a root
-// holds, Docker's and Podman's.
+// holds, Docker's and Podman's; and `system df`, what it holds.
+
+// System is the verbs over everything a root holds: its containers,
+// networks, images and volumes.
+type System struct {
+	ctrs   *Store
+	nets   *Networks
+	images *Images
+}
+
+// NewSystem gives the system verbs of the root of ctrs.
+func NewSystem(ctrs *Store) *System {
+	return &System{ctrs: ctrs, nets: NewNetworks(ctrs.Root, ctrs), images: NewImages(ctrs.Root)}
+}
 
 // PruneReport is what Prune removed.
 type PruneReport struct {
@@ -31,15 +44,15 @@ type PruneReport struct {
 // Prune is Docker's `system prune`: every container that is not running,
 // then every user-defined network no container uses. The default network
 // stays; images stay (hutch has no dangling ones).
-func (s *Store) Prune() (PruneReport, error) {
+func (sys *System) Prune() (PruneReport, error) {
 	var r PruneReport
 	var err error
-	r.Containers, r.Reclaimed, err = s.PruneContainers()
+	r.Containers, r.Reclaimed, err = sys.ctrs.PruneContainers()
 	if err != nil && r.Containers == nil {
 		return r, err
 	}
 	var netErr error
-	r.Networks, netErr = s.PruneNetworks()
+	r.Networks, netErr = sys.nets.Prune()
 	return r, errors.Join(err, netErr)
 }
 
@@ -113,7 +126,8 @@ var rootEntries = []string{"containers", "oci", "networks", "images", "volumes",
 //
 // It keeps going past a failure, so one stuck object does not leave the
 // rest; what failed is returned, and a second Reset tries it again.
-func (s *Store) Reset() (ResetReport, error) {
+func (sys *System) Reset() (ResetReport, error) {
+	s := sys.ctrs
 	var r ResetReport
 	var errs []error
 	all, err := s.List() // also sweeps creates that died half-way, and their cgroups
@@ -129,7 +143,7 @@ func (s *Store) Reset() (ResetReport, error) {
 	// container dies with it; its cgroup goes here), the resolver (which
 	// exits with its last container, but need not be idle yet), a `finish`
 	// half-way.
-	orphans, err := s.killRootProcesses()
+	orphans, err := killRootProcesses(s.Root)
 	errs = append(errs, err)
 	for _, id := range orphans {
 		errs = append(errs, s.deleteRun(id))
@@ -140,7 +154,7 @@ func (s *Store) Reset() (ResetReport, error) {
 		r.Networks, err = nets.Reset()
 	}
 	errs = append(errs, err)
-	r.Images, err = s.Images().Reset()
+	r.Images, err = sys.images.Store.Reset()
 	errs = append(errs, err)
 	errs = append(errs, unmountUnder(s.Root))
 	if err := errors.Join(errs...); err != nil {
@@ -162,9 +176,9 @@ func (s *Store) Reset() (ResetReport, error) {
 // argv they are started with, and waits until they are gone. The watchdogs
 // go first: a watchdog outliving its resolver would start it again. It
 // returns the ids of the containers whose monitors it killed.
-func (s *Store) killRootProcesses() (ids []string, err error) {
-	roots := map[string]bool{s.Root: true}
-	if abs, err := filepath.Abs(s.Root); err == nil {
+func killRootProcesses(root string) (ids []string, err error) {
+	roots := map[string]bool{root: true}
+	if abs, err := filepath.Abs(root); err == nil {
 		roots[abs] = true
 	}
 	dns := map[string]bool{}

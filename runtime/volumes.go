@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"errors"
-	"fmt"
 	"path/filepath"
 
 	"github.com/hutchrt/hutch/rootfs"
@@ -14,7 +13,11 @@ import (
 // makes a container that uses volumes, volume rm while it checks that no
 // container uses one, so that no container can start using a volume that
 // is being removed.
-func (s *Store) Volumes() *rootfs.Volumes { return rootfs.NewVolumes(filepath.Join(s.Root, "volumes")) }
+func (s *Store) Volumes() *rootfs.Volumes { return volumeStore(s.Root) }
+
+func volumeStore(root string) *rootfs.Volumes {
+	return rootfs.NewVolumes(filepath.Join(root, "volumes"))
+}
 
 // usesVolumes reports whether any of mounts is a volume.
 func usesVolumes(mounts []MountPoint) bool {
@@ -117,29 +120,6 @@ func (s *Store) RemoveAnonymousVolumes(c *Container) error {
 	return s.removeVolumes(anonymousVolumes(c))
 }
 
-// VolumeCreate is `volume create`: a new volume, or the one of that name.
-func (s *Store) VolumeCreate(name string, labels map[string]string) (rootfs.Volume, error) {
-	if name == "" {
-		name = newID()
-	}
-	if err := ValidateVolumeName(name); err != nil {
-		return rootfs.Volume{}, err
-	}
-	v, created, err := s.Volumes().Create(name, labels)
-	if created {
-		s.Event(events.Volume, "create", v.Name, "driver", "local")
-	}
-	return v, err
-}
-
-// VolumeInspect returns the volume name.
-func (s *Store) VolumeInspect(name string) (rootfs.Volume, error) {
-	return s.Volumes().Get(name)
-}
-
-// VolumeList returns every volume, by name.
-func (s *Store) VolumeList() ([]rootfs.Volume, error) { return s.Volumes().List() }
-
 // volumeUsers maps each volume in use to the ids of the containers using it
 // (running or not, as Docker counts them).
 func volumeUsers(all []*Container) map[string][]string {
@@ -154,67 +134,9 @@ func volumeUsers(all []*Container) map[string][]string {
 	return users
 }
 
-// VolumeRemove is `volume rm`: refused while any container uses the volume.
-func (s *Store) VolumeRemove(name string) error {
-	s.List() // first: a --rm container whose monitor died is removed, and frees its volumes
-	vols := s.Volumes()
-	if _, err := vols.Get(name); err != nil {
-		return err // before the lock, which would make the store
-	}
-	unlock, err := vols.Lock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	if _, err := vols.Get(name); err != nil {
-		return err
-	}
-	return s.withAll(func(all []*Container) error {
-		if ids := volumeUsers(all)[name]; len(ids) > 0 {
-			return fmt.Errorf("remove %s: volume is in use - %v", name, ids)
-		}
-		if err := vols.RemoveLocked(name); err != nil {
-			return err
-		}
-		s.Event(events.Volume, "destroy", name, "driver", "local")
-		return nil
-	})
-}
-
-// VolumePrune is `volume prune`: every volume no container uses, only the
-// anonymous ones unless all (Docker's since 23.0). It returns the names
-// removed and the bytes freed.
-func (s *Store) VolumePrune(all bool) (removed []string, reclaimed int64, err error) {
-	s.List() // as in VolumeRemove
-	vols := s.Volumes()
-	if list, err := vols.List(); err != nil || len(list) == 0 {
-		return nil, 0, err // nothing to do: the lock would make the store
-	}
-	unlock, err := vols.Lock()
-	if err != nil {
-		return nil, 0, err
-	}
-	defer unlock()
-	list, err := vols.List()
-	if err != nil {
-		return nil, 0, err
-	}
-	err = s.withAll(func(ctrs []*Container) error {
-		users := volumeUsers(ctrs)
-		var errs []error
-		for _, v := range list {
-			if len(users[v.Name]) > 0 || (!all && !v.Anonymous()) {
-				continue
-			}
-			size := diskUsage(v.Mountpoint)
-			if err := vols.RemoveLocked(v.Name); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			removed, reclaimed = append(removed, v.Name), reclaimed+size
-			s.Event(events.Volume, "destroy", v.Name, "driver", "local")
-		}
-		return errors.Join(errs...)
-	})
-	return removed, reclaimed, err
+// WithVolumeUsers calls fn, under the containers' lock (which the caller
+// takes after the volumes' one), with each volume in use and the ids of
+// the containers using it. The volume verbs need no more of the containers.
+func (s *Store) WithVolumeUsers(fn func(users map[string][]string) error) error {
+	return s.withAll(func(all []*Container) error { return fn(volumeUsers(all)) })
 }

@@ -239,7 +239,7 @@ func completionNames(root, kind string) []string {
 			}
 		}
 	case "networks":
-		nets, _ := s.ListNetworks()
+		nets, _ := runtime.NewNetworks(root, s).List()
 		for _, n := range nets {
 			out = append(out, n.Name)
 		}

@@ -42,7 +42,7 @@ func export(ctx *cli.Context) error {
 			if err != nil {
 				return err
 			}
-			return s.Export(ctx.Args().First(), w)
+			return runtime.NewFiles(s).Export(ctx.Args().First(), w)
 		})
 }
 
@@ -120,9 +120,9 @@ func cp(ctx *cli.Context) error {
 		if dst == "-" && term.IsTerminal(int(os.Stdout.Fd())) {
 			return errors.New("cp: cowardly refusing to write a tar archive to a terminal: redirect it")
 		}
-		return s.CopyFromContainer(srcCtr, src, dst, opt, os.Stdout)
+		return runtime.NewFiles(s).CopyFrom(srcCtr, src, dst, opt, os.Stdout)
 	}
-	return s.CopyToContainer(dstCtr, src, dst, opt, os.Stdin)
+	return runtime.NewFiles(s).CopyTo(dstCtr, src, dst, opt, os.Stdin)
 }
 
 // splitCpArg splits CONTAINER:PATH as Docker does: an absolute path, or one starting with "."

@@ -11,7 +11,7 @@ import (
 
 	"github.com/hutchrt/hutch/cmd/hutch/format"
 	"github.com/hutchrt/hutch/rootfs"
-	"github.com/hutchrt/hutch/runtime/events"
+	"github.com/hutchrt/hutch/runtime"
 	"golang.org/x/term"
 )
 
@@ -28,11 +28,11 @@ func imageCommand() *cli.Command {
 					if err := needArgs(ctx, 2, "a name and a source"); err != nil {
 						return err
 					}
-					s, err := openStore(ctx)
+					images, err := openImages(ctx)
 					if err != nil {
 						return err
 					}
-					img, err := s.ImportImage(ctx.Args().Get(0), ctx.Args().Get(1))
+					img, err := images.Import(ctx.Args().Get(0), ctx.Args().Get(1))
 					if err != nil {
 						return err
 					}
@@ -66,7 +66,7 @@ func pullCommand() *cli.Command {
 			if err := needArgs(ctx, 1, "an image name"); err != nil {
 				return err
 			}
-			s, err := openStore(ctx)
+			images, err := openImages(ctx)
 			if err != nil {
 				return err
 			}
@@ -76,13 +76,13 @@ func pullCommand() *cli.Command {
 			}
 			var before rootfs.Image // what the name had: the same digest is "up to date", as Docker says
 			if _, canon, err := rootfs.ParseReference(ctx.Args().First()); err == nil {
-				before, _ = s.Images().Get(canon)
+				before, _ = images.Store.Get(canon)
 			}
-			img, err := s.Images().Pull(ctx.Context, ctx.Args().First(), progress)
+			img, err := images.Store.Pull(ctx.Context, ctx.Args().First(), progress)
 			if err != nil {
 				return err
 			}
-			s.PullEvent(img.Name)
+			images.PullEvent(img.Name)
 			fmt.Print(rootfs.PullStatus(img, before.Digest) + img.Name + "\n")
 			return nil
 		},
@@ -141,7 +141,7 @@ func imageRmCommand(name string) *cli.Command {
 				return err
 			}
 			for _, name := range ctx.Args().Slice() {
-				if err := s.RemoveImage(name); err != nil {
+				if err := runtime.NewImages(s.Root).Remove(name, s); err != nil {
 					return err
 				}
 				fmt.Println("Deleted: " + name)
@@ -181,13 +181,13 @@ func tagCommand() *cli.Command {
 			if err := needArgs(ctx, 2, "a source and a target"); err != nil {
 				return err
 			}
-			s, err := openStore(ctx)
+			images, err := openImages(ctx)
 			if err != nil {
 				return err
 			}
-			img, err := s.Images().Tag(ctx.Args().Get(0), ctx.Args().Get(1))
+			img, err := images.Store.Tag(ctx.Args().Get(0), ctx.Args().Get(1))
 			if err == nil {
-				s.Event(events.Image, "tag", "sha256:"+strings.TrimPrefix(img.ID, "sha256:"), "name", img.Name)
+				images.Event("tag", "sha256:"+strings.TrimPrefix(img.ID, "sha256:"), "name", img.Name)
 			}
 			return err
 		},

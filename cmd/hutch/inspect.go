@@ -54,12 +54,13 @@ func inspectObject(s *runtime.Store, kind, ref string) (any, error) {
 			return img.Inspect()
 		}, rootfs.ErrNotFound},
 		{"network", func() (any, error) {
-			if kind == "" && !s.NetworkExists(ref) {
+			nets := runtime.NewNetworks(s.Root, s)
+			if kind == "" && !nets.Exists(ref) {
 				return nil, network.ErrNotFound
 			}
-			return s.InspectNetwork(ref)
+			return nets.Inspect(ref)
 		}, network.ErrNotFound},
-		{"volume", func() (any, error) { return s.VolumeInspect(ref) }, rootfs.ErrNoVolume},
+		{"volume", func() (any, error) { return s.Volumes().Get(ref) }, rootfs.ErrNoVolume},
 	}
 	for _, l := range lookups {
 		if kind != "" && kind != l.kind {

@@ -84,6 +84,33 @@ func openStore(ctx *cli.Context) (*runtime.Store, error) {
 	return runtime.OpenStore(ctx.String("root"))
 }
 
+// openNetworks opens the network verbs of --root.
+func openNetworks(ctx *cli.Context) (*runtime.Networks, error) {
+	s, err := openStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return runtime.NewNetworks(s.Root, s), nil
+}
+
+// openImages opens the image verbs of --root.
+func openImages(ctx *cli.Context) (*runtime.Images, error) {
+	s, err := openStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return runtime.NewImages(s.Root), nil
+}
+
+// openVolumes opens the volume verbs of --root.
+func openVolumes(ctx *cli.Context) (*runtime.Volumes, error) {
+	s, err := openStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return runtime.NewVolumes(s.Root, s), nil
+}
+
 // needArgs checks the count of positional arguments.
 func needArgs(ctx *cli.Context, min int, what string) error {
 	if ctx.NArg() < min {

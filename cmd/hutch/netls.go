@@ -32,11 +32,11 @@ func networkLsCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			s, err := openStore(ctx)
+			nets, err := openNetworks(ctx)
 			if err != nil {
 				return err
 			}
-			all, err := s.NetworkList()
+			all, err := nets.Rows()
 			if err != nil {
 				return err
 			}

@@ -37,17 +37,17 @@ func networkCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					s, err := openStore(ctx)
+					nets, err := openNetworks(ctx)
 					if err != nil {
 						return err
 					}
-					n, err := s.CreateNetwork(ctx.Args().First(), network.CreateOptions{
+					n, err := nets.Create(ctx.Args().First(), network.CreateOptions{
 						Subnet: ctx.String("subnet"), Gateway: ctx.String("gateway"), Internal: ctx.Bool("internal"), Labels: labels,
 					})
 					if err != nil {
 						return err
 					}
-					warnForwardDrops(s)
+					warnForwardDrops(nets)
 					fmt.Println(n.ID)
 					return nil
 				},
@@ -60,11 +60,11 @@ func networkCommand() *cli.Command {
 					if err := needArgs(ctx, 1, "at least one network"); err != nil {
 						return err
 					}
-					s, err := openStore(ctx)
+					nets, err := openNetworks(ctx)
 					if err != nil {
 						return err
 					}
-					return printDetails(ctx, func(ref string) (any, error) { return s.InspectNetwork(ref) })
+					return printDetails(ctx, func(ref string) (any, error) { return nets.Inspect(ref) })
 				},
 			},
 			{
@@ -73,13 +73,13 @@ func networkCommand() *cli.Command {
 					if err := needArgs(ctx, 1, "at least one network"); err != nil {
 						return err
 					}
-					s, err := openStore(ctx)
+					nets, err := openNetworks(ctx)
 					if err != nil {
 						return err
 					}
 					var failed error
 					for _, ref := range ctx.Args().Slice() {
-						if _, err := s.RemoveNetwork(ref); err != nil {
+						if _, err := nets.Remove(ref); err != nil {
 							failed = errors.Join(failed, err)
 							continue
 						}
@@ -95,11 +95,11 @@ func networkCommand() *cli.Command {
 					if err := noArgs(ctx); err != nil {
 						return err
 					}
-					s, err := openStore(ctx)
+					nets, err := openNetworks(ctx)
 					if err != nil {
 						return err
 					}
-					removed, err := s.PruneNetworks()
+					removed, err := nets.Prune()
 					if len(removed) > 0 {
 						fmt.Println("Deleted Networks:")
 						for _, name := range removed {
@@ -125,7 +125,7 @@ func networkCommand() *cli.Command {
 					}
 					err = s.Connect(ctx.Args().Get(1), ctx.Args().Get(0), ctx.String("ip"), ctx.StringSlice("alias"))
 					if err == nil {
-						warnForwardDrops(s)
+						warnForwardDrops(runtime.NewNetworks(s.Root, s))
 					}
 					return err
 				},
@@ -160,7 +160,11 @@ func portCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			lines, err := s.PortLines(ctx.Args().First(), ctx.Args().Get(1))
+			c, err := s.Get(ctx.Args().First())
+			if err != nil {
+				return err
+			}
+			lines, err := portLines(c, ctx.Args().Get(1))
 			if err != nil {
 				return err
 			}
@@ -177,8 +181,8 @@ func portCommand() *cli.Command {
 
 // warnForwardDrops tells the user when another nftables table would drop
 // the traffic hutch forwards: hutch's accept cannot overrule it.
-func warnForwardDrops(s *runtime.Store) {
-	for _, chain := range s.ForwardDrops() {
+func warnForwardDrops(nets *runtime.Networks) {
+	for _, chain := range nets.ForwardDrops() {
 		fmt.Fprintf(os.Stderr, "hutch: warning: %s drops forwarded packets (policy drop), so containers may get no outside access "+
 			"and published ports may not answer; allow hutch's bridges there, e.g. `nft insert rule %s iifname \"hutch*\" accept` "+
 			"and `nft insert rule %s oifname \"hutch*\" accept`\n", chain, chainRef(chain), chainRef(chain))

@@ -111,7 +111,7 @@ func newPsRow(s *runtime.Store, c *runtime.Container, now time.Time, noTrunc, si
 	r := psRow{
 		ID: c.ShortID(), Image: c.Image, Command: quoteCommand(c.Command),
 		CreatedAt:  c.Created.Local().Truncate(time.Second).Format("2006-01-02 15:04:05 -0700 MST"),
-		RunningFor: humanDuration(now.Sub(c.Created)) + " ago", Ports: runtime.PortsColumn(c.Ports),
+		RunningFor: humanDuration(now.Sub(c.Created)) + " ago", Ports: portsColumn(c.Ports),
 		State: string(c.Status), Status: statusText(c, now), Names: c.Name,
 		Labels: format.Labels(c.Labels), labels: c.Labels,
 	}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/hutchrt/hutch/runtime/events"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 )
@@ -26,15 +25,15 @@ func saveCommand() *cli.Command {
 			return writeArchive(ctx.String("output"), "save",
 				"cowardly refusing to save to a terminal. Use the -o flag or redirect",
 				func(w io.Writer) error {
-					s, err := openStore(ctx)
+					images, err := openImages(ctx)
 					if err != nil {
 						return err
 					}
-					if err := s.Images().Save(w, ctx.Args().Slice()); err != nil {
+					if err := images.Store.Save(w, ctx.Args().Slice()); err != nil {
 						return err
 					}
 					for _, n := range ctx.Args().Slice() {
-						s.Event(events.Image, "save", n, "name", n)
+						images.Event("save", n, "name", n)
 					}
 					return nil
 				})
@@ -64,16 +63,16 @@ func loadCommand() *cli.Command {
 			} else if term.IsTerminal(int(os.Stdin.Fd())) {
 				return errors.New("requested load from stdin, but stdin is empty")
 			}
-			s, err := openStore(ctx)
+			images, err := openImages(ctx)
 			if err != nil {
 				return err
 			}
-			names, err := s.Images().Load(in)
+			names, err := images.Store.Load(in)
 			if err != nil {
 				return err
 			}
 			for _, n := range names {
-				s.Event(events.Image, "load", n, "name", n)
+				images.Event("load", n, "name", n)
 				if strings.HasPrefix(n, "sha256:") { // no name: Docker shows its ID
 					fmt.Printf("Loaded image ID: %s\n", n)
 				} else {

@@ -105,7 +105,7 @@ func dfCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			rows, err := s.DiskUsage()
+			rows, err := runtime.NewSystem(s).DiskUsage()
 			if err != nil {
 				return err
 			}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/hutchrt/hutch/runtime"
 	"github.com/urfave/cli/v2"
 )
 
@@ -33,7 +34,7 @@ func systemCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					r, err := s.Prune()
+					r, err := runtime.NewSystem(s).Prune()
 					fmt.Print(pruneOutput(r.Containers, r.Networks, r.Reclaimed))
 					return err
 				},
@@ -52,7 +53,7 @@ func systemCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					_, err = s.Reset()
+					_, err = runtime.NewSystem(s).Reset()
 					return err
 				},
 			},

@@ -41,11 +41,11 @@ func volumeCommand() *cli.Command {
 						}
 						labels[k] = v
 					}
-					s, err := openStore(ctx)
+					vols, err := openVolumes(ctx)
 					if err != nil {
 						return err
 					}
-					v, err := s.VolumeCreate(ctx.Args().First(), labels)
+					v, err := vols.Create(ctx.Args().First(), labels)
 					if err != nil {
 						return err
 					}
@@ -64,7 +64,7 @@ func volumeCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					all, err := s.VolumeList()
+					all, err := s.Volumes().List()
 					if err != nil {
 						return err
 					}
@@ -92,7 +92,7 @@ func volumeCommand() *cli.Command {
 						return err
 					}
 					return printDetails(ctx, func(name string) (any, error) {
-						return s.VolumeInspect(name)
+						return s.Volumes().Get(name)
 					})
 				},
 			},
@@ -103,13 +103,13 @@ func volumeCommand() *cli.Command {
 					if err := needArgs(ctx, 1, "at least one volume"); err != nil {
 						return err
 					}
-					s, err := openStore(ctx)
+					vols, err := openVolumes(ctx)
 					if err != nil {
 						return err
 					}
 					var failed error
 					for _, name := range ctx.Args().Slice() {
-						err := s.VolumeRemove(name)
+						err := vols.Remove(name)
 						if errors.Is(err, rootfs.ErrNoVolume) && ctx.Bool("force") {
 							continue
 						}
@@ -139,11 +139,11 @@ func volumeCommand() *cli.Command {
 					if !ctx.Bool("force") && !confirm(os.Stdin, os.Stdout, warning) {
 						return nil
 					}
-					s, err := openStore(ctx)
+					vols, err := openVolumes(ctx)
 					if err != nil {
 						return err
 					}
-					removed, reclaimed, err := s.VolumePrune(ctx.Bool("all"))
+					removed, reclaimed, err := vols.Prune(ctx.Bool("all"))
 					if len(removed) > 0 {
 						fmt.Println("Deleted Volumes:")
 						for _, n := range removed {
