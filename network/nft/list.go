@@ -119,9 +119,9 @@ func redirectOf(es []expr.Any) (d DNSRedirect, proto byte, ok bool) {
 // It reads what the kernel returns, so what it prints is what runs.
 func Text(es []expr.Any) string {
 	var out []string
-	var pending string                // the left side loaded into a register
-	var mask []byte                   // a bitwise mask on it, waiting for its cmp
-	var concat []string               // a concatenation being loaded for a lookup
+	var pending string  // the left side loaded into a register
+	var mask []byte     // a bitwise mask on it, waiting for its cmp
+	var concat []string // a concatenation being loaded for a lookup
 	for _, e := range es {
 		switch e := e.(type) {
 		case *expr.Payload:
