@@ -78,6 +78,10 @@ func (d drawer) marked(s, mark string) string {
 
 func (d drawer) host(t *Topology) []string {
 	var ls []string
+	if len(t.Publish)+len(t.Guard)+len(t.Loopback) == 0 {
+		ls = append(ls, "no table: nothing is published, routed or masqueraded yet")
+		return d.frame(d.bold("host")+" ─ nft table ip "+t.Table, ls)
+	}
 	ls = append(ls, "published ports: a packet for a host address goes through")
 	for _, r := range t.Publish {
 		if r.Chain != "publish" {
