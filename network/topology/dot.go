@@ -55,7 +55,7 @@ func Dot(w io.Writer, t *Topology) error {
 			fmt.Fprintf(&b, "\t\t%s %s;\n", q(id), attrs(withMark(label, c.Mark+c.If.Mark), c.Mark+c.If.Mark))
 		}
 		b.WriteString("\t}\n")
-		out := "isolated"
+		out := "internal: not routed out"
 		for _, r := range n.Masquerade {
 			if !strings.Contains(r.Text, "ct status dnat") {
 				out = fmt.Sprintf("masquerade (postrouting #%d)", r.Handle)

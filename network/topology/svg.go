@@ -99,16 +99,20 @@ func SVG(w io.Writer, t *Topology) error {
 		frameW := max(innerW, float64(utf8.RuneCountInString(title))*charW) + 2*pad
 		frameH := lineH + pad + innerH + 2*pad
 		fmt.Fprintf(&body, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="none" stroke="%s" stroke-dasharray="4 3"/>`+"\n", x, top, frameW, frameH, colour(n.Mark))
-		label(x+pad, top+lineH-2, title, n.Mark)
-		bx, by := x+pad, top+lineH+pad
+		// The title at the bottom: the wire from the host comes in at the top.
+		label(x+pad, top+frameH-pad, title, n.Mark)
+		bx, by := x+pad, top+2*pad
 		bw, bh := box(bx, by, bridge, n.Mark, "#efe")
 		// host to bridge: routed (and masqueraded, unless internal)
-		line(margin+hw/2, margin+hh, bx+bw/2, by, n.Mark)
+		// The bridge is the host's own device: the host routes between it
+		// and the rest (and masquerades, unless the network is internal).
+		line(margin+hw/2, margin+hh, bx+bw/2, top, n.Mark)
+		line(bx+bw/2, top, bx+bw/2, by, n.Mark)
 		out := "routed, masqueraded"
 		if n.Internal {
 			out = "internal: not routed out"
 		}
-		label(bx+bw/2+4, by-6, out, "")
+		label((margin+hw/2+bx+bw/2)/2+6, (margin+hh+top)/2, out, "")
 		busX, y := bx+pad, by+bh
 		for i, ls := range boxes {
 			y += gap
