@@ -10,17 +10,35 @@ import (
 
 // Topology reads the live network topology (network graph): the kernel's,
 // with this root's records joined in to name things and find where they
-// disagree.
-func (s *Store) Topology() (*topology.Topology, error) {
+// disagree. refs limit it to those networks (names, ids or id prefixes, as
+// network inspect takes them); one that names none is an error.
+func (s *Store) Topology(refs ...string) (*topology.Topology, error) {
 	nets, err := s.Networks()
 	if err != nil {
 		return nil, err
+	}
+	var only []string
+	for _, ref := range refs {
+		if s.pseudoNetwork(ref) != nil {
+			continue // host and none: no bridge, nothing of theirs to draw
+		}
+		n, err := nets.Find(ref)
+		if err != nil {
+			return nil, err
+		}
+		if n.Made() { // the default network before its first use has nothing to draw
+			only = append(only, n.ID)
+		}
 	}
 	rec, err := s.topologyRecords(nets)
 	if err != nil {
 		return nil, err
 	}
-	return topology.Build(topology.Live{Table: nets.Table}, rec)
+	t, err := topology.Build(topology.Live{Table: nets.Table}, rec)
+	if err != nil || len(refs) == 0 {
+		return t, err
+	}
+	return t, t.Only(only)
 }
 
 func (s *Store) topologyRecords(nets *network.Store) (topology.Records, error) {

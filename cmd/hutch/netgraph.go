@@ -29,11 +29,8 @@ func networkGraphCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			t, err := s.Topology()
+			t, err := s.Topology(ctx.Args().Slice()...)
 			if err != nil {
-				return err
-			}
-			if err := t.Only(ctx.Args().Slice()); err != nil {
 				return err
 			}
 			switch f {

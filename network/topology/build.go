@@ -398,12 +398,9 @@ func compareAddr(a, b string) int {
 }
 
 // Only keeps the networks named in refs (by name, id or id prefix, or
-// bridge), the ports that lead into them and the problems about them. A
-// ref that matches none is an error like Docker's.
+// bridge), the ports that lead into them and the problems about them; no
+// refs, none. A ref that matches none is an error like Docker's.
 func (t *Topology) Only(refs []string) error {
-	if len(refs) == 0 {
-		return nil
-	}
 	keep := map[*Network]bool{}
 	for _, ref := range refs {
 		var found *Network

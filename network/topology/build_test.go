@@ -2,6 +2,7 @@ package topology
 
 import (
 	"bytes"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -85,5 +86,45 @@ func TestOnly(t *testing.T) {
 	}
 	if err := top.Only([]string{"nope"}); err == nil || err.Error() != "network nope not found" {
 		t.Errorf("unknown network: %v", err)
+	}
+}
+
+// The other disagreements: an address changed, a bridge gone, a veth left
+// on a bridge, a recorded port with no element, a container the resolver
+// does not know.
+func TestBuildMoreDrift(t *testing.T) {
+	k, rec := fixture()
+	k.ns[200].Links[1].Addrs = []netip.Prefix{pfx("10.210.0.33/24")}
+	k.host = slices.DeleteFunc(k.host, func(l Link) bool { return l.Name == "hutch-bbbbbbbbb" || l.Name == "vh222222222221" })
+	k.ns[200].Links = k.ns[200].Links[:2] // eth1 went with its bridge's veth
+	k.host = append(k.host, Link{Index: 40, Name: "vhleftover0000", Kind: "veth", Master: 10})
+	k.ports = nil
+	rec.DNS = rec.DNS[1:]
+	top, err := Build(k, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range top.Problems {
+		got = append(got, p.Mark+": "+p.What)
+	}
+	want := []string{
+		"MISSING: bridge hutch-bbbbbbbbb of network back is recorded but not in the kernel",
+		"DIFFERS: eth0 of db has 10.210.0.33/24, the records say 10.210.0.3/24",
+		"MISSING: veth vh222222222221 (db's eth1 on hutch-bbbbbbbbb) is recorded but not in the kernel",
+		"STALE: vhleftover0000 on bridge hutch-aaaaaaaaa is the wire of no running container",
+		"MISSING: web publishes 0.0.0.0:8080/tcp, map publish_any has no such element",
+		"MISSING: the resolver has no registration of web",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	var b bytes.Buffer
+	Text(&b, top, Style{ASCII: true})
+	for _, w := range []string{"network back - 10.211.0.0/24 - internal MISSING", "eth0 10.210.0.33/24 02:42:0a:d2:00:03 DIFFERS",
+		"port vhleftover0000: STALE", "0.0.0.0:8080/tcp -> @publish_any -> 10.210.0.2:80  web on front MISSING"} {
+		if !strings.Contains(b.String(), w) {
+			t.Errorf("drawing lacks %q:\n%s", w, b.String())
+		}
 	}
 }
