@@ -15,6 +15,8 @@ type fakeKernel struct {
 	ports []nft.Port
 }
 
+var _ Kernel = (*fakeKernel)(nil)
+
 func (k *fakeKernel) HostLinks() ([]Link, error) { return k.host, nil }
 func (k *fakeKernel) Rules() ([]nft.Rule, error) { return k.rules, nil }
 func (k *fakeKernel) Ports() ([]nft.Port, error) { return k.ports, nil }

@@ -23,6 +23,8 @@ type Live struct {
 	Table nft.Table
 }
 
+var _ Kernel = Live{}
+
 func (Live) HostLinks() ([]Link, error) { return readLinks(nil) }
 
 func (k Live) Rules() ([]nft.Rule, error) { return k.Table.Rules() }
@@ -38,7 +40,7 @@ func (k Live) Ports() ([]nft.Port, error) {
 func (Live) Namespace(pid int, start uint64) (*Namespace, error) {
 	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/ns/net")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open network namespace of process %d: %w", pid, err)
 	}
 	defer f.Close()
 	if start == 0 || procstart.Of(pid) != start { // opened after the check: not a reused pid
@@ -46,7 +48,7 @@ func (Live) Namespace(pid int, start uint64) (*Namespace, error) {
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("stat network namespace of process %d: %w", pid, err)
 	}
 	h, err := netlink.NewHandleAt(netns.NsHandle(f.Fd()), unix.NETLINK_ROUTE)
 	if err != nil {
