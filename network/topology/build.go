@@ -3,6 +3,7 @@ package topology
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -32,6 +33,7 @@ func Build(k Kernel, rec Records) (*Topology, error) {
 	}
 	b := &builder{k: k, t: &Topology{Table: rec.Table, Resolver: Resolver{Address: resolverAddr, Source: rec.DNSSource}},
 		byIndex: map[int]Link{}, byName: map[string]Link{}, nets: map[string]*Network{}, owners: map[netip.Addr]owner{}}
+	b.links = links
 	for _, l := range links {
 		b.byIndex[l.Index], b.byName[l.Name] = l, l
 	}
@@ -48,6 +50,7 @@ func Build(k Kernel, rec Records) (*Topology, error) {
 type builder struct {
 	k       Kernel
 	t       *Topology
+	links   []Link
 	byIndex map[int]Link
 	byName  map[string]Link
 	nets    map[string]*Network // by bridge
@@ -144,12 +147,30 @@ func (b *builder) networks(rec Records, rules []nft.Rule) {
 			n.Isolation = append(n.Isolation, r)
 		}
 	}
-	for _, n := range b.nets {
-		if n.Name != "" && len(n.Isolation) == 0 && n.Mark != Missing {
+	bridges := slices.Sorted(maps.Keys(b.nets))
+	for _, br := range bridges {
+		n := b.nets[br]
+		// What the kernel does decides what is drawn: the subnet is the
+		// bridge's, the network is internal if the table drops what leaves it.
+		if p, err := netip.ParsePrefix(n.Gateway); err == nil {
+			n.Subnet = p.Masked().String()
+		}
+		internal := slices.ContainsFunc(n.Isolation, func(r nft.Rule) bool { return r.Chain == "internal" })
+		switch {
+		case n.Name != "" && len(n.Isolation) == 0 && n.Mark != Missing:
 			b.problem(n, Missing, "network %s has no rules in table %s", n.Name, b.t.Table)
 			if n.Mark == "" {
 				n.Mark, n.Note = Missing, "no rules in table "+b.t.Table
 			}
+		case len(n.Isolation) > 0 && n.Name != "" && internal != n.Internal:
+			what := map[bool]string{true: "internal", false: "not internal"}
+			b.problem(n, Differs, "network %s is %s by its record, %s by the rules of table %s", n.Name, what[n.Internal], what[internal], b.t.Table)
+			if n.Mark == "" {
+				n.Mark, n.Note = Differs, "the record says "+what[n.Internal]
+			}
+			n.Internal = internal
+		case len(n.Isolation) > 0:
+			n.Internal = internal
 		}
 		b.t.Networks = append(b.t.Networks, n)
 	}
@@ -237,7 +258,7 @@ func (b *builder) strayPorts() {
 		if !ok {
 			continue
 		}
-		for _, l := range b.byIndex {
+		for _, l := range b.links {
 			if l.Master != br.Index {
 				continue
 			}

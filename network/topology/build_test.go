@@ -128,3 +128,21 @@ func TestBuildMoreDrift(t *testing.T) {
 		}
 	}
 }
+
+// Whether a network is internal is the table's say, not the record's.
+func TestInternalFromTheRules(t *testing.T) {
+	k, rec := fixture()
+	rec.Networks[0].Internal = true // front, whose rules let it out
+	top, err := Build(k, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := top.Networks[1]
+	if front.Internal || front.Mark != Differs || len(top.Problems) != 1 ||
+		top.Problems[0].What != "network front is internal by its record, not internal by the rules of table hutch" {
+		t.Errorf("front: %+v, problems %+v", front, top.Problems)
+	}
+	if back := top.Networks[0]; !back.Internal || back.Mark != "" {
+		t.Errorf("back: %+v", back)
+	}
+}
