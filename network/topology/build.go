@@ -278,8 +278,13 @@ func (b *builder) ports(rec Records, elems []nft.Port) {
 		o, ok := b.owners[e.ContainerIP]
 		switch {
 		case !ok:
+			// Drawn with the network whose subnet the address is in, if any.
+			n := b.subnetOf(e.ContainerIP)
+			if n != nil {
+				p.Network = n.Name
+			}
 			p.Mark = Stale
-			p.Note = b.problem(nil, Stale, "map %s sends %s:%d/%s to %s:%d, which no running container has",
+			p.Note = b.problem(n, Stale, "map %s sends %s:%d/%s to %s:%d, which no running container has",
 				p.Map, p.HostIP, p.HostPort, p.Proto, p.ContainerIP, p.ContainerPort)
 		case !slices.ContainsFunc(o.c.Ports, func(q nft.Port) bool { return samePort(q, e) }):
 			p.Container, p.Network = o.c.Name, o.network
@@ -307,6 +312,16 @@ func (b *builder) ports(rec Records, elems []nft.Port) {
 			b.t.Ports = append(b.t.Ports, p)
 		}
 	}
+}
+
+// subnetOf is the network whose subnet (as the kernel has it) holds a.
+func (b *builder) subnetOf(a netip.Addr) *Network {
+	for _, n := range b.t.Networks {
+		if p, err := netip.ParsePrefix(n.Subnet); err == nil && p.Contains(a) {
+			return n
+		}
+	}
+	return nil
 }
 
 func portOf(e nft.Port) *Port {

@@ -146,3 +146,15 @@ func TestInternalFromTheRules(t *testing.T) {
 		t.Errorf("back: %+v", back)
 	}
 }
+
+// A stray element to an address in a network's subnet is that network's
+// problem: a graph of the network shows it.
+func TestStrayPortGoesWithItsSubnet(t *testing.T) {
+	top := driftFixture(t)
+	if err := top.Only([]string{"front"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(top.Ports) != 2 || top.Ports[1].Network != "front" || top.Ports[1].Mark != Stale || len(top.Problems) != 2 {
+		t.Errorf("ports %+v, problems %+v", top.Ports, top.Problems)
+	}
+}
