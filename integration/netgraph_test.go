@@ -265,13 +265,21 @@ func TestNetworkGraphDrift(t *testing.T) {
 		t.Fatalf("nft add element: %v: %s", err, b)
 	}
 
+	// Rules for a bridge no network record has (one made by hand here).
+	if b, err := exec.Command("nft", "add", "rule", "ip", top.Table, "isolate", "oifname", "hutch-gdr1ft", "drop",
+		"comment", "hutch-gdr1ft").CombinedOutput(); err != nil {
+		t.Fatalf("nft add rule: %v: %s", err, b)
+	}
+
 	out := e.ok("network", "graph")
 	for _, want := range []string{
+		"UNRECORDED: table " + top.Table + " has rules for bridge hutch-gdr1ft, which no network record has",
+		"bridge hutch-gdr1ft (no network record) UNRECORDED",
 		"MISSING: veth " + veth + " (gd1's eth0 on ",
 		"STALE: map publish_any sends 0.0.0.0:23999/tcp to 10.238.0.99:80, which no running container has",
 		"0.0.0.0:23999/tcp -> @publish_any -> 10.238.0.99:80  (no container) STALE",
 		fmt.Sprintf("eth0 %s/%d MISSING", ep.IPAddress, ep.IPPrefixLen),
-		"2 disagreement(s)",
+		"3 disagreement(s)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the drawing lacks %q:\n%s", want, out)
@@ -288,7 +296,7 @@ func TestNetworkGraphDrift(t *testing.T) {
 	}
 	var js struct{ Problems []struct{ Mark string } }
 	json.Unmarshal([]byte(e.ok("network", "graph", "--format", "json")), &js)
-	if len(js.Problems) != 2 || js.Problems[0].Mark != "MISSING" || js.Problems[1].Mark != "STALE" {
+	if len(js.Problems) != 3 || js.Problems[0].Mark != "UNRECORDED" || js.Problems[1].Mark != "MISSING" || js.Problems[2].Mark != "STALE" {
 		t.Errorf("json problems: %+v", js.Problems)
 	}
 }
