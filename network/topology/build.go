@@ -67,7 +67,7 @@ type owner struct {
 
 func (b *builder) problem(n *Network, mark, format string, args ...any) string {
 	what := fmt.Sprintf(format, args...)
-	b.t.Problems = append(b.t.Problems, Problem{Mark: mark, What: what, network: netName(n)})
+	b.t.Problems = append(b.t.Problems, Problem{Mark: mark, What: what, Bridge: netName(n)})
 	return what
 }
 
@@ -472,6 +472,6 @@ func (t *Topology) Only(refs []string) error {
 	}
 	t.Networks = nets
 	t.Ports = slices.DeleteFunc(t.Ports, func(p *Port) bool { return !names[p.Network] })
-	t.Problems = slices.DeleteFunc(t.Problems, func(p Problem) bool { return !bridges[p.network] })
+	t.Problems = slices.DeleteFunc(t.Problems, func(p Problem) bool { return !bridges[p.Bridge] })
 	return nil
 }

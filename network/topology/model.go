@@ -112,8 +112,8 @@ type Resolver struct {
 type Problem struct {
 	Mark string `json:"mark"`
 	What string `json:"what"`
-
-	network string // the bridge of the network it is about, "" if none
+	// The bridge of the network it is about, "" if none.
+	Bridge string `json:"bridge,omitempty"`
 }
 
 // Records is what hutch's records say, for naming and comparing.
