@@ -82,20 +82,13 @@ func (d drawer) host(t *Topology) []string {
 		ls = append(ls, "no table: nothing is published, routed or masqueraded yet")
 		return d.frame(d.bold("host")+" ─ nft table ip "+t.Table, ls)
 	}
-	ls = append(ls, "published ports: a packet for a host address goes through")
+	ls = append(ls, "published ports: a packet for one of the host's addresses")
 	for _, r := range t.Publish {
-		if r.Chain != "publish" {
-			ls = append(ls, "  "+rule(r))
-		}
+		ls = append(ls, "  "+rule(r))
 	}
-	ls = append(ls, "  and is DNATed by one lookup in a map:")
-	for _, r := range t.Publish {
-		if r.Chain == "publish" {
-			ls = append(ls, "    "+rule(r))
-		}
-	}
+	ls = append(ls, "is DNATed by one lookup in a map, whose elements are:")
 	if len(t.Ports) == 0 {
-		ls = append(ls, "  (no port is published)")
+		ls = append(ls, "  (none: no port is published)")
 	}
 	for _, p := range t.Ports {
 		to := "(no container)"
@@ -108,11 +101,11 @@ func (d drawer) host(t *Topology) []string {
 			ls = append(ls, "    "+d.red(p.Note))
 		}
 	}
-	ls = append(ls, "from 127.0.0.1, DNATed out of a bridge, the source is rewritten:")
+	ls = append(ls, "a packet from 127.0.0.1 DNATed into a bridge takes the bridge's address as its source:")
 	for _, r := range t.Loopback {
 		ls = append(ls, "  "+rule(r))
 	}
-	ls = append(ls, "for 127.0.0.0/8 from anywhere but lo, before any DNAT:")
+	ls = append(ls, "packets for 127.0.0.0/8 arriving on anything but lo are dropped, before any DNAT:")
 	for _, r := range t.Guard {
 		if r.Chain == "raw_prerouting" {
 			ls = append(ls, "  "+rule(r))
