@@ -21,7 +21,8 @@ import (
 
 // graphTopology makes the topology of the golden drawings: networks gfront
 // and gback (internal); gweb on gfront with the alias www and a port
-// published on 127.0.0.1; gdb on gback, then connected to gfront.
+// published on 127.0.0.1; gdb on gback, then connected to gfront; gside in
+// gweb's namespace; gonhost on the host's.
 func (e *env) graphTopology() {
 	e.t.Helper()
 	e.netCreate("gfront", "--subnet", "10.236.0.0/24")
@@ -31,6 +32,9 @@ func (e *env) graphTopology() {
 	gdb := e.lcRunDetached("--pull", "never", "--name", "gdb", "--network", "gback", "busybox", "sleep", "600")
 	e.t.Logf("gweb %s, gdb %s", gweb, gdb)
 	e.ok("network", "connect", "gfront", "gdb")
+	// Two without a namespace of their own.
+	e.lcRunDetached("--pull", "never", "--name", "gside", "--network", "container:gweb", "busybox", "sleep", "600")
+	e.lcRunDetached("--pull", "never", "--name", "gonhost", "--network", "host", "busybox", "sleep", "600")
 }
 
 // graphNormal replaces what changes from run to run (ids, generated device

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"net/netip"
+	"strings"
 
 	"github.com/hutchrt/hutch/network"
 	"github.com/hutchrt/hutch/network/nft"
@@ -56,7 +57,19 @@ func (s *Store) topologyRecords(nets *network.Store) (topology.Records, error) {
 		return rec, err
 	}
 	for _, c := range cs {
-		if !c.Running() || len(c.Endpoints) == 0 {
+		if !c.Running() {
+			continue
+		}
+		if c.Network == "host" {
+			rec.HostNetwork = append(rec.HostNetwork, c.Name)
+		}
+		if target, ok := strings.CutPrefix(c.Network, "container:"); ok {
+			if rec.Joined == nil {
+				rec.Joined = map[string][]string{}
+			}
+			rec.Joined[target] = append(rec.Joined[target], c.Name)
+		}
+		if len(c.Endpoints) == 0 {
 			continue
 		}
 		rc := topology.RecContainer{Name: c.Name, ID: c.ID, Pid: c.Pid, PidStart: c.PidStart}

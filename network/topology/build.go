@@ -43,6 +43,7 @@ func Build(k Kernel, rec Records) (*Topology, error) {
 	b.strayPorts()
 	b.ports(rec, elems)
 	b.names(rec)
+	b.t.HostNetwork = slices.Sorted(slices.Values(rec.HostNetwork))
 	b.finish()
 	return b.t, nil
 }
@@ -189,7 +190,7 @@ func (b *builder) containers(rec Records) {
 				continue // a network removed under it: nothing to draw it on
 			}
 			b.owners[ep.Addr.Addr()] = owner{c: rc, network: n.Name}
-			c := &Container{Name: rc.Name, ID: rc.ID, Pid: rc.Pid}
+			c := &Container{Name: rc.Name, ID: rc.ID, Pid: rc.Pid, Sharing: slices.Sorted(slices.Values(rec.Joined[rc.ID]))}
 			n.Containers = append(n.Containers, c)
 			if nsErr != nil {
 				c.Mark = Missing
@@ -414,6 +415,9 @@ func (b *builder) finish() {
 	}
 	if t.Problems == nil {
 		t.Problems = []Problem{}
+	}
+	if t.HostNetwork == nil {
+		t.HostNetwork = []string{}
 	}
 }
 

@@ -36,7 +36,9 @@ type Topology struct {
 	Guard    []nft.Rule `json:"guard"`    // the table's base rules of forward and raw_prerouting
 	Loopback []nft.Rule `json:"loopback"` // postrouting's masquerade of DNATed 127.0.0.1
 	Resolver Resolver   `json:"resolver"`
-	Problems []Problem  `json:"problems"` // every mark, as a list
+	// Running containers on the host's own stack (--network host), by name.
+	HostNetwork []string  `json:"hostNetwork"`
+	Problems    []Problem `json:"problems"` // every mark, as a list
 }
 
 // Network is one bridge network.
@@ -67,8 +69,10 @@ type Container struct {
 	NetNS string           `json:"netns"` // net:[INODE], as /proc/PID/ns/net reads
 	If    *Interface       `json:"interface"`
 	DNS   *nft.DNSRedirect `json:"dns,omitempty"` // its hutch-dns table
-	Mark  string           `json:"mark,omitempty"`
-	Note  string           `json:"note,omitempty"`
+	// Containers in the same namespace (--network container:THIS), by name.
+	Sharing []string `json:"sharing,omitempty"`
+	Mark    string   `json:"mark,omitempty"`
+	Note    string   `json:"note,omitempty"`
 }
 
 // Interface is a container's end of a veth pair and the host's end.
@@ -125,6 +129,10 @@ type Records struct {
 	// come from the containers' records).
 	DNS       []Registration
 	DNSSource string
+	// Running containers without a namespace of their own: on the host's
+	// (--network host), and in another container's (by its id).
+	HostNetwork []string
+	Joined      map[string][]string
 }
 
 // RecNetwork is a network record.

@@ -78,8 +78,12 @@ func (d drawer) marked(s, mark string) string {
 
 func (d drawer) host(t *Topology) []string {
 	var ls []string
+	onHost := "on the host's own network stack (--network host): " + strings.Join(t.HostNetwork, ", ")
 	if len(t.Publish)+len(t.Guard)+len(t.Loopback) == 0 {
 		ls = append(ls, "no table: nothing is published, routed or masqueraded yet")
+		if len(t.HostNetwork) > 0 {
+			ls = append(ls, onHost)
+		}
 		return d.frame(d.bold("host")+" ─ nft table ip "+t.Table, ls)
 	}
 	ls = append(ls, "published ports: a packet for one of the host's addresses")
@@ -110,6 +114,9 @@ func (d drawer) host(t *Topology) []string {
 		if r.Chain == "raw_prerouting" {
 			ls = append(ls, "  "+rule(r))
 		}
+	}
+	if len(t.HostNetwork) > 0 {
+		ls = append(ls, onHost)
 	}
 	ls = append(ls, "forwarding between bridges and out (each network's own rules are in its box):")
 	for _, r := range t.Guard {
@@ -203,6 +210,9 @@ func (d drawer) wired(c *Container, last bool) []string {
 	}
 	i := c.If
 	in = append(in, d.marked(strings.Join(slices.DeleteFunc([]string{i.Name, orNone(strings.Join(i.Addrs, ",")), i.MAC}, isEmpty), " "), i.Mark))
+	if len(c.Sharing) > 0 {
+		in = append(in, "shared with "+strings.Join(c.Sharing, ", ")+" (--network container:)")
+	}
 	if c.DNS != nil {
 		in = append(in, fmt.Sprintf("%s:53 ▶ udp :%d, tcp :%d (table hutch-dns)", c.DNS.Resolver, c.DNS.UDPPort, c.DNS.TCPPort))
 	}

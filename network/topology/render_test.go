@@ -92,3 +92,22 @@ func TestTextShapes(t *testing.T) {
 		}
 	}
 }
+
+// Containers without a namespace of their own are named where they are:
+// on the host's stack, or in the box of the container whose they share.
+func TestSharedNamespaces(t *testing.T) {
+	k, rec := fixture()
+	rec.HostNetwork = []string{"onhost"}
+	rec.Joined = map[string][]string{rec.Containers[0].ID: {"sidecar"}}
+	top, err := Build(k, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	Text(&b, top, Style{ASCII: true})
+	for _, w := range []string{"| on the host's own network stack (--network host): onhost ", "| shared with sidecar (--network container:) "} {
+		if !strings.Contains(b.String(), w) {
+			t.Errorf("no %q in:\n%s", w, b.String())
+		}
+	}
+}
