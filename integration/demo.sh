@@ -43,5 +43,7 @@ curl -s http://127.0.0.1:8088/
 echo "# another container on demo-net finds it by name, through the embedded DNS at 127.0.0.11"
 h run --rm --network demo-net busybox sh -c 'grep nameserver /etc/resolv.conf; wget -qO- http://web/' 
 h network inspect demo-net
+echo "# what the kernel holds, drawn: namespaces, veths, the bridge, NAT and the published port"
+h network graph demo-net
 h rm -f web
 h network rm demo-net

@@ -87,7 +87,7 @@ var argKinds = map[string]string{
 	"run": "images1", "create": "images1", "rmi": "images", "image rm": "images", "image inspect": "images",
 	"save": "images", "image save": "images", "tag": "images1", "image tag": "images1", "history": "images1",
 	"network rm": "networks", "network inspect": "networks", "network connect": "networks1",
-	"network disconnect": "networks1", "volume rm": "volumes", "volume inspect": "volumes",
+	"network disconnect": "networks1", "network graph": "networks", "volume rm": "volumes", "volume inspect": "volumes",
 	"completion": "shells",
 }
 

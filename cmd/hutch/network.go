@@ -53,6 +53,7 @@ func networkCommand() *cli.Command {
 				},
 			},
 			networkLsCommand(),
+			networkGraphCommand(),
 			{
 				Name: "inspect", Usage: "show networks in detail, as JSON", ArgsUsage: "NETWORK...", OnUsageError: usageErr,
 				Flags: []cli.Flag{formatFlag()},
