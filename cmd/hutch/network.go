@@ -52,7 +52,7 @@ func networkCommand() *cli.Command {
 					return nil
 				},
 			},
-			networkLsCommand(),
+			networkLsCommand(), networkTraceCommand(),
 			{
 				Name: "inspect", Usage: "show networks in detail, as JSON", ArgsUsage: "NETWORK...", OnUsageError: usageErr,
 				Flags: []cli.Flag{formatFlag()},
