@@ -95,7 +95,7 @@ type Step struct {
 // Outcome is the result of one base chain.
 type Outcome struct {
 	Steps   []Step
-	Verdict string     // "accept" or "drop"
+	Verdict string         // "accept" or "drop"
 	DNAT    netip.AddrPort // valid when a rule DNATed the packet
 	Masq    bool           // a rule masqueraded the packet
 }
