@@ -106,7 +106,7 @@ func (k *fakeKernel) AskDNS(pid int, name string) (DNSAnswer, error) {
 	}
 	return DNSAnswer{Rcode: "NXDOMAIN"}, nil
 }
-func (k *fakeKernel) BridgeNetfilter() bool               { return k.brnf }
+func (k *fakeKernel) BridgeNetfilter() bool              { return k.brnf }
 func (k *fakeKernel) ForwardDrops(table string) []string { return k.drops }
 
 func fixtureRecords() Records {
