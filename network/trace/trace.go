@@ -518,6 +518,11 @@ func (tr *tracer) bridged(bridge string, addr netip.Addr) error {
 		}
 	}
 	if owner == nil {
+		h := Hop{Kind: "bridge", Text: fmt.Sprintf("bridge %s: no running container has %s (hutch's records)", tr.bridgeName(bridge), addr)}
+		if tr.pkt.CtStatus&ipsDstNAT != 0 {
+			h.Problem = "a published port's map element DNATs to an address no running container has"
+		}
+		tr.hop(h)
 		tr.verdict(Unreachable, "UNREACHABLE: no running container has %s on bridge %s (hutch's records), so no one answers its ARP", addr, tr.bridgeName(bridge))
 		return nil
 	}

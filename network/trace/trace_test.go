@@ -340,6 +340,16 @@ func TestTraceDisagreements(t *testing.T) {
 	if len(problems) != 2 || !strings.Contains(problems[0], "vha0") || !strings.Contains(problems[1], "the fdb says port vha0") {
 		t.Errorf("problems = %q:\n%s", problems, text(t, r))
 	}
+	// A stale map element: DNAT to an address nobody has.
+	k = newFake()
+	k.rs.Maps["publish_any"].Elements[0].Val[3] = 99 // 10.2.0.99
+	r, err = Run(k, fixtureRecords(), From{Host: true}, mustTarget(t, "192.0.2.7:9000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := r.Hops[len(r.Hops)-1]; r.Verdict.Kind != Unreachable || !strings.Contains(last.Problem, "map element") {
+		t.Errorf("stale element:\n%s", text(t, r))
+	}
 	// Another table's forward drop is a warning on the way.
 	k = newFake()
 	k.drops = []string{"table ip filter chain FORWARD"}
