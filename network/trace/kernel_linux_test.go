@@ -5,8 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
-	"strconv"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"testing"
 
