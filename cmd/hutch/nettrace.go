@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/hutchrt/hutch/network"
 	"github.com/hutchrt/hutch/network/trace"
 	"github.com/hutchrt/hutch/runtime"
 )
@@ -85,8 +86,9 @@ func traceRecords(s *runtime.Store) (trace.Records, error) {
 		if !c.Running() || c.Pid == 0 {
 			continue
 		}
-		tc := trace.Container{Name: c.Name, Pid: c.Pid}
+		tc := trace.Container{Name: c.Name, Pid: c.Pid, NoDNS: true}
 		for _, e := range c.Endpoints {
+			tc.NoDNS = tc.NoDNS && e.Network == network.DefaultName
 			tc.Endpoints = append(tc.Endpoints, trace.Endpoint{Network: e.Network, Bridge: bridges[e.NetworkID],
 				IP: e.IP, IfName: e.IfName, HostIf: e.HostIf, Aliases: e.Aliases})
 		}

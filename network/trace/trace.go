@@ -109,6 +109,7 @@ type Container struct {
 	Name      string
 	Pid       int
 	Endpoints []Endpoint
+	NoDNS     bool // on the default network only: no embedded resolver
 }
 
 // Endpoint is a container's place on one network.
@@ -253,6 +254,9 @@ func (tr *tracer) resolve(from From, t Target) (netip.Addr, error) {
 		return t.Addr, nil
 	}
 	if c := from.Container; c != nil {
+		if c.NoDNS {
+			return netip.Addr{}, fmt.Errorf("name %s: %s is on the default network only, where names do not resolve (no embedded resolver)%w", t.Name, c.Name, silent{ErrBadInput})
+		}
 		ans, err := tr.k.AskDNS(c.Pid, t.Name)
 		if err != nil {
 			return netip.Addr{}, fmt.Errorf("resolve %s in %s: %w", t.Name, c.Name, err)
@@ -424,9 +428,7 @@ func (tr *tracer) fromContainer(c *Container) error {
 	// the ip hooks see it too, in and out by the bridge.
 	if tr.k.BridgeNetfilter() {
 		tr.pkt.IIf, tr.pkt.OIf = bridge.Name, ""
-		if err := tr.setDstType(); err != nil {
-			return err
-		}
+		tr.setDstType()
 		if err := tr.hook("prerouting"); err != nil || tr.done {
 			return err
 		}
@@ -445,9 +447,7 @@ func (tr *tracer) fromContainer(c *Container) error {
 // sees it: prerouting, the input route lookup, forward, postrouting.
 func (tr *tracer) ingress(iif string, src netip.Addr) error {
 	tr.pkt.IIf, tr.pkt.OIf, tr.pkt.Src = iif, "", src
-	if err := tr.setDstType(); err != nil {
-		return err
-	}
+	tr.setDstType()
 	if err := tr.hook("prerouting"); err != nil || tr.done {
 		return err
 	}
@@ -467,14 +467,12 @@ func (tr *tracer) ingress(iif string, src netip.Addr) error {
 }
 
 // setDstType reads the route type of the destination, for fib daddr type.
-func (tr *tracer) setDstType() error {
+func (tr *tracer) setDstType() {
 	r, err := tr.k.RouteGet(0, RouteQuery{Dst: tr.pkt.Dst})
 	if err != nil {
-		tr.pkt.DstType = unix.RTN_UNREACHABLE
-		return nil
+		r.Type = unix.RTN_UNREACHABLE
 	}
 	tr.pkt.DstType = r.Type
-	return nil
 }
 
 // leave runs postrouting and hands the packet to the output device r.Dev.
@@ -655,8 +653,16 @@ func (tr *tracer) hook(hook string) error {
 			tr.verdict(Unknown, "UNKNOWN: a rule the trace cannot evaluate decides at %s", c.Name)
 			return nil
 		}
+		masqSrc := netip.Addr{}
+		if out.Masq {
+			// The kernel takes the out device's address for the next hop:
+			// the route lookup's preferred source.
+			if r, err := tr.k.RouteGet(0, RouteQuery{Dst: tr.pkt.Dst}); err == nil {
+				masqSrc = r.Src
+			}
+		}
 		for _, s := range out.Steps {
-			tr.hop(tr.stepHop(c, s, out.Verdict))
+			tr.hop(tr.stepHop(c, s, masqSrc))
 		}
 		if out.Verdict == "drop" {
 			last := out.Steps[len(out.Steps)-1]
@@ -671,12 +677,8 @@ func (tr *tracer) hook(hook string) error {
 			tr.pkt.Dst, tr.pkt.DPort = out.DNAT.Addr(), out.DNAT.Port()
 			tr.pkt.CtStatus |= ipsDstNAT
 		}
-		if out.Masq {
-			// The kernel picks the out device's address for the next hop;
-			// the route lookup's preferred source is that address.
-			if r, err := tr.k.RouteGet(0, RouteQuery{Dst: tr.pkt.Dst}); err == nil && r.Src.IsValid() {
-				tr.pkt.Src = r.Src
-			}
+		if masqSrc.IsValid() {
+			tr.pkt.Src = masqSrc
 		}
 	}
 	if hook == "forward" {
@@ -689,7 +691,7 @@ func (tr *tracer) hook(hook string) error {
 }
 
 // stepHop prints one step of a chain: the rule, what it did, and a note.
-func (tr *tracer) stepHop(c *Chain, s Step, verdict string) Hop {
+func (tr *tracer) stepHop(c *Chain, s Step, masqSrc netip.Addr) Hop {
 	h := Hop{Kind: "nft", Chain: s.Chain, Handle: s.Handle, Rule: s.Rule, Action: s.Action}
 	switch {
 	case s.Handle == 0 && s.Chain == c.Name:
@@ -704,10 +706,8 @@ func (tr *tracer) stepHop(c *Chain, s Step, verdict string) Hop {
 	if s.Note != "" {
 		h.Text += " (" + s.Note + ")"
 	}
-	if s.Action == "masquerade" {
-		if r, err := tr.k.RouteGet(0, RouteQuery{Dst: tr.pkt.Dst}); err == nil && r.Src.IsValid() {
-			h.Text += ": source becomes " + r.Src.String()
-		}
+	if s.Action == "masquerade" && masqSrc.IsValid() {
+		h.Text += ": source becomes " + masqSrc.String()
 	}
 	return h
 }

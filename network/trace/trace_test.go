@@ -372,6 +372,7 @@ func TestTraceBadInput(t *testing.T) {
 	}{
 		{"unknown name from a container", fromCtr(recs, "a"), Target{Name: "nosuch", Port: 80, Proto: "tcp"}, "answers NXDOMAIN"},
 		{"unknown name from the host", From{Host: true}, Target{Name: "nosuch", Port: 80, Proto: "tcp"}, "no running container has it"},
+		{"name from the default network", From{Container: &Container{Name: "d", Pid: 100, NoDNS: true}}, Target{Name: "web", Port: 80, Proto: "tcp"}, "no embedded resolver"},
 		{"bad protocol", From{Host: true}, Target{Addr: a("10.1.0.2"), Port: 80, Proto: "sctp"}, "want tcp or udp"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
