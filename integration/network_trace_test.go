@@ -64,6 +64,17 @@ func TestNetworkTrace(t *testing.T) {
 		trcGolden(t, "trace_by_name.txt", norm(trcText(t, e, "web:80", "--from", "a")))
 	})
 
+	t.Run("container to a published port of its own network", func(t *testing.T) {
+		gw := strings.TrimSuffix(na.Gateway, "/24")
+		tr := trcRun(t, e, fmt.Sprintf("%s:%d", gw, pAny), "--from", "a")
+		trcVerdict(t, tr, "delivered", "DELIVERED to web at "+webIP+":80/tcp")
+		trcHas(t, tr, fmt.Sprintf("@publish_any element tcp . %d : %s . 80", pAny, webIP), "ct status dnat accept  → ACCEPTED",
+			fmt.Sprintf(`ip saddr 10.247.1.0/24 oifname "%s" ct status dnat masquerade comment "%s"  → masquerade: source becomes %s`, na.Bridge, na.Bridge, gw))
+		if body, err := e.netCtrGet("a", fmt.Sprintf("http://%s:%d/", gw, pAny)); err != nil || body != "port80" {
+			t.Errorf("the trace delivers, but a -> %s:%d: %q, %v", gw, pAny, body, err)
+		}
+	})
+
 	t.Run("container to another network dropped", func(t *testing.T) {
 		tr := trcRun(t, e, bIP+":80", "--from", "a")
 		trcVerdict(t, tr, "dropped", "DROPPED by table ip "+table+" chain isolate rule handle")
