@@ -35,7 +35,7 @@ func networkTraceCommand() *cli.Command {
 			}
 			t, err := trace.ParseTarget(ctx.Args().First())
 			if err != nil {
-				return err
+				return fmt.Errorf("network trace: %w", err)
 			}
 			s, err := openStore(ctx)
 			if err != nil {
@@ -51,7 +51,7 @@ func networkTraceCommand() *cli.Command {
 			}
 			res, err := trace.Run(trace.Live{}, recs, from, t)
 			if err != nil {
-				return err
+				return fmt.Errorf("network trace: %w", err)
 			}
 			if ctx.String("format") == "json" {
 				return res.WriteJSON(os.Stdout)
