@@ -31,7 +31,7 @@ func TestComplete(t *testing.T) {
 		{[]string{"run", "--network", "f"}, []string{"front"}},
 		{[]string{"run", "--net", ""}, []string{"bridge", "front", "host", "none"}},
 		{[]string{"run", "--network=front", "--rm", ""}, []string{"alpine:3", "busybox"}},
-		{[]string{"network", ""}, []string{"connect", "create", "disconnect", "graph", "inspect", "ls", "prune", "rm"}},
+		{[]string{"network", ""}, []string{"connect", "create", "disconnect", "graph", "inspect", "ls", "prune", "rm", "trace"}},
 		{[]string{"network", "rm", "fr"}, []string{"front"}},
 		{[]string{"network", "graph", "--ascii", "fr"}, []string{"front"}},
 		{[]string{"network", "connect", "front", ""}, nil},

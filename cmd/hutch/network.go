@@ -54,6 +54,7 @@ func networkCommand() *cli.Command {
 			},
 			networkLsCommand(),
 			networkGraphCommand(),
+			networkTraceCommand(),
 			{
 				Name: "inspect", Usage: "show networks in detail, as JSON", ArgsUsage: "NETWORK...", OnUsageError: usageErr,
 				Flags: []cli.Flag{formatFlag()},
