@@ -12,8 +12,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/hutchrt/hutch/runtime/caps"
-	"github.com/hutchrt/hutch/runtime/cgroups"
 	"github.com/hutchrt/hutch/runtime/oci"
 	_ "github.com/hutchrt/hutch/runtime/shim" // the idle half of a detached monitor
 	"github.com/hutchrt/hutch/runtime/user"
@@ -82,77 +80,32 @@ func (s *Store) Exec(ref string, o ExecOptions, stdin *os.File, stdout, stderr *
 	if err != nil {
 		return execStartFailed, err
 	}
-	lastCap, err := caps.LastCap()
-	if err != nil {
-		return 125, err
-	}
-	cg, err := cgroups.Load(c.ID)
-	if err != nil || cg == nil {
-		return 125, fmt.Errorf("exec: cgroup of %s: %v", c.Name, err)
-	}
-	joinFiles, err := oci.OpenCgroupJoin(cg)
-	if err != nil {
-		return 125, err
-	}
-	defer joinFiles.Close()
-	// The init's descriptors: the v1 tasks files, then the container's
-	// namespaces.
-	var files []*os.File
-	var join oci.ExecJoin
-	for _, f := range joinFiles.Tasks {
-		join.Tasks = append(join.Tasks, oci.FileFd(len(files)))
-		files = append(files, f)
-	}
-	for _, kind := range dockerExecNamespaces {
-		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", c.Pid, kind))
-		if err != nil {
-			return 125, fmt.Errorf("exec: %w", err)
-		}
-		defer f.Close()
-		join.NS = append(join.NS, oci.NsFd{Fd: oci.FileFd(len(files)), Kind: kind})
-		files = append(files, f)
-	}
-	plan, err := oci.BuildExec(spec, execProcess(spec, o, u, extra), join, lastCap)
-	if err != nil {
-		return 125, invalidf("%v", err)
-	}
-	clone := oci.InitClone{Cgroup: joinFiles, Files: files, Stdout: stdout, Stderr: stderr,
-		DieWithParent: true, Sealed: true}
+	o2 := oci.ExecOptions{Spec: spec, Stdio: []*os.File{nil, stdout, stderr}}
 	if o.Interactive && !o.Tty {
-		clone.Stdin = stdin
+		o2.Stdio[0] = stdin
 	}
-	goruntime.LockOSThread() // Pdeathsig is per thread
-	defer goruntime.UnlockOSThread()
-	if sig := sigs.interrupted(); sig != 0 {
-		return 128 + int(sig), interruptedError(sig)
-	}
-	child, err := oci.Clone(clone)
-	if err != nil {
-		return 125, fmt.Errorf("exec: %w", err)
-	}
-	defer child.Close()
-	cmd := child.Cmd
 	var tty *terminal
 	defer func() {
 		if tty != nil {
 			tty.close(2 * time.Second)
 		}
 	}()
-	err = child.Send(plan)
-	if err == nil {
-		err = child.Await(oci.Events{Pty: func(ptmx *os.File) {
-			tty = attachTerminal(ptmx, stdin, stdout, o.Interactive)
-		}})
+	o2.OnConsole = func(ptmx *os.File) { tty = attachTerminal(ptmx, stdin, stdout, o.Interactive) }
+	goruntime.LockOSThread() // Pdeathsig is per thread
+	defer goruntime.UnlockOSThread()
+	if sig := sigs.interrupted(); sig != 0 {
+		return 128 + int(sig), interruptedError(sig)
 	}
+	cmd, err := s.ociRuntime().ExecChild(c.ID, execProcess(spec, o, u, extra), o2)
 	if err != nil {
-		// It exits with the code it reported; hutch's own failures to set
-		// it up are, for Docker, a command that could not start.
+		// The init exits with the code it reported; a plan or setup that
+		// failed is hutch's (125), and for Docker a command that could not
+		// start when it got as far as the init.
 		var ie *oci.InitError
 		if !errors.As(err, &ie) {
-			cmd.Process.Kill()
+			return 125, err
 		}
-		cmd.Wait()
-		if ie != nil && ie.Code != 125 {
+		if ie.Code != 125 {
 			return ie.Code, err
 		}
 		return execStartFailed, err
@@ -172,7 +125,3 @@ func (s *Store) Exec(ref string, o ExecOptions, stdin *os.File, stdout, stderr *
 
 // exitStatus is Docker's exit code for a wait status: 128+n for signal n.
 func exitStatus(ws unix.WaitStatus) int { return oci.ExitStatus(ws) }
-
-// dockerExecNamespaces are the container's namespaces an exec joins (a
-// Docker-style container has no user namespace).
-var dockerExecNamespaces = oci.ExecNamespaces[1:]

@@ -24,7 +24,7 @@ func TestExecPlan(t *testing.T) {
 	o := ExecOptions{Args: []string{"sh", "-c", "id"}, User: "user", Workdir: "/etc", Tty: true}
 	u := user.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{10}, Home: "/home/user", Name: "user"}
 	join := oci.ExecJoin{Tasks: []int{5}}
-	for i, kind := range dockerExecNamespaces {
+	for i, kind := range oci.ExecNamespaces[1:] { // a hutch container has no user namespace
 		join.NS = append(join.NS, oci.NsFd{Fd: 6 + i, Kind: kind})
 	}
 	p, err := oci.BuildExec(spec, execProcess(spec, o, u, []string{"FOO=bar", "A=2"}), join, 40)

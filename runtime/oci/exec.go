@@ -17,129 +17,44 @@ import (
 	"github.com/hutchrt/hutch/runtime/cgroups"
 )
 
-// ExecOptions are runc exec's options.
+// ExecOptions are runc exec's options, and what a caller in this process
+// (hutch exec, through ExecChild) adds.
 type ExecOptions struct {
 	Detach        bool
 	PidFile       string
 	ConsoleSocket string
-	Stdio         []*os.File
+	Stdio         []*os.File // the process's stdin, stdout, stderr (a nil one: /dev/null)
+
+	// Spec is the container's config, already read by the caller.
+	Spec *specs.Spec
+	// OnConsole takes the terminal's master (proc.Terminal), instead of a
+	// console socket; it is the callee's to close.
+	OnConsole func(master *os.File)
 }
 
 // Exec runs proc in the container, through the same init program and plan
 // ops as the container's own process (BuildExec). Detached, it returns once
 // proc runs; otherwise it waits and returns proc's exit code.
 func (r *Runtime) Exec(id string, proc *specs.Process, o ExecOptions) (int, error) {
-	rec, err := r.load(id)
-	if err != nil {
-		return 1, err
-	}
-	if err := checkOp(OpExec, id, r.status(rec), false); err != nil {
-		return 1, err
-	}
-	if len(proc.Args) == 0 {
-		return 1, errors.New("exec: process.args is empty")
-	}
-	if proc.Cwd == "" {
-		proc.Cwd = "/"
-	}
 	if proc.Terminal && o.ConsoleSocket == "" && o.Detach {
 		return 1, errors.New("exec: a detached terminal needs --console-socket")
-	}
-	spec, err := r.config(id)
-	if err != nil {
-		return 1, err
-	}
-	lastCap, err := caps.LastCap()
-	if err != nil {
-		return 1, err
-	}
-	cg, err := cgroups.LoadPath(rec.Cgroup)
-	if err != nil {
-		return 1, fmt.Errorf("container %s: %w", id, err)
-	}
-	cj, err := OpenCgroupJoin(cg)
-	if err != nil {
-		return 1, err
-	}
-	defer cj.Close()
-	var console *net.UnixConn
-	if o.ConsoleSocket != "" {
-		c, err := net.Dial("unix", o.ConsoleSocket)
-		if err != nil {
-			return 1, fmt.Errorf("console socket: %w", err)
-		}
-		console = c.(*net.UnixConn)
-		defer console.Close()
-	}
-
-	// The init's descriptors: the v1 tasks files, then the container's
-	// namespaces (not those it shares with the host, where we are).
-	var files []*os.File
-	join := ExecJoin{Detach: o.Detach}
-	for _, f := range cj.Tasks {
-		join.Tasks = append(join.Tasks, FileFd(len(files)))
-		files = append(files, f)
-	}
-	for _, kind := range ExecNamespaces {
-		if !specHasKind(spec, kind) {
-			continue
-		}
-		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", rec.Pid, kind))
-		if err != nil {
-			return 1, fmt.Errorf("exec: %w", err)
-		}
-		defer f.Close()
-		join.NS = append(join.NS, NsFd{Fd: FileFd(len(files)), Kind: kind})
-		files = append(files, f)
-	}
-	plan, err := BuildExec(spec, proc, join, lastCap)
-	if err != nil {
-		return 1, err
-	}
-	clone := InitClone{Cgroup: cj, Files: files, Sealed: true}
-	if len(o.Stdio) == 3 {
-		clone.Stdin, clone.Stdout, clone.Stderr = o.Stdio[0], o.Stdio[1], o.Stdio[2]
 	}
 	sigs := make(chan os.Signal, 16)
 	if !o.Detach {
 		signal.Notify(sigs)
 		defer signal.Stop(sigs)
 	}
-	child, err := Clone(clone)
-	if err != nil {
-		return 1, fmt.Errorf("exec: %w", err)
-	}
-	defer child.Close()
-	cmd := child.Cmd
-	pid := 0
-	ev := Events{Pid: func(p int) { pid = p }}
-	ev.Pty = func(master *os.File) {
-		sizeConsole(master, proc.ConsoleSize)
-		if console != nil {
-			defer master.Close()
-			sendConsole(console, master)
-			return
+	if o.OnConsole == nil && o.ConsoleSocket == "" {
+		o.OnConsole = func(master *os.File) { // the terminal of a runc exec -t without a socket
+			go io.Copy(os.Stdout, master)
+			go io.Copy(master, os.Stdin)
 		}
-		go io.Copy(os.Stdout, master) // the terminal of a runc exec -t without a socket
-		go io.Copy(master, os.Stdin)
 	}
-	err = child.Send(plan)
-	if err == nil {
-		err = child.Await(ev)
-	}
+	cmd, pid, err := r.exec(id, proc, o, false)
 	if err != nil {
-		var ie *InitError
-		if !errors.As(err, &ie) {
-			cmd.Process.Kill()
-		}
-		cmd.Wait()
 		return 1, err
 	}
 	if o.Detach {
-		cmd.Wait() // the process that forked, gone already
-		if pid == 0 {
-			return 1, errors.New("exec: the process did not say its pid")
-		}
 		if o.PidFile != "" {
 			if err := writePidFile(o.PidFile, pid); err != nil {
 				unix.Kill(pid, unix.SIGKILL)
@@ -170,6 +85,129 @@ func (r *Runtime) Exec(id string, proc *specs.Process, o ExecOptions) (int, erro
 			return 0, nil
 		}
 	}
+}
+
+// ExecChild starts proc in the container as Exec does, for a caller in this
+// process that waits for it itself: it returns once proc runs (a failure to
+// start it is the init's *InitError, with its exit code), its process a
+// child of the calling thread, which it dies with (lock the thread).
+func (r *Runtime) ExecChild(id string, proc *specs.Process, o ExecOptions) (*exec.Cmd, error) {
+	if o.Detach {
+		return nil, errors.New("exec: a child is not detached")
+	}
+	cmd, _, err := r.exec(id, proc, o, true)
+	return cmd, err
+}
+
+// exec clones the init into the container's cgroup and namespaces with
+// proc's plan and waits until proc runs. Detached, the cloned process has
+// exited (its child runs proc: pid).
+func (r *Runtime) exec(id string, proc *specs.Process, o ExecOptions, child bool) (_ *exec.Cmd, pid int, err error) {
+	rec, err := r.load(id)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := checkOp(OpExec, id, r.status(rec), false); err != nil {
+		return nil, 0, err
+	}
+	if len(proc.Args) == 0 {
+		return nil, 0, errors.New("exec: process.args is empty")
+	}
+	if proc.Cwd == "" {
+		proc.Cwd = "/"
+	}
+	spec := o.Spec
+	if spec == nil {
+		if spec, err = r.config(id); err != nil {
+			return nil, 0, err
+		}
+	}
+	lastCap, err := caps.LastCap()
+	if err != nil {
+		return nil, 0, err
+	}
+	cg, err := cgroups.LoadPath(rec.Cgroup)
+	if err != nil {
+		return nil, 0, fmt.Errorf("container %s: %w", id, err)
+	}
+	cj, err := OpenCgroupJoin(cg)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer cj.Close()
+	var console *net.UnixConn
+	if o.ConsoleSocket != "" {
+		c, err := net.Dial("unix", o.ConsoleSocket)
+		if err != nil {
+			return nil, 0, fmt.Errorf("console socket: %w", err)
+		}
+		console = c.(*net.UnixConn)
+		defer console.Close()
+	}
+
+	// The init's descriptors: the v1 tasks files, then the container's
+	// namespaces (not those it shares with the host, where we are).
+	var files []*os.File
+	join := ExecJoin{Detach: o.Detach}
+	for _, f := range cj.Tasks {
+		join.Tasks = append(join.Tasks, FileFd(len(files)))
+		files = append(files, f)
+	}
+	for _, kind := range ExecNamespaces {
+		if !specHasKind(spec, kind) {
+			continue
+		}
+		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", rec.Pid, kind))
+		if err != nil {
+			return nil, 0, fmt.Errorf("exec: %w", err)
+		}
+		defer f.Close()
+		join.NS = append(join.NS, NsFd{Fd: FileFd(len(files)), Kind: kind})
+		files = append(files, f)
+	}
+	plan, err := BuildExec(spec, proc, join, lastCap)
+	if err != nil {
+		return nil, 0, err
+	}
+	clone := InitClone{Cgroup: cj, Files: files, Sealed: true, DieWithParent: child}
+	if len(o.Stdio) == 3 {
+		clone.Stdin, clone.Stdout, clone.Stderr = o.Stdio[0], o.Stdio[1], o.Stdio[2]
+	}
+	init, err := Clone(clone)
+	if err != nil {
+		return nil, 0, fmt.Errorf("exec: %w", err)
+	}
+	defer init.Close()
+	cmd := init.Cmd
+	ev := Events{Pid: func(p int) { pid = p }}
+	ev.Pty = func(master *os.File) {
+		sizeConsole(master, proc.ConsoleSize)
+		if o.OnConsole != nil {
+			o.OnConsole(master)
+			return
+		}
+		defer master.Close()
+		sendConsole(console, master)
+	}
+	err = init.Send(plan)
+	if err == nil {
+		err = init.Await(ev)
+	}
+	if err != nil {
+		var ie *InitError
+		if !errors.As(err, &ie) {
+			cmd.Process.Kill()
+		}
+		cmd.Wait()
+		return nil, 0, err
+	}
+	if o.Detach {
+		cmd.Wait() // the process that forked, gone already
+		if pid == 0 {
+			return nil, 0, errors.New("exec: the process did not say its pid")
+		}
+	}
+	return cmd, pid, nil
 }
 
 func specHasKind(spec *specs.Spec, kind string) bool {
