@@ -189,14 +189,19 @@ func (k *crashKiller) observe() {
 	}
 }
 
-// leftovers counts what the root holds: records, leases, map elements and
-// network rules in its table, bridges, veths, cgroups, mounts, processes.
+// leftovers counts what the root holds: records, the OCI core's state of
+// runs, leases, map elements and network rules in its table, bridges,
+// veths, cgroups, mounts, processes.
 func (k *crashKiller) leftovers() []string {
 	root := k.e.root
 	var out []string
 	ctrs, _ := filepath.Glob(filepath.Join(root, "containers", "[0-9a-f]*"))
 	for _, c := range ctrs {
 		out = append(out, "container record "+filepath.Base(c))
+	}
+	runs, _ := filepath.Glob(filepath.Join(root, "oci", "*"))
+	for _, r := range runs {
+		out = append(out, "OCI state of a run "+filepath.Base(r))
 	}
 	nets, _ := filepath.Glob(filepath.Join(root, "networks", "[0-9a-f]*", "network.json"))
 	for _, n := range nets {
