@@ -175,6 +175,55 @@ containerd_bench() {
 	node_down
 }
 
+startup_bench() {
+	echo "== start-up: medians of $N runs (ms)"
+	hutch_ms=$(median_ms "$HUTCH" --root "$root" run --rm --network none busybox true)
+	floor_ms=$(median_ms unshare --fork --pid --mount --uts --ipc --net --mount-proc chroot "$rootfs" /bin/true)
+	printf '%-58s %8s ms\n' "hutch run --rm --network none busybox true" "$hutch_ms"
+	# The bind mount's cost: runs with and without -v alternate, and the median of each pair's
+	# difference is its cost, which a machine's drift between two blocks of runs would swamp.
+	bind_pairs=()
+	for ((i = 0; i < N; i++)); do
+		t0=${EPOCHREALTIME/./}; h run --rm --network none busybox true >/dev/null
+		t1=${EPOCHREALTIME/./}; h run --rm --network none -v "$rootfs:/data:ro" busybox true >/dev/null
+		t2=${EPOCHREALTIME/./}
+		bind_pairs+=($((t2 - t1 - (t1 - t0))))
+	done
+	bind_ms=$(printf '%s\n' "${bind_pairs[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%+.2f", a[int((NR+1)/2)]/1000}')
+	printf '%-58s %8s ms   (target: at most +0.3 ms)\n' "the same with -v DIR:/data:ro, paired with it" "$bind_ms"
+	printf '%-58s %8s ms\n' "floor: unshare --fork --pid ... chroot ROOTFS /bin/true" "$floor_ms"
+	echo "hutch / floor: $(ratio "$hutch_ms" "$floor_ms")x"
+	mkdir -p "$bundle/rootfs" && cp -a "$rootfs/." "$bundle/rootfs/"
+	for rt in crun runc; do
+		command -v $rt >/dev/null || { echo "$rt: not installed (apt-get install $rt to compare)"; continue; }
+		rm -f "$bundle/config.json"
+		(cd "$bundle" && $rt spec)
+		sed -i 's/"terminal": true/"terminal": false/; s/"sh"/"true"/' "$bundle/config.json"
+		# Time only a runtime that works here: failing fast is not starting fast.
+		label="$rt run (same rootfs)"
+		if err=$($rt run --bundle "$bundle" "bench-$rt-$$" 2>&1 >/dev/null); then
+			rt_ms=$(median_ms $rt run --bundle "$bundle" "bench-$rt-$$")
+		elif grep -q "hybrid mode not supported" <<<"$err" && [ -d /sys/fs/cgroup/unified ]; then
+			# crun 1.8 refuses a hybrid host whose v2 tree has a controller. In a
+			# private mount namespace without the v2 mount it sees a v1-only host
+			# and runs: timed there (its cgroups then go in v1 only; hutch's, in
+			# the line above, in v1 and v2).
+			label="$rt run (v2 unmounted in a private mount namespace)"
+			export -f median_ms
+			rt_ms=$(N=$N unshare -m bash -c 'mount --make-rprivate / && umount /sys/fs/cgroup/unified && median_ms "$@"' _ \
+				$rt run --bundle "$bundle" "bench-$rt-$$") || rt_ms=""
+		fi
+		if [ -z "${rt_ms:-}" ]; then
+			echo "$rt run: fails on this host, not timed: $(head -1 <<<"$err")"
+			continue
+		fi
+		printf '%-58s %8s ms\n' "$label" "$rt_ms"
+		echo "hutch / $rt: $(ratio "$hutch_ms" "$rt_ms")x"
+		rt_ms=""
+	done
+
+}
+
 h run --rm busybox true # builds the busybox image
 rootfs="$root/images/busybox/rootfs"
 if [ "${BENCH_ONLY:-}" = files ]; then # BENCH_ONLY=files: just pull and cp
@@ -185,53 +234,12 @@ if [ "${BENCH_ONLY:-}" = containerd ]; then # BENCH_ONLY=containerd: just that
 	containerd_bench
 	exit 0
 fi
+if [ "${BENCH_ONLY:-}" = startup ]; then # BENCH_ONLY=startup: hutch, the floor, crun and runc
+	startup_bench
+	exit 0
+fi
 
-echo "== start-up: medians of $N runs (ms)"
-hutch_ms=$(median_ms "$HUTCH" --root "$root" run --rm --network none busybox true)
-floor_ms=$(median_ms unshare --fork --pid --mount --uts --ipc --net --mount-proc chroot "$rootfs" /bin/true)
-printf '%-58s %8s ms\n' "hutch run --rm --network none busybox true" "$hutch_ms"
-# The bind mount's cost: runs with and without -v alternate, and the median of each pair's
-# difference is its cost, which a machine's drift between two blocks of runs would swamp.
-bind_pairs=()
-for ((i = 0; i < N; i++)); do
-	t0=${EPOCHREALTIME/./}; h run --rm --network none busybox true >/dev/null
-	t1=${EPOCHREALTIME/./}; h run --rm --network none -v "$rootfs:/data:ro" busybox true >/dev/null
-	t2=${EPOCHREALTIME/./}
-	bind_pairs+=($((t2 - t1 - (t1 - t0))))
-done
-bind_ms=$(printf '%s\n' "${bind_pairs[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%+.2f", a[int((NR+1)/2)]/1000}')
-printf '%-58s %8s ms   (target: at most +0.3 ms)\n' "the same with -v DIR:/data:ro, paired with it" "$bind_ms"
-printf '%-58s %8s ms\n' "floor: unshare --fork --pid ... chroot ROOTFS /bin/true" "$floor_ms"
-echo "hutch / floor: $(ratio "$hutch_ms" "$floor_ms")x"
-mkdir -p "$bundle/rootfs" && cp -a "$rootfs/." "$bundle/rootfs/"
-for rt in crun runc; do
-	command -v $rt >/dev/null || { echo "$rt: not installed (apt-get install $rt to compare)"; continue; }
-	rm -f "$bundle/config.json"
-	(cd "$bundle" && $rt spec)
-	sed -i 's/"terminal": true/"terminal": false/; s/"sh"/"true"/' "$bundle/config.json"
-	# Time only a runtime that works here: failing fast is not starting fast.
-	label="$rt run (same rootfs)"
-	if err=$($rt run --bundle "$bundle" "bench-$rt-$$" 2>&1 >/dev/null); then
-		rt_ms=$(median_ms $rt run --bundle "$bundle" "bench-$rt-$$")
-	elif grep -q "hybrid mode not supported" <<<"$err" && [ -d /sys/fs/cgroup/unified ]; then
-		# crun 1.8 refuses a hybrid host whose v2 tree has a controller. In a
-		# private mount namespace without the v2 mount it sees a v1-only host
-		# and runs: timed there (its cgroups then go in v1 only; hutch's, in
-		# the line above, in v1 and v2).
-		label="$rt run (v2 unmounted in a private mount namespace)"
-		export -f median_ms
-		rt_ms=$(N=$N unshare -m bash -c 'mount --make-rprivate / && umount /sys/fs/cgroup/unified && median_ms "$@"' _ \
-			$rt run --bundle "$bundle" "bench-$rt-$$") || rt_ms=""
-	fi
-	if [ -z "${rt_ms:-}" ]; then
-		echo "$rt run: fails on this host, not timed: $(head -1 <<<"$err")"
-		continue
-	fi
-	printf '%-58s %8s ms\n' "$label" "$rt_ms"
-	echo "hutch / $rt: $(ratio "$hutch_ms" "$rt_ms")x"
-	rt_ms=""
-done
-
+startup_bench
 containerd_bench
 files_bench
 
