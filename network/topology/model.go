@@ -15,6 +15,7 @@ package topology
 import (
 	"net/netip"
 
+	"github.com/hutchrt/hutch/network/link"
 	"github.com/hutchrt/hutch/network/nft"
 )
 
@@ -187,16 +188,7 @@ type Kernel interface {
 }
 
 // Link is one network device.
-type Link struct {
-	Index     int
-	Name      string
-	Kind      string // bridge, veth, ...
-	Master    int    // the index of its bridge, 0 if none
-	PeerIndex int    // a veth's peer's index in the other namespace (IFLA_LINK)
-	Up        bool
-	MAC       string
-	Addrs     []netip.Prefix
-}
+type Link = link.Info
 
 // Namespace is a container's network namespace.
 type Namespace struct {
