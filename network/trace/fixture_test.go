@@ -6,8 +6,9 @@ import (
 
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
-	"github.com/hutchrt/hutch/network/nft"
 	"golang.org/x/sys/unix"
+
+	"github.com/hutchrt/hutch/network/nft"
 )
 
 // A fixed ruleset shaped as network/nft/doc.go lays out hutch's table, with

@@ -7,8 +7,9 @@ import (
 	"testing"
 
 	"github.com/google/nftables/expr"
-	"github.com/hutchrt/hutch/network/nft"
 	"golang.org/x/sys/unix"
+
+	"github.com/hutchrt/hutch/network/nft"
 )
 
 // The fixture's rules, as nft lists them (the text is network/nft's).

@@ -26,8 +26,9 @@ import (
 	"strings"
 
 	"github.com/google/nftables/expr"
-	"github.com/hutchrt/hutch/network/nft"
 	"golang.org/x/sys/unix"
+
+	"github.com/hutchrt/hutch/network/nft"
 )
 
 // ErrBadInput marks errors in what the user asked (an unknown name).

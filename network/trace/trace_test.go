@@ -9,8 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hutchrt/hutch/network/nft"
 	"golang.org/x/sys/unix"
+
+	"github.com/hutchrt/hutch/network/nft"
 )
 
 // fakeKernel answers from fixed tables: the host (pid 0) has lo, eth0
