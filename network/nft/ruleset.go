@@ -103,13 +103,35 @@ func (t Table) Rules() ([]Rule, error) {
 	if err != nil {
 		return nil, err
 	}
+	return rs.Rules(), nil
+}
+
+// Rules lists the rules of hutch's chains in the order Ensure makes them.
+func (rs *Ruleset) Rules() []Rule {
 	var out []Rule
-	for _, ch := range chains(ipTable(t.Name)) {
+	for _, ch := range chains(ipTable(rs.Table)) {
 		if c := rs.Chain(ch.Name); c != nil {
 			out = append(out, c.Rules...)
 		}
 	}
-	return out, nil
+	return out
+}
+
+// Ports decodes the elements of the published-port maps, as Table.Ports
+// lists them.
+func (rs *Ruleset) Ports() ([]Port, error) {
+	var ps []Port
+	for _, m := range []string{mapAddr, mapAny} {
+		for _, e := range rs.Maps[m].Elements {
+			p, err := portOf(m, nftables.SetElement{Key: e.Key, Val: e.Val})
+			if err != nil {
+				return nil, fmt.Errorf("list map %s of table ip %s: %w", m, rs.Table, err)
+			}
+			ps = append(ps, p)
+		}
+	}
+	sortPorts(ps)
+	return ps, nil
 }
 
 var hookNames = map[nftables.ChainHook]string{

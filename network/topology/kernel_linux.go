@@ -25,14 +25,13 @@ var _ Kernel = Live{}
 
 func (Live) HostLinks() ([]Link, error) { return link.List(nil) }
 
-func (k Live) Rules() ([]nft.Rule, error) { return k.Table.Rules() }
-
-func (k Live) Ports() ([]nft.Port, error) {
-	ok, err := k.Table.Exists()
-	if err != nil || !ok {
-		return nil, err
+func (k Live) ReadTable() ([]nft.Rule, []nft.Port, error) {
+	rs, err := k.Table.Ruleset()
+	if err != nil {
+		return nil, nil, err
 	}
-	return k.Table.Ports()
+	ports, err := rs.Ports()
+	return rs.Rules(), ports, err
 }
 
 func (Live) Namespace(pid int, start uint64) (*Namespace, error) {

@@ -182,9 +182,9 @@ type Kernel interface {
 	// Namespace reads the network namespace of process pid (started at
 	// start, so that a reused pid is not taken for it).
 	Namespace(pid int, start uint64) (*Namespace, error)
-	// Rules lists the table's rules; Ports its maps' elements.
-	Rules() ([]nft.Rule, error)
-	Ports() ([]nft.Port, error)
+	// ReadTable lists the rules of the table and the elements of its maps,
+	// from one reading of it.
+	ReadTable() ([]nft.Rule, []nft.Port, error)
 }
 
 // Link is one network device.
