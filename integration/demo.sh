@@ -45,5 +45,7 @@ h run --rm --network demo-net busybox sh -c 'grep nameserver /etc/resolv.conf; w
 h network inspect demo-net
 echo "# what the kernel holds, drawn: namespaces, veths, the bridge, NAT and the published port"
 h network graph demo-net
+echo "# one packet through it: from the host to the published port, hop by hop"
+h network trace 127.0.0.1:8088
 h rm -f web
 h network rm demo-net

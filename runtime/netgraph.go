@@ -8,6 +8,7 @@ import (
 	"github.com/hutchrt/hutch/network"
 	"github.com/hutchrt/hutch/network/nft"
 	"github.com/hutchrt/hutch/network/topology"
+	"github.com/hutchrt/hutch/network/trace"
 )
 
 // Topology reads the live network topology (network graph): the kernel's,
@@ -32,10 +33,11 @@ func (v *Networks) Topology(refs ...string) (*topology.Topology, error) {
 			only = append(only, n.ID)
 		}
 	}
-	rec, err := v.topologyRecords(nets)
+	recs, err := v.netRecords(nets)
 	if err != nil {
 		return nil, err
 	}
+	rec := recs.topology(v.root)
 	t, err := topology.Build(topology.Live{Table: nets.Table}, rec)
 	if err != nil || len(refs) == 0 {
 		return t, err
@@ -43,24 +45,47 @@ func (v *Networks) Topology(refs ...string) (*topology.Topology, error) {
 	return t, t.Only(only)
 }
 
-func (v *Networks) topologyRecords(nets *network.Store) (topology.Records, error) {
-	rec := topology.Records{Table: nets.Table.Name}
+// netRecords is hutch's side of network graph and network trace: the
+// networks and the running containers, read once and joined (an endpoint's
+// bridge is its network's), to name what the kernel shows.
+type netRecords struct {
+	table   string
+	nets    []*network.Network
+	bridges map[string]string // by network id
+	running []*Container
+}
+
+func (v *Networks) netRecords(nets *network.Store) (netRecords, error) {
+	r := netRecords{table: nets.Table.Name, bridges: map[string]string{}}
 	all, err := nets.List()
 	if err != nil {
-		return rec, err
+		return r, err
 	}
+	r.nets = all
 	for _, n := range all {
-		rec.Networks = append(rec.Networks, topology.RecNetwork{Name: n.Name, ID: n.ID, Bridge: n.Bridge,
-			Subnet: n.Subnet, Gateway: n.Gateway, Internal: n.Internal})
+		r.bridges[n.ID] = n.Bridge
 	}
 	cs, err := v.ctrs.List()
 	if err != nil {
-		return rec, err
+		return r, err
 	}
 	for _, c := range cs {
-		if !c.Running() {
-			continue
+		if c.Running() {
+			r.running = append(r.running, c)
 		}
+	}
+	return r, nil
+}
+
+// topology is the records as network graph joins them in; root is where
+// the resolver keeps its registrations.
+func (r netRecords) topology(root string) topology.Records {
+	rec := topology.Records{Table: r.table}
+	for _, n := range r.nets {
+		rec.Networks = append(rec.Networks, topology.RecNetwork{Name: n.Name, ID: n.ID, Bridge: n.Bridge,
+			Subnet: n.Subnet, Gateway: n.Gateway, Internal: n.Internal})
+	}
+	for _, c := range r.running {
 		if c.Network == "host" {
 			rec.HostNetwork = append(rec.HostNetwork, c.Name)
 		}
@@ -89,11 +114,33 @@ func (v *Networks) topologyRecords(nets *network.Store) (topology.Records, error
 		}
 		rec.Containers = append(rec.Containers, rc)
 	}
-	dir := filepath.Join(v.root, "dns") // the resolver's
+	var err error
+	dir := filepath.Join(root, "dns") // the resolver's
 	if rec.DNS, err = topology.ReadRegistrations(dir); err != nil {
 		rec.DNS, rec.DNSSource = nil, "hutch's records ("+err.Error()+")"
 	} else {
 		rec.DNSSource = "the resolver's registrations" // dns/members under the root
 	}
-	return rec, nil
+	return rec
+}
+
+// trace is the records as network trace joins them in.
+func (r netRecords) trace() trace.Records {
+	recs := trace.Records{Table: r.table}
+	for _, n := range r.nets {
+		recs.Networks = append(recs.Networks, trace.Network{Name: n.Name, Bridge: n.Bridge, Subnet: n.Subnet})
+	}
+	for _, c := range r.running {
+		if c.Pid == 0 {
+			continue
+		}
+		tc := trace.Container{Name: c.Name, Pid: c.Pid, NoDNS: true}
+		for _, e := range c.Endpoints {
+			tc.NoDNS = tc.NoDNS && e.Network == network.DefaultName
+			tc.Endpoints = append(tc.Endpoints, trace.Endpoint{Network: e.Network, Bridge: r.bridges[e.NetworkID],
+				IP: e.IP, IfName: e.IfName, HostIf: e.HostIf, Aliases: e.Aliases})
+		}
+		recs.Containers = append(recs.Containers, tc)
+	}
+	return recs
 }

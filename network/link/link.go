@@ -104,6 +104,59 @@ func BridgePorts(bridges []string) (map[string][]string, error) {
 	return ports, nil
 }
 
+// Info is one interface of a namespace as netlink lists it.
+type Info struct {
+	Index     int
+	Name      string
+	Kind      string // bridge, veth, ...
+	Master    int    // the index of its bridge, 0 if none
+	PeerIndex int    // a veth's peer's index in the other namespace (IFLA_LINK)
+	Up        bool
+	MAC       string
+	Addrs     []netip.Prefix // its IPv4 addresses
+}
+
+// List lists the links and their IPv4 addresses through h (nil: the
+// calling thread's namespace), in two dumps. A dump interrupted by a link
+// coming or going is tried again.
+func List(h *netlink.Handle) ([]Info, error) {
+	if h == nil {
+		h = &netlink.Handle{}
+	}
+	links, err := h.LinkList()
+	for try := 0; errors.Is(err, netlink.ErrDumpInterrupted) && try < 3; try++ {
+		links, err = h.LinkList()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list links: %w", err)
+	}
+	addrs, err := h.AddrList(nil, netlink.FAMILY_V4)
+	for try := 0; errors.Is(err, netlink.ErrDumpInterrupted) && try < 3; try++ {
+		addrs, err = h.AddrList(nil, netlink.FAMILY_V4)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list addresses: %w", err)
+	}
+	var out []Info
+	for _, l := range links {
+		a := l.Attrs()
+		out = append(out, Info{Index: a.Index, Name: a.Name, Kind: l.Type(), Master: a.MasterIndex,
+			PeerIndex: a.ParentIndex, Up: a.Flags&net.FlagUp != 0, MAC: a.HardwareAddr.String()})
+	}
+	for _, ad := range addrs {
+		p, ok := prefixOf(ad.IPNet)
+		if !ok {
+			continue
+		}
+		for i := range out {
+			if out[i].Index == ad.LinkIndex {
+				out[i].Addrs = append(out[i].Addrs, p)
+			}
+		}
+	}
+	return out, nil
+}
+
 // Exists reports whether a device named name exists in the host namespace.
 func Exists(name string) bool {
 	_, err := netlink.LinkByName(name)

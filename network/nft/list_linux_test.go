@@ -3,6 +3,7 @@ package nft
 import (
 	"fmt"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -62,5 +63,36 @@ func TestReadDNSRedirect(t *testing.T) {
 	d, ok, err := ReadDNSRedirect(tb.netns)
 	if err != nil || !ok || d != (DNSRedirect{Resolver: netip.MustParseAddr("127.0.0.11"), UDPPort: 40001, TCPPort: 40002}) {
 		t.Errorf("%+v %v %v", d, ok, err)
+	}
+}
+
+// One reading of the table gives the ports Ports lists, and the rules Rules
+// lists.
+func TestRulesetPorts(t *testing.T) {
+	tb := testTable(t)
+	if err := tb.Ensure(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.AddNetwork(Network{Bridge: "hutch-a", Subnet: netip.MustParsePrefix("10.210.0.0/16")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.AddPorts([]Port{
+		{HostPort: 9000, Proto: "udp", ContainerIP: netip.MustParseAddr("10.210.0.3"), ContainerPort: 53},
+		{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 8080, Proto: "tcp", ContainerIP: netip.MustParseAddr("10.210.0.2"), ContainerPort: 80},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := tb.Ruleset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := rs.Ports()
+	want, werr := tb.Ports()
+	if err != nil || werr != nil || len(got) != 2 || !reflect.DeepEqual(got, want) {
+		t.Errorf("Ruleset.Ports = %+v, %v; Table.Ports = %+v, %v", got, err, want, werr)
+	}
+	rules, err := tb.Rules()
+	if err != nil || !reflect.DeepEqual(rs.Rules(), rules) || len(rules) != 16 {
+		t.Errorf("Ruleset.Rules: %d rules, Table.Rules: %d, %v", len(rs.Rules()), len(rules), err)
 	}
 }

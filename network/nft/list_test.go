@@ -62,3 +62,16 @@ func TestRedirectOf(t *testing.T) {
 		t.Errorf("tcp rule: %+v %d %v", d, proto, ok)
 	}
 }
+
+// Text of hutch-dns's redirect: a NAT to immediates.
+func TestTextOfDNSRedirect(t *testing.T) {
+	rs := redirectDNSRules(netip.MustParseAddr("127.0.0.11"), 40001, 40002)
+	for i, want := range []string{
+		"ip daddr 127.0.0.11 meta l4proto udp th dport 53 dnat ip to 127.0.0.11:40001",
+		"ip daddr 127.0.0.11 meta l4proto tcp th dport 53 dnat ip to 127.0.0.11:40002",
+	} {
+		if got := Text(rs[i]); got != want {
+			t.Errorf("rule %d: %q, want %q", i, got, want)
+		}
+	}
+}

@@ -122,10 +122,15 @@ func listPorts(c *nftables.Conn, tbl *nftables.Table) ([]Port, error) {
 			ps = append(ps, p)
 		}
 	}
+	sortPorts(ps)
+	return ps, nil
+}
+
+// sortPorts orders ports by host address, port and protocol.
+func sortPorts(ps []Port) {
 	slices.SortFunc(ps, func(a, b Port) int {
 		return cmp.Or(a.HostIP.Compare(b.HostIP), cmp.Compare(a.HostPort, b.HostPort), cmp.Compare(a.Proto, b.Proto))
 	})
-	return ps, nil
 }
 
 // changeElements queues one element change per map for ps.

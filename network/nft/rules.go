@@ -200,12 +200,12 @@ func acceptEstablished() []expr.Any {
 	return concat(ctBits(expr.CtKeySTATE, expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), accept())
 }
 
-// ipsDstNAT is IPS_DST_NAT of enum ip_conntrack_status: the connection is
+// IPSDstNAT is IPS_DST_NAT of enum ip_conntrack_status: the connection is
 // DNATed (x/sys/unix does not have it).
-const ipsDstNAT = 1 << 5
+const IPSDstNAT = 1 << 5
 
 // ct status dnat
-func ctStatusDNAT() []expr.Any { return ctBits(expr.CtKeySTATUS, ipsDstNAT) }
+func ctStatusDNAT() []expr.Any { return ctBits(expr.CtKeySTATUS, IPSDstNAT) }
 
 // ctBits matches when any of bits is set in the conntrack key.
 func ctBits(key expr.CtKey, bits uint32) []expr.Any {
@@ -348,7 +348,7 @@ func portOf(mapName string, e nftables.SetElement) (Port, error) {
 	if len(key) != 8 || len(e.Val) != 8 {
 		return p, fmt.Errorf("%s element has %d+%d bytes of key and data, want 8+8", mapName, len(key), len(e.Val))
 	}
-	p.Proto = protoName(key[0])
+	p.Proto = ProtoName(key[0])
 	p.HostPort = binary.BigEndian.Uint16(key[4:6])
 	p.ContainerIP = netip.AddrFrom4([4]byte(e.Val[:4]))
 	p.ContainerPort = binary.BigEndian.Uint16(e.Val[4:6])
@@ -365,9 +365,9 @@ func protoNum(name string) (byte, bool) {
 	return 0, false
 }
 
-// protoName names a protocol number; one hutch does not publish (someone
+// ProtoName names a protocol number; one hutch does not publish (someone
 // else's element) comes out as its number.
-func protoName(n byte) string {
+func ProtoName(n byte) string {
 	switch n {
 	case unix.IPPROTO_TCP:
 		return "tcp"

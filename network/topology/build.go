@@ -23,11 +23,7 @@ func Build(k Kernel, rec Records) (*Topology, error) {
 	if err != nil {
 		return nil, err
 	}
-	rules, err := k.Rules()
-	if err != nil {
-		return nil, err
-	}
-	elems, err := k.Ports()
+	rules, elems, err := k.ReadTable()
 	if err != nil {
 		return nil, err
 	}

@@ -17,9 +17,8 @@ type fakeKernel struct {
 
 var _ Kernel = (*fakeKernel)(nil)
 
-func (k *fakeKernel) HostLinks() ([]Link, error) { return k.host, nil }
-func (k *fakeKernel) Rules() ([]nft.Rule, error) { return k.rules, nil }
-func (k *fakeKernel) Ports() ([]nft.Port, error) { return k.ports, nil }
+func (k *fakeKernel) HostLinks() ([]Link, error)                 { return k.host, nil }
+func (k *fakeKernel) ReadTable() ([]nft.Rule, []nft.Port, error) { return k.rules, k.ports, nil }
 func (k *fakeKernel) Namespace(pid int, _ uint64) (*Namespace, error) {
 	if ns, ok := k.ns[pid]; ok {
 		return ns, nil

@@ -1,10 +1,7 @@
 package topology
 
 import (
-	"errors"
 	"fmt"
-	"net"
-	"net/netip"
 	"os"
 	"strconv"
 
@@ -12,6 +9,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/hutchrt/hutch/network/link"
 	"github.com/hutchrt/hutch/network/nft"
 	"github.com/hutchrt/hutch/runtime/procstart"
 )
@@ -25,16 +23,15 @@ type Live struct {
 
 var _ Kernel = Live{}
 
-func (Live) HostLinks() ([]Link, error) { return readLinks(nil) }
+func (Live) HostLinks() ([]Link, error) { return link.List(nil) }
 
-func (k Live) Rules() ([]nft.Rule, error) { return k.Table.Rules() }
-
-func (k Live) Ports() ([]nft.Port, error) {
-	ok, err := k.Table.Exists()
-	if err != nil || !ok {
-		return nil, err
+func (k Live) ReadTable() ([]nft.Rule, []nft.Port, error) {
+	rs, err := k.Table.Ruleset()
+	if err != nil {
+		return nil, nil, err
 	}
-	return k.Table.Ports()
+	ports, err := rs.Ports()
+	return rs.Rules(), ports, err
 }
 
 func (Live) Namespace(pid int, start uint64) (*Namespace, error) {
@@ -55,7 +52,7 @@ func (Live) Namespace(pid int, start uint64) (*Namespace, error) {
 		return nil, fmt.Errorf("netlink in the namespace: %w", err)
 	}
 	defer h.Close()
-	ls, err := readLinks(h)
+	ls, err := link.List(h)
 	if err != nil {
 		return nil, err
 	}
@@ -64,57 +61,4 @@ func (Live) Namespace(pid int, start uint64) (*Namespace, error) {
 		ns.DNS = &d
 	}
 	return ns, nil
-}
-
-// readLinks lists the links and their IPv4 addresses through h (nil: the
-// calling thread's namespace). A dump interrupted by a link coming or going
-// is tried again.
-func readLinks(h *netlink.Handle) ([]Link, error) {
-	if h == nil {
-		h = &netlink.Handle{}
-	}
-	links, err := h.LinkList()
-	for try := 0; errors.Is(err, netlink.ErrDumpInterrupted) && try < 3; try++ {
-		links, err = h.LinkList()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list links: %w", err)
-	}
-	addrs, err := h.AddrList(nil, netlink.FAMILY_V4)
-	for try := 0; errors.Is(err, netlink.ErrDumpInterrupted) && try < 3; try++ {
-		addrs, err = h.AddrList(nil, netlink.FAMILY_V4)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list addresses: %w", err)
-	}
-	var out []Link
-	for _, l := range links {
-		a := l.Attrs()
-		out = append(out, Link{Index: a.Index, Name: a.Name, Kind: l.Type(), Master: a.MasterIndex,
-			PeerIndex: a.ParentIndex, Up: a.Flags&net.FlagUp != 0, MAC: a.HardwareAddr.String()})
-	}
-	for _, ad := range addrs {
-		p, ok := prefixOf(ad.IPNet)
-		if !ok {
-			continue
-		}
-		for i := range out {
-			if out[i].Index == ad.LinkIndex {
-				out[i].Addrs = append(out[i].Addrs, p)
-			}
-		}
-	}
-	return out, nil
-}
-
-func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
-	if n == nil {
-		return netip.Prefix{}, false
-	}
-	a, ok := netip.AddrFromSlice(n.IP.To4())
-	if !ok {
-		return netip.Prefix{}, false
-	}
-	ones, _ := n.Mask.Size()
-	return netip.PrefixFrom(a, ones), true
 }

@@ -15,6 +15,7 @@ package topology
 import (
 	"net/netip"
 
+	"github.com/hutchrt/hutch/network/link"
 	"github.com/hutchrt/hutch/network/nft"
 )
 
@@ -181,22 +182,13 @@ type Kernel interface {
 	// Namespace reads the network namespace of process pid (started at
 	// start, so that a reused pid is not taken for it).
 	Namespace(pid int, start uint64) (*Namespace, error)
-	// Rules lists the table's rules; Ports its maps' elements.
-	Rules() ([]nft.Rule, error)
-	Ports() ([]nft.Port, error)
+	// ReadTable lists the rules of the table and the elements of its maps,
+	// from one reading of it.
+	ReadTable() ([]nft.Rule, []nft.Port, error)
 }
 
 // Link is one network device.
-type Link struct {
-	Index     int
-	Name      string
-	Kind      string // bridge, veth, ...
-	Master    int    // the index of its bridge, 0 if none
-	PeerIndex int    // a veth's peer's index in the other namespace (IFLA_LINK)
-	Up        bool
-	MAC       string
-	Addrs     []netip.Prefix
-}
+type Link = link.Info
 
 // Namespace is a container's network namespace.
 type Namespace struct {

@@ -7,6 +7,8 @@ import (
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
+
+	"github.com/hutchrt/hutch/network/nft"
 )
 
 // A fixed ruleset shaped as network/nft/doc.go lays out hutch's table, with
@@ -67,7 +69,7 @@ var (
 	net2 = netip.MustParsePrefix("10.2.0.0/24")
 )
 
-func fixtureRuleset() *Ruleset {
+func fixtureRuleset() *nft.Ruleset {
 	masq := []expr.Any{&expr.Masq{}}
 	dnatAddr := []expr.Any{
 		&expr.Payload{DestRegister: r1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
@@ -87,48 +89,55 @@ func fixtureRuleset() *Ruleset {
 		&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: binaryutil.NativeEndian.PutUint32(unix.RTN_LOCAL)},
 		&expr.Verdict{Kind: expr.VerdictJump, Chain: "publish"},
 	}
-	return &Ruleset{
+	rs := &nft.Ruleset{
 		Table: "hutch",
-		Chains: []*Chain{
-			{Name: "raw_prerouting", Hook: "prerouting", Priority: -300, Type: "filter", Policy: "accept", Rules: []Rule{
+		Chains: []*nft.Chain{
+			{Name: "raw_prerouting", Hook: "prerouting", Priority: -300, Type: "filter", Policy: "accept", Rules: []nft.Rule{
 				{Handle: 12, Exprs: cat(ifn(expr.MetaKeyIIFNAME, expr.CmpOpNeq, "lo"), addrIn(16, netip.MustParsePrefix("127.0.0.0/8")), verdict(expr.VerdictDrop, ""))},
 			}},
-			{Name: "prerouting", Hook: "prerouting", Priority: -100, Type: "nat", Policy: "accept", Rules: []Rule{{Handle: 13, Exprs: jumpLocal}}},
-			{Name: "output", Hook: "output", Priority: -100, Type: "nat", Policy: "accept", Rules: []Rule{{Handle: 14, Exprs: jumpLocal}}},
-			{Name: "publish", Rules: []Rule{{Handle: 15, Exprs: dnatAddr}, {Handle: 16, Exprs: dnatAny}}},
-			{Name: "postrouting", Hook: "postrouting", Priority: 100, Type: "nat", Policy: "accept", Rules: []Rule{
-				{Handle: 17, Exprs: cat(ctBits(expr.CtKeySTATUS, ipsDstNAT), addrIn(12, netip.MustParsePrefix("127.0.0.0/8")), masq)},
-				{Handle: 23, Comment: "br1", Exprs: cat(addrIn(12, net1), ifn(expr.MetaKeyOIFNAME, expr.CmpOpNeq, "br1"), masq)},
-				{Handle: 24, Comment: "br1", Exprs: cat(addrIn(12, net1), ifn(expr.MetaKeyOIFNAME, expr.CmpOpEq, "br1"), ctBits(expr.CtKeySTATUS, ipsDstNAT), masq)},
-				{Handle: 28, Comment: "br2", Exprs: cat(addrIn(12, net2), ifn(expr.MetaKeyOIFNAME, expr.CmpOpNeq, "br2"), masq)},
-				{Handle: 29, Comment: "br2", Exprs: cat(addrIn(12, net2), ifn(expr.MetaKeyOIFNAME, expr.CmpOpEq, "br2"), ctBits(expr.CtKeySTATUS, ipsDstNAT), masq)},
+			{Name: "prerouting", Hook: "prerouting", Priority: -100, Type: "nat", Policy: "accept", Rules: []nft.Rule{{Handle: 13, Exprs: jumpLocal}}},
+			{Name: "output", Hook: "output", Priority: -100, Type: "nat", Policy: "accept", Rules: []nft.Rule{{Handle: 14, Exprs: jumpLocal}}},
+			{Name: "publish", Rules: []nft.Rule{{Handle: 15, Exprs: dnatAddr}, {Handle: 16, Exprs: dnatAny}}},
+			{Name: "postrouting", Hook: "postrouting", Priority: 100, Type: "nat", Policy: "accept", Rules: []nft.Rule{
+				{Handle: 17, Exprs: cat(ctBits(expr.CtKeySTATUS, nft.IPSDstNAT), addrIn(12, netip.MustParsePrefix("127.0.0.0/8")), masq)},
+				{Handle: 23, Tag: "br1", Exprs: cat(addrIn(12, net1), ifn(expr.MetaKeyOIFNAME, expr.CmpOpNeq, "br1"), masq)},
+				{Handle: 24, Tag: "br1", Exprs: cat(addrIn(12, net1), ifn(expr.MetaKeyOIFNAME, expr.CmpOpEq, "br1"), ctBits(expr.CtKeySTATUS, nft.IPSDstNAT), masq)},
+				{Handle: 28, Tag: "br2", Exprs: cat(addrIn(12, net2), ifn(expr.MetaKeyOIFNAME, expr.CmpOpNeq, "br2"), masq)},
+				{Handle: 29, Tag: "br2", Exprs: cat(addrIn(12, net2), ifn(expr.MetaKeyOIFNAME, expr.CmpOpEq, "br2"), ctBits(expr.CtKeySTATUS, nft.IPSDstNAT), masq)},
 			}},
-			{Name: "forward", Hook: "forward", Type: "filter", Policy: "accept", Rules: []Rule{
+			{Name: "forward", Hook: "forward", Type: "filter", Policy: "accept", Rules: []nft.Rule{
 				{Handle: 18, Exprs: cat(ctBits(expr.CtKeySTATE, expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), verdict(expr.VerdictAccept, ""))},
 				{Handle: 19, Exprs: verdict(expr.VerdictJump, "internal")},
-				{Handle: 20, Exprs: cat(ctBits(expr.CtKeySTATUS, ipsDstNAT), verdict(expr.VerdictAccept, ""))},
+				{Handle: 20, Exprs: cat(ctBits(expr.CtKeySTATUS, nft.IPSDstNAT), verdict(expr.VerdictAccept, ""))},
 				{Handle: 21, Exprs: verdict(expr.VerdictJump, "isolate")},
 				{Handle: 22, Exprs: verdict(expr.VerdictJump, "outbound")},
 			}},
 			{Name: "internal"},
-			{Name: "isolate", Rules: []Rule{
-				{Handle: 25, Comment: "br1", Exprs: cat(ifn(expr.MetaKeyIIFNAME, expr.CmpOpEq, "br1"), ifn(expr.MetaKeyOIFNAME, expr.CmpOpEq, "br1"), verdict(expr.VerdictAccept, ""))},
-				{Handle: 26, Comment: "br1", Exprs: cat(ifn(expr.MetaKeyOIFNAME, expr.CmpOpEq, "br1"), verdict(expr.VerdictDrop, ""))},
-				{Handle: 30, Comment: "br2", Exprs: cat(ifn(expr.MetaKeyIIFNAME, expr.CmpOpEq, "br2"), ifn(expr.MetaKeyOIFNAME, expr.CmpOpEq, "br2"), verdict(expr.VerdictAccept, ""))},
-				{Handle: 31, Comment: "br2", Exprs: cat(ifn(expr.MetaKeyOIFNAME, expr.CmpOpEq, "br2"), verdict(expr.VerdictDrop, ""))},
+			{Name: "isolate", Rules: []nft.Rule{
+				{Handle: 25, Tag: "br1", Exprs: cat(ifn(expr.MetaKeyIIFNAME, expr.CmpOpEq, "br1"), ifn(expr.MetaKeyOIFNAME, expr.CmpOpEq, "br1"), verdict(expr.VerdictAccept, ""))},
+				{Handle: 26, Tag: "br1", Exprs: cat(ifn(expr.MetaKeyOIFNAME, expr.CmpOpEq, "br1"), verdict(expr.VerdictDrop, ""))},
+				{Handle: 30, Tag: "br2", Exprs: cat(ifn(expr.MetaKeyIIFNAME, expr.CmpOpEq, "br2"), ifn(expr.MetaKeyOIFNAME, expr.CmpOpEq, "br2"), verdict(expr.VerdictAccept, ""))},
+				{Handle: 31, Tag: "br2", Exprs: cat(ifn(expr.MetaKeyOIFNAME, expr.CmpOpEq, "br2"), verdict(expr.VerdictDrop, ""))},
 			}},
-			{Name: "outbound", Rules: []Rule{
-				{Handle: 27, Comment: "br1", Exprs: cat(ifn(expr.MetaKeyIIFNAME, expr.CmpOpEq, "br1"), verdict(expr.VerdictAccept, ""))},
-				{Handle: 32, Comment: "br2", Exprs: cat(ifn(expr.MetaKeyIIFNAME, expr.CmpOpEq, "br2"), verdict(expr.VerdictAccept, ""))},
+			{Name: "outbound", Rules: []nft.Rule{
+				{Handle: 27, Tag: "br1", Exprs: cat(ifn(expr.MetaKeyIIFNAME, expr.CmpOpEq, "br1"), verdict(expr.VerdictAccept, ""))},
+				{Handle: 32, Tag: "br2", Exprs: cat(ifn(expr.MetaKeyIIFNAME, expr.CmpOpEq, "br2"), verdict(expr.VerdictAccept, ""))},
 			}},
 		},
-		Maps: map[string]Map{
-			"publish_addr": {KeyType: "ipv4_addr . inet_proto . inet_service", DataType: "ipv4_addr . inet_service", Elements: []Element{
+		Maps: map[string]nft.Map{
+			"publish_addr": {KeyType: "ipv4_addr . inet_proto . inet_service", DataType: "ipv4_addr . inet_service", Elements: []nft.Element{
 				{Key: []byte{127, 0, 0, 1, 6, 0, 0, 0, 0x1f, 0x90, 0, 0}, Val: []byte{10, 1, 0, 2, 0, 80, 0, 0}},
 			}},
-			"publish_any": {KeyType: "inet_proto . inet_service", DataType: "ipv4_addr . inet_service", Elements: []Element{
+			"publish_any": {KeyType: "inet_proto . inet_service", DataType: "ipv4_addr . inet_service", Elements: []nft.Element{
 				{Key: []byte{6, 0, 0, 0, 0x23, 0x28, 0, 0}, Val: []byte{10, 2, 0, 2, 0, 80, 0, 0}}, // tcp 9000 → 10.2.0.2:80
 			}},
 		},
 	}
+	// As nft.Table.Ruleset reads them: each rule knows its chain and text.
+	for _, c := range rs.Chains {
+		for i := range c.Rules {
+			c.Rules[i].Chain, c.Rules[i].Text = c.Name, nft.Text(c.Rules[i].Exprs)
+		}
+	}
+	return rs
 }

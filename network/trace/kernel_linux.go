@@ -12,13 +12,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/miekg/dns"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/hutchrt/hutch/network/link"
 	"github.com/hutchrt/hutch/network/nft"
 )
 
@@ -77,35 +77,19 @@ func (Live) Links(pid int) ([]Link, error) {
 		return nil, err
 	}
 	defer h.Close()
-	ls, err := h.LinkList()
-	for try := 0; errors.Is(err, netlink.ErrDumpInterrupted) && try < 3; try++ {
-		ls, err = h.LinkList()
-	}
+	ls, err := link.List(h)
 	if err != nil {
-		return nil, fmt.Errorf("list links: %w", err)
+		return nil, err
 	}
 	names := map[int]string{}
 	for _, l := range ls {
-		names[l.Attrs().Index] = l.Attrs().Name
+		names[l.Index] = l.Name
 	}
 	var out []Link
 	for _, l := range ls {
-		a := l.Attrs()
-		lk := Link{Index: a.Index, Name: a.Name, Kind: l.Type(), MAC: a.HardwareAddr.String(), Master: names[a.MasterIndex]}
-		if l.Type() == "veth" {
-			lk.PeerIndex = a.ParentIndex
-		}
-		addrs, err := h.AddrList(l, netlink.FAMILY_V4)
-		if err != nil {
-			return nil, fmt.Errorf("addresses of %s: %w", a.Name, err)
-		}
-		for _, ad := range addrs {
-			ip, ok := netip.AddrFromSlice(ad.IP.To4())
-			if !ok {
-				continue
-			}
-			ones, _ := ad.Mask.Size()
-			lk.Addrs = append(lk.Addrs, netip.PrefixFrom(ip, ones))
+		lk := Link{Index: l.Index, Name: l.Name, Kind: l.Kind, MAC: l.MAC, Master: names[l.Master], Addrs: l.Addrs}
+		if l.Kind == "veth" {
+			lk.PeerIndex = l.PeerIndex
 		}
 		out = append(out, lk)
 	}
@@ -136,90 +120,10 @@ func (Live) FDB(bridge string) ([]FDBEntry, error) {
 	return out, nil
 }
 
-// Ruleset implements Kernel: the table's chains with their rules and
-// handles, and its maps with their elements. A missing table is an empty
-// ruleset (no network made yet).
-func (Live) Ruleset(table string) (*Ruleset, error) {
-	c, err := nftables.New()
-	if err != nil {
-		return nil, fmt.Errorf("open nftables netlink socket: %w", err)
-	}
-	rs := &Ruleset{Table: table, Maps: map[string]Map{}}
-	tbl := &nftables.Table{Name: table, Family: nftables.TableFamilyIPv4}
-	if _, err := c.ListTableOfFamily(table, nftables.TableFamilyIPv4); errors.Is(err, unix.ENOENT) {
-		return rs, nil
-	} else if err != nil {
-		return nil, fmt.Errorf("look up table ip %s: %w", table, err)
-	}
-	chs, err := c.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
-	if err != nil {
-		return nil, fmt.Errorf("list chains of table ip %s: %w", table, err)
-	}
-	for _, ch := range chs {
-		if ch.Table.Name != table {
-			continue
-		}
-		rules, err := c.GetRules(tbl, ch)
-		if err != nil {
-			return nil, fmt.Errorf("list rules of chain %s: %w", ch.Name, err)
-		}
-		rs.Chains = append(rs.Chains, chainOf(ch, rules))
-	}
-	sets, err := c.GetSets(tbl)
-	if err != nil {
-		return nil, fmt.Errorf("list maps of table ip %s: %w", table, err)
-	}
-	for _, s := range sets {
-		elems, err := c.GetSetElements(s)
-		if err != nil {
-			return nil, fmt.Errorf("list map %s: %w", s.Name, err)
-		}
-		m := Map{KeyType: s.KeyType.Name, DataType: s.DataType.Name}
-		for _, e := range elems {
-			m.Elements = append(m.Elements, Element{Key: e.Key, Val: e.Val})
-		}
-		rs.Maps[s.Name] = m
-	}
-	return rs, nil
-}
-
-var hookNames = map[nftables.ChainHook]string{
-	*nftables.ChainHookPrerouting: "prerouting", *nftables.ChainHookInput: "input", *nftables.ChainHookForward: "forward",
-	*nftables.ChainHookOutput: "output", *nftables.ChainHookPostrouting: "postrouting",
-}
-
-func chainOf(ch *nftables.Chain, rules []*nftables.Rule) *Chain {
-	c := &Chain{Name: ch.Name, Type: string(ch.Type)}
-	if ch.Hooknum != nil {
-		c.Hook = hookNames[*ch.Hooknum]
-		c.Policy = "accept"
-		if ch.Policy != nil && *ch.Policy == nftables.ChainPolicyDrop {
-			c.Policy = "drop"
-		}
-	}
-	if ch.Priority != nil {
-		c.Priority = int32(*ch.Priority)
-	}
-	for _, r := range rules {
-		c.Rules = append(c.Rules, Rule{Handle: r.Handle, Exprs: r.Exprs, Comment: comment(r.UserData)})
-	}
-	return c
-}
-
-// comment reads a rule's comment from its user data (libnftnl TLVs: type 0
-// is the comment, NUL-terminated).
-func comment(ud []byte) string {
-	for len(ud) >= 2 {
-		typ, n := ud[0], int(ud[1])
-		if len(ud) < 2+n {
-			return ""
-		}
-		if typ == 0 {
-			return string(bytes.TrimRight(ud[2:2+n], "\x00"))
-		}
-		ud = ud[2+n:]
-	}
-	return ""
+// Ruleset implements Kernel: the table as network/nft reads it. A missing
+// table is an empty ruleset (no network made yet).
+func (Live) Ruleset(table string) (*nft.Ruleset, error) {
+	return nft.Table{Name: table}.Ruleset()
 }
 
 // AskDNS implements Kernel: a real query over UDP to 127.0.0.11:53 from a
@@ -297,19 +201,14 @@ func dnsRedirect(pid int) string {
 		return "no hutch-dns table"
 	}
 	defer f.Close()
-	c, err := nftables.New(nftables.WithNetNSFd(int(f.Fd())))
-	if err != nil {
-		return "no hutch-dns table"
-	}
-	tbl := &nftables.Table{Name: "hutch-dns", Family: nftables.TableFamilyIPv4}
-	rules, err := c.GetRules(tbl, &nftables.Chain{Table: tbl, Name: "output"})
-	if err != nil {
+	rules, err := nft.DNSRules(int(f.Fd()))
+	if err != nil || len(rules) == 0 {
 		return "no hutch-dns table"
 	}
 	for _, r := range rules {
 		for _, e := range r.Exprs {
 			if cm, ok := e.(*expr.Cmp); ok && bytes.Equal(cm.Data, []byte{unix.IPPROTO_UDP}) {
-				return fmt.Sprintf("nft hutch-dns output rule handle %d: %s", r.Handle, Render(Rule{Exprs: r.Exprs}))
+				return fmt.Sprintf("nft hutch-dns output rule handle %d: %s", r.Handle, r.Listed())
 			}
 		}
 	}

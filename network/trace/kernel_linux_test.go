@@ -95,7 +95,7 @@ func TestLiveRuleset(t *testing.T) {
 			for _, r := range c.Rules {
 				n++
 				h := strconv.FormatUint(r.Handle, 10)
-				if got, want := Render(r), listed[h]; got != want {
+				if got, want := r.Listed(), listed[h]; got != want {
 					t.Errorf("chain %s handle %s: Render = %q, nft lists %q", c.Name, h, got, want)
 				}
 			}
@@ -106,8 +106,8 @@ func TestLiveRuleset(t *testing.T) {
 		// The evaluator on the kernel's rules: the internal network reaches
 		// nothing outside, not even a published port of another network.
 		p := Packet{IIf: "br2", OIf: "br1", Src: netip.MustParseAddr("10.2.0.3"), Dst: netip.MustParseAddr("10.1.0.2"),
-			Proto: unix.IPPROTO_TCP, DPort: 80, CtStatus: ipsDstNAT, DstType: unix.RTN_UNICAST}
-		o, err := rs.RunChain("forward", p)
+			Proto: unix.IPPROTO_TCP, DPort: 80, CtStatus: nft.IPSDstNAT, DstType: unix.RTN_UNICAST}
+		o, err := RunChain(rs, "forward", p)
 		if err != nil {
 			t.Error(err)
 			return
@@ -118,7 +118,7 @@ func TestLiveRuleset(t *testing.T) {
 		// The map elements as the kernel holds them.
 		p = Packet{IIf: "eth0", Src: netip.MustParseAddr("198.51.100.1"), Dst: netip.MustParseAddr("192.0.2.7"),
 			Proto: unix.IPPROTO_UDP, DPort: 5353, DstType: unix.RTN_LOCAL}
-		if o, err = rs.RunChain("prerouting", p); err != nil || o.DNAT.String() != "10.2.0.2:53" {
+		if o, err = RunChain(rs, "prerouting", p); err != nil || o.DNAT.String() != "10.2.0.2:53" {
 			t.Errorf("prerouting of udp 5353: %+v, %v; want dnat to 10.2.0.2:53", o, err)
 		}
 	})

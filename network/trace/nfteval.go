@@ -11,6 +11,8 @@ import (
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
+
+	"github.com/hutchrt/hutch/network/nft"
 )
 
 // This file evaluates the rules the kernel holds (read with GetRules) against
@@ -31,55 +33,8 @@ type Packet struct {
 	SPort    uint16
 	DPort    uint16
 	CtState  uint32 // expr.CtStateBit*: NEW for a first packet
-	CtStatus uint32 // IPS_* bits; ipsDstNAT once DNATed
+	CtStatus uint32 // IPS_* bits; nft.IPSDstNAT once DNATed
 	DstType  uint32 // fib daddr type: the kernel's route type of Dst (unix.RTN_*)
-}
-
-// ipsDstNAT is IPS_DST_NAT of enum ip_conntrack_status.
-const ipsDstNAT = 1 << 5
-
-// Rule is one rule of a chain as the kernel lists it.
-type Rule struct {
-	Handle  uint64
-	Exprs   []expr.Any
-	Comment string
-}
-
-// Chain is one chain of the table with its rules in order. Base chains
-// have a hook; Policy is "accept" or "drop" for them.
-type Chain struct {
-	Name     string
-	Hook     string // "prerouting", "output", ... ; "" for a regular chain
-	Priority int32
-	Type     string // filter, nat
-	Policy   string
-	Rules    []Rule
-}
-
-// Element is one element of a map (key and data as the kernel stores them).
-type Element struct{ Key, Val []byte }
-
-// Map is one named set or map of the table: its types as nft names them
-// ("ipv4_addr . inet_proto . inet_service") and its elements.
-type Map struct {
-	KeyType, DataType string
-	Elements          []Element
-}
-
-// Ruleset is one table as read from the kernel.
-type Ruleset struct {
-	Table  string
-	Chains []*Chain
-	Maps   map[string]Map
-}
-
-func (rs *Ruleset) chain(name string) *Chain {
-	for _, c := range rs.Chains {
-		if c.Name == name {
-			return c
-		}
-	}
-	return nil
 }
 
 // A Step is one rule that matched on the way through a base chain (a jump,
@@ -105,15 +60,14 @@ var errUnknown = errors.New("expression not evaluated")
 
 // RunChain runs the base chain name on p. It fails when a rule it reaches
 // holds an expression it cannot evaluate.
-func (rs *Ruleset) RunChain(name string, p Packet) (Outcome, error) {
+func RunChain(rs *nft.Ruleset, name string, p Packet) (Outcome, error) {
 	var out Outcome
-	v, err := rs.run(name, p, &out, 0)
+	v, err := run(rs, name, p, &out, 0)
 	if err != nil {
 		return out, err
 	}
 	if v == "" { // fell off the end of the base chain
-		c := rs.chain(name)
-		v = c.Policy
+		v = rs.Chain(name).Policy
 		out.Steps = append(out.Steps, Step{Chain: name, Action: "policy " + v})
 	}
 	out.Verdict = v
@@ -122,8 +76,8 @@ func (rs *Ruleset) RunChain(name string, p Packet) (Outcome, error) {
 
 // run walks chain name; it returns "accept", "drop", or "" when the packet
 // falls off the end (or returns).
-func (rs *Ruleset) run(name string, p Packet, out *Outcome, depth int) (string, error) {
-	c := rs.chain(name)
+func run(rs *nft.Ruleset, name string, p Packet, out *Outcome, depth int) (string, error) {
+	c := rs.Chain(name)
 	if c == nil {
 		return "", fmt.Errorf("chain %s of table %s not found", name, rs.Table)
 	}
@@ -134,7 +88,7 @@ func (rs *Ruleset) run(name string, p Packet, out *Outcome, depth int) (string, 
 	for _, r := range c.Rules {
 		res, err := evalRule(r.Exprs, p, rs.Maps)
 		if err != nil {
-			return "", fmt.Errorf("chain %s rule handle %d (%s): %w", name, r.Handle, Render(r), err)
+			return "", fmt.Errorf("chain %s rule handle %d (%s): %w", name, r.Handle, r.Listed(), err)
 		}
 		if !res.matched {
 			if res.note != "" {
@@ -142,7 +96,7 @@ func (rs *Ruleset) run(name string, p Packet, out *Outcome, depth int) (string, 
 			}
 			continue
 		}
-		step := Step{Chain: name, Handle: r.Handle, Rule: Render(r), Note: res.note}
+		step := Step{Chain: name, Handle: r.Handle, Rule: r.Listed(), Note: res.note}
 		switch {
 		case res.dnat.IsValid():
 			step.Action = "dnat to " + res.dnat.String()
@@ -151,7 +105,7 @@ func (rs *Ruleset) run(name string, p Packet, out *Outcome, depth int) (string, 
 			step.Action = "masquerade"
 			out.Masq = true
 		default:
-			step.Action = verdictText(res.verdict)
+			step.Action = nft.VerdictText(res.verdict)
 		}
 		out.Steps = append(out.Steps, step)
 		switch {
@@ -165,7 +119,7 @@ func (rs *Ruleset) run(name string, p Packet, out *Outcome, depth int) (string, 
 			return "", nil
 		case res.verdict.Kind == expr.VerdictJump || res.verdict.Kind == expr.VerdictGoto:
 			n := len(out.Steps)
-			v, err := rs.run(res.verdict.Chain, p, out, depth+1)
+			v, err := run(rs, res.verdict.Chain, p, out, depth+1)
 			if err != nil || v != "" {
 				return v, err
 			}
@@ -237,7 +191,7 @@ func (rg *regs) load(r uint32, n int) ([]byte, error) {
 }
 
 // evalRule runs one rule's expressions on p.
-func evalRule(exprs []expr.Any, p Packet, maps map[string]Map) (ruleResult, error) {
+func evalRule(exprs []expr.Any, p Packet, maps map[string]nft.Map) (ruleResult, error) {
 	var rg regs
 	res := ruleResult{verdict: expr.Verdict{Kind: expr.VerdictContinue}}
 	for _, e := range exprs {
@@ -397,7 +351,7 @@ func compare(op expr.CmpOp, got, want []byte) (bool, error) {
 
 // lookup finds the key in the registers among the map's elements (as the
 // kernel listed them) and, for a map, loads the element's data.
-func lookup(rg *regs, e *expr.Lookup, maps map[string]Map, res *ruleResult) (bool, error) {
+func lookup(rg *regs, e *expr.Lookup, maps map[string]nft.Map, res *ruleResult) (bool, error) {
 	m, ok := maps[e.SetName]
 	if !ok {
 		return false, fmt.Errorf("set @%s not read: %w", e.SetName, errUnknown)
@@ -429,7 +383,7 @@ func lookup(rg *regs, e *expr.Lookup, maps map[string]Map, res *ruleResult) (boo
 }
 
 // keyOf shows the key the packet looked up, as the map's key type.
-func keyOf(rg *regs, e *expr.Lookup, m Map) string {
+func keyOf(rg *regs, e *expr.Lookup, m nft.Map) string {
 	n := 0
 	for _, f := range strings.Split(m.KeyType, " . ") {
 		n += (typeLen(f) + 3) / 4 * 4
@@ -468,21 +422,11 @@ func fieldsText(b []byte, typ string) string {
 		case "ipv4_addr":
 			out = append(out, netip.AddrFrom4([4]byte(b[:4])).String())
 		case "inet_proto":
-			out = append(out, protoName(b[0]))
+			out = append(out, nft.ProtoName(b[0]))
 		case "inet_service":
 			out = append(out, fmt.Sprint(binary.BigEndian.Uint16(b[:2])))
 		}
 		b = b[min(len(b), (n+3)/4*4):]
 	}
 	return strings.Join(out, " . ")
-}
-
-func protoName(n uint8) string {
-	switch n {
-	case unix.IPPROTO_TCP:
-		return "tcp"
-	case unix.IPPROTO_UDP:
-		return "udp"
-	}
-	return fmt.Sprint(n)
 }

@@ -8,8 +8,11 @@ import (
 
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
+
+	"github.com/hutchrt/hutch/network/nft"
 )
 
+// The fixture's rules, as nft lists them (the text is network/nft's).
 func TestRender(t *testing.T) {
 	rs := fixtureRuleset()
 	want := map[uint64]string{
@@ -30,7 +33,7 @@ func TestRender(t *testing.T) {
 		for _, r := range c.Rules {
 			if w, ok := want[r.Handle]; ok {
 				seen++
-				if got := Render(r); got != w {
+				if got := r.Listed(); got != w {
 					t.Errorf("Render(handle %d) = %q, want %q", r.Handle, got, w)
 				}
 			}
@@ -38,21 +41,6 @@ func TestRender(t *testing.T) {
 	}
 	if seen != len(want) {
 		t.Errorf("rendered %d rules, want %d", seen, len(want))
-	}
-	// hutch-dns's redirect: immediates.
-	dns := Rule{Exprs: []expr.Any{
-		&expr.Payload{DestRegister: r1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{127, 0, 0, 11}},
-		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: r1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{unix.IPPROTO_UDP}},
-		&expr.Payload{DestRegister: r1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: r1, Data: []byte{0, 53}},
-		&expr.Immediate{Register: r1, Data: []byte{127, 0, 0, 11}},
-		&expr.Immediate{Register: r9, Data: []byte{0x9c, 0x40}},
-		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: r1, RegProtoMin: r9},
-	}}
-	if got, w := Render(dns), "ip daddr 127.0.0.11 meta l4proto udp th dport 53 dnat ip to 127.0.0.11:40000"; got != w {
-		t.Errorf("Render(dns redirect) = %q, want %q", got, w)
 	}
 }
 
@@ -66,7 +54,7 @@ func pkt(iif, oif, src, dst string, dport uint16) Packet {
 func TestRunChain(t *testing.T) {
 	rs := fixtureRuleset()
 	local := func(p Packet) Packet { p.DstType = unix.RTN_LOCAL; return p }
-	dnated := func(p Packet) Packet { p.CtStatus |= ipsDstNAT; return p }
+	dnated := func(p Packet) Packet { p.CtStatus |= nft.IPSDstNAT; return p }
 	established := func(p Packet) Packet { p.CtState = expr.CtStateBitESTABLISHED; return p }
 	for _, tc := range []struct {
 		name    string
@@ -100,7 +88,7 @@ func TestRunChain(t *testing.T) {
 		{"within a network: no masquerade", "postrouting", pkt("", "br1", "10.1.0.3", "10.1.0.2", 80), "accept", 0, "", false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := rs.RunChain(tc.chain, tc.p)
+			out, err := RunChain(rs, tc.chain, tc.p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -130,7 +118,7 @@ func TestRunChain(t *testing.T) {
 func TestRunChainSteps(t *testing.T) {
 	// The deciding path: a jump that decided nothing is left out; one that
 	// led to the drop is kept.
-	out, err := fixtureRuleset().RunChain("forward", pkt("br1", "br2", "10.1.0.3", "10.2.0.2", 80))
+	out, err := RunChain(fixtureRuleset(), "forward", pkt("br1", "br2", "10.1.0.3", "10.2.0.2", 80))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,8 +133,8 @@ func TestRunChainSteps(t *testing.T) {
 
 func TestRunChainUnknown(t *testing.T) {
 	rs := fixtureRuleset()
-	rs.Chains[len(rs.Chains)-1].Rules = append([]Rule{{Handle: 99, Exprs: []expr.Any{&expr.Log{}}}}, rs.Chains[len(rs.Chains)-1].Rules...)
-	_, err := rs.RunChain("forward", pkt("br1", "eth0", "10.1.0.3", "198.51.100.1", 80))
+	rs.Chains[len(rs.Chains)-1].Rules = append([]nft.Rule{{Handle: 99, Exprs: []expr.Any{&expr.Log{}}}}, rs.Chains[len(rs.Chains)-1].Rules...)
+	_, err := RunChain(rs, "forward", pkt("br1", "eth0", "10.1.0.3", "198.51.100.1", 80))
 	if !errors.Is(err, errUnknown) || !strings.Contains(err.Error(), "handle 99") {
 		t.Errorf("RunChain with a log rule: %v, want an error naming handle 99", err)
 	}
@@ -155,7 +143,7 @@ func TestRunChainUnknown(t *testing.T) {
 	delete(rs.Maps, "publish_any")
 	p := pkt("eth0", "", "198.51.100.1", "192.0.2.7", 9000)
 	p.DstType = unix.RTN_LOCAL
-	if _, err := rs.RunChain("prerouting", p); !errors.Is(err, errUnknown) {
+	if _, err := RunChain(rs, "prerouting", p); !errors.Is(err, errUnknown) {
 		t.Errorf("RunChain without the map: %v, want errUnknown", err)
 	}
 }

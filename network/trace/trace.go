@@ -27,6 +27,8 @@ import (
 
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
+
+	"github.com/hutchrt/hutch/network/nft"
 )
 
 // ErrBadInput marks errors in what the user asked (an unknown name).
@@ -80,7 +82,7 @@ func (e silent) Unwrap() error { return e.err }
 type tracer struct {
 	k    Kernel
 	recs Records
-	rs   *Ruleset
+	rs   *nft.Ruleset
 	res  *Result
 	pkt  Packet
 	done bool // a verdict was given
@@ -153,7 +155,7 @@ func (tr *tracer) fromHost() error {
 	if err := tr.hook("output"); err != nil || tr.done {
 		return err
 	}
-	if tr.pkt.CtStatus&ipsDstNAT != 0 {
+	if tr.pkt.CtStatus&nft.IPSDstNAT != 0 {
 		if r, ok = tr.route(0, "host", RouteQuery{Dst: tr.pkt.Dst}, "after DNAT"); !ok {
 			return nil
 		}
@@ -345,7 +347,7 @@ func (tr *tracer) leave(r Route) error {
 
 func (tr *tracer) toHost() {
 	tr.verdict(ToHost, "DELIVERED to the host itself: %s is a local address (no published port matched %s/%d)",
-		tr.pkt.Dst, protoName(tr.pkt.Proto), tr.pkt.DPort)
+		tr.pkt.Dst, nft.ProtoName(tr.pkt.Proto), tr.pkt.DPort)
 }
 
 // bridged delivers the frame for addr on bridge: the container with that
@@ -364,7 +366,7 @@ func (tr *tracer) bridged(bridge string, addr netip.Addr) error {
 	}
 	if owner == nil {
 		h := Hop{Kind: "bridge", Text: fmt.Sprintf("bridge %s: no running container has %s (hutch's records)", tr.bridgeName(bridge), addr)}
-		if tr.pkt.CtStatus&ipsDstNAT != 0 {
+		if tr.pkt.CtStatus&nft.IPSDstNAT != 0 {
 			h.Problem = "a published port's map element DNATs to an address no running container has"
 		}
 		tr.hop(h)
@@ -429,7 +431,7 @@ func (tr *tracer) bridged(bridge string, addr netip.Addr) error {
 		vh.Problem = fmt.Sprintf("hutch's records say the veth is %s", ep.HostIf)
 	}
 	tr.hop(vh)
-	tr.verdict(Delivered, "DELIVERED to %s at %s:%d/%s", owner.Name, addr, tr.pkt.DPort, protoName(tr.pkt.Proto))
+	tr.verdict(Delivered, "DELIVERED to %s at %s:%d/%s", owner.Name, addr, tr.pkt.DPort, nft.ProtoName(tr.pkt.Proto))
 	return nil
 }
 
@@ -448,8 +450,8 @@ func (tr *tracer) route(pid int, where string, q RouteQuery, what string) (Route
 		return r, false
 	}
 	if r.Type != unix.RTN_UNICAST && r.Type != unix.RTN_LOCAL {
-		tr.hop(Hop{Kind: "route", Text: fmt.Sprintf("%s: %s %s", label, rtnName(r.Type), q.Dst)})
-		tr.verdict(NoRoute, "NO ROUTE to %s (%s: %s)", q.Dst, where, rtnName(r.Type))
+		tr.hop(Hop{Kind: "route", Text: fmt.Sprintf("%s: %s %s", label, nft.RouteTypeName(r.Type), q.Dst)})
+		tr.verdict(NoRoute, "NO ROUTE to %s (%s: %s)", q.Dst, where, nft.RouteTypeName(r.Type))
 		return r, false
 	}
 	tr.hop(Hop{Kind: "route", Text: fmt.Sprintf("%s: %s", label, routeText(q, r))})
@@ -486,15 +488,15 @@ func routeText(q RouteQuery, r Route) string {
 // hook runs the table's base chains on hook, in priority order, as the
 // kernel does, and applies their NAT to the packet.
 func (tr *tracer) hook(hook string) error {
-	var chains []*Chain
+	var chains []*nft.Chain
 	for _, c := range tr.rs.Chains {
 		if c.Hook == hook {
 			chains = append(chains, c)
 		}
 	}
-	slices.SortStableFunc(chains, func(a, b *Chain) int { return cmp.Compare(a.Priority, b.Priority) })
+	slices.SortStableFunc(chains, func(a, b *nft.Chain) int { return cmp.Compare(a.Priority, b.Priority) })
 	for _, c := range chains {
-		out, err := tr.rs.RunChain(c.Name, tr.pkt)
+		out, err := RunChain(tr.rs, c.Name, tr.pkt)
 		if err != nil {
 			tr.hop(Hop{Kind: "nft", Text: fmt.Sprintf("nft %s %s: %v", tr.rs.Table, c.Name, err)})
 			tr.verdict(Unknown, "UNKNOWN: a rule the trace cannot evaluate decides at %s", c.Name)
@@ -522,7 +524,7 @@ func (tr *tracer) hook(hook string) error {
 		}
 		if out.DNAT.IsValid() {
 			tr.pkt.Dst, tr.pkt.DPort = out.DNAT.Addr(), out.DNAT.Port()
-			tr.pkt.CtStatus |= ipsDstNAT
+			tr.pkt.CtStatus |= nft.IPSDstNAT
 		}
 		if masqSrc.IsValid() {
 			tr.pkt.Src = masqSrc
@@ -538,7 +540,7 @@ func (tr *tracer) hook(hook string) error {
 }
 
 // stepHop prints one step of a chain: the rule, what it did, and a note.
-func (tr *tracer) stepHop(c *Chain, s Step, masqSrc netip.Addr) Hop {
+func (tr *tracer) stepHop(c *nft.Chain, s Step, masqSrc netip.Addr) Hop {
 	h := Hop{Kind: "nft", Chain: s.Chain, Handle: s.Handle, Rule: s.Rule, Action: s.Action}
 	switch {
 	case s.Handle == 0 && s.Chain == c.Name:

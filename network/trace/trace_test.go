@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hutchrt/hutch/network/nft"
 )
 
 // fakeKernel answers from fixed tables: the host (pid 0) has lo, eth0
@@ -17,7 +19,7 @@ import (
 // br2 (10.2.0.1/24); container a (pid 100) is 10.1.0.3 on br1, web (pid 200)
 // 10.1.0.2 on br1, b (pid 300) 10.2.0.2 on br2.
 type fakeKernel struct {
-	rs     *Ruleset
+	rs     *nft.Ruleset
 	links  map[int][]Link
 	fdb    map[string][]FDBEntry
 	dns    map[string][]netip.Addr
@@ -98,8 +100,8 @@ func (k *fakeKernel) Links(pid int) ([]Link, error) {
 	}
 	return nil, fmt.Errorf("no process %d", pid)
 }
-func (k *fakeKernel) FDB(bridge string) ([]FDBEntry, error)  { return k.fdb[bridge], nil }
-func (k *fakeKernel) Ruleset(table string) (*Ruleset, error) { return k.rs, nil }
+func (k *fakeKernel) FDB(bridge string) ([]FDBEntry, error)      { return k.fdb[bridge], nil }
+func (k *fakeKernel) Ruleset(table string) (*nft.Ruleset, error) { return k.rs, nil }
 func (k *fakeKernel) AskDNS(pid int, name string) (DNSAnswer, error) {
 	if as, ok := k.dns[name]; ok {
 		return DNSAnswer{Rcode: "NOERROR", Addrs: as, Via: "nft hutch-dns output rule handle 2"}, nil

@@ -3,6 +3,8 @@ package trace
 import (
 	"fmt"
 	"net/netip"
+
+	"github.com/hutchrt/hutch/network/nft"
 )
 
 // Kernel answers the trace's questions. pid 0 is the host's network
@@ -15,7 +17,7 @@ type Kernel interface {
 	// FDB lists the forwarding database of a bridge.
 	FDB(bridge string) ([]FDBEntry, error)
 	// Ruleset reads the chains, rules and maps of table ip table.
-	Ruleset(table string) (*Ruleset, error)
+	Ruleset(table string) (*nft.Ruleset, error)
 	// AskDNS asks the embedded resolver (127.0.0.11:53) for the A records of
 	// name, from inside the network namespace of pid.
 	AskDNS(pid int, name string) (DNSAnswer, error)

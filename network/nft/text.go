@@ -1,4 +1,4 @@
-package trace
+package nft
 
 import (
 	"encoding/binary"
@@ -11,11 +11,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Render prints a rule the kernel holds as nft(8) lists it, for the
-// expression shapes hutch's tables use; anything else shows as <TYPE>. It
+// Text writes a rule's expressions as nft(8) lists them, for the
+// expression shapes hutch's tables use (rules.go, dns.go); any other comes
+// out as <TYPE>, so a rule someone else added still shows, if roughly. It
 // follows the registers: a load names what a register holds, a cmp or a
-// lookup prints the match on it.
-func Render(r Rule) string {
+// lookup prints the match on it. It reads what the kernel returns, so what
+// it prints is what runs. A rule's comment is not among its expressions
+// (see Rule.Listed).
+func Text(es []expr.Any) string {
 	var out []string
 	held := map[uint32]field{} // by register
 	var loaded []uint32        // registers loaded since the last use, in order
@@ -23,7 +26,7 @@ func Render(r Rule) string {
 		held[reg] = f
 		loaded = append(loaded, reg)
 	}
-	for _, e := range r.Exprs {
+	for _, e := range es {
 		switch e := e.(type) {
 		case *expr.Counter:
 			out = append(out, "counter")
@@ -71,16 +74,12 @@ func Render(r Rule) string {
 		case *expr.Masq:
 			out = append(out, "masquerade")
 		case *expr.Verdict:
-			out = append(out, verdictText(*e))
+			out = append(out, VerdictText(*e))
 		default:
 			out = append(out, fmt.Sprintf("<%T>", e))
 		}
 	}
-	s := strings.Join(out, " ")
-	if r.Comment != "" {
-		s += fmt.Sprintf(" comment %q", r.Comment)
-	}
-	return s
+	return strings.Join(out, " ")
 }
 
 type fieldKind int
@@ -156,7 +155,7 @@ func (f field) match(op expr.CmpOp, data []byte) string {
 		return fmt.Sprintf("%s %s%s", f.name, o, p)
 	case kindProto:
 		if len(data) == 1 {
-			return fmt.Sprintf("%s %s%s", f.name, o, protoName(data[0]))
+			return fmt.Sprintf("%s %s%s", f.name, o, ProtoName(data[0]))
 		}
 	case kindPort:
 		if len(data) == 2 {
@@ -169,7 +168,7 @@ func (f field) match(op expr.CmpOp, data []byte) string {
 		}
 	case kindAddrType:
 		if len(data) == 4 {
-			return fmt.Sprintf("%s %s%s", f.name, o, rtnName(binaryutil.NativeEndian.Uint32(data)))
+			return fmt.Sprintf("%s %s%s", f.name, o, RouteTypeName(binaryutil.NativeEndian.Uint32(data)))
 		}
 	}
 	return fmt.Sprintf("%s %s0x%x", f.name, o, data)
@@ -187,7 +186,7 @@ func bitsText(name string, mask uint32) string {
 				names = append(names, b.name)
 			}
 		}
-	} else if mask == ipsDstNAT {
+	} else if mask == IPSDstNAT {
 		names = append(names, "dnat")
 	} else if mask == 1<<4 {
 		names = append(names, "snat")
@@ -198,7 +197,8 @@ func bitsText(name string, mask uint32) string {
 	return strings.Join(names, ",")
 }
 
-func rtnName(t uint32) string {
+// RouteTypeName names a route type (unix.RTN_*) as nft and ip do.
+func RouteTypeName(t uint32) string {
 	switch t {
 	case unix.RTN_LOCAL:
 		return "local"
@@ -237,7 +237,8 @@ func natText(e *expr.NAT, held map[uint32]field) string {
 	return s
 }
 
-func verdictText(v expr.Verdict) string {
+// VerdictText is a verdict as nft prints it.
+func VerdictText(v expr.Verdict) string {
 	switch v.Kind {
 	case expr.VerdictAccept:
 		return "accept"
