@@ -36,7 +36,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#define SYNC_FD 3
+static int sync_fd = 3; // the sync socket (an exec's preserve op moves it out of the way)
 
 static int root_fd = -1; // the container's root, for the in-root ops
 static int sync_closed;  // after the fifo op: nobody reads the sync socket, errors go to stderr
@@ -68,7 +68,7 @@ static void __attribute__((noreturn, format(printf, 2, 3))) fail(int code, const
 		dprintf(2, "hutch: %s\n", msg);
 		_exit(code);
 	}
-	if (send(SYNC_FD, out, o, MSG_NOSIGNAL) < 0) {
+	if (send(sync_fd, out, o, MSG_NOSIGNAL) < 0) {
 		// the monitor is gone: nobody to tell
 	}
 	_exit(code);
@@ -107,7 +107,7 @@ static unsigned long long next_unsigned(int base) {
 static void read_plan(void) {
 	ssize_t n;
 	do
-		n = recv(SYNC_FD, NULL, 0, MSG_PEEK | MSG_TRUNC);
+		n = recv(sync_fd, NULL, 0, MSG_PEEK | MSG_TRUNC);
 	while (n < 0 && errno == EINTR);
 	if (n <= 0)
 		fail(125, "init: monitor went away before sending the plan");
@@ -116,7 +116,7 @@ static void read_plan(void) {
 		fail(125, "init: no memory for the plan");
 	plan[n] = 0; // a last string without its NUL still ends
 	do
-		n = recv(SYNC_FD, plan, (size_t)n, 0);
+		n = recv(sync_fd, plan, (size_t)n, 0);
 	while (n < 0 && errno == EINTR);
 	if (n <= 0)
 		fail(125, "init: read plan: %s", strerror(errno));
@@ -127,7 +127,7 @@ static void wait_for(const char *want) {
 	char buf[64];
 	ssize_t n;
 	do
-		n = read(SYNC_FD, buf, sizeof buf);
+		n = read(sync_fd, buf, sizeof buf);
 	while (n < 0 && errno == EINTR);
 	if (n != (ssize_t)strlen(want) || memcmp(buf, want, (size_t)n) != 0)
 		fail(125, "init: monitor went away before \"%s\"", want);
@@ -414,7 +414,7 @@ static void send_fd(const char *msg, int fd) {
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	if (sendmsg(SYNC_FD, &mh, 0) < 0)
+	if (sendmsg(sync_fd, &mh, 0) < 0)
 		fail(125, "send pty: %s", strerror(errno));
 }
 
@@ -537,7 +537,7 @@ static void op_identity(void) {
 	// socket is closed.
 	if (die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		fail(125, "set parent-death signal: %s", strerror(errno));
-	struct pollfd p = {.fd = SYNC_FD};
+	struct pollfd p = {.fd = sync_fd};
 	if (poll(&p, 1, 0) == 1 && (p.revents & POLLHUP))
 		_exit(137);
 }
@@ -631,7 +631,7 @@ static void __attribute__((noreturn)) reap(const char *path, char **argv, char *
 		execve(path, argv, envp);
 		fail(errno == ENOENT ? 127 : 126, "exec %s: %s", argv[0], strerror(errno));
 	}
-	close(SYNC_FD); // the child's copy closes at its exec: the monitor sees EOF
+	close(sync_fd); // the child's copy closes at its exec: the monitor sees EOF
 	// A pid 1 gets no signal whose handler is the default: catch them all
 	// (they stay blocked and are taken by sigwaitinfo).
 	struct sigaction sa;
@@ -734,11 +734,11 @@ static void op_fork(void) {
 	if (detach) {
 		char msg[32];
 		int n = snprintf(msg, sizeof msg, "pid %d", (int)child);
-		if (send(SYNC_FD, msg, (size_t)n, MSG_NOSIGNAL) < 0)
+		if (send(sync_fd, msg, (size_t)n, MSG_NOSIGNAL) < 0)
 			kill(child, SIGKILL);
 		_exit(0);
 	}
-	close(SYNC_FD); // the child's copy closes at its exec: hutch sees EOF
+	close(sync_fd); // the child's copy closes at its exec: hutch sees EOF
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = forward;
@@ -818,7 +818,7 @@ static void op_chdir(void) {
 
 static void op_notify(void) {
 	char *msg = next();
-	if (send(SYNC_FD, msg, strlen(msg), MSG_NOSIGNAL) < 0)
+	if (send(sync_fd, msg, strlen(msg), MSG_NOSIGNAL) < 0)
 		fail(125, "init: tell the runtime %s: %s", msg, strerror(errno));
 }
 
@@ -828,9 +828,9 @@ static void op_notify(void) {
 // writes the byte start waits for).
 static void op_fifo(void) {
 	int fd = (int)next_num();
-	if (send(SYNC_FD, "created", 7, MSG_NOSIGNAL) < 0)
+	if (send(sync_fd, "created", 7, MSG_NOSIGNAL) < 0)
 		fail(125, "init: tell the runtime created: %s", strerror(errno));
-	close(SYNC_FD);
+	close(sync_fd);
 	sync_closed = 1;
 	die_with_parent = 0;
 	int w;
@@ -944,14 +944,20 @@ static void op_hook(void) {
 
 // op_preserve hands the command N descriptors the runtime was given (runc's
 // --preserve-fds): those at FIRST.. become 3.., as the command expects them.
-// Only after the sync socket (fd 3) is let go (the fifo op).
+// A container's init has let go of the sync socket (fd 3) by then (the fifo
+// op); an exec still reports over it until its exec: it moves out of the way.
 static void op_preserve(void) {
 	int first = (int)next_num(), n = (int)next_num();
-	if (!sync_closed)
-		fail(125, "init: preserve before the sync socket is closed");
 	int tmp[256];
 	if (n < 0 || n > 256)
 		fail(125, "init: bad preserve count %d", n);
+	if (!sync_closed) {
+		int moved = fcntl(sync_fd, F_DUPFD_CLOEXEC, first + n + 512); // above tmp's
+		if (moved < 0)
+			fail(125, "preserve: move the sync socket: %s", strerror(errno));
+		close(sync_fd);
+		sync_fd = moved;
+	}
 	for (int i = 0; i < n; i++) // out of the way first: the ranges may overlap
 		if ((tmp[i] = fcntl(first + i, F_DUPFD_CLOEXEC, first + n + 256)) < 0)
 			fail(125, "preserve fd %d: %s", first + i, strerror(errno));

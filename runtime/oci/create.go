@@ -156,14 +156,11 @@ func (r *Runtime) create(id, bundle string, o CreateOptions) (_ *exec.Cmd, err e
 		files = append(files, f)
 	}
 	preserveFirst := FileFd(len(files))
-	for i := 0; i < o.PreserveFds; i++ {
-		// One the caller passed has no close-on-exec (it came through an
-		// exec); one without is hutch's own (Go's runtime keeps some open).
-		if flags, err := unix.FcntlInt(uintptr(3+i), unix.F_GETFD, 0); err != nil || flags&unix.FD_CLOEXEC != 0 {
-			return nil, fmt.Errorf("--preserve-fds %d: descriptor %d was not passed to hutch-runc", o.PreserveFds, 3+i)
-		}
-		files = append(files, os.NewFile(uintptr(3+i), fmt.Sprintf("preserved-%d", 3+i)))
+	preserved, err := inheritedFiles(o.PreserveFds)
+	if err != nil {
+		return nil, err
 	}
+	files = append(files, preserved...)
 	userns := flags&unix.CLONE_NEWUSER != 0
 	var tasks []int
 	if !userns {

@@ -23,6 +23,7 @@ type ExecOptions struct {
 	PidFile       string
 	ConsoleSocket string
 	Stdio         []*os.File
+	PreserveFds   int // the caller's fds 3.. go to the process as 3..
 }
 
 // Exec runs proc in the container, through the same init program and plan
@@ -92,6 +93,12 @@ func (r *Runtime) Exec(id string, proc *specs.Process, o ExecOptions) (int, erro
 		join.NS = append(join.NS, NsFd{Fd: FileFd(len(files)), Kind: kind})
 		files = append(files, f)
 	}
+	preserved, err := inheritedFiles(o.PreserveFds)
+	if err != nil {
+		return 1, err
+	}
+	join.Preserve, join.PreserveFirst = o.PreserveFds, FileFd(len(files))
+	files = append(files, preserved...)
 	plan, err := BuildExec(spec, proc, join, lastCap)
 	if err != nil {
 		return 1, err

@@ -12,6 +12,9 @@ type ExecJoin struct {
 	// (runc exec --detach); otherwise it waits for the command, passing
 	// signals on, and exits with its status.
 	Detach bool
+	// Preserve hands the command the descriptors at PreserveFirst.. as
+	// its 3.. (runc exec --preserve-fds).
+	Preserve, PreserveFirst int
 }
 
 // ExecNamespaces are the namespaces an exec joins, in order: the user
@@ -36,7 +39,8 @@ func BuildExec(spec *specs.Spec, proc *specs.Process, join ExecJoin, lastCap int
 		mode = "detach"
 	}
 	p.op("fork", mode)
-	if err := planProcess(p, spec, proc, processOptions{}, lastCap); err != nil {
+	o := processOptions{preserve: join.Preserve, preserveFirst: join.PreserveFirst}
+	if err := planProcess(p, spec, proc, o, lastCap); err != nil {
 		return nil, err
 	}
 	if p.err != nil {

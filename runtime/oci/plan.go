@@ -61,6 +61,7 @@ import (
 //	                          fails or outlives TIMEOUT seconds (0: none)
 //	umask MASK, personality PERSONA
 //	preserve FIRST N          the N descriptors at FIRST.. become the command's 3..
+//	                          (an exec's sync socket moves out of their way)
 //	moveroot PATH             enter PATH by moving it over / and chroot (no pivot_root)
 //	pty CONSOLE               open a pty, send the master to the monitor, make
 //	                          the slave stdio and controlling terminal (in a
@@ -470,7 +471,7 @@ func planDevice(p *Plan, d specs.LinuxDevice, userns bool) error {
 type processOptions struct {
 	console, reap bool
 	started       bool // after the gate and the start hooks: tell start
-	preserve      int  // then hand the command these descriptors from preserveFirst
+	preserve      int  // then hand the command these descriptors from preserveFirst (runc --preserve-fds)
 	preserveFirst int
 	gate          func()
 	state         []byte
@@ -507,9 +508,9 @@ func planProcess(p *Plan, spec *specs.Spec, proc *specs.Process, o processOption
 	}
 	if o.gate != nil && o.started {
 		p.op("started")
-		if o.preserve > 0 { // after: the fifo may sit at 3 until then
-			p.op("preserve", itoa(o.preserveFirst), itoa(o.preserve))
-		}
+	}
+	if o.preserve > 0 { // after started: the fifo may sit at 3 until then
+		p.op("preserve", itoa(o.preserveFirst), itoa(o.preserve))
 	}
 	filter, err := compileSeccomp(spec)
 	if err != nil {

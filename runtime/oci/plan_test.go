@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -45,5 +46,56 @@ func TestMountOptions(t *testing.T) {
 	want := unix.MS_NOSUID | unix.MS_RDONLY | unix.MS_BIND | unix.MS_REC
 	if flags != want || data != "mode=755,size=65536k" {
 		t.Errorf("mountOptions = %#x %q, want %#x %q", flags, data, want, "mode=755,size=65536k")
+	}
+}
+
+// opsOf decodes p, failing the test if it does not decode.
+func opsOf(t *testing.T, p *Plan) [][]string {
+	t.Helper()
+	ops, err := p.Ops()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ops
+}
+
+// indexOp is the index of the first op named name, -1 if none.
+func indexOp(ops [][]string, name string) int {
+	return slices.IndexFunc(ops, func(op []string) bool { return op[0] == name })
+}
+
+// testSpec is a minimal container spec for the plan builders.
+func testSpec() *specs.Spec {
+	return &specs.Spec{
+		Version: specs.Version,
+		Root:    &specs.Root{Path: "/bundle/rootfs"},
+		Process: &specs.Process{Args: []string{"sh"}, Cwd: "/"},
+		Linux:   &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.PIDNamespace}, {Type: specs.MountNamespace}}},
+	}
+}
+
+var testHost = HostFacts{IsDir: func(string) (bool, error) { return true, nil }, LastCap: 40}
+
+// An exec's preserved descriptors are handed over after its fork and
+// before its exec.
+func TestBuildExecPreserve(t *testing.T) {
+	p, err := BuildExec(testSpec(), testSpec().Process, ExecJoin{Preserve: 2, PreserveFirst: 6}, 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := opsOf(t, p)
+	i := indexOp(ops, "preserve")
+	if i < 0 || !slices.Equal(ops[i], []string{"preserve", "6", "2"}) {
+		t.Fatalf("ops %q: want preserve 6 2", ops)
+	}
+	if i < indexOp(ops, "fork") || i > indexOp(ops, "exec") {
+		t.Errorf("ops %q: want preserve between fork and exec", ops)
+	}
+	p, err = BuildExec(testSpec(), testSpec().Process, ExecJoin{}, 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ops := opsOf(t, p); indexOp(ops, "preserve") >= 0 {
+		t.Errorf("ops %q: a preserve without --preserve-fds", ops)
 	}
 }
