@@ -84,6 +84,27 @@ func TestOCIBadInput(t *testing.T) {
 			s.Linux.Devices = []specs.LinuxDevice{{Path: "/etc/notadevice", Type: "c", Major: 1, Minor: 3}}
 			s.Root.Readonly = false
 		}, skip: []string{"runc"}, why: "runc 1.1.5 accepts a device path taken by a regular file (create succeeds)"},
+		{name: "scheduler-unknown-policy", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Process.Scheduler = &specs.Scheduler{Policy: "SCHED_NO_SUCH"}
+		}, skip: []string{"runc"}, why: schedWhy},
+		{name: "scheduler-nice-out-of-range", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedOther, Nice: 40}
+		}, skip: []string{"runc"}, why: schedWhy},
+		{name: "scheduler-priority-not-rt", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedBatch, Priority: 10}
+		}, skip: []string{"runc"}, why: schedWhy},
+		{name: "scheduler-fifo-priority-out-of-range", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedFIFO, Priority: 100}
+		}, skip: []string{"runc"}, why: schedWhy},
+		{name: "scheduler-deadline-runtime-over-deadline", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedDeadline, Runtime: 2000000, Deadline: 1000000, Period: 1000000}
+		}, skip: []string{"runc"}, why: schedWhy},
+		{name: "ioPriority-unknown-class", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Process.IOPriority = &specs.LinuxIOPriority{Class: "IOPRIO_CLASS_NO_SUCH"}
+		}, skip: []string{"runc"}, why: schedWhy},
+		{name: "ioPriority-out-of-range", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Process.IOPriority = &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_BE, Priority: 8}
+		}, skip: []string{"runc"}, why: schedWhy},
 		// What the host lacks: refused, not ignored.
 		{name: "intelRdt-without-resctrl", edit: func(t *testing.T, s *specs.Spec, _ string) {
 			if _, err := os.Stat("/sys/fs/resctrl/tasks"); err == nil {

@@ -969,6 +969,36 @@ static void op_preserve(void) {
 	keep_fds = 3 + n;
 }
 
+// op_sched sets the command's scheduling (process.scheduler) with
+// sched_setattr(2): policy, flags, nice, priority, and the deadline
+// policy's runtime, deadline and period (ns). Inherited at the exec.
+static void op_sched(void) {
+	struct { // struct sched_attr, SCHED_ATTR_SIZE_VER0 (musl has none)
+		unsigned int size, policy;
+		unsigned long long flags;
+		int nice;
+		unsigned int priority;
+		unsigned long long runtime, deadline, period;
+	} attr = {.size = 48};
+	attr.policy = (unsigned int)next_num();
+	attr.flags = next_unsigned(10);
+	attr.nice = (int)next_num();
+	attr.priority = (unsigned int)next_num();
+	attr.runtime = next_unsigned(10);
+	attr.deadline = next_unsigned(10);
+	attr.period = next_unsigned(10);
+	if (syscall(SYS_sched_setattr, 0, &attr, 0) < 0)
+		fail(125, "set scheduler (process.scheduler): %s", strerror(errno));
+}
+
+// op_ioprio sets the command's I/O priority (process.ioPriority): VALUE
+// is ioprio_set(2)'s, the class and the level in one.
+static void op_ioprio(void) {
+	int value = (int)next_num();
+	if (syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, value) < 0)
+		fail(125, "set I/O priority (process.ioPriority): %s", strerror(errno));
+}
+
 // op_moveroot enters the root without pivot_root (runc's --no-pivot, for a
 // root on a ramfs): move it over / and chroot.
 static void op_moveroot(void) {
@@ -997,6 +1027,7 @@ static const struct op {
 	{"chown", op_chown},     {"hook", op_hook},         {"umask", op_umask},
 	{"personality", op_personality}, {"started", op_started},
 	{"preserve", op_preserve}, {"moveroot", op_moveroot},
+	{"sched", op_sched},     {"ioprio", op_ioprio},
 };
 
 static void run_plan(void) {

@@ -67,6 +67,9 @@ import (
 //	                          the slave stdio and controlling terminal (in a
 //	                          session of its own) and, if CONSOLE is 1, /dev/console
 //	hostname NAME, rlimit RESOURCE SOFT HARD, nnp (no_new_privs)
+//	sched POLICY FLAGS NICE PRIORITY RUNTIME DEADLINE PERIOD
+//	                          sched_setattr(2) (process.scheduler)
+//	ioprio VALUE              ioprio_set(2) (process.ioPriority)
 //	seccomp FLAGS PROGRAM     install a seccomp filter: PROGRAM is struct
 //	                          sock_filter[] in hex, FLAGS seccomp(2)'s flags
 //	identity UID GID GROUPS LASTCAP BOUNDING EFFECTIVE PERMITTED INHERITABLE AMBIENT
@@ -93,7 +96,7 @@ var opArity = map[string]int{
 	"setns": 2, "fork": 1, "lo": 0, "private": 0, "mount": 5, "root": 1, "mountin": 7,
 	"mknod": 4, "symlink": 2, "mask": 1, "readonly": 1, "mkdir": 1, "pivot": 1, "tasks": 1,
 	"cgroupns": 0, "wait": 1, "pty": 1, "hostname": 1, "rlimit": 3, "nnp": 0, "seccomp": 2,
-	"identity": 9, "chdir": 1, "exec": -1,
+	"identity": 9, "chdir": 1, "exec": -1, "sched": 7, "ioprio": 1,
 }
 
 func (p *Plan) op(name string, args ...string) {
@@ -511,6 +514,13 @@ func planProcess(p *Plan, spec *specs.Spec, proc *specs.Process, o processOption
 	}
 	if o.preserve > 0 { // after started: the fifo may sit at 3 until then
 		p.op("preserve", itoa(o.preserveFirst), itoa(o.preserve))
+	}
+	// Before the identity drops CAP_SYS_NICE, and the seccomp filter.
+	if err := planScheduler(p, proc.Scheduler); err != nil {
+		return err
+	}
+	if err := planIOPriority(p, proc.IOPriority); err != nil {
+		return err
 	}
 	filter, err := compileSeccomp(spec)
 	if err != nil {
