@@ -105,6 +105,20 @@ func TestOCIBadInput(t *testing.T) {
 		{name: "ioPriority-out-of-range", edit: func(_ *testing.T, s *specs.Spec, _ string) {
 			s.Process.IOPriority = &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_BE, Priority: 8}
 		}, skip: []string{"runc"}, why: schedWhy},
+		{name: "timeOffsets-without-time-namespace", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"boottime": {Secs: 100}}
+		}, skip: []string{"runc"}, why: "runc 1.1.5 ignores linux.timeOffsets (create succeeds)"},
+		{name: "timeOffsets-joined-time-namespace", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace, Path: "/proc/self/ns/time"})
+			s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"boottime": {Secs: 100}}
+		}},
+		{name: "timeOffsets-unknown-clock", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
+			s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"realtime": {Secs: 100}}
+		}},
+		{name: "time-namespace-path-wrong-type", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace, Path: "/proc/self/ns/uts"})
+		}},
 		// What the host lacks: refused, not ignored.
 		{name: "intelRdt-without-resctrl", edit: func(t *testing.T, s *specs.Spec, _ string) {
 			if _, err := os.Stat("/sys/fs/resctrl/tasks"); err == nil {

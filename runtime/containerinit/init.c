@@ -694,6 +694,7 @@ static void op_setns(void) {
 	} kinds[] = {
 		{"cgroup", CLONE_NEWCGROUP}, {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS},
 		{"net", CLONE_NEWNET},       {"pid", CLONE_NEWPID}, {"mnt", CLONE_NEWNS},
+		{"time", CLONE_NEWTIME},     {"user", CLONE_NEWUSER},
 	};
 	int fd = (int)next_num();
 	char *kind = next();
@@ -781,6 +782,14 @@ static void op_tasks(void) {
 	if (write(fd, "0", 1) != 1)
 		fail(125, "join cgroup: %s", strerror(errno));
 	close(fd);
+}
+
+// op_timens makes a time namespace: ours stays, our children and the
+// command (at its exec) are in the new one; its offsets are ours to write
+// (timens_offsets) until then.
+static void op_timens(void) {
+	if (unshare(CLONE_NEWTIME) < 0)
+		fail(125, "unshare time namespace: %s", strerror(errno));
 }
 
 static void op_cgroupns(void) {
@@ -1028,6 +1037,7 @@ static const struct op {
 	{"personality", op_personality}, {"started", op_started},
 	{"preserve", op_preserve}, {"moveroot", op_moveroot},
 	{"sched", op_sched},     {"ioprio", op_ioprio},
+	{"timens", op_timens},
 };
 
 static void run_plan(void) {

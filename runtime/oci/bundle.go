@@ -61,7 +61,10 @@ func check(spec *specs.Spec, bundle string) error {
 	seen := map[specs.LinuxNamespaceType]bool{}
 	for _, ns := range spec.Linux.Namespaces {
 		if _, ok := nsKinds[ns.Type]; !ok {
-			return fmt.Errorf("namespace type %q: not one of pid, network, mount, ipc, uts, user, cgroup", ns.Type)
+			return fmt.Errorf("namespace type %q: not one of pid, network, mount, ipc, uts, user, cgroup, time", ns.Type)
+		}
+		if _, err := os.Stat("/proc/self/ns/" + nsKinds[ns.Type]); err != nil {
+			return fmt.Errorf("namespace %s: this kernel has no %s namespaces", ns.Type, ns.Type)
 		}
 		if seen[ns.Type] {
 			return fmt.Errorf("namespace %s: listed twice", ns.Type)
@@ -140,5 +143,5 @@ func hostHasAppArmor() bool {
 var nsKinds = map[specs.LinuxNamespaceType]string{
 	specs.PIDNamespace: "pid", specs.NetworkNamespace: "net", specs.MountNamespace: "mnt",
 	specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts", specs.UserNamespace: "user",
-	specs.CgroupNamespace: "cgroup",
+	specs.CgroupNamespace: "cgroup", specs.TimeNamespace: "time",
 }

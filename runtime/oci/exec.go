@@ -81,11 +81,17 @@ func (r *Runtime) Exec(id string, proc *specs.Process, o ExecOptions) (int, erro
 		join.Tasks = append(join.Tasks, FileFd(len(files)))
 		files = append(files, f)
 	}
-	for _, kind := range ExecNamespaces {
+	// And the time namespace (after the user namespace that owns it): its
+	// init's for its children, as an init kept as a reaper never entered it.
+	for _, kind := range append(ExecNamespaces[:len(ExecNamespaces):len(ExecNamespaces)], "time") {
 		if !specHasKind(spec, kind) {
 			continue
 		}
-		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", rec.Pid, kind))
+		file := kind
+		if kind == "time" {
+			file = "time_for_children"
+		}
+		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", rec.Pid, file))
 		if err != nil {
 			return 1, fmt.Errorf("exec: %w", err)
 		}

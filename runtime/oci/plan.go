@@ -26,7 +26,7 @@ import (
 // and what the init does for each:
 //
 //	setns FD KIND             join the namespace open at FD; KIND is one of
-//	                          cgroup, ipc, uts, net, pid, mnt
+//	                          user, cgroup, ipc, uts, net, pid, mnt, time
 //	fork MODE                 fork: the child goes on with the plan, in the pid
 //	                          namespace joined; MODE "wait": the parent passes
 //	                          signals on and exits with the child's status (an
@@ -47,6 +47,8 @@ import (
 //	pivot PATH                pivot_root into PATH and drop the old root
 //	tasks FD                  write "0" to a v1 cgroup's tasks file at FD
 //	cgroupns                  unshare the cgroup namespace
+//	timens                    unshare the time namespace: the command enters
+//	                          it at its exec (its offsets: a write before)
 //	wait MSG                  wait for the monitor to send MSG
 //	notify MSG                send MSG to the monitor
 //	fifo FD                   say "created", close the sync socket (errors go to
@@ -96,7 +98,7 @@ var opArity = map[string]int{
 	"setns": 2, "fork": 1, "lo": 0, "private": 0, "mount": 5, "root": 1, "mountin": 7,
 	"mknod": 4, "symlink": 2, "mask": 1, "readonly": 1, "mkdir": 1, "pivot": 1, "tasks": 1,
 	"cgroupns": 0, "wait": 1, "pty": 1, "hostname": 1, "rlimit": 3, "nnp": 0, "seccomp": 2,
-	"identity": 9, "chdir": 1, "exec": -1, "sched": 7, "ioprio": 1,
+	"identity": 9, "chdir": 1, "exec": -1, "sched": 7, "ioprio": 1, "timens": 0,
 }
 
 func (p *Plan) op(name string, args ...string) {
@@ -227,6 +229,9 @@ func BuildInit(spec *specs.Spec, o InitOptions, host HostFacts) (*Plan, error) {
 			return nil, err
 		}
 		p.op("write", "/proc/sys/"+strings.ReplaceAll(key, ".", "/"), spec.Linux.Sysctl[key])
+	}
+	if err := planTimeNamespace(p, spec); err != nil {
+		return nil, err
 	}
 
 	// In a user namespace no device node can be made: the host's are bound.
