@@ -119,6 +119,22 @@ func TestOCIBadInput(t *testing.T) {
 		{name: "time-namespace-path-wrong-type", edit: func(_ *testing.T, s *specs.Spec, _ string) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace, Path: "/proc/self/ns/uts"})
 		}},
+		{name: "idmap-not-bind", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"idmap"}, UIDMappings: m, GIDMappings: m})
+		}},
+		{name: "idmap-uid-without-gid", edit: func(_ *testing.T, s *specs.Spec, b string) {
+			m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: b, Options: []string{"rbind", "idmap"}, UIDMappings: m})
+		}, skip: []string{"runc"}, why: idmapWhy},
+		{name: "idmap-no-mappings-no-userns", edit: func(_ *testing.T, s *specs.Spec, b string) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: b, Options: []string{"rbind", "idmap"}})
+		}, skip: []string{"runc"}, why: idmapWhy},
+		// sysfs cannot be idmapped (no FS_ALLOW_IDMAP).
+		{name: "idmap-unsupported-filesystem", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/sys/kernel/mm", Options: []string{"rbind", "idmap"}, UIDMappings: m, GIDMappings: m})
+		}, skip: []string{"runc"}, why: idmapWhy},
 		// What the host lacks: refused, not ignored.
 		{name: "intelRdt-without-resctrl", edit: func(t *testing.T, s *specs.Spec, _ string) {
 			if _, err := os.Stat("/sys/fs/resctrl/tasks"); err == nil {

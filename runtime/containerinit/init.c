@@ -330,6 +330,25 @@ static void op_mountin(void) {
 	}
 }
 
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
+#endif
+
+// op_movemount puts the detached mount open at FD (an idmapped clone the
+// runtime made) at DEST, made first as KIND ("dir" or "file") in the root.
+static void op_movemount(void) {
+	int fd = (int)next_num();
+	char *dest = next(), *kind = next();
+	int to = open_in_root(dest, strcmp(kind, "file") == 0);
+	if (to < 0)
+		fail(125, "mount %s: %s", dest, strerror(errno));
+	if (syscall(SYS_move_mount, fd, "", to, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		fail(125, "mount %s: move the idmapped mount: %s", dest, strerror(errno));
+	close(to);
+	close(fd);
+}
+
 static void op_mknod(void) {
 	char *path = next();
 	mode_t mode = (mode_t)next_num();
@@ -1037,7 +1056,7 @@ static const struct op {
 	{"personality", op_personality}, {"started", op_started},
 	{"preserve", op_preserve}, {"moveroot", op_moveroot},
 	{"sched", op_sched},     {"ioprio", op_ioprio},
-	{"timens", op_timens},
+	{"timens", op_timens},    {"movemount", op_movemount},
 };
 
 static void run_plan(void) {

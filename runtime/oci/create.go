@@ -155,6 +155,18 @@ func (r *Runtime) create(id, bundle string, o CreateOptions) (_ *exec.Cmd, err e
 		fds = append(fds, NsFd{Fd: FileFd(len(files)), Kind: ns.kind})
 		files = append(files, f)
 	}
+	// Idmapped mounts are made here, where hutch is root over the user
+	// namespaces that carry their mappings; the init moves them into place.
+	idmapped, err := OpenIdmapped(spec)
+	if err != nil {
+		return nil, err
+	}
+	idmappedFds := map[int]int{}
+	for i, f := range idmapped {
+		defer f.Close()
+		idmappedFds[i] = FileFd(len(files))
+		files = append(files, f)
+	}
 	preserveFirst := FileFd(len(files))
 	preserved, err := inheritedFiles(o.PreserveFds)
 	if err != nil {
@@ -192,6 +204,7 @@ func (r *Runtime) create(id, bundle string, o CreateOptions) (_ *exec.Cmd, err e
 	opts := initOptions(spec, rec, fds, tasks, FileFd(0))
 	opts.CgroupBinds = CgroupBinds(cg)
 	opts.NoPivot, opts.Preserve, opts.PreserveFirst = o.NoPivot, o.PreserveFds, preserveFirst
+	opts.Idmapped = idmappedFds
 	plan, err := BuildInit(spec, opts, facts)
 	if err != nil {
 		return nil, err

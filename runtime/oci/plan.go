@@ -40,6 +40,8 @@ import (
 //	                          first: KIND "dir" or "file"); REMOUNT, if not 0,
 //	                          then remounts it with those flags (a read-only bind;
 //	                          of an rbind, read-only with its submounts)
+//	movemount FD DEST KIND    move the detached mount open at FD (idmapped
+//	                          by the runtime) to DEST, made first as mountin's
 //	mknod PATH MODE MAJOR MINOR, symlink TARGET PATH   in the root
 //	mask PATH                 hide PATH: /dev/null over a file, an empty tmpfs over a directory
 //	readonly PATH             bind PATH onto itself read-only
@@ -99,6 +101,7 @@ var opArity = map[string]int{
 	"mknod": 4, "symlink": 2, "mask": 1, "readonly": 1, "mkdir": 1, "pivot": 1, "tasks": 1,
 	"cgroupns": 0, "wait": 1, "pty": 1, "hostname": 1, "rlimit": 3, "nnp": 0, "seccomp": 2,
 	"identity": 9, "chdir": 1, "exec": -1, "sched": 7, "ioprio": 1, "timens": 0,
+	"movemount": 3,
 }
 
 func (p *Plan) op(name string, args ...string) {
@@ -147,6 +150,9 @@ type InitOptions struct {
 	// Preserve hands the command the descriptors at PreserveFirst.. as its
 	// 3.. (runc --preserve-fds); only with the exec fifo.
 	Preserve, PreserveFirst int
+	// Idmapped are the idmapped mounts (OpenIdmapped), by their index in
+	// spec.Mounts: where the init finds each, detached.
+	Idmapped map[int]int
 }
 
 // Overlay is the image's root filesystem with a writable layer on top.
@@ -251,9 +257,18 @@ func BuildInit(spec *specs.Spec, o InitOptions, host HostFacts) (*Plan, error) {
 	// so a symlink such as etc/resolv.conf -> /etc/shadow cannot lead a
 	// mount out of the container.
 	p.op("root", root)
-	for _, m := range spec.Mounts {
+	for i, m := range spec.Mounts {
 		if m.Type == "cgroup" || m.Type == "cgroup2" {
 			planCgroupMount(p, m, o.CgroupBinds)
+			continue
+		}
+		if err := checkIdmap(spec, m); err != nil {
+			return nil, fmt.Errorf("mount %s: %w", m.Destination, err)
+		}
+		if fd, ok := o.Idmapped[i]; ok {
+			if err := planIdmapped(p, m, fd, host); err != nil {
+				return nil, fmt.Errorf("mount %s: %w", m.Destination, err)
+			}
 			continue
 		}
 		if err := planMount(p, m, host); err != nil {
@@ -580,6 +595,27 @@ var rlimitOf = map[string]int{
 	"RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING, "RLIMIT_STACK": unix.RLIMIT_STACK,
 }
 
+// planIdmapped moves an idmapped mount (made detached, with its options,
+// by OpenIdmapped) into place, then sets its propagation.
+func planIdmapped(p *Plan, m specs.Mount, fd int, host HostFacts) error {
+	dir, err := host.IsDir(m.Source)
+	if err != nil {
+		return err
+	}
+	kind := "dir"
+	if !dir {
+		kind = "file"
+	}
+	dest := filepath.Clean(m.Destination)
+	p.op("movemount", itoa(fd), dest, kind)
+	flags, _ := mountOptions(m.Options)
+	const propagation = unix.MS_PRIVATE | unix.MS_SLAVE | unix.MS_SHARED | unix.MS_UNBINDABLE
+	if prop := flags & (propagation | unix.MS_REC); prop&propagation != 0 {
+		p.op("mountin", "", dest, "", itoa(prop), "", kind, "0")
+	}
+	return nil
+}
+
 func planMount(p *Plan, m specs.Mount, host HostFacts) error {
 	flags, data := mountOptions(m.Options)
 	isBind := m.Type == "bind" || flags&unix.MS_BIND != 0
@@ -626,6 +662,7 @@ var mountFlagOf = map[string]int{
 	"suid": 0, "dev": 0, "exec": 0, "atime": 0, "diratime": 0, "async": 0, "nodiratime": unix.MS_NODIRATIME,
 	"sync": unix.MS_SYNCHRONOUS, "dirsync": unix.MS_DIRSYNC, "mand": unix.MS_MANDLOCK, "remount": unix.MS_REMOUNT,
 	"silent": unix.MS_SILENT, "lazytime": unix.MS_LAZYTIME, "iversion": unix.MS_I_VERSION,
+	"idmap": 0, "ridmap": 0, // not mount(2)'s: an idmapped mount (idmap.go)
 }
 
 // mountOptions splits OCI mount options into mount(2) flags and fs data.

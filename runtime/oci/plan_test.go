@@ -99,3 +99,52 @@ func TestBuildExecPreserve(t *testing.T) {
 		t.Errorf("ops %q: a preserve without --preserve-fds", ops)
 	}
 }
+
+// An idmapped mount is moved into place from the descriptor the runtime
+// made it at, its propagation set after; idmap and ridmap never reach
+// mount(2)'s data; a bad one is refused.
+func TestPlanIdmapped(t *testing.T) {
+	m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
+	spec := testSpec()
+	spec.Mounts = []specs.Mount{
+		{Destination: "/plain", Type: "bind", Source: "/src", Options: []string{"rbind"}},
+		{Destination: "/data/", Type: "bind", Source: "/src", Options: []string{"rbind", "ridmap", "rprivate"}, UIDMappings: m, GIDMappings: m},
+	}
+	p, err := BuildInit(spec, InitOptions{ExecFifo: 4, Idmapped: map[int]int{1: 9}}, testHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := opsOf(t, p)
+	i := indexOp(ops, "movemount")
+	if i < 0 || !slices.Equal(ops[i], []string{"movemount", "9", "/data", "dir"}) {
+		t.Fatalf("ops %q: want movemount 9 /data dir", ops)
+	}
+	if want := []string{"mountin", "", "/data", "", itoa(unix.MS_PRIVATE | unix.MS_REC), "", "dir", "0"}; !slices.Equal(ops[i+1], want) {
+		t.Errorf("after movemount: %q, want %q", ops[i+1], want)
+	}
+	if _, data := mountOptions([]string{"bind", "idmap", "ridmap"}); data != "" {
+		t.Errorf("mount data %q: want idmap and ridmap left out", data)
+	}
+	if idmapped, rec := idmapOf(spec.Mounts[1]); !idmapped || !rec {
+		t.Errorf("idmapOf(ridmap) = %v %v, want idmapped, recursive", idmapped, rec)
+	}
+
+	for name, mount := range map[string]specs.Mount{
+		"not-bind":        {Destination: "/d", Type: "tmpfs", Source: "tmpfs", UIDMappings: m, GIDMappings: m},
+		"uid-without-gid": {Destination: "/d", Type: "bind", Source: "/src", Options: []string{"bind", "idmap"}, UIDMappings: m},
+		"no-userns":       {Destination: "/d", Type: "bind", Source: "/src", Options: []string{"bind", "idmap"}},
+	} {
+		s := testSpec()
+		s.Mounts = []specs.Mount{mount}
+		if _, err := BuildInit(s, InitOptions{ExecFifo: 4}, testHost); err == nil {
+			t.Errorf("%s: accepted, want it refused", name)
+		}
+	}
+	// With a user namespace, idmap alone takes its mappings.
+	s := testSpec()
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	s.Mounts = []specs.Mount{{Destination: "/d", Type: "bind", Source: "/src", Options: []string{"bind", "idmap"}}}
+	if _, err := BuildInit(s, InitOptions{ExecFifo: 4, Idmapped: map[int]int{0: 9}}, testHost); err != nil {
+		t.Errorf("idmap with a user namespace: %v", err)
+	}
+}
