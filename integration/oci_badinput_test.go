@@ -135,6 +135,14 @@ func TestOCIBadInput(t *testing.T) {
 			m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/sys/kernel/mm", Options: []string{"rbind", "idmap"}, UIDMappings: m, GIDMappings: m})
 		}, skip: []string{"runc"}, why: idmapWhy},
+		{name: "netDevices", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"lo": {Name: "lo0"}}
+		}, skip: []string{"runc"}, why: "runc 1.1.5 ignores linux.netDevices (runc 1.3 moves them)"},
+		{name: "seccomp-errnoRet-of-allow", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			one := uint(1)
+			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+				{Names: []string{"getcwd"}, Action: specs.ActAllow, ErrnoRet: &one}}}
+		}, skip: []string{"runc"}, why: "runc 1.1.5 accepts an errnoRet with SCMP_ACT_ALLOW (create succeeds)"},
 		// What the host lacks: refused, not ignored.
 		{name: "intelRdt-without-resctrl", edit: func(t *testing.T, s *specs.Spec, _ string) {
 			if _, err := os.Stat("/sys/fs/resctrl/tasks"); err == nil {

@@ -100,6 +100,9 @@ func check(spec *specs.Spec, bundle string) error {
 		}
 		return errors.New("process.selinuxLabel/linux.mountLabel: SELinux labels are not supported by hutch")
 	}
+	if len(spec.Linux.NetDevices) > 0 {
+		return errors.New("linux.netDevices: moving host network devices into the container is not supported by hutch")
+	}
 	if spec.Linux.IntelRdt != nil {
 		return errors.New("linux.intelRdt: Intel RDT is not supported by hutch")
 	}

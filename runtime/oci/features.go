@@ -22,7 +22,7 @@ func Features() *features.Features {
 		Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
 		MountOptions:  sortedStrings(append(mountOpts, "rw")),
 		Linux: &features.Linux{
-			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "user", "uts"},
+			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"},
 			Capabilities: caps.Known(),
 			Cgroup:       &features.Cgroup{V1: &yes, V2: &yes, Systemd: &no, SystemdUser: &no},
 			Seccomp: &features.Seccomp{
@@ -35,6 +35,10 @@ func Features() *features.Features {
 			Apparmor: &features.Apparmor{Enabled: &yes},
 			Selinux:  &features.Selinux{Enabled: &no},
 			IntelRdt: &features.IntelRdt{Enabled: &no},
+			// Idmapped bind mounts (idmap.go), where the kernel and the
+			// source's filesystem can.
+			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &yes}},
+			NetDevices:      &features.NetDevices{Enabled: &no},
 		},
 		Annotations: map[string]string{"org.hutch.runtime": "hutch-runc"},
 	}
