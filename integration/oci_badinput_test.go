@@ -99,6 +99,14 @@ func TestOCIBadInput(t *testing.T) {
 		{name: "scheduler-deadline-runtime-over-deadline", edit: func(_ *testing.T, s *specs.Spec, _ string) {
 			s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedDeadline, Runtime: 2000000, Deadline: 1000000, Period: 1000000}
 		}, skip: []string{"runc"}, why: schedWhy},
+		// Valid, but what the kernel refuses (realtime in a group with no
+		// realtime budget): create fails, not start.
+		{name: "scheduler-fifo-without-rt-budget", edit: func(t *testing.T, s *specs.Spec, _ string) {
+			if _, err := os.Stat("/sys/fs/cgroup/cpu/cpu.rt_runtime_us"); err != nil {
+				t.Skip("the host has no realtime group scheduling")
+			}
+			s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedFIFO, Priority: 10}
+		}, skip: []string{"runc"}, why: schedWhy},
 		{name: "ioPriority-unknown-class", edit: func(_ *testing.T, s *specs.Spec, _ string) {
 			s.Process.IOPriority = &specs.LinuxIOPriority{Class: "IOPRIO_CLASS_NO_SUCH"}
 		}, skip: []string{"runc"}, why: schedWhy},
@@ -143,6 +151,19 @@ func TestOCIBadInput(t *testing.T) {
 			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
 				{Names: []string{"getcwd"}, Action: specs.ActAllow, ErrnoRet: &one}}}
 		}, skip: []string{"runc"}, why: "runc 1.1.5 accepts an errnoRet with SCMP_ACT_ALLOW (create succeeds)"},
+		{name: "memoryPolicy-unknown-mode", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: "MPOL_NO_SUCH"}
+		}, skip: []string{"runc"}, why: mempolicyWhy},
+		{name: "memoryPolicy-bind-without-nodes", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolBind}
+		}, skip: []string{"runc"}, why: mempolicyWhy},
+		{name: "memoryPolicy-bad-nodes", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "0-x"}
+		}, skip: []string{"runc"}, why: mempolicyWhy},
+		// A node the host does not have: the kernel refuses it.
+		{name: "memoryPolicy-no-such-node", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "1000"}
+		}, skip: []string{"runc"}, why: mempolicyWhy},
 		// What the host lacks: refused, not ignored.
 		{name: "intelRdt-without-resctrl", edit: func(t *testing.T, s *specs.Spec, _ string) {
 			if _, err := os.Stat("/sys/fs/resctrl/tasks"); err == nil {

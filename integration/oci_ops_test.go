@@ -171,11 +171,12 @@ func TestOCIFeatures(t *testing.T) {
 }
 
 // features names what hutch-runc added over runc 1.1.5: the time
-// namespace, idmapped mounts and their options; and says what it refuses.
+// namespace, idmapped mounts and their options, memory policies; and says
+// what it refuses.
 func TestOCIFeaturesLater(t *testing.T) {
 	t.Parallel()
 	e := newOCIEnv(t)
-	e.skipFor("runc 1.1.5 has no time namespace, idmapped mounts or netDevices", "runc")
+	e.skipFor("runc 1.1.5 has no time namespace, idmapped mounts, memoryPolicy or netDevices", "runc")
 	var f features.Features
 	if err := json.Unmarshal([]byte(e.ok("features")), &f); err != nil {
 		t.Fatal(err)
@@ -193,6 +194,9 @@ func TestOCIFeaturesLater(t *testing.T) {
 	}
 	if n := f.Linux.NetDevices; n == nil || n.Enabled == nil || *n.Enabled {
 		t.Errorf("features: linux.netDevices %+v, want enabled false (refused)", n)
+	}
+	if m := f.Linux.MemoryPolicy; m == nil || !slices.Contains(m.Modes, "MPOL_BIND") || !slices.Contains(m.Flags, "MPOL_F_STATIC_NODES") {
+		t.Errorf("features: linux.memoryPolicy %+v, want its modes and flags", m)
 	}
 }
 

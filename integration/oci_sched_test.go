@@ -177,3 +177,42 @@ func TestOCIExecScheduler(t *testing.T) {
 		t.Errorf("exec with a bad scheduler: the process ran")
 	}
 }
+
+const mempolicyWhy = "runc 1.1.5 ignores linux.memoryPolicy (runc 1.3 has it)"
+
+// linux.memoryPolicy: the container's process runs under it (its first
+// mapping's policy in numa_maps, which shows the process's own), and so
+// does an exec's. Node 0 is on every NUMA host.
+func TestOCIMemoryPolicy(t *testing.T) {
+	t.Parallel()
+	const script = `read -r l < /proc/$$/numa_maps; set -- $l; echo "$2"`
+	mpol := func(mode specs.MemoryPolicyModeType, nodes string) func(*specs.Spec) {
+		return func(s *specs.Spec) { s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: mode, Nodes: nodes} }
+	}
+	cases := []ociProcessCase{
+		{name: "mempolicy-bind", edit: mpol(specs.MpolBind, "0"), check: want("bind:0\n")},
+		{name: "mempolicy-interleave", edit: mpol(specs.MpolInterleave, "0"), check: want("interleave:0\n")},
+		{name: "mempolicy-preferred", edit: mpol(specs.MpolPreferred, "0"), check: want("prefer:0\n")},
+		{name: "mempolicy-local", edit: mpol(specs.MpolLocal, ""), check: want("local\n")},
+		{name: "mempolicy-unset", check: want("default\n")},
+	}
+	for i := range cases {
+		cases[i].script = script
+		cases[i].skip, cases[i].why = []string{"runc"}, mempolicyWhy
+	}
+	ociRunCases(t, cases)
+
+	t.Run("exec", func(t *testing.T) {
+		t.Parallel()
+		e := newOCIEnv(t)
+		e.skipFor(mempolicyWhy, "runc")
+		spec := shSpec("echo ready; exec sleep 1000")
+		spec.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolInterleave, Nodes: "0"}
+		c := e.create("mempolicy-exec", spec)
+		c.start()
+		c.waitOut("ready")
+		if got := e.ok("exec", c.id, "sh", "-c", script); got != "interleave:0\n" {
+			t.Errorf("exec's policy %q, want interleave:0", got)
+		}
+	})
+}

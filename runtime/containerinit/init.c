@@ -1027,6 +1027,26 @@ static void op_ioprio(void) {
 		fail(125, "set I/O priority (process.ioPriority): %s", strerror(errno));
 }
 
+// op_mempolicy sets the NUMA memory policy (linux.memoryPolicy) with
+// set_mempolicy(2): MODE with its flags, MASK the nodes (64-bit words in
+// hex, comma-separated; empty: none). Kept across fork and exec.
+static void op_mempolicy(void) {
+	int mode = (int)next_num();
+	char *mask = next();
+	unsigned long words[16] = {0};
+	size_t n = 0;
+	for (char *w = mask, *end; *w; w = *end ? end + 1 : end) {
+		errno = 0;
+		unsigned long long v = strtoull(w, &end, 16);
+		if (errno || end == w || (*end && *end != ',') || n >= sizeof words / sizeof words[0])
+			fail(125, "init: bad node mask %s in plan", mask);
+		words[n++] = (unsigned long)v;
+	}
+	// maxnode counts one more than the mask's bits (as numactl passes it).
+	if (syscall(SYS_set_mempolicy, mode, n ? words : NULL, n ? n * 64 + 1 : 0) < 0)
+		fail(125, "set memory policy (linux.memoryPolicy): %s", strerror(errno));
+}
+
 // op_moveroot enters the root without pivot_root (runc's --no-pivot, for a
 // root on a ramfs): move it over / and chroot.
 static void op_moveroot(void) {
@@ -1056,7 +1076,7 @@ static const struct op {
 	{"personality", op_personality}, {"started", op_started},
 	{"preserve", op_preserve}, {"moveroot", op_moveroot},
 	{"sched", op_sched},     {"ioprio", op_ioprio},
-	{"timens", op_timens},    {"movemount", op_movemount},
+	{"timens", op_timens},    {"movemount", op_movemount}, {"mempolicy", op_mempolicy},
 };
 
 static void run_plan(void) {

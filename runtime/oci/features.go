@@ -39,9 +39,19 @@ func Features() *features.Features {
 			// source's filesystem can.
 			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &yes}},
 			NetDevices:      &features.NetDevices{Enabled: &no},
+			MemoryPolicy:    &features.MemoryPolicy{Modes: keyNames(mpolModeOf), Flags: keyNames(mpolFlagOf)},
 		},
 		Annotations: map[string]string{"org.hutch.runtime": "hutch-runc"},
 	}
+}
+
+// keyNames are a table's names, sorted.
+func keyNames[K ~string, V any](m map[K]V) []string {
+	names := map[string]bool{}
+	for k := range m {
+		names[string(k)] = true
+	}
+	return sortedKeys(names)
 }
 
 func sortedStrings(s []string) []string {

@@ -74,6 +74,8 @@ import (
 //	sched POLICY FLAGS NICE PRIORITY RUNTIME DEADLINE PERIOD
 //	                          sched_setattr(2) (process.scheduler)
 //	ioprio VALUE              ioprio_set(2) (process.ioPriority)
+//	mempolicy MODE MASK       set_mempolicy(2) (linux.memoryPolicy): MASK the
+//	                          nodes, 64-bit words in hex, comma-separated
 //	seccomp FLAGS PROGRAM     install a seccomp filter: PROGRAM is struct
 //	                          sock_filter[] in hex, FLAGS seccomp(2)'s flags
 //	identity UID GID GROUPS LASTCAP BOUNDING EFFECTIVE PERMITTED INHERITABLE AMBIENT
@@ -101,7 +103,7 @@ var opArity = map[string]int{
 	"mknod": 4, "symlink": 2, "mask": 1, "readonly": 1, "mkdir": 1, "pivot": 1, "tasks": 1,
 	"cgroupns": 0, "wait": 1, "pty": 1, "hostname": 1, "rlimit": 3, "nnp": 0, "seccomp": 2,
 	"identity": 9, "chdir": 1, "exec": -1, "sched": 7, "ioprio": 1, "timens": 0,
-	"movemount": 3,
+	"movemount": 3, "mempolicy": 2,
 }
 
 func (p *Plan) op(name string, args ...string) {
@@ -521,6 +523,19 @@ func planProcess(p *Plan, spec *specs.Spec, proc *specs.Process, o processOption
 		}
 		p.op("personality", itoa(persona))
 	}
+	// Before the gate, so that what the kernel refuses fails create, not
+	// start; before the identity drops CAP_SYS_NICE.
+	if err := planScheduler(p, proc.Scheduler); err != nil {
+		return err
+	}
+	if err := planIOPriority(p, proc.IOPriority); err != nil {
+		return err
+	}
+	if spec.Linux != nil {
+		if err := planMemoryPolicy(p, spec.Linux.MemoryPolicy); err != nil {
+			return err
+		}
+	}
 	if o.gate != nil {
 		o.gate()
 	}
@@ -534,13 +549,6 @@ func planProcess(p *Plan, spec *specs.Spec, proc *specs.Process, o processOption
 	}
 	if o.preserve > 0 { // after started: the fifo may sit at 3 until then
 		p.op("preserve", itoa(o.preserveFirst), itoa(o.preserve))
-	}
-	// Before the identity drops CAP_SYS_NICE, and the seccomp filter.
-	if err := planScheduler(p, proc.Scheduler); err != nil {
-		return err
-	}
-	if err := planIOPriority(p, proc.IOPriority); err != nil {
-		return err
 	}
 	filter, err := compileSeccomp(spec)
 	if err != nil {

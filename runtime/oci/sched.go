@@ -2,7 +2,6 @@ package oci
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -84,11 +83,4 @@ func planIOPriority(p *Plan, io *specs.LinuxIOPriority) error {
 }
 
 // joinKeys lists a table's names for an error, sorted.
-func joinKeys[K ~string, V any](m map[K]V) string {
-	names := make([]string, 0, len(m))
-	for k := range m {
-		names = append(names, string(k))
-	}
-	sort.Strings(names)
-	return strings.Join(names, ", ")
-}
+func joinKeys[K ~string, V any](m map[K]V) string { return strings.Join(keyNames(m), ", ") }

@@ -79,7 +79,8 @@ func TestPlanIOPriority(t *testing.T) {
 }
 
 // The scheduler and I/O priority are set before the identity drops the
-// rights to them, in a container's process and an exec's alike.
+// rights to them, in a container's process and an exec's alike, and in a
+// container's before it waits for start.
 func TestSchedulerBeforeIdentity(t *testing.T) {
 	spec := testSpec()
 	spec.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedBatch}
@@ -97,6 +98,10 @@ func TestSchedulerBeforeIdentity(t *testing.T) {
 		s, io, id := indexOp(ops, "sched"), indexOp(ops, "ioprio"), indexOp(ops, "identity")
 		if s < 0 || io < 0 || s > id || io > id {
 			t.Errorf("%s: ops %q, want sched and ioprio before identity", name, ops)
+		}
+		// A kernel's refusal fails create, not start (after the fifo).
+		if f := indexOp(ops, "fifo"); name == "init" && (f < s || f < io) {
+			t.Errorf("%s: ops %q, want sched and ioprio before the fifo", name, ops)
 		}
 	}
 }
