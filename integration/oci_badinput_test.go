@@ -164,6 +164,13 @@ func TestOCIBadInput(t *testing.T) {
 		{name: "memoryPolicy-no-such-node", edit: func(_ *testing.T, s *specs.Spec, _ string) {
 			s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "1000"}
 		}, skip: []string{"runc"}, why: mempolicyWhy},
+		{name: "hostname-without-uts", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.UTSNamespace })
+		}},
+		{name: "domainname-without-uts", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.UTSNamespace })
+			s.Hostname, s.Domainname = "", "oci-domain"
+		}, skip: []string{"runc"}, why: "runc 1.1.5 ignores domainname (runc 1.2 sets it)"},
 		// What the host lacks: refused, not ignored.
 		{name: "intelRdt-without-resctrl", edit: func(t *testing.T, s *specs.Spec, _ string) {
 			if _, err := os.Stat("/sys/fs/resctrl/tasks"); err == nil {

@@ -824,6 +824,12 @@ static void op_hostname(void) {
 		fail(125, "set hostname: %s", strerror(errno));
 }
 
+static void op_domainname(void) {
+	char *name = next();
+	if (setdomainname(name, strlen(name)) < 0)
+		fail(125, "set domainname: %s", strerror(errno));
+}
+
 static void op_rlimit(void) {
 	int res = (int)next_num();
 	struct rlimit rl;
@@ -1077,6 +1083,7 @@ static const struct op {
 	{"preserve", op_preserve}, {"moveroot", op_moveroot},
 	{"sched", op_sched},     {"ioprio", op_ioprio},
 	{"timens", op_timens},    {"movemount", op_movemount}, {"mempolicy", op_mempolicy},
+	{"domainname", op_domainname},
 };
 
 static void run_plan(void) {

@@ -100,6 +100,10 @@ func check(spec *specs.Spec, bundle string) error {
 		}
 		return errors.New("process.selinuxLabel/linux.mountLabel: SELinux labels are not supported by hutch")
 	}
+	// As runc: a name set in the host's UTS namespace would rename the host.
+	if (spec.Hostname != "" || spec.Domainname != "") && !seen[specs.UTSNamespace] {
+		return errors.New("config.json: hostname/domainname set without a uts namespace")
+	}
 	if len(spec.Linux.NetDevices) > 0 {
 		return errors.New("linux.netDevices: moving host network devices into the container is not supported by hutch")
 	}

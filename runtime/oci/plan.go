@@ -70,7 +70,7 @@ import (
 //	pty CONSOLE               open a pty, send the master to the monitor, make
 //	                          the slave stdio and controlling terminal (in a
 //	                          session of its own) and, if CONSOLE is 1, /dev/console
-//	hostname NAME, rlimit RESOURCE SOFT HARD, nnp (no_new_privs)
+//	hostname NAME, domainname NAME, rlimit RESOURCE SOFT HARD, nnp (no_new_privs)
 //	sched POLICY FLAGS NICE PRIORITY RUNTIME DEADLINE PERIOD
 //	                          sched_setattr(2) (process.scheduler)
 //	ioprio VALUE              ioprio_set(2) (process.ioPriority)
@@ -103,7 +103,7 @@ var opArity = map[string]int{
 	"mknod": 4, "symlink": 2, "mask": 1, "readonly": 1, "mkdir": 1, "pivot": 1, "tasks": 1,
 	"cgroupns": 0, "wait": 1, "pty": 1, "hostname": 1, "rlimit": 3, "nnp": 0, "seccomp": 2,
 	"identity": 9, "chdir": 1, "exec": -1, "sched": 7, "ioprio": 1, "timens": 0,
-	"movemount": 3, "mempolicy": 2,
+	"movemount": 3, "mempolicy": 2, "domainname": 1,
 }
 
 func (p *Plan) op(name string, args ...string) {
@@ -338,6 +338,9 @@ func BuildInit(spec *specs.Spec, o InitOptions, host HostFacts) (*Plan, error) {
 
 	if uts, _ := hasNamespace(spec, specs.UTSNamespace); uts && spec.Hostname != "" {
 		p.op("hostname", spec.Hostname)
+	}
+	if uts, _ := hasNamespace(spec, specs.UTSNamespace); uts && spec.Domainname != "" {
+		p.op("domainname", spec.Domainname)
 	}
 	if spec.Process == nil {
 		return nil, errors.New("config.json: no process")

@@ -148,3 +148,18 @@ func TestPlanIdmapped(t *testing.T) {
 		t.Errorf("idmap with a user namespace: %v", err)
 	}
 }
+
+// domainname, as hostname, is set in the container's UTS namespace.
+func TestPlanDomainname(t *testing.T) {
+	spec := testSpec()
+	spec.Domainname = "example.test"
+	spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UTSNamespace})
+	p, err := BuildInit(spec, InitOptions{ExecFifo: 4}, testHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := opsOf(t, p)
+	if i := indexOp(ops, "domainname"); i < 0 || ops[i][1] != "example.test" {
+		t.Errorf("ops %q: want domainname example.test", ops)
+	}
+}
