@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"testing"
 
@@ -215,4 +216,45 @@ func TestOCIMemoryPolicy(t *testing.T) {
 			t.Errorf("exec's policy %q, want interleave:0", got)
 		}
 	})
+}
+
+// process.execCPUAffinity: an exec's process runs on its final CPUs (the
+// container's own process is not touched); config.json's is the default
+// of an exec without --process.
+func TestOCIExecCPUAffinity(t *testing.T) {
+	t.Parallel()
+	e := newOCIEnv(t)
+	e.skipFor("runc 1.1.5 has no execCPUAffinity (runc 1.2 does)", "runc")
+	if goruntime.NumCPU() < 2 {
+		t.Skip("one CPU: any process runs on CPU 0 alone")
+	}
+	spec := shSpec("echo ready; exec sleep 1000")
+	spec.Process.ExecCPUAffinity = &specs.CPUAffinity{Final: "0"}
+	c := e.create("exec-affinity", spec)
+	c.start()
+	c.waitOut("ready")
+	const script = "grep Cpus_allowed_list /proc/self/status"
+	if own, host := ociStatus(procFile(t, c.state().Pid, "status"), "Cpus_allowed_list"),
+		ociStatus(readFile("/proc/self/status"), "Cpus_allowed_list"); own != host {
+		t.Errorf("the container's process runs on CPUs %s, want the runtime's %s (execCPUAffinity is not its)", own, host)
+	}
+	if got := ociStatus(e.ok("exec", c.id, "sh", "-c", script), "Cpus_allowed_list"); got != "0" {
+		t.Errorf("exec: CPUs %q, want config.json's execCPUAffinity 0", got)
+	}
+	p := specs.Process{Args: []string{"sh", "-c", script}, Env: []string{"PATH=/bin"}, Cwd: "/",
+		ExecCPUAffinity: &specs.CPUAffinity{Initial: "0", Final: "0"}}
+	pf := filepath.Join(e.dir, "process.json")
+	b, _ := json.Marshal(p)
+	if err := os.WriteFile(pf, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := ociStatus(e.ok("exec", "--process", pf, c.id), "Cpus_allowed_list"); got != "0" {
+		t.Errorf("exec --process: CPUs %q, want 0", got)
+	}
+	p.ExecCPUAffinity = &specs.CPUAffinity{Final: "0-x"}
+	b, _ = json.Marshal(p)
+	if err := os.WriteFile(pf, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.fails("exec", "--process", pf, c.id)
 }

@@ -1033,24 +1033,41 @@ static void op_ioprio(void) {
 		fail(125, "set I/O priority (process.ioPriority): %s", strerror(errno));
 }
 
+// next_mask reads a mask of the plan (64-bit words in hex, comma-separated;
+// empty: none) into words, and returns how many it read.
+static size_t next_mask(unsigned long *words, size_t max) {
+	char *mask = next();
+	size_t n = 0;
+	for (char *w = mask, *end; *w; w = *end ? end + 1 : end) {
+		errno = 0;
+		unsigned long long v = strtoull(w, &end, 16);
+		if (errno || end == w || (*end && *end != ',') || n >= max)
+			fail(125, "init: bad mask %s in plan", mask);
+		words[n++] = (unsigned long)v;
+	}
+	return n;
+}
+
 // op_mempolicy sets the NUMA memory policy (linux.memoryPolicy) with
 // set_mempolicy(2): MODE with its flags, MASK the nodes (64-bit words in
 // hex, comma-separated; empty: none). Kept across fork and exec.
 static void op_mempolicy(void) {
 	int mode = (int)next_num();
-	char *mask = next();
 	unsigned long words[16] = {0};
-	size_t n = 0;
-	for (char *w = mask, *end; *w; w = *end ? end + 1 : end) {
-		errno = 0;
-		unsigned long long v = strtoull(w, &end, 16);
-		if (errno || end == w || (*end && *end != ',') || n >= sizeof words / sizeof words[0])
-			fail(125, "init: bad node mask %s in plan", mask);
-		words[n++] = (unsigned long)v;
-	}
+	size_t n = next_mask(words, sizeof words / sizeof words[0]);
 	// maxnode counts one more than the mask's bits (as numactl passes it).
 	if (syscall(SYS_set_mempolicy, mode, n ? words : NULL, n ? n * 64 + 1 : 0) < 0)
 		fail(125, "set memory policy (linux.memoryPolicy): %s", strerror(errno));
+}
+
+// op_affinity sets the CPUs we run on (an exec's execCPUAffinity): MASK as
+// mempolicy's.
+static void op_affinity(void) {
+	static unsigned long words[128]; // 8192 CPUs
+	memset(words, 0, sizeof words);
+	size_t n = next_mask(words, sizeof words / sizeof words[0]);
+	if (syscall(SYS_sched_setaffinity, 0, n * sizeof words[0], words) < 0)
+		fail(125, "set CPU affinity (process.execCPUAffinity): %s", strerror(errno));
 }
 
 // op_moveroot enters the root without pivot_root (runc's --no-pivot, for a
@@ -1083,7 +1100,7 @@ static const struct op {
 	{"preserve", op_preserve}, {"moveroot", op_moveroot},
 	{"sched", op_sched},     {"ioprio", op_ioprio},
 	{"timens", op_timens},    {"movemount", op_movemount}, {"mempolicy", op_mempolicy},
-	{"domainname", op_domainname},
+	{"domainname", op_domainname},   {"affinity", op_affinity},
 };
 
 static void run_plan(void) {

@@ -28,8 +28,18 @@ var ExecNamespaces = []string{"user", "cgroup", "ipc", "uts", "net", "pid", "mnt
 // container's seccomp filter (spec's). It is pure.
 func BuildExec(spec *specs.Spec, proc *specs.Process, join ExecJoin, lastCap int) (*Plan, error) {
 	p := &Plan{}
+	initial, final, err := execAffinity(proc.ExecCPUAffinity)
+	if err != nil {
+		return nil, err
+	}
+	if initial != nil { // the v2 group is joined at the clone: the v1 ones
+		p.op("affinity", hexWords(initial))
+	}
 	for _, fd := range join.Tasks {
 		p.op("tasks", itoa(fd))
+	}
+	if final != nil { // after the cgroups (a v1 cpuset's resets it)
+		p.op("affinity", hexWords(final))
 	}
 	for _, ns := range join.NS {
 		p.op("setns", itoa(ns.Fd), ns.Kind)

@@ -56,17 +56,17 @@ func planMemoryPolicy(p *Plan, mp *specs.LinuxMemoryPolicy) error {
 			return fmt.Errorf("linux.memoryPolicy: %s needs nodes", mp.Mode)
 		}
 	}
-	hex := make([]string, len(words))
-	for i, w := range words {
-		hex[i] = strconv.FormatUint(w, 16)
-	}
-	p.op("mempolicy", itoa(mode), strings.Join(hex, ","))
+	p.op("mempolicy", itoa(mode), hexWords(words))
 	return nil
 }
 
 // nodeMask turns a node list ("0-3,7") into set_mempolicy's nodemask, in
 // 64-bit words; nil for an empty list.
-func nodeMask(list string) ([]uint64, error) {
+func nodeMask(list string) ([]uint64, error) { return listMask(list, maxNumaNode) }
+
+// listMask turns a list of numbers and ranges ("0-3,7", a cpuset's form)
+// into a bit mask in 64-bit words; nil for an empty list.
+func listMask(list string, max int) ([]uint64, error) {
 	if strings.TrimSpace(list) == "" {
 		return nil, nil
 	}
@@ -80,11 +80,11 @@ func nodeMask(list string) ([]uint64, error) {
 		}
 		switch {
 		case err != nil || first < 0:
-			return nil, fmt.Errorf("%q is not a node or a range of nodes", part)
+			return nil, fmt.Errorf("%q is not a number or a range", part)
 		case last < first:
 			return nil, fmt.Errorf("range %q ends before it starts", part)
-		case last > maxNumaNode:
-			return nil, errors.New("a node over " + strconv.Itoa(maxNumaNode))
+		case last > max:
+			return nil, errors.New("a number over " + strconv.Itoa(max))
 		}
 		for n := first; n <= last; n++ {
 			for len(words) <= n/64 {
@@ -94,4 +94,13 @@ func nodeMask(list string) ([]uint64, error) {
 		}
 	}
 	return words, nil
+}
+
+// hexWords is a mask as the init reads it: 64-bit words in hex, comma-separated.
+func hexWords(words []uint64) string {
+	hex := make([]string, len(words))
+	for i, w := range words {
+		hex[i] = strconv.FormatUint(w, 16)
+	}
+	return strings.Join(hex, ",")
 }

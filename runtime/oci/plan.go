@@ -76,6 +76,8 @@ import (
 //	ioprio VALUE              ioprio_set(2) (process.ioPriority)
 //	mempolicy MODE MASK       set_mempolicy(2) (linux.memoryPolicy): MASK the
 //	                          nodes, 64-bit words in hex, comma-separated
+//	affinity MASK             sched_setaffinity(2) (an exec's execCPUAffinity),
+//	                          MASK the CPUs, as mempolicy's
 //	seccomp FLAGS PROGRAM     install a seccomp filter: PROGRAM is struct
 //	                          sock_filter[] in hex, FLAGS seccomp(2)'s flags
 //	identity UID GID GROUPS LASTCAP BOUNDING EFFECTIVE PERMITTED INHERITABLE AMBIENT
@@ -104,6 +106,7 @@ var opArity = map[string]int{
 	"cgroupns": 0, "wait": 1, "pty": 1, "hostname": 1, "rlimit": 3, "nnp": 0, "seccomp": 2,
 	"identity": 9, "chdir": 1, "exec": -1, "sched": 7, "ioprio": 1, "timens": 0,
 	"movemount": 3, "mempolicy": 2, "domainname": 1,
+	"affinity": 1,
 }
 
 func (p *Plan) op(name string, args ...string) {

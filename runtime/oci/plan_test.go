@@ -163,3 +163,26 @@ func TestPlanDomainname(t *testing.T) {
 		t.Errorf("ops %q: want domainname example.test", ops)
 	}
 }
+
+// An exec's execCPUAffinity: the initial CPUs while it joins the v1
+// cgroups, the final ones after; none, no op.
+func TestBuildExecAffinity(t *testing.T) {
+	proc := *testSpec().Process
+	proc.ExecCPUAffinity = &specs.CPUAffinity{Initial: "1", Final: "0-2,64"}
+	p, err := BuildExec(testSpec(), &proc, ExecJoin{Tasks: []int{5}}, 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := opsOf(t, p)
+	want := [][]string{{"affinity", "2"}, {"tasks", "5"}, {"affinity", "7,1"}}
+	if len(ops) < 3 || !slices.EqualFunc(ops[:3], want, slices.Equal) {
+		t.Errorf("ops %q, want %q first", ops, want)
+	}
+	proc.ExecCPUAffinity = &specs.CPUAffinity{Final: "0-"}
+	if _, err := BuildExec(testSpec(), &proc, ExecJoin{}, 40); err == nil {
+		t.Errorf("final 0-: accepted, want it refused")
+	}
+	if p, err := BuildExec(testSpec(), testSpec().Process, ExecJoin{}, 40); err != nil || indexOp(opsOf(t, p), "affinity") >= 0 {
+		t.Errorf("no execCPUAffinity: err %v, want no affinity op", err)
+	}
+}
