@@ -122,3 +122,21 @@ func procFileLink(t *testing.T, pid int, name string) string {
 	}
 	return l
 }
+
+// A time namespace in a new user namespace: the init, root there, makes
+// it and writes its offsets.
+func TestOCITimeNamespaceUserns(t *testing.T) {
+	t.Parallel()
+	e := newOCIEnv(t)
+	e.skipFor(timensWhy, "runc")
+	spec := withTimens(shSpec("cat /proc/uptime"), 700000, 0)
+	spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	spec.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	spec.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	before := hostUptime(t)
+	out := e.runSpec("timens-userns", spec)
+	after := hostUptime(t)
+	if up := parseUptime(t, out); up < before+700000-0.01 || up > after+700000+0.01 {
+		t.Errorf("uptime %.2f, want the host's (%.2f..%.2f) + 700000", up, before, after)
+	}
+}
