@@ -84,6 +84,93 @@ func TestOCIBadInput(t *testing.T) {
 			s.Linux.Devices = []specs.LinuxDevice{{Path: "/etc/notadevice", Type: "c", Major: 1, Minor: 3}}
 			s.Root.Readonly = false
 		}, skip: []string{"runc"}, why: "runc 1.1.5 accepts a device path taken by a regular file (create succeeds)"},
+		{name: "scheduler-unknown-policy", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Process.Scheduler = &specs.Scheduler{Policy: "SCHED_NO_SUCH"}
+		}, skip: []string{"runc"}, why: schedWhy},
+		{name: "scheduler-nice-out-of-range", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedOther, Nice: 40}
+		}, skip: []string{"runc"}, why: schedWhy},
+		{name: "scheduler-priority-not-rt", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedBatch, Priority: 10}
+		}, skip: []string{"runc"}, why: schedWhy},
+		{name: "scheduler-fifo-priority-out-of-range", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedFIFO, Priority: 100}
+		}, skip: []string{"runc"}, why: schedWhy},
+		{name: "scheduler-deadline-runtime-over-deadline", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedDeadline, Runtime: 2000000, Deadline: 1000000, Period: 1000000}
+		}, skip: []string{"runc"}, why: schedWhy},
+		// Valid, but what the kernel refuses (realtime in a group with no
+		// realtime budget): create fails, not start.
+		{name: "scheduler-fifo-without-rt-budget", edit: func(t *testing.T, s *specs.Spec, _ string) {
+			if _, err := os.Stat("/sys/fs/cgroup/cpu/cpu.rt_runtime_us"); err != nil {
+				t.Skip("the host has no realtime group scheduling")
+			}
+			s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedFIFO, Priority: 10}
+		}, skip: []string{"runc"}, why: schedWhy},
+		{name: "ioPriority-unknown-class", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Process.IOPriority = &specs.LinuxIOPriority{Class: "IOPRIO_CLASS_NO_SUCH"}
+		}, skip: []string{"runc"}, why: schedWhy},
+		{name: "ioPriority-out-of-range", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Process.IOPriority = &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_BE, Priority: 8}
+		}, skip: []string{"runc"}, why: schedWhy},
+		{name: "timeOffsets-without-time-namespace", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"boottime": {Secs: 100}}
+		}, skip: []string{"runc"}, why: "runc 1.1.5 ignores linux.timeOffsets (create succeeds)"},
+		{name: "timeOffsets-joined-time-namespace", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace, Path: "/proc/self/ns/time"})
+			s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"boottime": {Secs: 100}}
+		}},
+		{name: "timeOffsets-unknown-clock", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
+			s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"realtime": {Secs: 100}}
+		}},
+		{name: "time-namespace-path-wrong-type", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace, Path: "/proc/self/ns/uts"})
+		}},
+		{name: "idmap-not-bind", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"idmap"}, UIDMappings: m, GIDMappings: m})
+		}},
+		{name: "idmap-uid-without-gid", edit: func(_ *testing.T, s *specs.Spec, b string) {
+			m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: b, Options: []string{"rbind", "idmap"}, UIDMappings: m})
+		}, skip: []string{"runc"}, why: idmapWhy},
+		{name: "idmap-no-mappings-no-userns", edit: func(_ *testing.T, s *specs.Spec, b string) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: b, Options: []string{"rbind", "idmap"}})
+		}, skip: []string{"runc"}, why: idmapWhy},
+		// sysfs cannot be idmapped (no FS_ALLOW_IDMAP).
+		{name: "idmap-unsupported-filesystem", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/sys/kernel/mm", Options: []string{"rbind", "idmap"}, UIDMappings: m, GIDMappings: m})
+		}, skip: []string{"runc"}, why: idmapWhy},
+		{name: "netDevices", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"lo": {Name: "lo0"}}
+		}, skip: []string{"runc"}, why: "runc 1.1.5 ignores linux.netDevices (runc 1.3 moves them)"},
+		{name: "seccomp-errnoRet-of-allow", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			one := uint(1)
+			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+				{Names: []string{"getcwd"}, Action: specs.ActAllow, ErrnoRet: &one}}}
+		}, skip: []string{"runc"}, why: "runc 1.1.5 accepts an errnoRet with SCMP_ACT_ALLOW (create succeeds)"},
+		{name: "memoryPolicy-unknown-mode", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: "MPOL_NO_SUCH"}
+		}, skip: []string{"runc"}, why: mempolicyWhy},
+		{name: "memoryPolicy-bind-without-nodes", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolBind}
+		}, skip: []string{"runc"}, why: mempolicyWhy},
+		{name: "memoryPolicy-bad-nodes", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "0-x"}
+		}, skip: []string{"runc"}, why: mempolicyWhy},
+		// A node the host does not have: the kernel refuses it.
+		{name: "memoryPolicy-no-such-node", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "1000"}
+		}, skip: []string{"runc"}, why: mempolicyWhy},
+		{name: "hostname-without-uts", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.UTSNamespace })
+		}},
+		{name: "domainname-without-uts", edit: func(_ *testing.T, s *specs.Spec, _ string) {
+			s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.UTSNamespace })
+			s.Hostname, s.Domainname = "", "oci-domain"
+		}, skip: []string{"runc"}, why: "runc 1.1.5 ignores domainname (runc 1.2 sets it)"},
 		// What the host lacks: refused, not ignored.
 		{name: "intelRdt-without-resctrl", edit: func(t *testing.T, s *specs.Spec, _ string) {
 			if _, err := os.Stat("/sys/fs/resctrl/tasks"); err == nil {

@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -116,5 +117,92 @@ func TestOCINoPivot(t *testing.T) {
 	c.delete()
 	if got := c.out(); got != "in-the-bundle\n1\n" {
 		t.Errorf("output %q, want the bundle's marker", got)
+	}
+}
+
+// execWithFiles runs exec with extra descriptors from 3 on (as
+// containerd's shim passes them) and returns what it did.
+func (e *ociEnv) execWithFiles(extra []*os.File, args ...string) result {
+	e.t.Helper()
+	cmd := exec.Command(e.bin, append([]string{"--root", e.root, "exec"}, args...)...)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = &out, &errb, extra
+	r := result{}
+	if err := e.runTimeout(cmd); err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			e.t.Fatalf("exec %v: %v", args, err)
+		}
+		r.code = ee.ExitCode()
+	}
+	r.stdout, r.stderr = out.String(), errb.String()
+	return r
+}
+
+// exec --preserve-fds N: as create's, exec's descriptors 3..3+N-1 are the
+// process's 3..3+N-1, with args and with --process; none of the runtime's
+// own follow them in.
+func TestOCIExecPreserveFds(t *testing.T) {
+	t.Parallel()
+	e := newOCIEnv(t)
+	c := e.create("exec-preserve", shSpec("echo ready; exec sleep 1000"))
+	c.start()
+	c.waitOut("ready")
+	in := filepath.Join(e.dir, "in")
+	if err := os.WriteFile(in, []byte("from-three\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := "cat <&3; echo to-four >&4; ls /proc/self/fd"
+	pf := filepath.Join(e.dir, "process.json")
+	p := specs.Process{Args: []string{"sh", "-c", script}, Env: []string{"PATH=/bin"}, Cwd: "/"}
+	b, _ := json.Marshal(p)
+	if err := os.WriteFile(pf, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, args := range map[string][]string{
+		"args":      {"--preserve-fds", "2", c.id, "sh", "-c", script},
+		"--process": {"--preserve-fds", "2", "--process", pf, c.id},
+	} {
+		fin, err := os.Open(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outPath := filepath.Join(e.dir, "four")
+		fout, err := os.Create(outPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := e.execWithFiles([]*os.File{fin, fout}, args...)
+		fin.Close()
+		fout.Close()
+		if r.code != 0 {
+			t.Errorf("exec %s --preserve-fds 2: %s", name, r)
+			continue
+		}
+		lines := strings.Fields(r.stdout)
+		if len(lines) < 1 || lines[0] != "from-three" {
+			t.Errorf("exec %s: output %q, want fd 3's content first", name, r.stdout)
+		}
+		if got := strings.Join(lines[1:], " "); got != "0 1 2 3 4 5" {
+			t.Errorf("exec %s: the process's descriptors %q, want 0 1 2 3 4 (and ls's own 5)", name, got)
+		}
+		if got := readFile(outPath); got != "to-four\n" {
+			t.Errorf("exec %s: fd 4 got %q, want to-four", name, got)
+		}
+	}
+
+	// More than were passed: one line of error, nothing run.
+	if e.name == "runc" {
+		return // runc 1.1.5 passes on whatever it has open there
+	}
+	fin, err := os.Open(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fin.Close()
+	r := e.execWithFiles([]*os.File{fin}, "--preserve-fds", "3", c.id, "sh", "-c", "echo ran")
+	e.checkFailed(r, "exec", "--preserve-fds", "3")
+	if strings.Contains(r.stdout, "ran") {
+		t.Errorf("exec --preserve-fds 3 with one descriptor: the process ran")
 	}
 }

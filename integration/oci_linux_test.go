@@ -335,3 +335,25 @@ func TestOCIMountPropagation(t *testing.T) {
 		})
 	}
 }
+
+// An exec joins a user-namespaced container's user namespace first (then
+// the others, which it owns): the process is root there, with its mappings.
+func TestOCIExecUserNamespace(t *testing.T) {
+	t.Parallel()
+	e := newOCIEnv(t)
+	spec := shSpec("echo ready; exec sleep 1000")
+	spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	spec.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	spec.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
+	c := e.create("exec-userns", spec)
+	c.start()
+	c.waitOut("ready")
+	own := procFileLink(t, c.state().Pid, "ns/user")
+	out := runLines(e.ok("exec", c.id, "sh", "-c", "readlink /proc/self/ns/user; cat /proc/self/uid_map; id -u"))
+	for i := range out {
+		out[i] = strings.Join(strings.Fields(out[i]), " ")
+	}
+	if w := []string{own, "0 100000 65536", "0"}; strings.Join(out, "\n") != strings.Join(w, "\n") {
+		t.Errorf("exec: %q, want %q", out, w)
+	}
+}

@@ -170,6 +170,36 @@ func TestOCIFeatures(t *testing.T) {
 	}
 }
 
+// features names what hutch-runc added over runc 1.1.5: the time
+// namespace, idmapped mounts and their options, memory policies; and says
+// what it refuses.
+func TestOCIFeaturesLater(t *testing.T) {
+	t.Parallel()
+	e := newOCIEnv(t)
+	e.skipFor("runc 1.1.5 has no time namespace, idmapped mounts, memoryPolicy or netDevices", "runc")
+	var f features.Features
+	if err := json.Unmarshal([]byte(e.ok("features")), &f); err != nil {
+		t.Fatal(err)
+	}
+	if f.Linux == nil || !slices.Contains(f.Linux.Namespaces, "time") {
+		t.Fatalf("features: linux %+v, want the time namespace", f.Linux)
+	}
+	if m := f.Linux.MountExtensions; m == nil || m.IDMap == nil || m.IDMap.Enabled == nil || !*m.IDMap.Enabled {
+		t.Errorf("features: linux.mountExtensions %+v, want idmap enabled", m)
+	}
+	for _, o := range []string{"idmap", "ridmap"} {
+		if !slices.Contains(f.MountOptions, o) {
+			t.Errorf("features: mountOptions %v, want %s", f.MountOptions, o)
+		}
+	}
+	if n := f.Linux.NetDevices; n == nil || n.Enabled == nil || *n.Enabled {
+		t.Errorf("features: linux.netDevices %+v, want enabled false (refused)", n)
+	}
+	if m := f.Linux.MemoryPolicy; m == nil || !slices.Contains(m.Modes, "MPOL_BIND") || !slices.Contains(m.Flags, "MPOL_F_STATIC_NODES") {
+		t.Errorf("features: linux.memoryPolicy %+v, want its modes and flags", m)
+	}
+}
+
 // spec writes a config.json that create accepts (with a rootfs and no
 // terminal, as there is no console socket).
 func TestOCISpec(t *testing.T) {

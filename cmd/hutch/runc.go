@@ -444,7 +444,7 @@ func runcExec() *cli.Command {
 			&cli.StringSliceFlag{Name: "additional-gids", Aliases: []string{"g"}, Usage: "a supplementary group, more than once"},
 			&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "a capability to add, more than once"},
 			&cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privs"},
-			&cli.IntFlag{Name: "preserve-fds", Usage: "refused unless 0"},
+			&cli.IntFlag{Name: "preserve-fds", Usage: "pass the process this many descriptors from 3 on"},
 			&cli.StringFlag{Name: "apparmor", Usage: "the AppArmor profile"},
 			&cli.StringFlag{Name: "process-label", Hidden: true},
 			&cli.BoolFlag{Name: "ignore-paused", Hidden: true},
@@ -452,9 +452,6 @@ func runcExec() *cli.Command {
 		Action: func(ctx *cli.Context) error {
 			if ctx.NArg() < 1 {
 				return errors.New("exec: needs a container id")
-			}
-			if n := ctx.Int("preserve-fds"); n != 0 {
-				return fmt.Errorf("--preserve-fds %d: not supported", n)
 			}
 			r := runtimeOf(ctx)
 			id := ctx.Args().First()
@@ -465,6 +462,7 @@ func runcExec() *cli.Command {
 			code, err := r.Exec(id, proc, oci.ExecOptions{
 				Detach: ctx.Bool("detach"), PidFile: ctx.String("pid-file"),
 				ConsoleSocket: ctx.String("console-socket"), Stdio: stdio,
+				PreserveFds: ctx.Int("preserve-fds"),
 			})
 			if err != nil {
 				return err

@@ -36,7 +36,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#define SYNC_FD 3
+static int sync_fd = 3; // the sync socket (an exec's preserve op moves it out of the way)
 
 static int root_fd = -1; // the container's root, for the in-root ops
 static int sync_closed;  // after the fifo op: nobody reads the sync socket, errors go to stderr
@@ -68,7 +68,7 @@ static void __attribute__((noreturn, format(printf, 2, 3))) fail(int code, const
 		dprintf(2, "hutch: %s\n", msg);
 		_exit(code);
 	}
-	if (send(SYNC_FD, out, o, MSG_NOSIGNAL) < 0) {
+	if (send(sync_fd, out, o, MSG_NOSIGNAL) < 0) {
 		// the monitor is gone: nobody to tell
 	}
 	_exit(code);
@@ -107,7 +107,7 @@ static unsigned long long next_unsigned(int base) {
 static void read_plan(void) {
 	ssize_t n;
 	do
-		n = recv(SYNC_FD, NULL, 0, MSG_PEEK | MSG_TRUNC);
+		n = recv(sync_fd, NULL, 0, MSG_PEEK | MSG_TRUNC);
 	while (n < 0 && errno == EINTR);
 	if (n <= 0)
 		fail(125, "init: monitor went away before sending the plan");
@@ -116,7 +116,7 @@ static void read_plan(void) {
 		fail(125, "init: no memory for the plan");
 	plan[n] = 0; // a last string without its NUL still ends
 	do
-		n = recv(SYNC_FD, plan, (size_t)n, 0);
+		n = recv(sync_fd, plan, (size_t)n, 0);
 	while (n < 0 && errno == EINTR);
 	if (n <= 0)
 		fail(125, "init: read plan: %s", strerror(errno));
@@ -127,7 +127,7 @@ static void wait_for(const char *want) {
 	char buf[64];
 	ssize_t n;
 	do
-		n = read(SYNC_FD, buf, sizeof buf);
+		n = read(sync_fd, buf, sizeof buf);
 	while (n < 0 && errno == EINTR);
 	if (n != (ssize_t)strlen(want) || memcmp(buf, want, (size_t)n) != 0)
 		fail(125, "init: monitor went away before \"%s\"", want);
@@ -330,6 +330,25 @@ static void op_mountin(void) {
 	}
 }
 
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
+#endif
+
+// op_movemount puts the detached mount open at FD (an idmapped clone the
+// runtime made) at DEST, made first as KIND ("dir" or "file") in the root.
+static void op_movemount(void) {
+	int fd = (int)next_num();
+	char *dest = next(), *kind = next();
+	int to = open_in_root(dest, strcmp(kind, "file") == 0);
+	if (to < 0)
+		fail(125, "mount %s: %s", dest, strerror(errno));
+	if (syscall(SYS_move_mount, fd, "", to, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		fail(125, "mount %s: move the idmapped mount: %s", dest, strerror(errno));
+	close(to);
+	close(fd);
+}
+
 static void op_mknod(void) {
 	char *path = next();
 	mode_t mode = (mode_t)next_num();
@@ -414,7 +433,7 @@ static void send_fd(const char *msg, int fd) {
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	if (sendmsg(SYNC_FD, &mh, 0) < 0)
+	if (sendmsg(sync_fd, &mh, 0) < 0)
 		fail(125, "send pty: %s", strerror(errno));
 }
 
@@ -537,7 +556,7 @@ static void op_identity(void) {
 	// socket is closed.
 	if (die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		fail(125, "set parent-death signal: %s", strerror(errno));
-	struct pollfd p = {.fd = SYNC_FD};
+	struct pollfd p = {.fd = sync_fd};
 	if (poll(&p, 1, 0) == 1 && (p.revents & POLLHUP))
 		_exit(137);
 }
@@ -631,7 +650,7 @@ static void __attribute__((noreturn)) reap(const char *path, char **argv, char *
 		execve(path, argv, envp);
 		fail(errno == ENOENT ? 127 : 126, "exec %s: %s", argv[0], strerror(errno));
 	}
-	close(SYNC_FD); // the child's copy closes at its exec: the monitor sees EOF
+	close(sync_fd); // the child's copy closes at its exec: the monitor sees EOF
 	// A pid 1 gets no signal whose handler is the default: catch them all
 	// (they stay blocked and are taken by sigwaitinfo).
 	struct sigaction sa;
@@ -694,6 +713,7 @@ static void op_setns(void) {
 	} kinds[] = {
 		{"cgroup", CLONE_NEWCGROUP}, {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS},
 		{"net", CLONE_NEWNET},       {"pid", CLONE_NEWPID}, {"mnt", CLONE_NEWNS},
+		{"time", CLONE_NEWTIME},     {"user", CLONE_NEWUSER},
 	};
 	int fd = (int)next_num();
 	char *kind = next();
@@ -734,11 +754,11 @@ static void op_fork(void) {
 	if (detach) {
 		char msg[32];
 		int n = snprintf(msg, sizeof msg, "pid %d", (int)child);
-		if (send(SYNC_FD, msg, (size_t)n, MSG_NOSIGNAL) < 0)
+		if (send(sync_fd, msg, (size_t)n, MSG_NOSIGNAL) < 0)
 			kill(child, SIGKILL);
 		_exit(0);
 	}
-	close(SYNC_FD); // the child's copy closes at its exec: hutch sees EOF
+	close(sync_fd); // the child's copy closes at its exec: hutch sees EOF
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = forward;
@@ -783,6 +803,14 @@ static void op_tasks(void) {
 	close(fd);
 }
 
+// op_timens makes a time namespace: ours stays, our children and the
+// command (at its exec) are in the new one; its offsets are ours to write
+// (timens_offsets) until then.
+static void op_timens(void) {
+	if (unshare(CLONE_NEWTIME) < 0)
+		fail(125, "unshare time namespace: %s", strerror(errno));
+}
+
 static void op_cgroupns(void) {
 	if (unshare(CLONE_NEWCGROUP) < 0)
 		fail(125, "unshare cgroup namespace: %s", strerror(errno));
@@ -794,6 +822,12 @@ static void op_hostname(void) {
 	char *name = next();
 	if (sethostname(name, strlen(name)) < 0)
 		fail(125, "set hostname: %s", strerror(errno));
+}
+
+static void op_domainname(void) {
+	char *name = next();
+	if (setdomainname(name, strlen(name)) < 0)
+		fail(125, "set domainname: %s", strerror(errno));
 }
 
 static void op_rlimit(void) {
@@ -818,7 +852,7 @@ static void op_chdir(void) {
 
 static void op_notify(void) {
 	char *msg = next();
-	if (send(SYNC_FD, msg, strlen(msg), MSG_NOSIGNAL) < 0)
+	if (send(sync_fd, msg, strlen(msg), MSG_NOSIGNAL) < 0)
 		fail(125, "init: tell the runtime %s: %s", msg, strerror(errno));
 }
 
@@ -830,10 +864,10 @@ static void op_notify(void) {
 static void op_fifo(void) {
 	int fd = (int)next_num();
 	int keep = (int)next_num();
-	if (send(SYNC_FD, "created", 7, MSG_NOSIGNAL) < 0)
+	if (send(sync_fd, "created", 7, MSG_NOSIGNAL) < 0)
 		fail(125, "init: tell the runtime created: %s", strerror(errno));
 	if (!keep) {
-		close(SYNC_FD);
+		close(sync_fd);
 		sync_closed = 1;
 		die_with_parent = 0;
 	}
@@ -948,14 +982,20 @@ static void op_hook(void) {
 
 // op_preserve hands the command N descriptors the runtime was given (runc's
 // --preserve-fds): those at FIRST.. become 3.., as the command expects them.
-// Only after the sync socket (fd 3) is let go (the fifo op).
+// A container's init has let go of the sync socket (fd 3) by then (the fifo
+// op); an exec still reports over it until its exec: it moves out of the way.
 static void op_preserve(void) {
 	int first = (int)next_num(), n = (int)next_num();
-	if (!sync_closed)
-		fail(125, "init: preserve before the sync socket is closed");
 	int tmp[256];
 	if (n < 0 || n > 256)
 		fail(125, "init: bad preserve count %d", n);
+	if (!sync_closed) {
+		int moved = fcntl(sync_fd, F_DUPFD_CLOEXEC, first + n + 512); // above tmp's
+		if (moved < 0)
+			fail(125, "preserve: move the sync socket: %s", strerror(errno));
+		close(sync_fd);
+		sync_fd = moved;
+	}
 	for (int i = 0; i < n; i++) // out of the way first: the ranges may overlap
 		if ((tmp[i] = fcntl(first + i, F_DUPFD_CLOEXEC, first + n + 256)) < 0)
 			fail(125, "preserve fd %d: %s", first + i, strerror(errno));
@@ -965,6 +1005,73 @@ static void op_preserve(void) {
 		close(tmp[i]);
 	}
 	keep_fds = 3 + n;
+}
+
+// op_sched sets the command's scheduling (process.scheduler) with
+// sched_setattr(2): policy, flags, nice, priority, and the deadline
+// policy's runtime, deadline and period (ns). Inherited at the exec.
+static void op_sched(void) {
+	struct { // struct sched_attr, SCHED_ATTR_SIZE_VER0 (musl has none)
+		unsigned int size, policy;
+		unsigned long long flags;
+		int nice;
+		unsigned int priority;
+		unsigned long long runtime, deadline, period;
+	} attr = {.size = 48};
+	attr.policy = (unsigned int)next_num();
+	attr.flags = next_unsigned(10);
+	attr.nice = (int)next_num();
+	attr.priority = (unsigned int)next_num();
+	attr.runtime = next_unsigned(10);
+	attr.deadline = next_unsigned(10);
+	attr.period = next_unsigned(10);
+	if (syscall(SYS_sched_setattr, 0, &attr, 0) < 0)
+		fail(125, "set scheduler (process.scheduler): %s", strerror(errno));
+}
+
+// op_ioprio sets the command's I/O priority (process.ioPriority): VALUE
+// is ioprio_set(2)'s, the class and the level in one.
+static void op_ioprio(void) {
+	int value = (int)next_num();
+	if (syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, value) < 0)
+		fail(125, "set I/O priority (process.ioPriority): %s", strerror(errno));
+}
+
+// next_mask reads a mask of the plan (64-bit words in hex, comma-separated;
+// empty: none) into words, and returns how many it read.
+static size_t next_mask(unsigned long *words, size_t max) {
+	char *mask = next();
+	size_t n = 0;
+	for (char *w = mask, *end; *w; w = *end ? end + 1 : end) {
+		errno = 0;
+		unsigned long long v = strtoull(w, &end, 16);
+		if (errno || end == w || (*end && *end != ',') || n >= max)
+			fail(125, "init: bad mask %s in plan", mask);
+		words[n++] = (unsigned long)v;
+	}
+	return n;
+}
+
+// op_mempolicy sets the NUMA memory policy (linux.memoryPolicy) with
+// set_mempolicy(2): MODE with its flags, MASK the nodes (64-bit words in
+// hex, comma-separated; empty: none). Kept across fork and exec.
+static void op_mempolicy(void) {
+	int mode = (int)next_num();
+	unsigned long words[16] = {0};
+	size_t n = next_mask(words, sizeof words / sizeof words[0]);
+	// maxnode counts one more than the mask's bits (as numactl passes it).
+	if (syscall(SYS_set_mempolicy, mode, n ? words : NULL, n ? n * 64 + 1 : 0) < 0)
+		fail(125, "set memory policy (linux.memoryPolicy): %s", strerror(errno));
+}
+
+// op_affinity sets the CPUs we run on (an exec's execCPUAffinity): MASK as
+// mempolicy's.
+static void op_affinity(void) {
+	static unsigned long words[128]; // 8192 CPUs
+	memset(words, 0, sizeof words);
+	size_t n = next_mask(words, sizeof words / sizeof words[0]);
+	if (syscall(SYS_sched_setaffinity, 0, n * sizeof words[0], words) < 0)
+		fail(125, "set CPU affinity (process.execCPUAffinity): %s", strerror(errno));
 }
 
 // op_moveroot enters the root without pivot_root (runc's --no-pivot, for a
@@ -995,6 +1102,9 @@ static const struct op {
 	{"chown", op_chown},     {"hook", op_hook},         {"umask", op_umask},
 	{"personality", op_personality}, {"started", op_started},
 	{"preserve", op_preserve}, {"moveroot", op_moveroot},
+	{"sched", op_sched},     {"ioprio", op_ioprio},
+	{"timens", op_timens},    {"movemount", op_movemount}, {"mempolicy", op_mempolicy},
+	{"domainname", op_domainname},   {"affinity", op_affinity},
 };
 
 static void run_plan(void) {

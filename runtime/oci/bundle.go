@@ -61,7 +61,10 @@ func check(spec *specs.Spec, bundle string) error {
 	seen := map[specs.LinuxNamespaceType]bool{}
 	for _, ns := range spec.Linux.Namespaces {
 		if _, ok := nsKinds[ns.Type]; !ok {
-			return fmt.Errorf("namespace type %q: not one of pid, network, mount, ipc, uts, user, cgroup", ns.Type)
+			return fmt.Errorf("namespace type %q: not one of pid, network, mount, ipc, uts, user, cgroup, time", ns.Type)
+		}
+		if _, err := os.Stat("/proc/self/ns/" + nsKinds[ns.Type]); err != nil {
+			return fmt.Errorf("namespace %s: this kernel has no %s namespaces", ns.Type, ns.Type)
 		}
 		if seen[ns.Type] {
 			return fmt.Errorf("namespace %s: listed twice", ns.Type)
@@ -96,6 +99,13 @@ func check(spec *specs.Spec, bundle string) error {
 			return errors.New("process.selinuxLabel/linux.mountLabel: SELinux is not enabled on this host")
 		}
 		return errors.New("process.selinuxLabel/linux.mountLabel: SELinux labels are not supported by hutch")
+	}
+	// As runc: a name set in the host's UTS namespace would rename the host.
+	if (spec.Hostname != "" || spec.Domainname != "") && !seen[specs.UTSNamespace] {
+		return errors.New("config.json: hostname/domainname set without a uts namespace")
+	}
+	if len(spec.Linux.NetDevices) > 0 {
+		return errors.New("linux.netDevices: moving host network devices into the container is not supported by hutch")
 	}
 	if spec.Linux.IntelRdt != nil {
 		return errors.New("linux.intelRdt: Intel RDT is not supported by hutch")
@@ -140,5 +150,5 @@ func hostHasAppArmor() bool {
 var nsKinds = map[specs.LinuxNamespaceType]string{
 	specs.PIDNamespace: "pid", specs.NetworkNamespace: "net", specs.MountNamespace: "mnt",
 	specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts", specs.UserNamespace: "user",
-	specs.CgroupNamespace: "cgroup",
+	specs.CgroupNamespace: "cgroup", specs.TimeNamespace: "time",
 }

@@ -248,15 +248,24 @@ func (r *Runtime) create(id, bundle string, o CreateOptions, child bool) (_ *Chi
 		fds = append(fds, NsFd{Fd: FileFd(len(files)), Kind: ns.kind})
 		files = append(files, f)
 	}
-	preserveFirst := FileFd(len(files))
-	for i := 0; i < o.PreserveFds; i++ {
-		// One the caller passed has no close-on-exec (it came through an
-		// exec); one without is hutch's own (Go's runtime keeps some open).
-		if flags, err := unix.FcntlInt(uintptr(3+i), unix.F_GETFD, 0); err != nil || flags&unix.FD_CLOEXEC != 0 {
-			return nil, fmt.Errorf("--preserve-fds %d: descriptor %d was not passed to hutch-runc", o.PreserveFds, 3+i)
-		}
-		files = append(files, os.NewFile(uintptr(3+i), fmt.Sprintf("preserved-%d", 3+i)))
+	// Idmapped mounts are made here, where hutch is root over the user
+	// namespaces that carry their mappings; the init moves them into place.
+	idmapped, err := OpenIdmapped(spec)
+	if err != nil {
+		return nil, err
 	}
+	idmappedFds := map[int]int{}
+	for i, f := range idmapped {
+		defer f.Close()
+		idmappedFds[i] = FileFd(len(files))
+		files = append(files, f)
+	}
+	preserveFirst := FileFd(len(files))
+	preserved, err := inheritedFiles(o.PreserveFds)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, preserved...)
 	userns := flags&unix.CLONE_NEWUSER != 0
 	var tasks []int
 	if !userns {
@@ -288,6 +297,7 @@ func (r *Runtime) create(id, bundle string, o CreateOptions, child bool) (_ *Chi
 	opts.CgroupBinds = CgroupBinds(cg)
 	opts.Preserve, opts.PreserveFirst = o.PreserveFds, preserveFirst
 	opts.KeepSync = child
+	opts.Idmapped = idmappedFds
 	plan, err := BuildInit(spec, opts, facts)
 	if err != nil {
 		return nil, err

@@ -24,6 +24,7 @@ type ExecOptions struct {
 	PidFile       string
 	ConsoleSocket string
 	Stdio         []*os.File // the process's stdin, stdout, stderr (a nil one: /dev/null)
+	PreserveFds   int        // the caller's fds 3.. go to the process as 3..
 
 	// Spec is the container's config, already read by the caller.
 	Spec *specs.Spec
@@ -153,11 +154,17 @@ func (r *Runtime) exec(id string, proc *specs.Process, o ExecOptions, child bool
 		join.Tasks = append(join.Tasks, FileFd(len(files)))
 		files = append(files, f)
 	}
-	for _, kind := range ExecNamespaces {
+	// And the time namespace (after the user namespace that owns it): its
+	// init's for its children, as an init kept as a reaper never entered it.
+	for _, kind := range append(ExecNamespaces[:len(ExecNamespaces):len(ExecNamespaces)], "time") {
 		if !specHasKind(spec, kind) {
 			continue
 		}
-		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", rec.Pid, kind))
+		file := kind
+		if kind == "time" {
+			file = "time_for_children"
+		}
+		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", rec.Pid, file))
 		if err != nil {
 			return nil, 0, fmt.Errorf("exec: %w", err)
 		}
@@ -165,6 +172,12 @@ func (r *Runtime) exec(id string, proc *specs.Process, o ExecOptions, child bool
 		join.NS = append(join.NS, NsFd{Fd: FileFd(len(files)), Kind: kind})
 		files = append(files, f)
 	}
+	preserved, err := inheritedFiles(o.PreserveFds)
+	if err != nil {
+		return nil, 0, err
+	}
+	join.Preserve, join.PreserveFirst = o.PreserveFds, FileFd(len(files))
+	files = append(files, preserved...)
 	plan, err := BuildExec(spec, proc, join, lastCap)
 	if err != nil {
 		return nil, 0, err

@@ -12,6 +12,9 @@ type ExecJoin struct {
 	// (runc exec --detach); otherwise it waits for the command, passing
 	// signals on, and exits with its status.
 	Detach bool
+	// Preserve hands the command the descriptors at PreserveFirst.. as
+	// its 3.. (runc exec --preserve-fds).
+	Preserve, PreserveFirst int
 }
 
 // ExecNamespaces are the namespaces an exec joins, in order: the user
@@ -25,8 +28,18 @@ var ExecNamespaces = []string{"user", "cgroup", "ipc", "uts", "net", "pid", "mnt
 // container's seccomp filter (spec's). It is pure.
 func BuildExec(spec *specs.Spec, proc *specs.Process, join ExecJoin, lastCap int) (*Plan, error) {
 	p := &Plan{}
+	initial, final, err := execAffinity(proc.ExecCPUAffinity)
+	if err != nil {
+		return nil, err
+	}
+	if initial != nil { // the v2 group is joined at the clone: the v1 ones
+		p.op("affinity", hexWords(initial))
+	}
 	for _, fd := range join.Tasks {
 		p.op("tasks", itoa(fd))
+	}
+	if final != nil { // after the cgroups (a v1 cpuset's resets it)
+		p.op("affinity", hexWords(final))
 	}
 	for _, ns := range join.NS {
 		p.op("setns", itoa(ns.Fd), ns.Kind)
@@ -36,7 +49,8 @@ func BuildExec(spec *specs.Spec, proc *specs.Process, join ExecJoin, lastCap int
 		mode = "detach"
 	}
 	p.op("fork", mode)
-	if err := planProcess(p, spec, proc, processOptions{}, lastCap); err != nil {
+	o := processOptions{preserve: join.Preserve, preserveFirst: join.PreserveFirst}
+	if err := planProcess(p, spec, proc, o, lastCap); err != nil {
 		return nil, err
 	}
 	if p.err != nil {

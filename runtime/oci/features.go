@@ -22,7 +22,7 @@ func Features() *features.Features {
 		Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
 		MountOptions:  sortedStrings(append(mountOpts, "rw")),
 		Linux: &features.Linux{
-			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "user", "uts"},
+			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"},
 			Capabilities: caps.Known(),
 			Cgroup:       &features.Cgroup{V1: &yes, V2: &yes, Systemd: &no, SystemdUser: &no},
 			Seccomp: &features.Seccomp{
@@ -35,9 +35,23 @@ func Features() *features.Features {
 			Apparmor: &features.Apparmor{Enabled: &yes},
 			Selinux:  &features.Selinux{Enabled: &no},
 			IntelRdt: &features.IntelRdt{Enabled: &no},
+			// Idmapped bind mounts (idmap.go), where the kernel and the
+			// source's filesystem can.
+			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &yes}},
+			NetDevices:      &features.NetDevices{Enabled: &no},
+			MemoryPolicy:    &features.MemoryPolicy{Modes: keyNames(mpolModeOf), Flags: keyNames(mpolFlagOf)},
 		},
 		Annotations: map[string]string{"org.hutch.runtime": "hutch-runc"},
 	}
+}
+
+// keyNames are a table's names, sorted.
+func keyNames[K ~string, V any](m map[K]V) []string {
+	names := map[string]bool{}
+	for k := range m {
+		names[string(k)] = true
+	}
+	return sortedKeys(names)
 }
 
 func sortedStrings(s []string) []string {

@@ -26,7 +26,7 @@ import (
 // and what the init does for each:
 //
 //	setns FD KIND             join the namespace open at FD; KIND is one of
-//	                          cgroup, ipc, uts, net, pid, mnt
+//	                          user, cgroup, ipc, uts, net, pid, mnt, time
 //	fork MODE                 fork: the child goes on with the plan, in the pid
 //	                          namespace joined; MODE "wait": the parent passes
 //	                          signals on and exits with the child's status (an
@@ -40,6 +40,8 @@ import (
 //	                          first: KIND "dir" or "file"); REMOUNT, if not 0,
 //	                          then remounts it with those flags (a read-only bind;
 //	                          of an rbind, read-only with its submounts)
+//	movemount FD DEST KIND    move the detached mount open at FD (idmapped
+//	                          by the runtime) to DEST, made first as mountin's
 //	mknod PATH MODE MAJOR MINOR, symlink TARGET PATH   in the root
 //	mask PATH                 hide PATH: /dev/null over a file, an empty tmpfs over a directory
 //	readonly PATH             bind PATH onto itself read-only
@@ -47,6 +49,8 @@ import (
 //	pivot PATH                pivot_root into PATH and drop the old root
 //	tasks FD                  write "0" to a v1 cgroup's tasks file at FD
 //	cgroupns                  unshare the cgroup namespace
+//	timens                    unshare the time namespace: the command enters
+//	                          it at its exec (its offsets: a write before)
 //	wait MSG                  wait for the monitor to send MSG
 //	notify MSG                send MSG to the monitor
 //	fifo FD KEEP              say "created" and wait until `start` opens the exec
@@ -63,11 +67,19 @@ import (
 //	                          fails or outlives TIMEOUT seconds (0: none)
 //	umask MASK, personality PERSONA
 //	preserve FIRST N          the N descriptors at FIRST.. become the command's 3..
+//	                          (an exec's sync socket moves out of their way)
 //	moveroot PATH             enter PATH by moving it over / and chroot (no pivot_root)
 //	pty CONSOLE               open a pty, send the master to the monitor, make
 //	                          the slave stdio and controlling terminal (in a
 //	                          session of its own) and, if CONSOLE is 1, /dev/console
-//	hostname NAME, rlimit RESOURCE SOFT HARD, nnp (no_new_privs)
+//	hostname NAME, domainname NAME, rlimit RESOURCE SOFT HARD, nnp (no_new_privs)
+//	sched POLICY FLAGS NICE PRIORITY RUNTIME DEADLINE PERIOD
+//	                          sched_setattr(2) (process.scheduler)
+//	ioprio VALUE              ioprio_set(2) (process.ioPriority)
+//	mempolicy MODE MASK       set_mempolicy(2) (linux.memoryPolicy): MASK the
+//	                          nodes, 64-bit words in hex, comma-separated
+//	affinity MASK             sched_setaffinity(2) (an exec's execCPUAffinity),
+//	                          MASK the CPUs, as mempolicy's
 //	seccomp FLAGS PROGRAM     install a seccomp filter: PROGRAM is struct
 //	                          sock_filter[] in hex, FLAGS seccomp(2)'s flags
 //	identity UID GID GROUPS LASTCAP BOUNDING EFFECTIVE PERMITTED INHERITABLE AMBIENT
@@ -94,7 +106,9 @@ var opArity = map[string]int{
 	"setns": 2, "fork": 1, "lo": 0, "private": 0, "mount": 5, "root": 1, "mountin": 7,
 	"mknod": 4, "symlink": 2, "mask": 1, "readonly": 1, "mkdir": 1, "pivot": 1, "tasks": 1,
 	"cgroupns": 0, "wait": 1, "pty": 1, "hostname": 1, "rlimit": 3, "nnp": 0, "seccomp": 2,
-	"identity": 9, "chdir": 1, "exec": -1,
+	"identity": 9, "chdir": 1, "exec": -1, "sched": 7, "ioprio": 1, "timens": 0,
+	"movemount": 3, "mempolicy": 2, "domainname": 1,
+	"affinity": 1,
 }
 
 func (p *Plan) op(name string, args ...string) {
@@ -146,6 +160,9 @@ type InitOptions struct {
 	// Preserve hands the command the descriptors at PreserveFirst.. as its
 	// 3.. (runc --preserve-fds); only with the exec fifo.
 	Preserve, PreserveFirst int
+	// Idmapped are the idmapped mounts (OpenIdmapped), by their index in
+	// spec.Mounts: where the init finds each, detached.
+	Idmapped map[int]int
 }
 
 // Overlay is the image's root filesystem with a writable layer on top.
@@ -229,6 +246,9 @@ func BuildInit(spec *specs.Spec, o InitOptions, host HostFacts) (*Plan, error) {
 		}
 		p.op("write", "/proc/sys/"+strings.ReplaceAll(key, ".", "/"), spec.Linux.Sysctl[key])
 	}
+	if err := planTimeNamespace(p, spec); err != nil {
+		return nil, err
+	}
 
 	// In a user namespace no device node can be made: the host's are bound.
 	userns, _ := hasNamespace(spec, specs.UserNamespace)
@@ -247,9 +267,18 @@ func BuildInit(spec *specs.Spec, o InitOptions, host HostFacts) (*Plan, error) {
 	// so a symlink such as etc/resolv.conf -> /etc/shadow cannot lead a
 	// mount out of the container.
 	p.op("root", root)
-	for _, m := range spec.Mounts {
+	for i, m := range spec.Mounts {
 		if m.Type == "cgroup" || m.Type == "cgroup2" {
 			planCgroupMount(p, m, o.CgroupBinds)
+			continue
+		}
+		if err := checkIdmap(spec, m); err != nil {
+			return nil, fmt.Errorf("mount %s: %w", m.Destination, err)
+		}
+		if fd, ok := o.Idmapped[i]; ok {
+			if err := planIdmapped(p, m, fd, host); err != nil {
+				return nil, fmt.Errorf("mount %s: %w", m.Destination, err)
+			}
 			continue
 		}
 		if err := planMount(p, m, host); err != nil {
@@ -310,6 +339,9 @@ func BuildInit(spec *specs.Spec, o InitOptions, host HostFacts) (*Plan, error) {
 
 	if uts, _ := hasNamespace(spec, specs.UTSNamespace); uts && spec.Hostname != "" {
 		p.op("hostname", spec.Hostname)
+	}
+	if uts, _ := hasNamespace(spec, specs.UTSNamespace); uts && spec.Domainname != "" {
+		p.op("domainname", spec.Domainname)
 	}
 	if spec.Process == nil {
 		return nil, errors.New("config.json: no process")
@@ -468,7 +500,7 @@ func planDevice(p *Plan, d specs.LinuxDevice, userns bool) error {
 type processOptions struct {
 	console, reap bool
 	started       bool // after the gate and the start hooks: tell start
-	preserve      int  // then hand the command these descriptors from preserveFirst
+	preserve      int  // then hand the command these descriptors from preserveFirst (runc --preserve-fds)
 	preserveFirst int
 	gate          func()
 	state         []byte
@@ -495,6 +527,19 @@ func planProcess(p *Plan, spec *specs.Spec, proc *specs.Process, o processOption
 		}
 		p.op("personality", itoa(persona))
 	}
+	// Before the gate, so that what the kernel refuses fails create, not
+	// start; before the identity drops CAP_SYS_NICE.
+	if err := planScheduler(p, proc.Scheduler); err != nil {
+		return err
+	}
+	if err := planIOPriority(p, proc.IOPriority); err != nil {
+		return err
+	}
+	if spec.Linux != nil {
+		if err := planMemoryPolicy(p, spec.Linux.MemoryPolicy); err != nil {
+			return err
+		}
+	}
 	if o.gate != nil {
 		o.gate()
 	}
@@ -505,9 +550,9 @@ func planProcess(p *Plan, spec *specs.Spec, proc *specs.Process, o processOption
 	}
 	if o.gate != nil && o.started {
 		p.op("started")
-		if o.preserve > 0 { // after: the fifo may sit at 3 until then
-			p.op("preserve", itoa(o.preserveFirst), itoa(o.preserve))
-		}
+	}
+	if o.preserve > 0 { // after started: the fifo may sit at 3 until then
+		p.op("preserve", itoa(o.preserveFirst), itoa(o.preserve))
 	}
 	filter, err := compileSeccomp(spec)
 	if err != nil {
@@ -562,6 +607,27 @@ var rlimitOf = map[string]int{
 	"RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING, "RLIMIT_STACK": unix.RLIMIT_STACK,
 }
 
+// planIdmapped moves an idmapped mount (made detached, with its options,
+// by OpenIdmapped) into place, then sets its propagation.
+func planIdmapped(p *Plan, m specs.Mount, fd int, host HostFacts) error {
+	dir, err := host.IsDir(m.Source)
+	if err != nil {
+		return err
+	}
+	kind := "dir"
+	if !dir {
+		kind = "file"
+	}
+	dest := filepath.Clean(m.Destination)
+	p.op("movemount", itoa(fd), dest, kind)
+	flags, _ := mountOptions(m.Options)
+	const propagation = unix.MS_PRIVATE | unix.MS_SLAVE | unix.MS_SHARED | unix.MS_UNBINDABLE
+	if prop := flags & (propagation | unix.MS_REC); prop&propagation != 0 {
+		p.op("mountin", "", dest, "", itoa(prop), "", kind, "0")
+	}
+	return nil
+}
+
 func planMount(p *Plan, m specs.Mount, host HostFacts) error {
 	flags, data := mountOptions(m.Options)
 	isBind := m.Type == "bind" || flags&unix.MS_BIND != 0
@@ -608,6 +674,7 @@ var mountFlagOf = map[string]int{
 	"suid": 0, "dev": 0, "exec": 0, "atime": 0, "diratime": 0, "async": 0, "nodiratime": unix.MS_NODIRATIME,
 	"sync": unix.MS_SYNCHRONOUS, "dirsync": unix.MS_DIRSYNC, "mand": unix.MS_MANDLOCK, "remount": unix.MS_REMOUNT,
 	"silent": unix.MS_SILENT, "lazytime": unix.MS_LAZYTIME, "iversion": unix.MS_I_VERSION,
+	"idmap": 0, "ridmap": 0, // not mount(2)'s: an idmapped mount (idmap.go)
 }
 
 // mountOptions splits OCI mount options into mount(2) flags and fs data.

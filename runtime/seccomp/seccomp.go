@@ -93,6 +93,9 @@ func Compile(profile *specs.LinuxSeccomp) (*Filter, error) {
 	if profile.ListenerPath != "" {
 		return nil, fmt.Errorf("seccomp: listenerPath is not supported")
 	}
+	if profile.ListenerMetadata != "" {
+		return nil, fmt.Errorf("seccomp: listenerMetadata without a listenerPath")
+	}
 	f := &Filter{}
 	for _, name := range profile.Flags {
 		flag, ok := flagOf[name]
@@ -230,6 +233,10 @@ func treeSize(segs []segment) int {
 func action(act specs.LinuxSeccompAction, errnoRet *uint) (uint32, error) {
 	errno := uint32(unix.EPERM) // the runtime spec's default errnoRet
 	if errnoRet != nil {
+		// The spec: an errnoRet with an action that returns none is an error.
+		if act != specs.ActErrno && act != specs.ActTrace {
+			return 0, fmt.Errorf("errnoRet: action %s returns no errno", act)
+		}
 		errno = uint32(*errnoRet) & 0xffff
 	}
 	switch act {

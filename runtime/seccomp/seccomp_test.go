@@ -205,6 +205,7 @@ func TestConditionsAndOr(t *testing.T) {
 }
 
 func TestCompileRefuses(t *testing.T) {
+	errnoRet := uint(1)
 	for name, p := range map[string]*specs.LinuxSeccomp{
 		"no default action": {},
 		"unknown action":    {DefaultAction: "SCMP_ACT_MAYBE"},
@@ -213,6 +214,11 @@ func TestCompileRefuses(t *testing.T) {
 			Args: []specs.LinuxSeccompArg{{Index: 0, Op: "SCMP_CMP_SOMETIMES"}}}}},
 		"argument 6":   {DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActErrno, Args: []specs.LinuxSeccompArg{{Index: 6, Op: specs.OpEqualTo}}}}},
 		"unknown flag": {DefaultAction: specs.ActAllow, Flags: []specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_NEW"}},
+		// config-linux.md: an action that returns no errno, with an errnoRet.
+		"errnoRet of allow": {DefaultAction: specs.ActAllow, DefaultErrnoRet: &errnoRet},
+		"errnoRet of kill": {DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"read"},
+			Action: specs.ActKillProcess, ErrnoRet: &errnoRet}}},
+		"listenerMetadata alone": {DefaultAction: specs.ActAllow, ListenerMetadata: "x"},
 	} {
 		if _, err := Compile(p); err == nil {
 			t.Errorf("%s: compiled", name)
