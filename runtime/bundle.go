@@ -33,12 +33,12 @@ func (s *Store) ociRuntime() *oci.Runtime {
 	return &oci.Runtime{Root: filepath.Join(s.Root, "oci")}
 }
 
-// deleteRun removes what the OCI core holds of a container's run: its
-// record and its cgroup, with anything left in it. A run of an older hutch
-// has no record there: its group is found by the id.
+// deleteRun removes a container's run: the OCI core's state of it (Delete
+// kills what is left of it), then its cgroup, which hutch made for the core
+// (cgroups.Create(id)) and deletes itself, also when the core has no record
+// (a monitor killed before it made one, a run of an older hutch).
 func (s *Store) deleteRun(id string) error {
-	err := s.ociRuntime().Delete(id, true) // no record: nil
-	return errors.Join(err, deleteCgroup(cgroups.Load(id)))
+	return errors.Join(s.ociRuntime().Delete(id, true), deleteCgroup(cgroups.Load(id)))
 }
 
 // deleteOrphanRuns deletes the OCI core's runs that no container record

@@ -179,7 +179,8 @@ func (s *Store) finish(id string, code int, startErr error, ran bool) {
 	// Read before the group goes; a --rm container's record goes with it.
 	oom := !autoRemove && err == nil && cg.OOMKilled()
 	released := make(chan error, 1)
-	go func() { released <- s.deleteRun(id) }() // kernel work: overlap it with the disk work
+	go func() { released <- deleteCgroup(cg, err) }() // kernel work: overlap it with the disk work
+	stateErr := s.ociRuntime().Delete(id, true)
 	var netErr error
 	if readErr == nil {
 		netErr = s.unwire(c, false)
@@ -195,7 +196,7 @@ func (s *Store) finish(id string, code int, startErr error, ran bool) {
 		s.tellWaiters(id, code)
 		return
 	}
-	relErr := errors.Join(<-released, netErr)
+	relErr := errors.Join(<-released, stateErr, netErr)
 	s.update(id, func(c *Container) error {
 		c.OOMKilled = oom
 		if ran || c.Status != StatusCreated { // a failed first start stays created

@@ -3,6 +3,7 @@ package oci
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -39,7 +40,8 @@ type CreateOptions struct {
 	Reap    bool     // the init stays as pid 1 and reaps (--init)
 	NetNS   *os.File // a network namespace to join, opened (and checked) by the caller
 	// Cgroup is the container's group at the spec's cgroupsPath, made
-	// ahead by the caller; create owns it from then on (deleted on error).
+	// ahead by the caller, who deletes it after Delete (which leaves it,
+	// having killed what is in it); a failed create deletes it.
 	Cgroup *cgroups.Cgroup
 	// OnConsole takes the terminal's master instead of a console socket;
 	// it is the callee's to close.
@@ -54,10 +56,11 @@ type CreateOptions struct {
 // (CreateChild): its caller waits for it, and its sync socket stays open
 // until Start to hear whether its command runs.
 type Child struct {
-	r    *Runtime
-	id   string
-	init *Init
-	pid  int // the command's process: the init's, or its child's after a detached fork
+	r       *Runtime
+	rec     *record // its creator's: nobody else starts it
+	init    *Init
+	ev      Events // what its init may say on its way to "created"
+	pidFile string
 }
 
 // Create makes the container id from the bundle: its cgroup, its
@@ -74,23 +77,38 @@ func (r *Runtime) Create(id, bundle string, o CreateOptions) error {
 }
 
 // CreateChild is Create for a caller that stays the init's parent: the
-// init dies with the calling thread, and Child.Start reports whether the
-// command runs, with the init's error (an *InitError) if it does not.
+// init dies with the calling thread. It returns once the init has its plan
+// and Setup is done; Child.Start waits for the init to be created, starts
+// it and reports whether the command runs, with the init's error (an
+// *InitError) if it does not. A child's terminal goes to OnConsole.
 func (r *Runtime) CreateChild(id, bundle string, o CreateOptions) (*Child, error) {
+	if o.ConsoleSocket != "" {
+		return nil, errors.New("create: a child's terminal goes to OnConsole, not a console socket")
+	}
 	return r.create(id, bundle, o, true)
 }
 
-// Pid is the container's process.
-func (c *Child) Pid() int { return c.pid }
+// Pid is the container's process: the init's, or its child's after a
+// detached fork.
+func (c *Child) Pid() int { return c.rec.Pid }
 
 // Cmd is the init's process, to wait for.
 func (c *Child) Cmd() *exec.Cmd { return c.init.Cmd }
 
-// Start starts the container (Runtime.Start) and waits until its command
-// runs or fails: a failure is the init's *InitError, with its exit code.
+// Start waits until the container is created, starts it and waits until
+// its command runs or fails: a failure is the init's *InitError, with its
+// exit code.
 func (c *Child) Start() error {
 	defer c.init.Close()
-	if err := c.r.Start(c.id); err != nil {
+	fifo, err := openFifo(c.r.fifoPath(c.rec.ID))
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fifo)
+	if err := c.created(); err != nil {
+		return err
+	}
+	if err := c.r.start(c.rec, fifo); err != nil {
 		// The init says why, when it can; its error beats start's "failed".
 		if ierr := c.init.Await(Events{}); ierr != nil {
 			return ierr
@@ -145,12 +163,13 @@ func (r *Runtime) create(id, bundle string, o CreateOptions, child bool) (_ *Chi
 		flags &^= unix.CLONE_NEWNET
 		join = append(join, joinNS{kind: "net", file: o.NetNS})
 	}
+	userns := flags&unix.CLONE_NEWUSER != 0
 	facts, err := RealHostFacts()
 	if err != nil {
 		return nil, err
 	}
 	rec := &record{ID: id, Bundle: bundle, Rootfs: spec.Root.Path, Created: time.Now().UTC(),
-		Annotations: spec.Annotations, Cgroup: cgroupPath(spec, id),
+		Annotations: spec.Annotations, Cgroup: cgroupPath(spec, id), CallersCgroup: o.Cgroup != nil,
 		Hooks: spec.Hooks != nil && len(spec.Hooks.Poststart)+len(spec.Hooks.Poststop) > 0}
 	if o.Spec == nil {
 		// The whole plan once before anything exists: a bad config.json
@@ -191,24 +210,40 @@ func (r *Runtime) create(id, bundle string, o CreateOptions, child bool) (_ *Chi
 		return nil, err
 	}
 	// Recorded before anything is made: were this create killed, delete
-	// finds the cgroup (and the init) here.
+	// finds the cgroup (and the init) here. Not a child's: the init dies
+	// with its creator, whose cleanup knows the cgroup (Delete of an id
+	// without a record removes its directory).
 	rec.Creating = true
-	if err := r.save(rec); err != nil {
-		return nil, err
+	if !child {
+		if err := r.save(rec); err != nil {
+			return nil, err
+		}
 	}
 	// Writable by all (not by the umask's leave): the init may be another
 	// user's by the time it opens it (a user namespace's root).
 	if err := unix.Mkfifo(r.fifoPath(id), 0o622); err != nil {
 		return nil, fmt.Errorf("make exec fifo: %w", err)
 	}
-	if err := os.Chmod(r.fifoPath(id), 0o622); err != nil {
-		return nil, err
+	if userns {
+		if err := os.Chmod(r.fifoPath(id), 0o622); err != nil {
+			return nil, err
+		}
 	}
+	// What only the init needs: the parent's copies go once it has its own
+	// (closed while it works, not while it waits for start), or at return.
+	var parentCopies []io.Closer
+	closeCopies := func() {
+		for _, f := range parentCopies {
+			f.Close()
+		}
+		parentCopies = nil
+	}
+	defer closeCopies()
 	fifo, err := os.OpenFile(r.fifoPath(id), unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
-	defer fifo.Close()
+	parentCopies = append(parentCopies, fifo)
 	var console *net.UnixConn
 	if o.ConsoleSocket != "" {
 		c, err := net.Dial("unix", o.ConsoleSocket)
@@ -230,7 +265,7 @@ func (r *Runtime) create(id, bundle string, o CreateOptions, child bool) (_ *Chi
 	if err != nil {
 		return nil, err
 	}
-	defer cj.Close()
+	parentCopies = append(parentCopies, cj)
 
 	// The init's descriptors: the fifo, then the namespaces it joins, then
 	// the v1 tasks files (from a new user namespace they are not its to
@@ -243,7 +278,7 @@ func (r *Runtime) create(id, bundle string, o CreateOptions, child bool) (_ *Chi
 			if f, err = os.Open(ns.path); err != nil {
 				return nil, fmt.Errorf("namespace %s: %w", ns.kind, err)
 			}
-			defer f.Close()
+			parentCopies = append(parentCopies, f)
 		}
 		fds = append(fds, NsFd{Fd: FileFd(len(files)), Kind: ns.kind})
 		files = append(files, f)
@@ -256,7 +291,7 @@ func (r *Runtime) create(id, bundle string, o CreateOptions, child bool) (_ *Chi
 	}
 	idmappedFds := map[int]int{}
 	for i, f := range idmapped {
-		defer f.Close()
+		parentCopies = append(parentCopies, f)
 		idmappedFds[i] = FileFd(len(files))
 		files = append(files, f)
 	}
@@ -266,7 +301,6 @@ func (r *Runtime) create(id, bundle string, o CreateOptions, child bool) (_ *Chi
 		return nil, err
 	}
 	files = append(files, preserved...)
-	userns := flags&unix.CLONE_NEWUSER != 0
 	var tasks []int
 	if !userns {
 		for _, f := range cj.Tasks {
@@ -279,30 +313,48 @@ func (r *Runtime) create(id, bundle string, o CreateOptions, child bool) (_ *Chi
 	if len(o.Stdio) == 3 {
 		c.Stdin, c.Stdout, c.Stderr = o.Stdio[0], o.Stdio[1], o.Stdio[2]
 	}
-	init, err := Clone(c)
-	if err != nil {
-		return nil, err
-	}
-	undo = append(undo, func() error { init.Close(); init.Kill(); return nil })
-	rec.Pid, rec.PidStart = init.Pid(), procstart.Of(init.Pid())
-	if err := r.save(rec); err != nil {
-		return nil, err
-	}
-	if userns {
-		if err := enterCgroup(cg, rec.Pid); err != nil {
-			return nil, err
-		}
-	}
 	opts := initOptions(spec, rec, fds, tasks, FileFd(0), o)
 	opts.CgroupBinds = CgroupBinds(cg)
 	opts.Preserve, opts.PreserveFirst = o.PreserveFds, preserveFirst
 	opts.KeepSync = child
 	opts.Idmapped = idmappedFds
-	plan, err := BuildInit(spec, opts, facts)
+	// The plan is made before the clone, so that the init has it at once,
+	// unless hooks the init runs read the state: it has the init's pid.
+	var plan *Plan
+	initHooks := spec.Hooks != nil && len(spec.Hooks.CreateContainer)+len(spec.Hooks.StartContainer) > 0
+	if !initHooks {
+		if plan, err = BuildInit(spec, opts, facts); err != nil {
+			return nil, err
+		}
+	}
+	init, err := Clone(c)
 	if err != nil {
 		return nil, err
 	}
+	undo = append(undo, func() error { init.Close(); init.Kill(); return nil })
+	// The init waits for its plan: it goes first, the rest while it works.
+	rec.Pid = init.Pid()
+	if userns {
+		if err := enterCgroup(cg, rec.Pid); err != nil {
+			return nil, err
+		}
+	}
+	if initHooks {
+		opts.State = hookState(rec, Created)
+		if plan, err = BuildInit(spec, opts, facts); err != nil {
+			return nil, err
+		}
+	}
 	if err := init.Send(plan); err != nil {
+		return nil, err
+	}
+	closeCopies()
+	rec.PidStart = procstart.Of(rec.Pid)
+	// The pid is recorded while the init works (a create killed before
+	// that is undone by its cgroup). A child's record is done here: a
+	// creator that dies takes its init along, and nobody else watches.
+	rec.Creating = !child
+	if err := r.save(rec); err != nil {
 		return nil, err
 	}
 	if o.Setup != nil {
@@ -350,22 +402,39 @@ func (r *Runtime) create(id, bundle string, o CreateOptions, child bool) (_ *Chi
 		}
 		return nil
 	}
-	if err := init.Await(ev); err != nil {
+	c2 := &Child{r: r, rec: rec, init: init, ev: ev, pidFile: o.PidFile}
+	if child {
+		// Its Start waits for "created", with the fifo open before the
+		// init gets there, so that the init never sleeps at the gate.
+		return c2, nil
+	}
+	if err := c2.created(); err != nil {
 		return nil, err
 	}
-	if rec.PidStart = procstart.Of(rec.Pid); rec.PidStart == 0 {
-		return nil, errors.New("init exited before it was created")
+	return c2, nil
+}
+
+// created waits until the init says "created", and records it.
+func (c *Child) created() error {
+	clonePid, rec := c.init.Pid(), c.rec
+	if err := c.init.Await(c.ev); err != nil {
+		return err
 	}
-	rec.Creating = false
-	if err := r.save(rec); err != nil {
-		return nil, err
-	}
-	if o.PidFile != "" {
-		if err := writePidFile(o.PidFile, rec.Pid); err != nil {
-			return nil, err
+	if rec.Pid != clonePid || rec.Creating { // a child just said "created": it is there
+		if rec.PidStart = procstart.Of(rec.Pid); rec.PidStart == 0 {
+			return errors.New("init exited before it was created")
 		}
 	}
-	return &Child{r: r, id: id, init: init, pid: rec.Pid}, nil
+	if rec.Creating || rec.Pid != clonePid { // not done yet, or a detached fork's pid
+		rec.Creating = false
+		if err := c.r.save(rec); err != nil {
+			return err
+		}
+	}
+	if c.pidFile != "" {
+		return writePidFile(c.pidFile, rec.Pid)
+	}
+	return nil
 }
 
 // PlanOf is the init plan a create of spec with o would send, with

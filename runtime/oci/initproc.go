@@ -47,13 +47,14 @@ func OpenCgroupJoin(cg *cgroups.Cgroup) (j CgroupJoin, err error) {
 }
 
 // Close closes what OpenCgroupJoin opened.
-func (j CgroupJoin) Close() {
+func (j CgroupJoin) Close() error {
 	if j.Unified != nil {
 		j.Unified.Close()
 	}
 	for _, f := range j.Tasks {
 		f.Close()
 	}
+	return nil
 }
 
 // sealedSelf is a sealed in-memory copy of the hutch binary. The process

@@ -28,7 +28,19 @@ func (r *Runtime) Start(id string) error {
 	if err := checkOp(OpStart, id, r.status(rec), false); err != nil {
 		return err
 	}
-	if err := openFifo(r.fifoPath(id), rec); err != nil {
+	fifo, err := openFifo(r.fifoPath(id))
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fifo)
+	return r.start(rec, fifo)
+}
+
+// start starts the created container rec, whose exec fifo is open at fifo,
+// under its lock or by its creator (a Child's, which no one else starts).
+func (r *Runtime) start(rec *record, fifo int) error {
+	id := rec.ID
+	if err := awaitStarted(fifo, rec); err != nil {
 		return err
 	}
 	if err := os.Remove(r.fifoPath(id)); err != nil {
@@ -53,16 +65,20 @@ func (r *Runtime) Start(id string) error {
 	return nil
 }
 
-// openFifo opens the exec fifo for reading, which lets the init's blocked
-// open for writing return, and reads the byte the init writes once its
-// startContainer hooks passed. EOF without it (the init failed: its error
-// is on its stderr) or the init's death fails the start.
-func openFifo(path string, rec *record) error {
+// openFifo opens the exec fifo for reading, which lets the init's open for
+// writing return (at once, if it comes later).
+func openFifo(path string) (int, error) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("open exec fifo: %w", err)
+		return -1, fmt.Errorf("open exec fifo: %w", err)
 	}
-	defer unix.Close(fd)
+	return fd, nil
+}
+
+// awaitStarted reads the byte the init writes into the exec fifo once
+// its startContainer hooks passed. EOF without it (the init failed: its
+// error is on its stderr) or the init's death fails the start.
+func awaitStarted(fd int, rec *record) error {
 	buf := make([]byte, 1)
 	for {
 		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
@@ -148,7 +164,7 @@ func (r *Runtime) Delete(id string, force bool) error {
 		return fmt.Errorf("container %s: init %d did not exit", id, rec.Pid)
 	}
 	var errs []error
-	if cg, err := cgroups.LoadPath(rec.Cgroup); err == nil {
+	if cg, err := cgroups.LoadPath(rec.Cgroup); err == nil && !rec.CallersCgroup {
 		errs = append(errs, cg.Delete())
 	}
 	var spec *specs.Spec

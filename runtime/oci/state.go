@@ -15,7 +15,6 @@ import (
 
 	"github.com/hutchrt/hutch/runtime/atomicfile"
 	"github.com/hutchrt/hutch/runtime/cgroups"
-	"github.com/hutchrt/hutch/runtime/flock"
 	"github.com/hutchrt/hutch/runtime/jsonwalk"
 	"github.com/hutchrt/hutch/runtime/procstart"
 )
@@ -52,6 +51,9 @@ type record struct {
 	// Hooks: the config has poststart or poststop hooks, which start and
 	// delete read it for (a spec is costly to decode: most have none).
 	Hooks bool `json:"hooks,omitempty"`
+	// CallersCgroup: the group is the creator's (CreateOptions.Cgroup),
+	// which deletes it; delete leaves it (it still kills what is in it).
+	CallersCgroup bool `json:"callersCgroup,omitempty"`
 }
 
 // Status is the OCI status of a container.
@@ -83,16 +85,31 @@ func CheckID(id string) error {
 	return nil
 }
 
-// lock takes the container's lock: one operation on it at a time.
+// lock takes the container's lock, a flock of its directory: one
+// operation on it at a time. (A file for it would be one more to make and
+// remove on every run.)
 func (r *Runtime) lock(id string) (func(), error) {
 	if err := CheckID(id); err != nil {
 		return nil, err
 	}
-	unlock, err := flock.Exclusive(filepath.Join(r.dir(id), ".lock"))
-	if errors.Is(err, fs.ErrNotExist) {
+	fd, err := unix.Open(r.dir(id), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
 		return nil, fmt.Errorf("container %s: %w", id, ErrNotExist)
 	}
-	return unlock, err
+	if err != nil {
+		return nil, fmt.Errorf("lock container %s: %w", id, err)
+	}
+	for {
+		err = unix.Flock(fd, unix.LOCK_EX)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("lock container %s: %w", id, err)
+	}
+	return func() { unix.Close(fd) }, nil
 }
 
 func (r *Runtime) load(id string) (*record, error) {
