@@ -213,6 +213,10 @@ func TestNetworkContainerMode(t *testing.T) {
 	if a, b := nsOf(tgt), nsOf(side); a != b {
 		t.Errorf("container:tgt is in %s, tgt in %s", b, a)
 	}
+	// An exec (and so a health check) into it is in that namespace too.
+	if got, want := strings.TrimSpace(e.ok("exec", side, "readlink", "/proc/self/ns/net")), nsOf(tgt); got != want {
+		t.Errorf("exec into container:tgt is in %s, tgt in %s", got, want)
+	}
 	if veths := netVeths(side); len(veths) != 0 {
 		t.Errorf("a container:NAME container has veths of its own: %v", veths)
 	}

@@ -64,3 +64,36 @@ func (s *Store) signal(c *Container, sig unix.Signal) error {
 	}
 	return err
 }
+
+// setFrozen pauses or resumes c's run through the core (resuming one that
+// is not frozen is nothing: a mark written before its freeze). A run the
+// core has no record of (an older hutch's) is frozen by its cgroup.
+func (s *Store) setFrozen(id string, freeze bool) error {
+	rt := s.ociRuntime()
+	st, err := rt.State(id)
+	if cg, older := olderRun(err, id); older {
+		if freeze {
+			return cg.Freeze()
+		}
+		return cg.Thaw()
+	}
+	switch {
+	case err != nil:
+		return err
+	case freeze:
+		return rt.Pause(id)
+	case st.Status == specs.ContainerState(oci.Paused): // frozen, its processes cannot have exited
+		return rt.Resume(id)
+	}
+	return nil
+}
+
+// olderRun is the cgroup of a run the core has no record of (err is its
+// ErrNotExist): one an older hutch started, found by the id.
+func olderRun(err error, id string) (*cgroups.Cgroup, bool) {
+	if !errors.Is(err, oci.ErrNotExist) {
+		return nil, false
+	}
+	cg, lerr := cgroups.Load(id)
+	return cg, lerr == nil
+}

@@ -24,14 +24,15 @@
 //	             filesystems and pivots into them, joins its v1 cgroups and
 //	             unshares its cgroup namespace, while the monitor wires the
 //	             network (create's Setup: veths, published ports, the DNS
-//	             registration); says "created" and waits on the exec fifo
-//	             until the monitor's Start opens it; then installs the seccomp
+//	             registration); says "created" and passes the exec fifo, which
+//	             the monitor's Start has opened already; then installs the seccomp
 //	             filter, drops to the container's user and capabilities and
 //	             execs the command. A successful exec closes the sync socket
 //	             (CLOEXEC): EOF is "started"; anything else is an error message.
 //	hutch exec ─(into the v2 cgroup, setsid) re-exec a sealed copy of hutch as "_init" ─▶ the same C init
-//	             with an exec plan (execplan.go): joins the v1 cgroups and each
-//	             namespace of the container's pid 1 (setns), forks into its pid
+//	             with an exec plan (oci.ExecChild): joins the v1 cgroups and each
+//	             namespace the container's pid 1 has of its own, made or joined
+//	             (its OCI record lists them; setns), forks into its pid
 //	             namespace (the parent passes signals on and exits with the
 //	             child's status), then the child does what the init does from
 //	             the pty on: seccomp, user and capabilities, chdir, exec.

@@ -24,6 +24,9 @@ func (s *Store) Top(ref string, args []string) (header []string, rows [][]string
 		return nil, nil, fmt.Errorf("container %s is not running", c.Name)
 	}
 	pids, err := s.ociRuntime().Pids(c.ID)
+	if cg, older := olderRun(err, c.ID); older {
+		pids, err = cg.Pids()
+	}
 	if err != nil {
 		return nil, nil, err
 	}

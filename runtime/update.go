@@ -52,7 +52,11 @@ func (s *Store) Update(ref string, res *specs.LinuxResources) error {
 		return err
 	}
 	if c.Running() {
-		if err := s.ociRuntime().Update(c.ID, res); err != nil {
+		err := s.ociRuntime().Update(c.ID, res)
+		if cg, older := olderRun(err, c.ID); older {
+			err = cg.Update(res)
+		}
+		if err != nil {
 			return fmt.Errorf("update %s: %w", c.Name, err)
 		}
 	}

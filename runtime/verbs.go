@@ -11,12 +11,10 @@ import (
 	"strconv"
 	"time"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"github.com/hutchrt/hutch/runtime/logs"
-	"github.com/hutchrt/hutch/runtime/oci"
 )
 
 // Day-two verbs of Docker's lifecycle: start attached, attach, restart,
@@ -286,13 +284,12 @@ func (s *Store) Pause(ref string) error {
 	if c.IsPaused() {
 		return fmt.Errorf("cannot pause container %s: it is already paused", c.Name)
 	}
-	rt := s.ociRuntime()
-	if err := rt.Pause(c.ID); err != nil {
+	if err := s.setFrozen(c.ID, true); err != nil {
 		return err
 	}
 	_, err = s.update(c.ID, func(c *Container) error { c.Paused = true; return nil })
 	if err != nil {
-		rt.Resume(c.ID)
+		s.setFrozen(c.ID, false)
 		return err
 	}
 	s.containerEvent(c, "pause")
@@ -322,13 +319,8 @@ func (s *Store) unpaused(c *Container) (*Container, error) {
 	if !c.Paused {
 		return c, nil
 	}
-	// Frozen, its processes cannot have exited: the core has it paused,
-	// unless it never froze (a record written before its freeze).
-	rt := s.ociRuntime()
-	if st, err := rt.State(c.ID); err == nil && st.Status == specs.ContainerState(oci.Paused) {
-		if err := rt.Resume(c.ID); err != nil {
-			return c, err
-		}
+	if err := s.setFrozen(c.ID, false); err != nil {
+		return c, err
 	}
 	c2, err := s.update(c.ID, func(c *Container) error { c.Paused = false; return nil })
 	if errors.Is(err, ErrNotFound) {

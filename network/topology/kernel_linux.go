@@ -15,8 +15,9 @@ import (
 )
 
 // Live is the Kernel of this host: netlink in hutch's namespace and, for a
-// container, a netlink socket opened in its namespace (NewHandleAt: no
-// thread of ours ever enters it). It only reads.
+// container, a netlink socket opened in its namespace (NewHandleAt: a
+// locked thread enters it only to open the socket, and comes back). It
+// only reads.
 type Live struct {
 	Table nft.Table
 }

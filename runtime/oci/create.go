@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -82,9 +83,6 @@ func (r *Runtime) Create(id, bundle string, o CreateOptions) error {
 // it and reports whether the command runs, with the init's error (an
 // *InitError) if it does not. A child's terminal goes to OnConsole.
 func (r *Runtime) CreateChild(id, bundle string, o CreateOptions) (*Child, error) {
-	if o.ConsoleSocket != "" {
-		return nil, errors.New("create: a child's terminal goes to OnConsole, not a console socket")
-	}
 	return r.create(id, bundle, o, true)
 }
 
@@ -125,8 +123,19 @@ func (c *Child) Kill() {
 }
 
 func (r *Runtime) create(id, bundle string, o CreateOptions, child bool) (_ *Child, err error) {
+	if o.Cgroup != nil {
+		// Handed over: gone with a failed create, whatever the failure.
+		defer func() {
+			if err != nil {
+				o.Cgroup.Delete()
+			}
+		}()
+	}
 	if err := CheckID(id); err != nil {
 		return nil, err
+	}
+	if child && o.ConsoleSocket != "" {
+		return nil, errors.New("create: a child's terminal goes to OnConsole, not a console socket")
 	}
 	spec := o.Spec
 	if spec == nil {
@@ -136,14 +145,6 @@ func (r *Runtime) create(id, bundle string, o CreateOptions, child bool) (_ *Chi
 	}
 	if err != nil {
 		return nil, err
-	}
-	if o.Cgroup != nil {
-		// Handed over: gone with a failed create, whatever the failure.
-		defer func() {
-			if err != nil {
-				o.Cgroup.Delete()
-			}
-		}()
 	}
 	if o.PreserveFds < 0 || o.PreserveFds > 256 {
 		return nil, fmt.Errorf("--preserve-fds %d: not between 0 and 256", o.PreserveFds)
@@ -168,9 +169,10 @@ func (r *Runtime) create(id, bundle string, o CreateOptions, child bool) (_ *Chi
 	if err != nil {
 		return nil, err
 	}
+	hooks := spec.Hooks != nil && len(spec.Hooks.Poststart)+len(spec.Hooks.Poststop) > 0
 	rec := &record{ID: id, Bundle: bundle, Rootfs: spec.Root.Path, Created: time.Now().UTC(),
 		Annotations: spec.Annotations, Cgroup: cgroupPath(spec, id), CallersCgroup: o.Cgroup != nil,
-		Hooks: spec.Hooks != nil && len(spec.Hooks.Poststart)+len(spec.Hooks.Poststop) > 0}
+		Hooks: &hooks, Child: child, Namespaces: ownNamespaces(spec, o.NetNS != nil)}
 	if o.Spec == nil {
 		// The whole plan once before anything exists: a bad config.json
 		// fails here. (A caller's spec is its own, and is planned once.)
@@ -490,6 +492,19 @@ func initOptions(spec *specs.Spec, rec *record, join []NsFd, tasks []int, fifo i
 	o.ForkDetached = joined(spec, specs.PIDNamespace)
 	o.CreateRuntime = spec.Hooks != nil && len(spec.Hooks.Prestart)+len(spec.Hooks.CreateRuntime) > 0
 	return o
+}
+
+// ownNamespaces are the kinds of namespace the init has of its own, made or
+// joined (by path, or netNS: a file the caller opened): those an exec joins.
+func ownNamespaces(spec *specs.Spec, netNS bool) []string {
+	var out []string
+	for _, ns := range spec.Linux.Namespaces {
+		out = append(out, nsKinds[ns.Type])
+	}
+	if netNS && !slices.Contains(out, "net") {
+		out = append(out, "net")
+	}
+	return out
 }
 
 // joinNS is a namespace the init joins: by path, or a file the caller opened.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -156,8 +157,14 @@ func (r *Runtime) exec(id string, proc *specs.Process, o ExecOptions, child bool
 	}
 	// And the time namespace (after the user namespace that owns it): its
 	// init's for its children, as an init kept as a reaper never entered it.
+	own := rec.Namespaces
+	if own == nil { // a record of an older hutch
+		for _, ns := range spec.Linux.Namespaces {
+			own = append(own, nsKinds[ns.Type])
+		}
+	}
 	for _, kind := range append(ExecNamespaces[:len(ExecNamespaces):len(ExecNamespaces)], "time") {
-		if !specHasKind(spec, kind) {
+		if !slices.Contains(own, kind) {
 			continue
 		}
 		file := kind
@@ -221,15 +228,6 @@ func (r *Runtime) exec(id string, proc *specs.Process, o ExecOptions, child bool
 		}
 	}
 	return cmd, pid, nil
-}
-
-func specHasKind(spec *specs.Spec, kind string) bool {
-	for _, ns := range spec.Linux.Namespaces {
-		if nsKinds[ns.Type] == kind {
-			return true
-		}
-	}
-	return false
 }
 
 // Run creates and starts the container and, unless detach, waits for its

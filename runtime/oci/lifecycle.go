@@ -28,6 +28,9 @@ func (r *Runtime) Start(id string) error {
 	if err := checkOp(OpStart, id, r.status(rec), false); err != nil {
 		return err
 	}
+	if rec.Child {
+		return fmt.Errorf("container %s is started by the process that created it", id)
+	}
 	fifo, err := openFifo(r.fifoPath(id))
 	if err != nil {
 		return err
@@ -46,7 +49,7 @@ func (r *Runtime) start(rec *record, fifo int) error {
 	if err := os.Remove(r.fifoPath(id)); err != nil {
 		return err
 	}
-	if !rec.Hooks {
+	if !rec.hasHooks() {
 		return nil
 	}
 	spec, err := r.config(id)
@@ -169,7 +172,7 @@ func (r *Runtime) Delete(id string, force bool) error {
 	}
 	var spec *specs.Spec
 	var specErr error
-	if rec.Hooks {
+	if rec.hasHooks() {
 		spec, specErr = r.config(id)
 	}
 	errs = append(errs, os.RemoveAll(r.dir(id)))

@@ -48,13 +48,23 @@ type record struct {
 	// a record still creating after its create is gone (killed) names what
 	// delete has to undo.
 	Creating bool `json:"creating,omitempty"`
-	// Hooks: the config has poststart or poststop hooks, which start and
-	// delete read it for (a spec is costly to decode: most have none).
-	Hooks bool `json:"hooks,omitempty"`
+	// Hooks: whether the config has poststart or poststop hooks, which
+	// start and delete read it for (a spec is costly to decode: most have
+	// none). Absent in a record of an older hutch: then it is read.
+	Hooks *bool `json:"hooks,omitempty"`
 	// CallersCgroup: the group is the creator's (CreateOptions.Cgroup),
 	// which deletes it; delete leaves it (it still kills what is in it).
 	CallersCgroup bool `json:"callersCgroup,omitempty"`
+	// Child: made by CreateChild, whose caller starts it (Start refuses).
+	Child bool `json:"child,omitempty"`
+	// Namespaces are the kinds the init has of its own, made or joined
+	// (an exec joins these), as /proc/<pid>/ns names them; absent in a
+	// record of an older hutch: then the config's.
+	Namespaces []string `json:"namespaces,omitempty"`
 }
+
+// hasHooks says whether start and delete must read the config for hooks.
+func (rec *record) hasHooks() bool { return rec.Hooks == nil || *rec.Hooks }
 
 // Status is the OCI status of a container.
 type Status string
