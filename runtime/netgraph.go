@@ -70,7 +70,9 @@ func (v *Networks) netRecords(nets *network.Store) (netRecords, error) {
 		return r, err
 	}
 	for _, c := range cs {
-		if c.Running() {
+		// Alive by its pid and start: graph and trace enter its
+		// namespace by that pid, which must not be a reused one.
+		if c.Running() && alive(c.Pid, c.PidStart) {
 			r.running = append(r.running, c)
 		}
 	}
