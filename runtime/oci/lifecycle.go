@@ -85,14 +85,20 @@ func awaitStarted(fd int, rec *record) error {
 	buf := make([]byte, 1)
 	for {
 		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		unix.Poll(pfd, 100)
-		if pfd[0].Revents&unix.POLLIN != 0 {
+		if _, err := unix.Poll(pfd, 100); err == unix.EINTR {
+			continue // Go's preemption signals: no answer in pfd
+		}
+		// The byte, if it is there (the fd is non-blocking).
+		if n, _ := unix.Read(fd, buf); n == 1 {
+			return nil
+		}
+		// POLLHUP: a writer came and went; or the init is gone (a command
+		// that ran and exited at once is a zombie by now). Either way
+		// nothing more comes: the byte is there now, or never was.
+		if pfd[0].Revents&unix.POLLHUP != 0 || procstart.Of(rec.Pid) != rec.PidStart {
 			if n, _ := unix.Read(fd, buf); n == 1 {
 				return nil
 			}
-		}
-		// POLLHUP: a writer came and went without a byte.
-		if pfd[0].Revents&unix.POLLHUP != 0 || procstart.Of(rec.Pid) != rec.PidStart {
 			return fmt.Errorf("container %s: its process failed before the program ran", rec.ID)
 		}
 	}
