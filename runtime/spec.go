@@ -181,33 +181,6 @@ func hostNofileHard() uint64 {
 	return r.Max
 }
 
-var cloneFlagOf = map[specs.LinuxNamespaceType]uintptr{
-	specs.PIDNamespace: unix.CLONE_NEWPID, specs.MountNamespace: unix.CLONE_NEWNS,
-	specs.UTSNamespace: unix.CLONE_NEWUTS, specs.IPCNamespace: unix.CLONE_NEWIPC,
-	specs.NetworkNamespace: unix.CLONE_NEWNET,
-}
-
-// cloneFlags maps the spec's namespaces to clone(2) flags. The cgroup
-// namespace is left out: the init unshares it once the monitor has moved it
-// into the container's cgroup, so that cgroup becomes its root.
-func cloneFlags(nss []specs.LinuxNamespace) (uintptr, error) {
-	var flags uintptr
-	for _, ns := range nss {
-		if ns.Path != "" {
-			return 0, fmt.Errorf("namespace %s: joining %s is not supported", ns.Type, ns.Path)
-		}
-		if ns.Type == specs.CgroupNamespace {
-			continue
-		}
-		f, ok := cloneFlagOf[ns.Type]
-		if !ok {
-			return 0, fmt.Errorf("namespace %s: not supported", ns.Type)
-		}
-		flags |= f
-	}
-	return flags, nil
-}
-
 func loadSpec(dir string) (*specs.Spec, error) {
 	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
 	if err != nil {

@@ -188,14 +188,6 @@ func (i *Init) Pid() int { return i.Cmd.Process.Pid }
 // Send sends the init its plan.
 func (i *Init) Send(p *Plan) error { return sendPlan(i.sock, p) }
 
-// Tell sends the init a message its plan waits for (the wait op).
-func (i *Init) Tell(msg string) error {
-	if _, err := i.sock.Write([]byte(msg)); err != nil {
-		return fmt.Errorf("tell init %s: %w", msg, err)
-	}
-	return nil
-}
-
 // Await reads the init's messages until its verdict (see await).
 func (i *Init) Await(ev Events) error { return await(i.sock, ev) }
 
