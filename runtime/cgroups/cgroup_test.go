@@ -335,30 +335,7 @@ func assertMemberPath(t *testing.T, l layout, pid int, want string) {
 func TestJoinByCloneAndTasks(t *testing.T) {
 	l := mustLayout(t)
 	cg, id := createT(t, l, "")
-	script := "for f; do echo 0 > $f || exit 1; done; exec sleep 30"
-	cmd := exec.Command("sh", append([]string{"-c", script, "sh"}, cg.TaskFiles()...)...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if dir := cg.UnifiedDir(); dir != "" {
-		f, err := os.Open(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(f.Fd())
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	// The shell execs sleep once it has joined: wait for that.
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if b, _ := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/comm"); strings.TrimSpace(string(b)) == "sleep" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the shell never exec'd sleep")
-		}
-	}
+	cmd := startIn(t, cg) // returns once the shell, having joined, exec'd sleep
 	assertMember(t, l, cmd.Process.Pid, id)
 }
 

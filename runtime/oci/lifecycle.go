@@ -16,18 +16,11 @@ import (
 // Start lets a created container's init go on to the user's program, and
 // runs the poststart hooks.
 func (r *Runtime) Start(id string) error {
-	unlock, err := r.lock(id)
+	rec, unlock, err := r.lockFor(OpStart, id)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	rec, err := r.load(id)
-	if err != nil {
-		return err
-	}
-	if err := checkOp(OpStart, id, r.status(rec), false); err != nil {
-		return err
-	}
 	if rec.Child {
 		return fmt.Errorf("container %s is started by the process that created it", id)
 	}
@@ -221,22 +214,15 @@ func (r *Runtime) Pause(id string) error { return r.freeze(id, true) }
 func (r *Runtime) Resume(id string) error { return r.freeze(id, false) }
 
 func (r *Runtime) freeze(id string, freeze bool) error {
-	unlock, err := r.lock(id)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	rec, err := r.load(id)
-	if err != nil {
-		return err
-	}
 	op := OpResume
 	if freeze {
 		op = OpPause
 	}
-	if err := checkOp(op, id, r.status(rec), false); err != nil {
+	rec, unlock, err := r.lockFor(op, id)
+	if err != nil {
 		return err
 	}
+	defer unlock()
 	cg, err := cgroups.LoadPath(rec.Cgroup)
 	if err != nil {
 		return fmt.Errorf("container %s: %w", id, err)

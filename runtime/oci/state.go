@@ -122,6 +122,24 @@ func (r *Runtime) lock(id string) (func(), error) {
 	return func() { unix.Close(fd) }, nil
 }
 
+// lockFor takes id's lock and its record, once op is allowed in its status
+// (transitions.go); the caller unlocks.
+func (r *Runtime) lockFor(op Op, id string) (*record, func(), error) {
+	unlock, err := r.lock(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec, err := r.load(id)
+	if err == nil {
+		err = checkOp(op, id, r.status(rec), false)
+	}
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return rec, unlock, nil
+}
+
 func (r *Runtime) load(id string) (*record, error) {
 	if err := CheckID(id); err != nil {
 		return nil, err
