@@ -13,39 +13,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// createWithFiles runs create for c with extra descriptors from 3 on (as
-// containerd's shim passes --preserve-fds ones), the container's stdout
-// and stderr to its files.
-func (e *ociEnv) createWithFiles(c *ociCtr, extra []*os.File, flags ...string) result {
-	e.t.Helper()
-	out, err := os.Create(c.outPath)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer out.Close()
-	errf, err := os.Create(c.errPath)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer errf.Close()
-	args := append(append([]string{"--root", e.root, "create", "--bundle", c.bundle}, flags...), c.id)
-	cmd := exec.Command(e.bin, args...)
-	cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = out, errf, extra
-	r := result{}
-	if err := e.runTimeout(cmd); err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			e.t.Fatalf("create %s: %v", c.id, err)
-		}
-		r.code = ee.ExitCode()
-	}
-	r.stderr = readFile(c.errPath)
-	if r.code == 0 {
-		e.notePid(c.state().Pid)
-	}
-	return r
-}
-
 // --preserve-fds N: the runtime's descriptors 3..3+N-1 are the process's
 // 3..3+N-1; none of the runtime's own follow them in.
 func TestOCIPreserveFds(t *testing.T) {

@@ -267,6 +267,14 @@ func (e *ociEnv) tryCreate(name string, spec *specs.Spec, flags ...string) (*oci
 
 func (e *ociEnv) createWithStdio(c *ociCtr, flags ...string) result {
 	e.t.Helper()
+	return e.createWithFiles(c, nil, flags...)
+}
+
+// createWithFiles runs create for c with extra descriptors from 3 on (as
+// containerd's shim passes --preserve-fds ones), the container's stdout
+// and stderr to its files.
+func (e *ociEnv) createWithFiles(c *ociCtr, extra []*os.File, flags ...string) result {
+	e.t.Helper()
 	out, err := os.Create(c.outPath)
 	if err != nil {
 		e.t.Fatal(err)
@@ -284,7 +292,7 @@ func (e *ociEnv) createWithStdio(c *ociCtr, flags ...string) result {
 	if len(e.wrap) > 0 {
 		cmd = exec.Command(e.wrap[0], append(append(e.wrap[1:], e.bin), args...)...)
 	}
-	cmd.Stdout, cmd.Stderr = out, errf
+	cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = out, errf, extra
 	runErr := e.runTimeout(cmd)
 	r := result{stderr: readFile(c.errPath)}
 	if ee, ok := runErr.(*exec.ExitError); ok {
